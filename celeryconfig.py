@@ -1,0 +1,34 @@
+"""Celery settings; every value comes from syndicate.settings."""
+
+from kombu import Queue
+
+from syndicate.settings import get_settings
+
+_settings = get_settings()
+
+broker_url = _settings.broker_url
+broker_connection_retry_on_startup = True
+broker_transport_options = {"polling_interval": 0.5} if broker_url.startswith("sqla+") else {}
+task_ignore_result = True
+result_backend = None
+timezone = "UTC"
+enable_utc = True
+
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+task_queues = (Queue("refresh"), Queue("maintenance"))
+task_default_queue = "maintenance"
+task_routes = {
+    "syndicate.refresh_source": {"queue": "refresh"},
+    "syndicate.enqueue_due": {"queue": "maintenance"},
+}
+
+worker_send_task_events = True
+task_send_sent_event = True
+worker_hijack_root_logger = False
+
+beat_schedule = {
+    "enqueue-due-sources": {"task": "syndicate.enqueue_due", "schedule": _settings.beat_interval},
+}
+beat_schedule_filename = str(_settings.var_dir / "celerybeat-schedule")

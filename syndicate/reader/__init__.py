@@ -1,0 +1,1 @@
+"""The feed pipeline stages: values in, values out. No database, no Celery, no settings."""

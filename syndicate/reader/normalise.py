@@ -1,0 +1,209 @@
+"""RawEntry → Entry: canonical URLs, sanitised HTML, plain text, UTC dates, clean titles."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+import nh3
+
+from syndicate.reader.parse import RawEntry
+
+BERLIN = ZoneInfo("Europe/Berlin")
+SUMMARY_CHARS = 300
+
+TRACKING_PARAMS = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "wt_mc", "wt.mc_id", "_hsenc", "_hsmi", "igshid", "yclid", "ref_src"}
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "details", "dfn", "div",
+    "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins",
+    "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "small", "span", "strong", "sub", "summary", "sup",
+    "table", "tbody", "td", "tfoot", "th", "thead", "time", "tr", "u", "ul", "audio", "video", "source",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "abbr": {"title"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "time": {"datetime"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+    "audio": {"src", "controls"},
+    "video": {"src", "controls", "poster", "width", "height"},
+    "source": {"src", "type"},
+}
+URL_ATTRIBUTES = {"href", "src", "cite", "poster"}
+PIXEL_RE = re.compile(
+    r"<img\b(?=[^>]*\bwidth\s*=\s*[\"']?1[\"'\s/>])(?=[^>]*\bheight\s*=\s*[\"']?1[\"'\s/>])[^>]*>", re.I
+)
+BLOCK_RE = re.compile(r"<(?:/?(?:p|div|li|ul|ol|h\d|tr|td|th|blockquote|pre|table|dd|dt|figure|figcaption)|br|hr)\b", re.I)
+SPACE_RE = re.compile(r"\s+")
+
+GERMAN_MONTHS = {
+    "januar": 1, "jan": 1, "jänner": 1, "februar": 2, "feb": 2, "märz": 3, "maerz": 3, "mär": 3, "mrz": 3,
+    "april": 4, "apr": 4, "mai": 5, "juni": 6, "jun": 6, "juli": 7, "jul": 7, "august": 8, "aug": 8,
+    "september": 9, "sep": 9, "sept": 9, "oktober": 10, "okt": 10, "november": 11, "nov": 11,
+    "dezember": 12, "dez": 12,
+}
+NUMERIC_DATE_RE = re.compile(r"(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{4})(?:,?\s+(\d{1,2})[:.](\d{2})(?::(\d{2}))?)?")
+WORD_DATE_RE = re.compile(r"(\d{1,2})\.?\s+([A-Za-zÄÖÜäöü]+)\.?\s+(\d{4})(?:,?\s+(\d{1,2})[:.](\d{2})(?::(\d{2}))?)?")
+
+
+@dataclass
+class Entry:
+    title: str
+    url: str | None
+    canonical_url: str | None
+    guid: str | None
+    summary_html: str
+    content_html: str
+    text: str
+    published_at: datetime
+    updated_at: datetime | None
+    author: str | None
+    categories: list[str] = field(default_factory=list)
+    enclosures: list[dict] = field(default_factory=list)
+    date_estimated: bool = False
+
+
+def canonical_url(url: str | None, base: str | None = None) -> str | None:
+    """A comparison form: http(s) only, lower-case scheme and host, no default port,
+    no fragment, no tracking parameters, query parameters sorted."""
+    if not url:
+        return None
+    url = url.strip()
+    if base:
+        url = urljoin(base, url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    query = sorted(
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith("utm_") and k.lower() not in TRACKING_PARAMS
+    )
+    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
+
+
+def absolute_url(url: str | None, base: str | None) -> str | None:
+    """Resolve ``url`` against ``base``; only http(s) results survive."""
+    if not url:
+        return None
+    resolved = urljoin(base, url.strip()) if base else url.strip()
+    return resolved if urlsplit(resolved).scheme.lower() in DEFAULT_PORTS else None
+
+
+def sanitize_html(fragment: str, base: str | None = None) -> str:
+    """One sanitiser with an explicit allow-list; links absolute and ``rel="noopener noreferrer"``."""
+    if not fragment:
+        return ""
+    fragment = PIXEL_RE.sub("", fragment)
+
+    def rewrite(tag: str, attribute: str, value: str) -> str | None:
+        if attribute in URL_ATTRIBUTES:
+            if value.strip().lower().startswith("data:"):
+                return value if tag == "img" and value.strip().lower().startswith("data:image/") else None
+            return absolute_url(value, base)
+        return value
+
+    return nh3.clean(
+        fragment,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=rewrite,
+        url_schemes={"http", "https", "mailto", "data"},
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    ).strip()
+
+
+def html_to_text(fragment: str) -> str:
+    if not fragment:
+        return ""
+    spaced = BLOCK_RE.sub(lambda m: " " + m.group(0), fragment)
+    stripped = nh3.clean(spaced, tags=set(), attributes={}, strip_comments=True)
+    return SPACE_RE.sub(" ", html.unescape(stripped)).strip()
+
+
+def clean_title(title: str) -> str:
+    # titles may carry markup or double-escaped entities; decode twice, strip tags, collapse
+    text = html_to_text(html.unescape(title)) if "<" in title or "&" in title else title
+    return SPACE_RE.sub(" ", text).strip()
+
+
+def shorten(text: str, limit: int = SUMMARY_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(" ,.;:–-")
+    return cut + " …"
+
+
+def parse_date_text(value: str | None) -> datetime | None:
+    """German and numeric dates; no zone means Europe/Berlin. Returns UTC or None."""
+    if not value:
+        return None
+    value = value.strip()
+    match = NUMERIC_DATE_RE.search(value)
+    if match:
+        day, month, year = int(match[1]), int(match[2]), int(match[3])
+    else:
+        match = WORD_DATE_RE.search(value)
+        month = GERMAN_MONTHS.get(match[2].lower()) if match else None
+        if not match or month is None:
+            return None
+        day, year = int(match[1]), int(match[3])
+    hour, minute, second = (int(match[i]) if match[i] else 0 for i in (4, 5, 6))
+    try:
+        local = datetime(year, month, day, hour, minute, second, tzinfo=BERLIN)
+    except ValueError:
+        return None
+    return local.astimezone(timezone.utc)
+
+
+def normalise_entry(raw: RawEntry, *, base: str | None, now: datetime, future_tolerance: int) -> Entry:
+    url = absolute_url(raw.link, base) or (absolute_url(raw.guid, base) if raw.guid and raw.guid.startswith("http") else None)
+    content_html = sanitize_html(raw.content, url or base)
+    summary_html = sanitize_html(raw.summary, url or base)
+    if summary_html == content_html:
+        content_html = ""
+    text = html_to_text(content_html or summary_html)
+    if not summary_html and text:
+        summary_html = f"<p>{html.escape(shorten(text))}</p>"
+    title = clean_title(raw.title) or shorten(text, 80) or "(ohne Titel)"
+    published = raw.published or raw.updated or parse_date_text(raw.date_text)
+    estimated = published is None
+    limit = now + timedelta(seconds=future_tolerance)
+    if published is None or published > limit:
+        published = now  # no date: first seen; a date too far ahead is clamped
+    updated = raw.updated if raw.updated and raw.updated <= limit else None
+    return Entry(
+        title=title,
+        url=url,
+        canonical_url=canonical_url(url),
+        guid=raw.guid.strip() if raw.guid and raw.guid.strip() else None,
+        summary_html=summary_html,
+        content_html=content_html,
+        text=text,
+        published_at=published,
+        updated_at=updated,
+        author=clean_title(raw.author) if raw.author else None,
+        categories=list(dict.fromkeys(clean_title(c) for c in raw.categories if clean_title(c))),
+        enclosures=[
+            {**e, "href": absolute_url(e.get("href"), base)} for e in raw.enclosures if absolute_url(e.get("href"), base)
+        ],
+        date_estimated=estimated,
+    )

@@ -2,13 +2,16 @@
 
 from kombu import Queue
 
+from syndicate.db import ensure_sqlite_dir
 from syndicate.settings import get_settings
 
 _settings = get_settings()
 
 broker_url = _settings.broker_url
+if broker_url.startswith("sqla+"):
+    ensure_sqlite_dir(broker_url.removeprefix("sqla+"))  # the embedded broker's SQLite file
 broker_connection_retry_on_startup = True
-broker_transport_options = {"polling_interval": 0.5} if broker_url.startswith("sqla+") else {}
+broker_transport_options: dict = {}
 task_ignore_result = True
 result_backend = None
 timezone = "UTC"

@@ -1,0 +1,224 @@
+"""Shared fixtures: a real database (SQLite file, or PostgreSQL when SYNDICATE_TEST_DATABASE_URL
+is set), a real local HTTP server on loopback that serves and misbehaves, and helpers to make
+cities and sources."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from syndicate import migrate
+from syndicate.db import make_engine
+from syndicate.models import Base, City, Source
+from syndicate.reader.normalise import canonical_url
+from syndicate.runtime import Runtime
+from syndicate.settings import Settings, get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).parent / "fixtures"
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+# ---------------------------------------------------------------- local HTTP server
+
+
+@dataclass
+class Route:
+    body: bytes = b""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None  # when set, If-None-Match with this value gets a 304
+    delay: float = 0.0  # seconds before the answer
+    chunks: list[bytes] | None = None  # streamed without Content-Length instead of ``body``
+    hits: int = 0
+    seen_headers: list[dict[str, str]] = field(default_factory=list)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FeedServer.HTTPServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        route = self.server.owner.routes.get(self.path) or self.server.owner.routes.get(self.path.split("?")[0])
+        if route is None:
+            self._send(404, {"Content-Type": "text/plain"}, b"not found")
+            return
+        route.hits += 1
+        route.seen_headers.append({k.lower(): v for k, v in self.headers.items()})
+        if route.delay:
+            time.sleep(route.delay)
+        if route.etag and self.headers.get("If-None-Match") == route.etag:
+            self._send(304, {"ETag": route.etag}, b"")
+            return
+        headers = dict(route.headers)
+        if route.etag:
+            headers["ETag"] = route.etag
+        if route.chunks is not None:
+            self.send_response(route.status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            try:
+                for chunk in route.chunks:
+                    self.wfile.write(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
+            return
+        self._send(route.status, headers, route.body)
+
+    def _send(self, status, headers, body):
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        if "Content-Length" not in headers:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+class FeedServer:
+    """A real HTTP server on loopback with per-path behaviour."""
+
+    class HTTPServer(ThreadingHTTPServer):
+        daemon_threads = True
+        owner: FeedServer
+
+    def __init__(self, host: str = "127.0.0.1"):
+        self.routes: dict[str, Route] = {}
+        self.httpd = self.HTTPServer((host, 0), _Handler)
+        self.httpd.owner = self
+        self.host, self.port = self.httpd.server_address[:2]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://{self.host}:{self.port}{path}"
+
+    def add(self, path: str, body: bytes | str = b"", **kwargs) -> Route:
+        route = Route(body=body.encode("utf-8") if isinstance(body, str) else body, **kwargs)
+        self.routes[path] = route
+        return route
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def feed_server():
+    server = FeedServer()
+    yield server
+    server.close()
+
+
+# ---------------------------------------------------------------- database
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = get_settings().test_database_url or f"sqlite:///{tmp_path_factory.mktemp('db')}/test.db"
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        Base.metadata.drop_all(connection)
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def broker_url(tmp_path_factory) -> str:
+    return get_settings().test_broker_url or f"sqla+sqlite:///{tmp_path_factory.mktemp('broker')}/broker.db"
+
+
+@pytest.fixture
+def settings(database_url, broker_url, tmp_path) -> Settings:
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    shutil.copy(ROOT / "feeds" / "topics.toml", feeds / "topics.toml")
+    return Settings(
+        database_url=database_url,
+        broker_url=broker_url,
+        allow_networks="127.0.0.1/32",
+        feeds_dir=feeds,
+        var_dir=tmp_path / "var",
+        public_url="http://127.0.0.1:8000",
+        min_interval=60,
+        default_interval=600,
+        fetch_timeout=5.0,
+    )
+
+
+def _wipe(runtime: Runtime) -> None:
+    with runtime.engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+@pytest.fixture
+def runtime(settings):
+    rt = Runtime(settings)
+    _wipe(rt)
+    yield rt
+    _wipe(rt)
+    rt.close()
+
+
+@pytest.fixture
+def session(runtime):
+    with runtime.sessions() as s:
+        yield s
+
+
+@pytest.fixture
+def topics(runtime, settings):
+    """The real topics.toml synced into the database."""
+    from syndicate import registry
+
+    loaded = registry.load_registry(settings.feeds_dir)
+    with runtime.sessions() as s:
+        registry.sync(s, loaded)
+    return loaded.topics
+
+
+def make_source(session, url: str, city: str = "muenchen", name: str | None = None, topics: list[str] | None = None) -> Source:
+    owner = session.query(City).filter_by(slug=city).one_or_none()
+    if owner is None:
+        owner = City(slug=city, name=name or city.capitalize(), kind="city")
+        session.add(owner)
+        session.flush()
+    source = Source(city_id=owner.id, url=url, canonical_url=canonical_url(url), origin="api", default_topics=topics or [])
+    session.add(source)
+    session.commit()
+    return source
+
+
+def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """Environment for a ``syndicate``/``celery`` child process using the test settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
+    env.update(
+        SYNDICATE_DATABASE_URL=settings.database_url,
+        SYNDICATE_BROKER_URL=settings.broker_url,
+        SYNDICATE_ALLOW_NETWORKS=settings.allow_networks,
+        SYNDICATE_FEEDS_DIR=str(settings.feeds_dir),
+        SYNDICATE_VAR_DIR=str(settings.var_dir),
+        SYNDICATE_MIN_INTERVAL=str(settings.min_interval),
+    )
+    env.update(extra)
+    return env

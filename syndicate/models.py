@@ -89,6 +89,8 @@ class Source(Base):
     last_error_message: Mapped[str | None] = mapped_column(Text)
     last_http_status: Mapped[int | None] = mapped_column(Integer)
     redirected_from: Mapped[str | None] = mapped_column(String(2000))
+    current_interval: Mapped[int | None] = mapped_column(Integer)  # adaptive polling interval (s)
+    last_manual_refresh_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     city: Mapped[City] = relationship(back_populates="sources")
@@ -190,3 +192,51 @@ class BeatTick(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     ticked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     enqueued: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HostRequest(Base):
+    """One request slot on a host, shared by all workers through the database.
+
+    Concurrency per host = rows with ``finished_at`` NULL and ``expires_at`` in the future;
+    rate per host = rows with ``started_at`` within the last minute. Old rows are pruned.
+    """
+
+    __tablename__ = "host_requests"
+    __table_args__ = (Index("ix_host_requests_host_started", "host", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host: Mapped[str] = mapped_column(String(300))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # first characters of the secret, for display
+    scope: Mapped[str] = mapped_column(String(10))  # operator | city
+    city_id: Mapped[int | None] = mapped_column(ForeignKey("cities.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    city: Mapped[City | None] = relationship()
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id", ondelete="SET NULL"), index=True)
+    actor: Mapped[str] = mapped_column(String(200))  # e.g. "token:3 city:muenchen", "cli"
+    action: Mapped[str] = mapped_column(String(60))  # source.create, source.update, source.delete, …
+    city_id: Mapped[int | None] = mapped_column(ForeignKey("cities.id", ondelete="SET NULL"), index=True)
+    target_type: Mapped[str | None] = mapped_column(String(40))
+    target_id: Mapped[int | None] = mapped_column(Integer)
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)

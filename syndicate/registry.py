@@ -94,15 +94,23 @@ def _line_of(text: str, loc: tuple) -> int | None:
     key = next((str(p) for p in reversed(loc) if isinstance(p, str)), None)
     index = next((p for p in loc if isinstance(p, int)), None)
     lines = text.splitlines()
-    start = 0
-    if index is not None and loc and isinstance(loc[0], str):
-        headers = [i for i, line in enumerate(lines) if line.strip() == f"[[{loc[0]}]]"]
-        if index < len(headers):
-            start = headers[index]
-    for number in range(start, len(lines)):
+    start, end, section = 0, len(lines), None
+    if len(loc) > 1 and isinstance(loc[0], str):
+        header = f"[[{loc[0]}]]" if index is not None else f"[{loc[0]}]"
+        headers = [i for i, line in enumerate(lines) if line.split("#", 1)[0].strip() == header]
+        position = index if index is not None else 0
+        if position < len(headers):
+            section = start = headers[position]
+            # the table ends where the next table header begins
+            end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+    for number in range(start, end):
         if key and re.match(rf"\s*{re.escape(key)}\s*=", lines[number]):
             return number + 1
-    return start + 1 if index is not None else None
+    if section is None and key and len(loc) == 1:  # a whole table, e.g. an unknown [table]
+        for number, line in enumerate(lines):
+            if line.split("#", 1)[0].strip() in (f"[{key}]", f"[[{key}]]"):
+                return number + 1
+    return section + 1 if section is not None else None
 
 
 def _load(path: Path, model: type[BaseModel]):
@@ -140,6 +148,11 @@ def load_registry(feeds_dir: Path) -> Registry:
     return registry
 
 
+def _where(file: str, loc: tuple) -> str:
+    line = _line_of(Path(file).read_text(encoding="utf-8"), loc)
+    return f"{file}:{line}" if line else file
+
+
 def _check_references(registry: Registry) -> None:
     known = {t.slug for t in registry.topics}
     seen: dict[str, str] = {}
@@ -147,10 +160,12 @@ def _check_references(registry: Registry) -> None:
         for i, source in enumerate(content.sources):
             unknown = set(source.topics) - known
             if unknown:
-                raise RegistryError(f"{file}: key 'sources[{i}].topics': unknown topic(s) {sorted(unknown)}")
+                where = _where(file, ("sources", i, "topics"))
+                raise RegistryError(f"{where}: key 'sources[{i}].topics': unknown topic(s) {sorted(unknown)}")
             key = canonical_url(source.url)
             if key in seen:
-                raise RegistryError(f"{file}: key 'sources[{i}].url': {source.url} is already listed in {seen[key]}")
+                where = _where(file, ("sources", i, "url"))
+                raise RegistryError(f"{where}: key 'sources[{i}].url': {source.url} is already listed in {seen[key]}")
             seen[key] = file
 
 

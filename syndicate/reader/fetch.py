@@ -105,7 +105,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> int | N
 
 
 def parse_max_age(headers: dict[str, str], now: datetime | None = None) -> int | None:
-    match = re.search(r"(?:^|[,\s])(?:s-)?max-age\s*=\s*(\d+)", headers.get("cache-control", ""))
+    match = re.search(r"(?:^|[,\s])(?:s-)?max-age\s*=\s*(\d+)", headers.get("cache-control", ""), re.I)
     if match:
         return int(match.group(1))
     expires = headers.get("expires")

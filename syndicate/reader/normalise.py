@@ -51,8 +51,11 @@ GERMAN_MONTHS = {
     "september": 9, "sep": 9, "sept": 9, "oktober": 10, "okt": 10, "november": 11, "nov": 11,
     "dezember": 12, "dez": 12,
 }
-NUMERIC_DATE_RE = re.compile(r"(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{4})(?:,?\s+(\d{1,2})[:.](\d{2})(?::(\d{2}))?)?")
-WORD_DATE_RE = re.compile(r"(\d{1,2})\.?\s+([A-Za-zÄÖÜäöü]+)\.?\s+(\d{4})(?:,?\s+(\d{1,2})[:.](\d{2})(?::(\d{2}))?)?")
+# a zone after the time ("+0000", "GMT", "MESZ") is honoured; without one the time is Berlin time
+_TIME = r"(?:,?\s+(\d{1,2})[:.](\d{2})(?::(\d{2}))?(?:\s*([+-]\d{2}:?\d{2}|Z|GMT|UTC|UT|MESZ|MEZ|CEST|CET)\b)?)?"
+NUMERIC_DATE_RE = re.compile(r"(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{4})" + _TIME)
+WORD_DATE_RE = re.compile(r"(\d{1,2})\.?\s+([A-Za-zÄÖÜäöü]+)\.?\s+(\d{4})" + _TIME)
+ZONE_HOURS = {"Z": 0, "GMT": 0, "UTC": 0, "UT": 0, "MEZ": 1, "CET": 1, "MESZ": 2, "CEST": 2}
 
 
 @dataclass
@@ -117,6 +120,8 @@ def sanitize_html(fragment: str, base: str | None = None) -> str:
         if attribute in URL_ATTRIBUTES:
             if value.strip().lower().startswith("data:"):
                 return value if tag == "img" and value.strip().lower().startswith("data:image/") else None
+            if attribute == "href" and value.strip().lower().startswith("mailto:"):
+                return value.strip()  # allowed by url_schemes below; absolute_url keeps only http(s)
             return absolute_url(value, base)
         return value
 
@@ -167,8 +172,17 @@ def parse_date_text(value: str | None) -> datetime | None:
             return None
         day, year = int(match[1]), int(match[3])
     hour, minute, second = (int(match[i]) if match[i] else 0 for i in (4, 5, 6))
+    zone = match[7]
     try:
-        local = datetime(year, month, day, hour, minute, second, tzinfo=BERLIN)
+        if zone is None:
+            tz = BERLIN
+        elif zone in ZONE_HOURS:
+            tz = timezone(timedelta(hours=ZONE_HOURS[zone]))
+        else:
+            sign = -1 if zone[0] == "-" else 1
+            digits = zone[1:].replace(":", "")
+            tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+        local = datetime(year, month, day, hour, minute, second, tzinfo=tz)
     except ValueError:
         return None
     return local.astimezone(timezone.utc)

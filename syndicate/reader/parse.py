@@ -67,6 +67,11 @@ def _struct_to_datetime(value) -> datetime | None:
         return None
 
 
+def _is_empty(entry: RawEntry) -> bool:
+    """A stray ``<item/>`` (or ``{}`` item) with nothing in it is no entry."""
+    return not (entry.guid or entry.link or entry.title.strip() or entry.summary.strip() or entry.content.strip())
+
+
 def _entry_from_feedparser(item) -> RawEntry:
     contents = item.get("content") or []
     content = max((c.get("value", "") for c in contents), key=len, default="")
@@ -119,7 +124,7 @@ def parse_xml_feed(content: bytes, *, url: str | None = None, content_type: str 
         link=feed.get("link") or None,
         language=feed.get("language") or None,
         ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.strip().isdigit() else None,
-        entries=[_entry_from_feedparser(item) for item in parsed.entries],
+        entries=[e for e in (_entry_from_feedparser(item) for item in parsed.entries) if not _is_empty(e)],
         bozo=str(parsed.get("bozo_exception")) if parsed.get("bozo") else None,
     )
 
@@ -131,17 +136,23 @@ def _json_date(value) -> datetime | None:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc) if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def _json_author(item: dict) -> str | None:
     authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+    if not isinstance(authors, list):
+        return None
     names = [a.get("name") for a in authors if isinstance(a, dict) and isinstance(a.get("name"), str)]
     return ", ".join(names) or None
 
 
 def _str(value) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
 
 
 def parse_json_feed(content: bytes) -> ParsedFeed:
@@ -153,30 +164,30 @@ def parse_json_feed(content: bytes) -> ParsedFeed:
         raise NotAFeed("JSON document is not a JSON Feed (no jsonfeed.org version)")
     version = "json" + document["version"].rsplit("/", 1)[-1].replace(".", "")
     entries = []
-    for item in document.get("items") or []:
+    for item in _list(document.get("items")):
         if not isinstance(item, dict):
             continue
         guid = item.get("id")
         html = _str(item.get("content_html"))
         text = _str(item.get("content_text"))
-        entries.append(
-            RawEntry(
-                guid=str(guid) if guid is not None else None,
-                link=_str(item.get("url")) or _str(item.get("external_url")) or None,
-                title=_str(item.get("title")),
-                summary=_str(item.get("summary")),
-                content=html or (f"<p>{_escape(text)}</p>" if text else ""),
-                published=_json_date(item.get("date_published")),
-                updated=_json_date(item.get("date_modified")),
-                author=_json_author(item),
-                categories=[t for t in item.get("tags") or [] if isinstance(t, str)],
-                enclosures=[
-                    {"href": a["url"], "type": _str(a.get("mime_type"))}
-                    for a in item.get("attachments") or []
-                    if isinstance(a, dict) and isinstance(a.get("url"), str)
-                ],
-            )
+        raw = RawEntry(
+            guid=str(guid) if guid is not None else None,
+            link=_str(item.get("url")) or _str(item.get("external_url")) or None,
+            title=_str(item.get("title")),
+            summary=_str(item.get("summary")),
+            content=html or (f"<p>{_escape(text)}</p>" if text else ""),
+            published=_json_date(item.get("date_published")),
+            updated=_json_date(item.get("date_modified")),
+            author=_json_author(item),
+            categories=[t for t in _list(item.get("tags")) if isinstance(t, str)],
+            enclosures=[
+                {"href": a["url"], "type": _str(a.get("mime_type"))}
+                for a in _list(item.get("attachments"))
+                if isinstance(a, dict) and isinstance(a.get("url"), str)
+            ],
         )
+        if not _is_empty(raw):
+            entries.append(raw)
     return ParsedFeed(
         format=version,
         title=_str(document.get("title")),

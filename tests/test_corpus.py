@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from syndicate.reader.fingerprint import item_key
+from syndicate.reader.fingerprint import item_key, item_keys
 from syndicate.reader.normalise import normalise_entry
 from syndicate.reader.parse import parse
 from tests.conftest import CORPUS, FIXTURES
@@ -188,11 +188,13 @@ def test_html_in_titles():
     assert [e.title for e in entries] == ["Wichtig: Straßensperrung & Umleitung", "Neu im Rathaus"]
 
 
-def test_duplicate_guids_share_one_key():
+def test_duplicate_guids_are_disambiguated_by_position():
     _, (first, second) = _run(FIXTURES / "feeds" / "misbehaving_duplicate_guids.xml")
     assert first.guid == second.guid == "sitzung-1"
-    assert item_key(first) == item_key(second)
+    assert item_key(first) == item_key(second)  # judged alone, the GUID is all there is
     assert first.canonical_url == second.canonical_url == "https://www.doppelt.de/news/sitzung"
+    keys = item_keys([first, second])  # judged as a document, two different items keep apart
+    assert keys[0] != keys[1] and keys == item_keys([first, second])
 
 
 def test_german_dates_in_pubdate():

@@ -6,10 +6,11 @@ import html
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import nh3
+from ftfy import TextFixerConfig, fix_text
 
 from syndicate.reader.parse import RawEntry
 
@@ -58,6 +59,35 @@ WORD_DATE_RE = re.compile(r"(\d{1,2})\.?\s+([A-Za-zÄÖÜäöü]+)\.?\s+(\d{4})"
 ZONE_HOURS = {"Z": 0, "GMT": 0, "UTC": 0, "UT": 0, "MEZ": 1, "CET": 1, "MESZ": 2, "CEST": 2}
 
 
+# ftfy repairs mojibake (UTF-8 read as Latin-1/cp1252, also twice) and C1 control characters
+# (windows-1252 bytes decoded as ISO-8859-1); everything else it could change stays as it is.
+REPAIR = TextFixerConfig(
+    unescape_html=False, uncurl_quotes=False, fix_line_breaks=False, fix_latin_ligatures=False,
+    fix_character_width=False, normalization=None, explain=False,
+)
+SUSPICIOUS_RE = re.compile("[\x80-\x9f\xc2\xc3\xe2\ufffd]")
+CATEGORY_SPLIT_RE = re.compile(r"\s*[/>|»]\s*")
+
+
+def repair_text(value: str) -> str:
+    """Undo encoding damage; only strings that show a sign of it are handed to ftfy."""
+    return fix_text(value, REPAIR) if value and SUSPICIOUS_RE.search(value) else value
+
+
+def split_categories(categories: list[str]) -> list[str]:
+    """Raw labels kept; hierarchical ones ("IT/Digitalisierung", "Themen > Klima") add their parts."""
+    result: list[str] = []
+    for raw in categories:
+        label = clean_title(repair_text(raw))
+        if not label:
+            continue
+        result.append(label)
+        parts = [p for p in CATEGORY_SPLIT_RE.split(label) if p]
+        if len(parts) > 1:
+            result.extend(parts)
+    return list(dict.fromkeys(result))
+
+
 @dataclass
 class Entry:
     title: str
@@ -99,7 +129,8 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if not k.lower().startswith("utm_") and k.lower() not in TRACKING_PARAMS
     )
-    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
+    path = quote(parts.path, safe="/%:@!$&'()*+,;=-._~") or "/"  # spaces and the like percent-encoded
+    return urlunsplit((scheme, netloc, path, urlencode(query), ""))
 
 
 def absolute_url(url: str | None, base: str | None) -> str | None:
@@ -150,6 +181,11 @@ def clean_title(title: str) -> str:
     return SPACE_RE.sub(" ", text).strip()
 
 
+def feed_title(value: str) -> str:
+    """A feed's own title as plain text: repaired, entities decoded, markup (and scripts) gone."""
+    return clean_title(repair_text(value or ""))
+
+
 def shorten(text: str, limit: int = SUMMARY_CHARS) -> str:
     if len(text) <= limit:
         return text
@@ -190,14 +226,14 @@ def parse_date_text(value: str | None) -> datetime | None:
 
 def normalise_entry(raw: RawEntry, *, base: str | None, now: datetime, future_tolerance: int) -> Entry:
     url = absolute_url(raw.link, base) or (absolute_url(raw.guid, base) if raw.guid and raw.guid.startswith("http") else None)
-    content_html = sanitize_html(raw.content, url or base)
-    summary_html = sanitize_html(raw.summary, url or base)
+    content_html = sanitize_html(repair_text(raw.content), url or base)
+    summary_html = sanitize_html(repair_text(raw.summary), url or base)
     if summary_html == content_html:
         content_html = ""
     text = html_to_text(content_html or summary_html)
     if not summary_html and text:
         summary_html = f"<p>{html.escape(shorten(text))}</p>"
-    title = clean_title(raw.title) or shorten(text, 80) or "(ohne Titel)"
+    title = clean_title(repair_text(raw.title)) or shorten(text, 80) or "(ohne Titel)"
     published = raw.published or raw.updated or parse_date_text(raw.date_text)
     estimated = published is None
     limit = now + timedelta(seconds=future_tolerance)
@@ -214,8 +250,8 @@ def normalise_entry(raw: RawEntry, *, base: str | None, now: datetime, future_to
         text=text,
         published_at=published,
         updated_at=updated,
-        author=clean_title(raw.author) if raw.author else None,
-        categories=list(dict.fromkeys(clean_title(c) for c in raw.categories if clean_title(c))),
+        author=clean_title(repair_text(raw.author)) if raw.author else None,
+        categories=split_categories(raw.categories),
         enclosures=[
             {**e, "href": absolute_url(e.get("href"), base)} for e in raw.enclosures if absolute_url(e.get("href"), base)
         ],

@@ -20,11 +20,15 @@ enable_utc = True
 task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
-task_queues = (Queue("refresh"), Queue("maintenance"))
+task_queues = (Queue("refresh"), Queue("maintenance"), Queue("websub"))
 task_default_queue = "maintenance"
 task_routes = {
     "syndicate.refresh_source": {"queue": "refresh"},
     "syndicate.enqueue_due": {"queue": "maintenance"},
+    "syndicate.check_alerts": {"queue": "maintenance"},
+    "syndicate.websub_verify": {"queue": "websub"},
+    "syndicate.websub_fanout": {"queue": "websub"},
+    "syndicate.websub_deliver": {"queue": "websub"},
 }
 
 worker_send_task_events = True
@@ -33,5 +37,7 @@ worker_hijack_root_logger = False
 
 beat_schedule = {
     "enqueue-due-sources": {"task": "syndicate.enqueue_due", "schedule": _settings.beat_interval},
+    "check-alerts": {"task": "syndicate.check_alerts", "schedule": 60.0},
+    "websub-fanout": {"task": "syndicate.websub_fanout", "schedule": _settings.beat_interval},
 }
 beat_schedule_filename = str(_settings.var_dir / "celerybeat-schedule")

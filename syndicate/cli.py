@@ -19,7 +19,7 @@ from syndicate.models import City, Source
 from syndicate.publish import FORMATS, FeedQuery, UnknownFeed, build_feed
 from syndicate.reader import fetch as fetching
 from syndicate.reader.errors import SyndicateError
-from syndicate.reader.normalise import canonical_url, normalise_entry
+from syndicate.reader.normalise import canonical_url, feed_title, normalise_entry
 from syndicate.reader.parse import parse as parse_document
 from syndicate.refresh import refresh_source
 from syndicate.runtime import Runtime
@@ -48,7 +48,8 @@ def _ready_runtime(settings: Settings | None = None) -> Runtime:
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]Fehler:[/red] {message}", highlight=False)
+    """Print an error whole (no wrapping, no markup: paths and keys must stay greppable) and exit."""
+    sys.stderr.write(f"Fehler: {message}\n")
     raise typer.Exit(code)
 
 
@@ -77,12 +78,15 @@ def sources_sync() -> None:
         f"{report.cities} cities, {report.topics} topics; sources: {report.created} created, "
         f"{report.updated} updated, {report.unchanged} unchanged, {report.retired} retired"
     )
+    if report.rules_changed:
+        _queue_reclassify(rt)
 
 
 def _source_row(source: Source) -> dict:
     return {
         "id": source.id, "city": source.city.slug, "url": source.url, "title": source.title or source.feed_title,
-        "origin": source.origin, "enabled": source.enabled, "health": source.health,
+        "origin": source.origin, "enabled": source.enabled,
+        "health": status.source_state(source, datetime.now(timezone.utc), get_settings().ops_failing_alert_after),
         "last_success_at": source.last_success_at, "next_check_at": source.next_check_at,
         "error_count": source.error_count, "last_error_reason": source.last_error_reason,
     }
@@ -127,12 +131,62 @@ def sources_add(
                 result = {"url": url, "error": "already_registered", "id": existing.id}
                 failed = True
             else:
-                source = Source(city_id=owner.id, url=url, canonical_url=key, title=title, origin="api")
+                kind, extraction, detected = _detect_kind(rt, url)
+                source = Source(city_id=owner.id, url=url, canonical_url=key, title=title, origin="api", kind=kind, extraction=extraction)
                 session.add(source)
                 session.commit()
-                result = {"url": url, "id": source.id}
+                result = {"url": url, "id": source.id, "kind": kind, "detected": detected}
             _emit(result) if as_json else console.print(result)
     if failed:
+        raise typer.Exit(1)
+
+
+def _detect_kind(rt: Runtime, url: str) -> tuple[str, dict | None, str]:
+    """feed, or html with detected selectors when the page is a newsroom without a feed; and what was found."""
+    from syndicate.sources_service import detect_source
+
+    try:
+        found = detect_source(rt.client, url, rt.refresh_config)
+    except SyndicateError as exc:
+        return "feed", None, f"not checked ({exc.reason}: {exc.message})"
+    if found.is_feed:
+        return "feed", None, "a feed"
+    if found.feeds:
+        return "feed", None, "an HTML page that advertises feeds: " + ", ".join(link.url for link in found.feeds[:5]) + " (add one of those instead)"
+    if found.selectors is None:
+        return "feed", None, "an HTML page without a feed and without recognisable article blocks"
+    return "html", found.selectors.as_dict(), f"an HTML newsroom without a feed: {len(found.items)} articles, selectors {found.selectors.as_dict()}"
+
+
+@sources_app.command("probe")
+def sources_probe(url: Annotated[str, typer.Argument(help="a newsroom page or feed URL")], as_json: JsonOpt = False) -> None:
+    """Show what would be extracted from URL and propose selectors for feeds/<city>.toml; no database."""
+    from syndicate.reader import html_source
+    from syndicate.sources_service import detect_source
+
+    rt = Runtime()
+    try:
+        found = detect_source(rt.client, url, rt.refresh_config)
+    except SyndicateError as exc:
+        _fail(f"{url}: {exc.reason}: {exc.message}", 1)
+    finally:
+        rt.close()
+    kind = "feed" if found.is_feed else "advertised_feeds" if found.feeds else "html" if found.selectors else "nothing"
+    items = [{"title": e.title, "url": e.link, "published_at": _iso(e.published) if e.published else None,
+              "date_text": e.date_text, "categories": e.categories} for e in found.items]
+    toml = html_source.selectors_toml(found.url, found.selectors) if found.selectors else None
+    if as_json:
+        _emit({"url": found.url, "kind": kind, "feeds": [link.url for link in found.feeds],
+               "selectors": found.selectors.as_dict() if found.selectors else None, "items": items, "toml": toml})
+    else:
+        console.print(f"{found.url}: {kind}", highlight=False)
+        for link in found.feeds:
+            console.print(f"  feed: {link.url} ({link.type})", highlight=False)
+        for item in items:
+            console.print(f"  {item['published_at'] or item['date_text'] or '?'}  {item['title']}  {item['url']}  {item['categories']}", highlight=False)
+        if toml:
+            console.print("\n# proposed for feeds/<city>.toml (check before use):\n" + toml, highlight=False, markup=False)
+    if kind == "nothing":
         raise typer.Exit(1)
 
 
@@ -147,6 +201,182 @@ def sources_disable(source_id: int) -> None:
         source.enabled = False
         session.commit()
     console.print(f"source {source_id} disabled")
+
+
+@sources_app.command("export")
+def sources_export(
+    city: Annotated[str, typer.Option("--city", help="city slug")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="write here instead of stdout")] = None,
+) -> None:
+    """Write a city's API-registered sources as TOML in the feeds/ schema."""
+    from syndicate import registry_export
+    from syndicate.errors import ServiceError
+
+    rt = _ready_runtime()
+    with rt.sessions() as session:
+        try:
+            text = registry_export.city_toml(session, city)
+        except ServiceError as exc:
+            _fail(exc.message)
+    if output is None:
+        sys.stdout.write(text)
+    elif output.exists():
+        _fail(f"{output} exists; append the [[sources]] blocks to it by hand instead")
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output}")
+
+
+topics_app = typer.Typer(help="Topics", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+articles_app = typer.Typer(help="Articles", no_args_is_help=True)
+app.add_typer(articles_app, name="articles")
+RECLASSIFY_TASK = "syndicate.reclassify"  # workers/tasks.py, maintenance queue
+
+
+def _send_task(broker_url: str, name: str) -> None:
+    """Enqueue a task by name (nothing here imports ``workers``)."""
+    from celery import Celery
+
+    from syndicate.db import ensure_sqlite_dir
+
+    if broker_url.startswith("sqla+"):
+        ensure_sqlite_dir(broker_url.removeprefix("sqla+"))
+    client = Celery("syndicate-cli", broker=broker_url, set_as_current=False)
+    client.conf.update(task_ignore_result=True, broker_connection_retry_on_startup=False, broker_connection_max_retries=1)
+    try:
+        client.send_task(name, queue="maintenance", retry=False)
+    finally:
+        client.close()
+
+
+def _queue_reclassify(rt: Runtime) -> None:
+    """Topic rules changed: stored articles are re-classified in the background by a worker."""
+    from syndicate.models import Article
+
+    with rt.sessions() as session:
+        if session.execute(select(Article.id).limit(1)).first() is None:
+            return  # nothing stored yet
+    try:
+        _send_task(rt.settings.broker_url, RECLASSIFY_TASK)
+    except Exception as exc:  # the broker's own errors: tell the operator how to do it by hand
+        err.print(f"topic rules changed, but {RECLASSIFY_TASK} could not be queued ({exc}); run `syndicate topics reclassify`")
+        return
+    console.print(f"topic rules changed: stored articles will be re-classified ({RECLASSIFY_TASK} queued)")
+
+
+@topics_app.command("reclassify")
+def topics_reclassify(as_json: JsonOpt = False) -> None:
+    """Re-classify all stored articles with the current topic rules, in this process."""
+    from syndicate import topics
+
+    rt = _ready_runtime()
+    with rt.sessions() as session:
+        report = topics.reclassify(session)
+    if as_json:
+        _emit(report.as_dict())
+    else:
+        console.print(f"{report.articles} articles, {report.changed} changed (+{report.added} / -{report.removed} memberships)")
+
+
+@articles_app.command("delete")
+def articles_delete(
+    article_ids: Annotated[list[int], typer.Argument(help="article ids")],
+    reason: Annotated[str, typer.Option(help="kept on the tombstone")] = "deleted",
+) -> None:
+    """Delete articles; tombstones keep them from coming back on the next poll."""
+    from syndicate import tombstones
+    from syndicate.models import Article
+
+    rt = _ready_runtime()
+    with rt.sessions() as session:
+        for article_id in article_ids:
+            article = session.get(Article, article_id)
+            if article is None:
+                _fail(f"no article with id {article_id}")
+            tombstones.bury(session, article, reason)
+        session.commit()
+    console.print(f"{len(article_ids)} article(s) deleted")
+
+
+@articles_app.command("purge")
+def articles_purge(
+    older_than: Annotated[int, typer.Option("--older-than", min=1, help="days since publication")],
+) -> None:
+    """Retention: delete articles published more than N days ago, with tombstones."""
+    from datetime import timedelta
+
+    from syndicate import tombstones
+    from syndicate.clock import utcnow
+
+    rt = _ready_runtime()
+    with rt.sessions() as session:
+        purged = tombstones.purge(session, utcnow() - timedelta(days=older_than))
+    console.print(f"{purged} article(s) purged")
+
+
+token_app = typer.Typer(help="API tokens", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    city: Annotated[Optional[str], typer.Option("--city", help="a token for this city's sources")] = None,
+    operator: Annotated[bool, typer.Option("--operator", help="a token for all cities and the audit log")] = False,
+    name: Annotated[Optional[str], typer.Option("--name", help="what the token is for")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a token and print its secret once (only its hash is stored)."""
+    from syndicate import tokens
+    from syndicate.errors import ServiceError
+
+    if bool(city) == operator:
+        _fail("give exactly one of --city SLUG or --operator")
+    rt = _ready_runtime()
+    with rt.sessions() as session:
+        try:
+            token, secret = tokens.create(session, city=city, name=name)
+        except ServiceError as exc:
+            _fail(exc.message)
+        scope = "operator" if operator else f"city:{city}"
+    if as_json:
+        _emit({"id": token.id, "token": secret, "scope": scope})
+    else:
+        console.print(f"token {token.id} ({scope}); the secret is shown only now:", highlight=False)
+        sys.stdout.write(secret + "\n")
+
+
+@token_app.command("list")
+def token_list(as_json: JsonOpt = False) -> None:
+    """List tokens (never their secrets)."""
+    from syndicate import tokens
+
+    rt = _ready_runtime()
+    with rt.sessions() as session:
+        rows = [tokens.describe(t) for t in tokens.list_tokens(session)]
+    if as_json:
+        for row in rows:
+            _emit(row)
+        return
+    table = Table("id", "scope", "city", "prefix", "name", "created", "last used", "revoked")
+    for row in rows:
+        table.add_row(*(str(row[k] or "") for k in ("id", "scope", "city", "prefix", "name", "created_at", "last_used_at", "revoked_at")))
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int) -> None:
+    """Revoke a token; requests with it get 401 from now on."""
+    from syndicate import tokens
+    from syndicate.errors import ServiceError
+
+    rt = _ready_runtime()
+    with rt.sessions() as session:
+        try:
+            tokens.revoke(session, token_id)
+        except ServiceError as exc:
+            _fail(exc.message)
+    console.print(f"token {token_id} revoked")
 
 
 def _select_sources(session, all_: bool, refs: list[str]) -> list[int]:
@@ -199,7 +429,7 @@ def _parse_one(rt: Runtime, ref: str, now: datetime) -> dict:
 
     content_type, base = None, None
     if ref.startswith(("http://", "https://")):
-        result = fetching.fetch(rt.client, ref, max_bytes=rt.settings.max_body_bytes, max_redirects=rt.settings.max_redirects)
+        result = fetching.fetch(rt.client, ref, limits=rt.refresh_config.fetch_limits)
         if (error := result.error()) is not None:
             raise error
         content, content_type, base = result.content, result.content_type, result.final_url
@@ -210,15 +440,14 @@ def _parse_one(rt: Runtime, ref: str, now: datetime) -> dict:
         content = path.read_bytes()
     feed = parse_document(content, url=base, content_type=content_type)
     link = feed.link if feed.link and feed.link.startswith("http") else base
-    entries = []
-    for raw in feed.entries:
-        entry = normalise_entry(raw, base=link, now=now, future_tolerance=rt.settings.future_tolerance)
-        entries.append(
-            {"url": entry.url, "canonical_url": entry.canonical_url, "title": entry.title,
-             "published_at": _iso(entry.published_at), "summary_html": entry.summary_html, "text": entry.text,
-             "categories": entry.categories, "item_key": fingerprint.item_key(entry)}
-        )
-    return {"file": ref, "format": feed.format, "title": feed.title, "entries": entries}
+    normalised = [normalise_entry(raw, base=link, now=now, future_tolerance=rt.settings.future_tolerance) for raw in feed.entries]
+    entries = [
+        {"url": entry.url, "canonical_url": entry.canonical_url, "title": entry.title,
+         "published_at": _iso(entry.published_at), "summary_html": entry.summary_html, "text": entry.text,
+         "categories": entry.categories, "item_key": key}
+        for entry, key in zip(normalised, fingerprint.item_keys(normalised))
+    ]
+    return {"file": ref, "format": feed.format, "title": feed_title(feed.title), "entries": entries}
 
 
 @app.command("parse")
@@ -265,45 +494,52 @@ def publish(
 
 @app.command()
 def export(directory: Path) -> None:
-    """Write every merged feed in every format into DIRECTORY (atomically, file by file)."""
-    from syndicate.models import Topic
+    """Write every merged feed in every format, plus feeds.opml, into DIRECTORY (each file atomically: temp + rename)."""
+    from syndicate import feedindex
 
     rt = _ready_runtime()
     with rt.sessions() as session:
-        queries = [("all", FeedQuery(limit=rt.settings.feed_limit))]
-        queries += [(f"topics/{t}", FeedQuery("topic", t, limit=rt.settings.feed_limit)) for t in session.scalars(select(Topic.slug))]
-        queries += [(f"cities/{c}", FeedQuery("city", c, limit=rt.settings.feed_limit)) for c in session.scalars(select(City.slug))]
-        for name, query in queries:
-            for fmt in FORMATS:
-                target = directory / f"{name}.{fmt}"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                temporary = target.with_suffix(target.suffix + ".tmp")
-                temporary.write_bytes(build_feed(session, query, fmt, rt.settings.public_url))
-                os.replace(temporary, target)
-    console.print(f"wrote {len(queries) * len(FORMATS)} feeds to {directory}")
+        refs = feedindex.feeds(session, limit=rt.settings.feed_limit)
+        files = {f"{ref.path.removeprefix('/feeds/')}.{fmt}": build_feed(session, ref.query, fmt, rt.settings.public_url) for ref in refs for fmt in FORMATS}
+    files["feeds.opml"] = feedindex.opml(refs, rt.settings.public_url)
+    for name, body in files.items():
+        target = directory / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        temporary.write_bytes(body)
+        os.replace(temporary, target)
+    console.print(f"wrote {len(files) - 1} feeds and feeds.opml to {directory}")
 
 
 @app.command("status")
 def status_cmd(as_json: JsonOpt = False) -> None:
-    """Sources by health, articles, last beat tick, broker. Exit 1 when something is failing."""
+    """Sources by state, articles, queues, workers, last beat tick. Exit 1 when something is failing."""
     rt = _ready_runtime()
     with rt.sessions() as session:
-        summary = status.summarise(session)
-    broker_error = status.check_broker(rt.settings.broker_url)
+        view = status.overview(session, rt.settings)
+    summary = view.summary
     if as_json:
-        _emit({**summary.as_dict(), "broker_error": broker_error})
+        _emit(view.as_dict())
     else:
         table = Table("what", "value", title="syndicate status")
-        for health, count in sorted(summary.sources.items()):
-            table.add_row(f"sources {health}", str(count))
-        table.add_row("articles", str(summary.articles))
-        table.add_row("stories (clusters)", str(summary.clusters))
-        table.add_row("last beat tick", f"{summary.last_beat_tick} ({summary.beat_age_seconds}s ago)" if summary.last_beat_tick else "never")
-        table.add_row("broker", broker_error or "reachable")
+        for state in status.STATES:
+            if summary.count(state):
+                table.add_row(f"sources {state}", str(summary.count(state)))
+        table.add_row("articles (today)", f"{summary.articles} ({summary.articles_today})")
+        table.add_row("stories (today)", f"{summary.clusters} ({summary.clusters_today})")
+        table.add_row("broker", view.broker_error or "reachable")
+        for queue, depth in sorted(view.queues.items()):
+            table.add_row(f"queue {queue}", str(depth))
+        workers = ", ".join(f"{w.hostname} (active {w.active}, processed {w.processed})" for w in view.workers.workers)
+        table.add_row("workers online", f"{len(view.workers.workers)}" + (f": {workers}" if workers else ""))
+        beat = f"{summary.last_beat_tick:%Y-%m-%d %H:%M:%S} UTC ({summary.beat_age_seconds:.0f}s ago)" if summary.last_beat_tick else "never"
+        table.add_row("last beat tick", beat + (" [red]stale[/red]" if view.beat_stale else ""))
         console.print(table)
         for failing in summary.failing:
-            console.print(f"failing: #{failing['id']} {failing['url']}: {failing['reason']} ({failing['errors']}×)", highlight=False)
-    if summary.failing or broker_error:
+            console.print(f"{failing['state']}: #{failing['id']} {failing['url']}: {failing['reason']} ({failing['errors']}×)", highlight=False)
+        for problem in view.problems:
+            err.print(f"[red]problem:[/red] {problem}", highlight=False)
+    if view.problems:
         raise typer.Exit(1)
 
 
@@ -337,6 +573,8 @@ def up(
     effective = Settings(**{k.removeprefix("SYNDICATE_").lower(): v for k, v in overrides.items()})
     rt = _ready_runtime(effective)
     report = _sync(rt)
+    if report.rules_changed:
+        _queue_reclassify(rt)  # the worker started below picks it up
     rt.close()
     console.print(f"registry: {report.cities} cities, {report.created + report.updated + report.unchanged} sources, {report.topics} topics")
     if demo_mode:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -76,6 +77,9 @@ class Source(Base):
     default_topics: Mapped[list] = mapped_column(JSON, default=list)
     min_interval: Mapped[int | None] = mapped_column(Integer)
     max_interval: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10), default="feed", server_default="feed")  # feed | html (migration 0006)
+    # html sources: selectors and options (syndicate.reader.html_source.Selectors); None: detected on every poll
+    extraction: Mapped[dict | None] = mapped_column(JSON)
 
     etag: Mapped[str | None] = mapped_column(String(500))
     last_modified: Mapped[str | None] = mapped_column(String(100))
@@ -89,6 +93,9 @@ class Source(Base):
     last_error_message: Mapped[str | None] = mapped_column(Text)
     last_http_status: Mapped[int | None] = mapped_column(Integer)
     redirected_from: Mapped[str | None] = mapped_column(String(2000))
+    # permanent-redirect bookkeeping (migration 0003): {"pending": {"url", "first_seen", "seen"} | None,
+    # "history": [{"url": old URL, "moved_to", "moved_at"}, …]}; see syndicate/moves.py
+    redirects: Mapped[dict | None] = mapped_column(JSON)
     current_interval: Mapped[int | None] = mapped_column(Integer)  # adaptive polling interval (s)
     last_manual_refresh_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -157,6 +164,7 @@ class Topic(Base):
     description: Mapped[str | None] = mapped_column(Text)
     categories: Mapped[list] = mapped_column(JSON, default=list)
     keywords: Mapped[list] = mapped_column(JSON, default=list)
+    exclude: Mapped[list | None] = mapped_column(JSON, default=list)  # keywords that veto keyword/category matches (0004)
 
 
 class ArticleTopic(Base):
@@ -165,6 +173,7 @@ class ArticleTopic(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
     topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True)
     reason: Mapped[str] = mapped_column(String(20), default="keyword")  # category | keyword | source
+    rule: Mapped[str | None] = mapped_column(String(300))  # the category, keyword or source default that matched (0004)
 
 
 class FetchLog(Base):
@@ -240,3 +249,104 @@ class AuditEntry(Base):
     target_id: Mapped[int | None] = mapped_column(Integer)
     before: Mapped[dict | None] = mapped_column(JSON)
     after: Mapped[dict | None] = mapped_column(JSON)
+
+
+# ---------------------------------------------------------------- deduplication (migration 0004)
+
+
+class ArticleBucket(Base):
+    """LSH bucket ids of an article's near-duplicate signature (see syndicate.reader.neardup).
+
+    Candidates for a new article are the articles sharing a bucket within the time window:
+    one indexed range scan per bucket, whatever the number of stored articles."""
+
+    __tablename__ = "article_buckets"
+    __table_args__ = (Index("ix_article_buckets_bucket_published", "bucket", "published_at"),)
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    band: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SourcePassage(Base):
+    """How many stored articles of a source contain a sentence: recurring ones are boilerplate."""
+
+    __tablename__ = "source_passages"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    passage: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    articles: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ItemAlias(Base):
+    """An item key a source used before for a stored article (a changed GUID or URL)."""
+
+    __tablename__ = "item_aliases"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    item_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+
+
+class ArticleRevision(Base):
+    """The previous state of an article that changed in place (edited, or re-keyed)."""
+
+    __tablename__ = "article_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reason: Mapped[str] = mapped_column(String(20))  # edited | rekeyed
+    item_key: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(1000))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text, default="")
+
+
+class Tombstone(Base):
+    """A deleted or purged item that must not come back on the next poll.
+
+    Matches an incoming item by (source, item key), or by canonical URL within the source;
+    a tombstone without a source blocks its canonical URL everywhere."""
+
+    __tablename__ = "tombstones"
+    __table_args__ = (
+        UniqueConstraint("source_id", "item_key", name="uq_tombstones_source_item"),
+        Index("ix_tombstones_canonical_url", "canonical_url"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    item_key: Mapped[str | None] = mapped_column(String(64))
+    canonical_url: Mapped[str | None] = mapped_column(String(2000))
+    title: Mapped[str | None] = mapped_column(String(1000))
+    reason: Mapped[str] = mapped_column(String(200), default="deleted")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebSubSubscription(Base):
+    """A WebSub subscriber: callback + topic (one of our feed URLs), verified intent, lease and secret.
+
+    ``state``: pending (intent not yet verified) · active · denied. A renewal or unsubscribe waits in
+    ``pending_mode`` until its verification; the active lease holds meanwhile."""
+
+    __tablename__ = "websub_subscriptions"
+    __table_args__ = (UniqueConstraint("callback", "topic", name="uq_websub_callback_topic"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    callback: Mapped[str] = mapped_column(String(2000))
+    topic: Mapped[str] = mapped_column(String(2000), index=True)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    secret: Mapped[str | None] = mapped_column(String(200))
+    lease_seconds: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    pending_mode: Mapped[str | None] = mapped_column(String(20))  # subscribe | unsubscribe
+    pending_secret: Mapped[str | None] = mapped_column(String(200))
+    pending_lease: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_etag: Mapped[str | None] = mapped_column(String(100))  # the feed version last delivered
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)

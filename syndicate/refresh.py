@@ -1,10 +1,12 @@
 """refresh_source: the whole pipeline for one source, top to bottom.
 
-load source → conditional GET → deferred? → HTTP error? → not modified? → body unchanged?
-→ parse → normalise → store (upsert, cluster, topics) → schedule → reset the error counter.
+load source → host slot (over budget? deferred) → conditional GET → rate limited? deferred
+→ HTTP error? → validators, permanent redirect → not modified? → body unchanged?
+→ parse (or, for an HTML newsroom, extract) → normalise → store (upsert, cluster, topics) → adaptive interval → schedule → reset the error counter.
 
 Stages never call each other; only this module calls them. Failures are stored on
-the source row (``error_count``, ``last_error_reason`` …) and in the fetch log.
+the source row (``error_count``, ``last_error_reason`` …) and in the fetch log; a deferral
+(our host budget, the publisher's 429/503) is not a failure and counts no error.
 """
 
 from __future__ import annotations
@@ -12,18 +14,22 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from syndicate import schedule, topics
+from syndicate import moves, politeness, schedule, topics
 from syndicate.clock import utcnow
-from syndicate.models import FetchLog, Source
+from syndicate.models import Article, FetchLog, Source
+from syndicate.reader import errors, html_source
 from syndicate.reader import fetch as fetching
+from syndicate.reader.discover import find_feed_links
 from syndicate.reader.errors import SyndicateError
-from syndicate.reader.normalise import canonical_url, normalise_entry
-from syndicate.reader.parse import parse
+from syndicate.reader.hints import feed_interval
+from syndicate.reader.normalise import canonical_url, feed_title, normalise_entry
+from syndicate.reader.parse import ParsedFeed, parse
 from syndicate.settings import Settings
 from syndicate.store import StoreCounts, store_entries
 
@@ -37,6 +43,10 @@ class RefreshConfig:
     max_interval: int
     backoff_cap: int
     future_tolerance: int
+    fetch_limits: fetching.FetchLimits = fetching.FetchLimits()
+    host_limits: politeness.HostLimits = politeness.HostLimits()
+    redirect_confirmations: int = 3
+    redirect_min_span: timedelta = timedelta(days=1)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RefreshConfig:
@@ -48,6 +58,17 @@ class RefreshConfig:
             max_interval=settings.max_interval,
             backoff_cap=settings.error_backoff_cap,
             future_tolerance=settings.future_tolerance,
+            fetch_limits=fetching.FetchLimits(
+                max_bytes=settings.max_body_bytes, max_decoded_bytes=settings.max_decoded_bytes,
+                max_redirects=settings.max_redirects, deadline=settings.fetch_deadline,
+            ),
+            host_limits=politeness.HostLimits(
+                concurrency=settings.host_concurrency, per_minute=settings.host_rate_per_minute,
+                overrides=settings.host_limit_overrides, busy_retry=settings.host_busy_retry,
+                hold=settings.fetch_deadline + 10,
+            ),
+            redirect_confirmations=settings.redirect_confirmations,
+            redirect_min_span=timedelta(seconds=settings.redirect_min_span),
         )
 
 
@@ -75,38 +96,42 @@ def refresh_source(session: Session, client: httpx.Client, source_id: int, confi
         return RefreshOutcome(id=source_id, url=source.url if source else "", status="skipped", reason="disabled_or_missing")
     outcome = RefreshOutcome(id=source.id, url=source.url, status="error")
     low, high = source.min_interval or config.min_interval, source.max_interval or config.max_interval
+    interval = int(schedule.clamp(source.current_interval or config.default_interval, low, high))
     body = b""
     try:
-        result = fetching.fetch(
-            client, source.url, etag=source.etag, last_modified=source.last_modified,
-            max_bytes=config.max_body_bytes, max_redirects=config.max_redirects,
-        )
+        with politeness.host_slot(session.get_bind(), source.url, config.host_limits):
+            result = fetching.fetch(client, source.url, etag=source.etag, last_modified=source.last_modified, limits=config.fetch_limits)
         outcome.http_status, body = result.status, result.content
-        if result.retry_after is not None:
-            outcome.status, outcome.reason = "deferred", f"http_{result.status}"
-            delay = schedule.clamp(result.retry_after, low, config.backoff_cap)
-            _finish(session, source, outcome, now, int(delay), started, len(body))
-            return outcome
         if (error := result.error()) is not None:
             raise error
-        _remember_validators(session, source, result)
-        hint = result.max_age
+        _remember_validators(source, result)
+        moves.follow(session, source, result.permanent_redirect, now,
+                     confirmations=config.redirect_confirmations, min_span=config.redirect_min_span)
         if result.not_modified:
             outcome.status = "not_modified"
         elif (digest := hashlib.sha256(result.content).hexdigest()) == source.body_hash:
             outcome.status = "unchanged"
         else:
-            feed = parse(result.content, url=result.final_url, content_type=result.content_type)
+            feed = _read(session, client, source, result, config)
             base = feed.link if feed.link and feed.link.startswith("http") else result.final_url
             entries = [normalise_entry(raw, base=base, now=now, future_tolerance=config.future_tolerance) for raw in feed.entries]
             counts = store_entries(session, source, entries, topics.load_rules(session), now)
             _apply_counts(outcome, counts)
-            source.body_hash, source.feed_title, source.site_url = digest, feed.title[:300] or None, feed.link
-            hint = max(hint or 0, (feed.ttl_minutes or 0) * 60) or None
+            source.body_hash, source.feed_title, source.site_url = digest, feed_title(feed.title)[:300] or None, feed.link
+            dates = [d for raw in feed.entries if (d := raw.published or raw.updated)]
+            interval = source.current_interval = schedule.adaptive_interval(
+                dates, now, default=config.default_interval, low=low, high=high,
+                feed_hint=feed_interval(result.content, feed.ttl_minutes),
+            )
         source.error_count, source.first_error_at = 0, None
         source.last_error_reason = source.last_error_message = None
         source.last_success_at = now
-        delay = schedule.success_delay(default=config.default_interval, low=low, high=high, hint=hint)
+        delay = schedule.success_delay(interval=interval, low=low, high=high, hint=result.max_age)
+    except errors.HostBusy as exc:  # our own budget for the host is spent: soon again, no error
+        outcome.status, outcome.reason, outcome.message, delay = "deferred", exc.reason, exc.message, exc.retry_after
+    except errors.RateLimited as exc:  # the publisher asked for a pause: no error
+        outcome.status, outcome.reason, outcome.message = "deferred", exc.reason, exc.message
+        delay = schedule.deferral_delay(exc.retry_after, fallback=interval, low=low, cap=config.backoff_cap)
     except SyndicateError as exc:
         session.rollback()
         source = session.get(Source, source_id)
@@ -115,9 +140,62 @@ def refresh_source(session: Session, client: httpx.Client, source_id: int, confi
         source.error_count += 1
         source.first_error_at = source.first_error_at or now
         source.last_error_reason, source.last_error_message = exc.reason, exc.message[:2000]
-        delay = schedule.error_delay(error_count=source.error_count, low=low, cap=config.backoff_cap)
+        gone = exc.reason == "http_410"  # still retried, at the cap
+        delay = config.backoff_cap if gone else schedule.error_delay(error_count=source.error_count, low=low, cap=config.backoff_cap)
     _finish(session, source, outcome, now, delay, started, len(body))
     return outcome
+
+
+def _read(session: Session, client: httpx.Client, source: Source, result: fetching.FetchResult, config: RefreshConfig) -> ParsedFeed:
+    """The one dispatch by source kind: a feed is parsed; an HTML newsroom page is extracted, its
+    list followed to further pages on the first import, and new articles' own pages read once."""
+    if source.kind != "html":
+        return _parse(result)
+    selectors = html_source.Selectors.from_dict(source.extraction)
+    feed = html_source.extract(result.content, result.final_url, selectors)
+    page, seen = result, {result.final_url}
+    for _ in range(((selectors.max_pages if selectors else 5) - 1) if source.last_success_at is None else 0):
+        url = html_source.next_page(page.content, page.final_url, selectors)
+        if url is None or url in seen:
+            break
+        seen.add(url)
+        try:
+            page = _get(session, client, url, config)
+            feed.entries += html_source.extract(page.content, page.final_url, selectors).entries
+        except errors.SyndicateError:  # an unreadable later page ends the walk, not the import
+            break
+    if selectors and selectors.article_pages:
+        with session.no_autoflush:  # no write lock held while the pages are fetched under the host budget
+            known = set(session.scalars(select(Article.canonical_url).where(Article.source_id == source.id)))
+        for entry in feed.entries:
+            if canonical_url(entry.link) not in known:
+                try:
+                    page = _get(session, client, entry.link, config)
+                    html_source.merge_article(entry, html_source.article_metadata(page.content, page.final_url))
+                except errors.SyndicateError:  # the list item alone is still an article
+                    continue
+    return feed
+
+
+def _get(session: Session, client: httpx.Client, url: str, config: RefreshConfig) -> fetching.FetchResult:
+    """One more page of an HTML source, under the same host budget and limits as the list page."""
+    with politeness.host_slot(session.get_bind(), url, config.host_limits):
+        result = fetching.fetch(client, url, limits=config.fetch_limits)
+    if (error := result.error()) is not None:
+        raise error
+    return result
+
+
+def _parse(result: fetching.FetchResult) -> ParsedFeed:
+    """parse, and when the body is an HTML page, name the feeds it advertises in the error."""
+    try:
+        return parse(result.content, url=result.final_url, content_type=result.content_type)
+    except errors.NotAFeed as exc:
+        links = find_feed_links(result.text(), result.final_url) if b"<" in result.content[:4096] else []
+        if not links:
+            raise
+        advertised = ", ".join(link.url for link in links[:5])
+        raise errors.NotAFeed(f"{exc.message}; the page advertises these feeds: {advertised}") from exc
 
 
 def _apply_counts(outcome: RefreshOutcome, counts: StoreCounts) -> None:
@@ -125,16 +203,13 @@ def _apply_counts(outcome: RefreshOutcome, counts: StoreCounts) -> None:
     outcome.status = "new" if counts.new or counts.updated else "unchanged"
 
 
-def _remember_validators(session: Session, source: Source, result: fetching.FetchResult) -> None:
-    """Keep new validators (also from a 304) and follow a permanent redirect."""
+def _remember_validators(source: Source, result: fetching.FetchResult) -> None:
+    """Keep new validators, also from a 304 (which may bring a new ETag or Last-Modified)."""
     source.etag = result.etag or (source.etag if result.not_modified else None)
     source.last_modified = result.last_modified or (source.last_modified if result.not_modified else None)
-    target = result.permanent_redirect
-    if target and (key := canonical_url(target)) and not session.query(Source.id).filter(Source.canonical_url == key).first():
-        source.redirected_from, source.url, source.canonical_url = source.url, target, key
 
 
-def _finish(session: Session, source: Source, outcome: RefreshOutcome, now: datetime, delay: int, started: float, size: int) -> None:
+def _finish(session: Session, source: Source, outcome: RefreshOutcome, now: datetime, delay: float, started: float, size: int) -> None:
     outcome.duration_ms = int((time.monotonic() - started) * 1000)
     source.last_checked_at = now
     source.last_http_status = outcome.http_status

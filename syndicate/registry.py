@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -40,13 +40,45 @@ class CityEntry(_Strict):
     newsroom: str | None = None
 
 
+class HtmlExtraction(_Strict):
+    """``[sources.html]``: selectors for an HTML newsroom page (see syndicate.reader.html_source)."""
+
+    item: str = Field(min_length=1)
+    title: str | None = None
+    link: str | None = None
+    date: str | None = None
+    summary: str | None = None
+    image: str | None = None
+    categories: str | None = None
+    next: str | None = None
+    max_pages: int = Field(default=5, ge=1, le=50)
+    article_pages: bool = False
+
+    @field_validator("item", "title", "link", "date", "summary", "image", "categories", "next")
+    @classmethod
+    def compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            from syndicate.reader.html_source import check_selector
+
+            check_selector(value)
+        return value
+
+
 class SourceEntry(_Strict):
     url: str
     title: str | None = None
+    kind: Literal["feed", "html"] = "feed"
+    html: HtmlExtraction | None = None  # kind html without it: the article blocks are detected on each poll
     topics: list[str] = []
     enabled: bool = True
     min_interval: int | None = Field(default=None, ge=60)
     max_interval: int | None = Field(default=None, ge=60)
+
+    @model_validator(mode="after")
+    def html_only_for_html(self) -> SourceEntry:
+        if self.html is not None and self.kind != "html":
+            raise ValueError("[sources.html] needs kind = \"html\"")
+        return self
 
     @field_validator("url")
     @classmethod
@@ -67,6 +99,7 @@ class TopicEntry(_Strict):
     description: str | None = None
     categories: list[str] = []
     keywords: list[str] = []
+    exclude: list[str] = []  # keywords that veto category and keyword matches
 
 
 class TopicsFile(_Strict):
@@ -87,6 +120,7 @@ class SyncReport:
     retired: int = 0
     topics: int = 0
     cities: int = 0
+    rules_changed: bool = False  # topic rules or a source's default topics changed: stored articles need re-classifying
 
 
 def _line_of(text: str, loc: tuple) -> int | None:
@@ -184,7 +218,9 @@ def sync(session: Session, registry: Registry) -> SyncReport:
     for entry in registry.topics:
         topic = session.scalar(select(Topic).where(Topic.slug == entry.slug)) or Topic(slug=entry.slug)
         session.add(topic)
+        before = (topic.categories, topic.keywords, topic.exclude or [])
         _assign(topic, entry.model_dump(exclude={"slug"}))
+        report.rules_changed |= before != (entry.categories, entry.keywords, entry.exclude)
         report.topics += 1
     listed: set[str] = set()
     for slug, (file, content) in registry.cities.items():
@@ -201,6 +237,7 @@ def sync(session: Session, registry: Registry) -> SyncReport:
             if created:
                 source = Source(canonical_url=key)
                 session.add(source)
+            report.rules_changed |= not created and source.default_topics != entry.topics
             changed = _assign(
                 source,
                 {
@@ -213,6 +250,8 @@ def sync(session: Session, registry: Registry) -> SyncReport:
                     "default_topics": entry.topics,
                     "min_interval": entry.min_interval,
                     "max_interval": entry.max_interval,
+                    "kind": entry.kind,
+                    "extraction": entry.html.model_dump(exclude_none=True) if entry.html else None,
                 },
             )
             report.created += created

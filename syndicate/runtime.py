@@ -36,7 +36,10 @@ class Runtime:
 
     @cached_property
     def client(self) -> httpx.Client:
-        return make_client(self.policy, timeout=self.settings.fetch_timeout, user_agent=self.settings.user_agent)
+        return make_client(
+            self.policy, timeout=self.settings.fetch_timeout, connect_timeout=self.settings.connect_timeout,
+            user_agent=self.settings.http_user_agent,
+        )
 
     @cached_property
     def refresh_config(self) -> RefreshConfig:

@@ -10,7 +10,10 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from syndicate import __version__
 
 
 class Settings(BaseSettings):
@@ -29,21 +32,57 @@ class Settings(BaseSettings):
     min_interval: int = 300
     max_interval: int = 86400
     error_backoff_cap: int = 86400
+    redirect_confirmations: int = 3  # a 301/308 moves the source after this many polls that saw it …
+    redirect_min_span: int = 86400  # … spread over at least this many seconds
 
     # fetching
-    fetch_timeout: float = 20.0
-    max_body_bytes: int = 10 * 1024 * 1024
+    connect_timeout: float = 10.0
+    fetch_timeout: float = 20.0  # per socket read
+    fetch_deadline: float = 60.0  # the whole fetch: every hop, headers and body (stops servers that drip)
+    max_body_bytes: int = 10 * 1024 * 1024  # bytes on the wire
+    max_decoded_bytes: int = 20 * 1024 * 1024  # after gzip/deflate/brotli
     max_redirects: int = 5
-    user_agent: str = "syndicate/0.1 (+https://github.com/syndicate; Kommunaler Feed-Verbund Bayern)"
+    contact_url: str = "https://github.com/syndicate"  # where a publisher learns who polls them
+    user_agent: str = ""  # empty: "syndicate/<version> (+<contact_url>; Kommunaler Feed-Verbund Bayern)"
+
+    # per-host politeness, shared by all workers through the database
+    host_concurrency: int = 2  # requests at once per host (0: no limit)
+    host_rate_per_minute: int = 30  # requests per host and minute (0: no limit)
+    host_limits: str = ""  # per-host overrides "host=K/R,…", e.g. "stadt.muenchen.de=4/120,akdb.de=1/10"
+    host_busy_retry: float = 30.0  # seconds (±50 %) until a source deferred by the host budget is tried again
 
     # publishing
     feed_limit: int = 50
     feed_limit_max: int = 200
+    feed_cache_seconds: float = 1.0  # a cached feed is served this long without re-checking its version stamp (0: check every request)
     future_tolerance: int = 3600  # a date further in the future than this is clamped to now
+
+    # API
+    api_rate_limit: int = 60  # requests per token and minute (per API process); 0 turns the limit off
+
+    # operations: /ops, /metrics, alerts
+    ops_allow_networks: str = "127.0.0.1/32,::1/128"  # clients that see /ops and /metrics without a token (CIDRs or hosts)
+    ops_failing_alert_after: int = 6 * 3600  # a source failing this long (s) counts as broken and raises an alert
+    ops_queue_alert_minutes: int = 10  # alert when a queue has grown for this long
+    ops_inspect_timeout: float = 1.0  # seconds to wait for workers to answer Celery's inspect
 
     # test-only overrides, read here so that tests too go through the one Settings object
     test_database_url: str | None = None
     test_broker_url: str | None = None
+
+    @field_validator("host_limits")
+    @classmethod
+    def _check_host_limits(cls, value: str) -> str:
+        parse_host_limits(value)
+        return value
+
+    @property
+    def host_limit_overrides(self) -> dict[str, tuple[int, int]]:
+        return parse_host_limits(self.host_limits)
+
+    @property
+    def http_user_agent(self) -> str:
+        return self.user_agent or f"syndicate/{__version__} (+{self.contact_url}; Kommunaler Feed-Verbund Bayern)"
 
     @property
     def allowed_networks(self) -> list[str]:
@@ -53,6 +92,18 @@ class Settings(BaseSettings):
         for entry in self.allowed_networks:
             if "/" in entry:
                 ipaddress.ip_network(entry, strict=False)
+
+
+def parse_host_limits(value: str) -> dict[str, tuple[int, int]]:
+    """``"a.de=2/60, b.de=1/10"`` → ``{"a.de": (2, 60), "b.de": (1, 10)}`` (concurrency, requests per minute)."""
+    limits = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        host, _, pair = part.partition("=")
+        concurrency, _, rate = pair.partition("/")
+        if not (host.strip() and concurrency.strip().isdigit() and rate.strip().isdigit()):
+            raise ValueError(f"host limit {part!r} is not of the form host=K/R (K at once, R per minute)")
+        limits[host.strip().lower()] = (int(concurrency), int(rate))
+    return limits
 
 
 @lru_cache(maxsize=1)

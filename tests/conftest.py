@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import struct
 import threading
-import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -38,6 +39,9 @@ class Route:
     etag: str | None = None  # when set, If-None-Match with this value gets a 304
     delay: float = 0.0  # seconds before the answer
     chunks: list[bytes] | None = None  # streamed without Content-Length instead of ``body``
+    drip: float = 0.0  # when set: the body (its Content-Length announced) one byte per ``drip`` seconds
+    drip_headers: bool = False  # with ``drip``: the status line and headers drip too
+    reset_after: int | None = None  # send this many body bytes of the announced length, then reset the connection
     hits: int = 0
     seen_headers: list[dict[str, str]] = field(default_factory=list)
 
@@ -49,6 +53,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def setup(self):
+        super().setup()
+        self.server.owner.opened()
+
+    def finish(self):
+        self.server.owner.closed()
+        super().finish()
+
     def do_GET(self):  # noqa: N802 - http.server's naming
         route = self.server.owner.routes.get(self.path) or self.server.owner.routes.get(self.path.split("?")[0])
         if route is None:
@@ -57,13 +69,17 @@ class _Handler(BaseHTTPRequestHandler):
         route.hits += 1
         route.seen_headers.append({k.lower(): v for k, v in self.headers.items()})
         if route.delay:
-            time.sleep(route.delay)
+            self.server.owner.stopping.wait(route.delay)  # a sleep that ends when the server closes
         if route.etag and self.headers.get("If-None-Match") == route.etag:
-            self._send(304, {"ETag": route.etag}, b"")
+            kept = {k: v for k, v in route.headers.items() if k.lower() in ("last-modified", "cache-control", "expires")}
+            self._send(304, {"ETag": route.etag, **kept}, b"")
             return
         headers = dict(route.headers)
         if route.etag:
             headers["ETag"] = route.etag
+        if route.drip or route.reset_after is not None:
+            self._misbehave(route, headers)
+            return
         if route.chunks is not None:
             self.send_response(route.status)
             for k, v in headers.items():
@@ -78,6 +94,33 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self._send(route.status, headers, route.body)
+
+    def _misbehave(self, route: Route, headers: dict[str, str]) -> None:
+        """Drip (headers and/or body) one byte at a time, or reset the connection mid-body."""
+        head = f"HTTP/1.1 {route.status} X\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        head = (head + f"Content-Length: {len(route.body)}\r\n\r\n").encode("latin-1")
+        body = route.body if route.reset_after is None else route.body[: route.reset_after]
+        self.close_connection = True
+        try:
+            if route.drip and route.drip_headers:
+                self._drip(head + body, route.drip)
+            elif route.drip:
+                self.wfile.write(head)
+                self._drip(body, route.drip)
+            else:
+                self.wfile.write(head + body)
+                self.wfile.flush()
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()  # with linger 0: an RST once the handler's files are closed
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _drip(self, data: bytes, interval: float) -> None:
+        for i in range(len(data)):
+            self.wfile.write(data[i : i + 1])
+            self.wfile.flush()
+            if self.server.owner.stopping.wait(interval):
+                return
 
     def _send(self, status, headers, body):
         self.send_response(status)
@@ -101,10 +144,13 @@ class FeedServer:
 
     def __init__(self, host: str = "127.0.0.1"):
         self.routes: dict[str, Route] = {}
+        self.stopping = threading.Event()
+        self.active = self.max_active = 0  # connections open at once, as this server saw them
+        self._count_lock = threading.Lock()
         self.httpd = self.HTTPServer((host, 0), _Handler)
         self.httpd.owner = self
         self.host, self.port = self.httpd.server_address[:2]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     def url(self, path: str) -> str:
@@ -115,7 +161,17 @@ class FeedServer:
         self.routes[path] = route
         return route
 
+    def opened(self) -> None:
+        with self._count_lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+
+    def closed(self) -> None:
+        with self._count_lock:
+            self.active -= 1
+
     def close(self) -> None:
+        self.stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -162,6 +218,7 @@ def settings(database_url, broker_url, tmp_path) -> Settings:
         min_interval=60,
         default_interval=600,
         fetch_timeout=5.0,
+        feed_cache_seconds=0.0,  # tests look at a feed right after changing it
     )
 
 
@@ -222,3 +279,18 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def purge_queues(broker_url: str) -> None:
+    """Empty syndicate's queues on the test broker (earlier tests may have enqueued work)."""
+    from kombu import Connection
+
+    from syndicate.queues import QUEUES
+
+    with Connection(broker_url) as connection:
+        channel = connection.channel()
+        for queue in QUEUES:
+            try:
+                channel.queue_purge(queue)
+            except Exception:  # noqa: BLE001 - the queue does not exist yet on this broker
+                pass

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import time
+import zlib
 from datetime import datetime, timezone
 
+import brotli
 import pytest
 
 from syndicate.reader import errors
-from syndicate.reader.fetch import FetchResult, fetch, make_client, parse_max_age, parse_retry_after
+from syndicate.reader.fetch import FetchLimits, FetchResult, fetch, make_client, parse_max_age, parse_retry_after
 from syndicate.reader.netguard import AddressPolicy
 from syndicate.reader.parse import parse
 from tests.conftest import FIXTURES, FeedServer
@@ -99,7 +102,7 @@ def test_result_retry_after_only_for_429_and_503(status, header, expected):
 
 @pytest.mark.parametrize(
     "status, reason",
-    [(404, "http_404"), (410, "http_410"), (429, "http_429"), (403, "http_403"), (418, "http_4xx"),
+    [(404, "http_404"), (410, "http_410"), (403, "http_403"), (401, "http_401"), (418, "http_4xx"),
      (500, "http_5xx"), (503, "http_5xx")],
     ids=str,
 )
@@ -107,6 +110,19 @@ def test_http_status_reason_codes(status, reason):
     error = FetchResult(url="u", final_url="u", status=status).error()
     assert isinstance(error, errors.HTTPStatusError)
     assert error.reason == reason and error.status == status
+
+
+@pytest.mark.parametrize(
+    "status, header, retry_after",
+    [(429, "120", 120), (429, None, None), (503, "7", 7)],
+    ids=["429-retry-after", "429-without", "503-retry-after"],
+)
+def test_rate_limited_is_a_deferral_not_a_failure(status, header, retry_after):
+    headers = {"retry-after": header} if header else {}
+    error = FetchResult(url="u", final_url="u", status=status, headers=headers).error()
+    assert isinstance(error, errors.RateLimited) and isinstance(error, errors.Deferral)
+    assert not isinstance(error, errors.FetchError)
+    assert (error.reason, error.status, error.retry_after) == ("rate_limited", status, retry_after)
 
 
 # ---------------------------------------------------------------- real server
@@ -142,7 +158,7 @@ def test_retry_after_from_server(client, feed_server):
     result = get(client, feed_server.url("/busy"))
     assert result.status == 429
     assert result.retry_after == 120
-    assert result.error().reason == "http_429"
+    assert result.error().reason == "rate_limited"
 
 
 @pytest.mark.parametrize("status, reason", [(404, "http_404"), (500, "http_5xx")], ids=["404", "500"])
@@ -174,13 +190,28 @@ def test_temporary_hop_means_no_permanent_redirect(client, feed_server):
     assert result.permanent_redirect is None
 
 
-def test_redirect_loop(client, feed_server):
+def test_redirect_loop_is_detected_at_once(client, feed_server):
     feed_server.add("/a", status=302, headers={"Location": "/b"})
     feed_server.add("/b", status=302, headers={"Location": "/a"})
-    with pytest.raises(errors.TooManyRedirects) as info:
+    with pytest.raises(errors.RedirectLoop) as info:
         get(client, feed_server.url("/a"), max_redirects=5)
-    assert info.value.reason == "too_many_redirects"
-    assert feed_server.routes["/a"].hits + feed_server.routes["/b"].hits == 6
+    assert info.value.reason == "redirect_loop"
+    assert feed_server.routes["/a"].hits + feed_server.routes["/b"].hits == 2  # not 6: no need to run out of hops
+
+
+def test_redirect_to_itself_is_a_loop(client, feed_server):
+    feed_server.add("/self", status=301, headers={"Location": "/self"})
+    with pytest.raises(errors.RedirectLoop):
+        get(client, feed_server.url("/self"))
+
+
+def test_long_chain_is_too_many_redirects(client, feed_server):
+    for i in range(7):
+        feed_server.add(f"/c{i}", status=302, headers={"Location": f"/c{i + 1}"})
+    with pytest.raises(errors.TooManyRedirects) as info:
+        get(client, feed_server.url("/c0"), max_redirects=5)
+    assert info.value.reason == "too_many_redirects" and not isinstance(info.value, errors.RedirectLoop)
+    assert sum(feed_server.routes[f"/c{i}"].hits for i in range(7)) == 6
 
 
 def test_redirect_limit_is_inclusive(client, feed_server):
@@ -200,9 +231,9 @@ def test_redirect_to_non_http_scheme(client, feed_server):
 
 def test_body_too_large_by_content_length(client, feed_server):
     route = feed_server.add("/big", b"x" * 5000)
-    with pytest.raises(errors.BodyTooLarge) as info:
+    with pytest.raises(errors.TooLarge) as info:
         get(client, feed_server.url("/big"), max_bytes=1000)
-    assert info.value.reason == "body_too_large"
+    assert info.value.reason == "too_large"
     assert "Content-Length" in str(info.value)
     assert route.hits == 1
 
@@ -214,9 +245,9 @@ def test_body_at_limit_is_accepted(client, feed_server):
 
 def test_body_too_large_without_length(client, feed_server):
     feed_server.add("/stream", chunks=[b"y" * 4096] * 64)  # 256 KiB, no Content-Length
-    with pytest.raises(errors.BodyTooLarge) as info:
+    with pytest.raises(errors.TooLarge) as info:
         get(client, feed_server.url("/stream"), max_bytes=10_000)
-    assert "Content-Length" not in str(info.value)
+    assert "Content-Length" not in str(info.value) and info.value.reason == "too_large"
 
 
 def test_streamed_body_within_limit(client, feed_server):
@@ -228,8 +259,9 @@ def test_gzip_bomb_stops_at_limit(client, feed_server):
     bomb = gzip.compress(b"\0" * (50 * 1024 * 1024), compresslevel=9)
     assert len(bomb) < 100_000
     feed_server.add("/bomb", bomb, headers={"Content-Encoding": "gzip", "Content-Type": "application/rss+xml"})
-    with pytest.raises(errors.BodyTooLarge):
+    with pytest.raises(errors.DecompressionBomb) as info:
         get(client, feed_server.url("/bomb"), max_bytes=1_000_000)
+    assert info.value.reason == "decompression_bomb"
 
 
 def test_gzip_body_is_decoded(client, feed_server):
@@ -263,3 +295,120 @@ def test_fetched_body_with_wrong_charset_parses(client, feed_server):
     result = get(client, feed_server.url("/cp1252"))
     feed = parse(result.content, url=result.final_url, content_type=result.content_type)
     assert feed.entries[0].title == "Gebühren steigen um 5 € „ab sofort“"
+
+
+# ---------------------------------------------------------------- encodings and decompression limits
+
+
+def _deflate_raw(data: bytes) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
+
+
+ENCODED = {
+    "gzip": gzip.compress,
+    "deflate": zlib.compress,
+    "deflate-raw": _deflate_raw,
+    "br": brotli.compress,
+}
+
+
+@pytest.mark.parametrize("name", ENCODED, ids=str)
+def test_encoded_body_is_decoded(client, feed_server, name):
+    feed_server.add("/enc", ENCODED[name](RSS * 50), headers={"Content-Encoding": name.split("-")[0]})
+    result = get(client, feed_server.url("/enc"))
+    assert result.content == RSS * 50
+    assert result.wire_bytes < len(RSS * 50)
+
+
+@pytest.mark.parametrize("name", ENCODED, ids=str)
+def test_every_encoding_stops_a_bomb(client, feed_server, name):
+    bomb = ENCODED[name](b"<" + b" " * (30 * 1024 * 1024))
+    assert len(bomb) < 200_000
+    feed_server.add("/bomb", bomb, headers={"Content-Encoding": name.split("-")[0]})
+    with pytest.raises(errors.DecompressionBomb):
+        get(client, feed_server.url("/bomb"), max_bytes=1_000_000)
+
+
+def test_decoded_limit_is_separate_from_the_wire_limit(client, feed_server):
+    body = RSS * 2000  # ~170 KB that compresses to a few KB
+    feed_server.add("/gz", gzip.compress(body), headers={"Content-Encoding": "gzip"})
+    limits = FetchLimits(max_bytes=10_000, max_decoded_bytes=len(body))
+    assert fetch(client, feed_server.url("/gz"), limits=limits).content == body
+    with pytest.raises(errors.DecompressionBomb):
+        fetch(client, feed_server.url("/gz"), limits=FetchLimits(max_bytes=10_000, max_decoded_bytes=len(body) - 1))
+
+
+def test_uncompressed_body_over_the_decoded_limit_is_too_large_not_a_bomb(client, feed_server):
+    feed_server.add("/plain", b"x" * 5000)
+    with pytest.raises(errors.TooLarge) as info:
+        fetch(client, feed_server.url("/plain"), limits=FetchLimits(max_bytes=10_000, max_decoded_bytes=1000))
+    assert info.value.reason == "too_large"
+
+
+def test_chained_encodings_are_undone_in_reverse(client, feed_server):
+    feed_server.add("/two", brotli.compress(gzip.compress(RSS)), headers={"Content-Encoding": "gzip, br"})
+    assert get(client, feed_server.url("/two")).content == RSS
+
+
+@pytest.mark.parametrize(
+    "encoding, body",
+    [("gzip", b"this is not gzip at all"), ("zstd", b"whatever"), ("br", b"\xff\xff\xff\xff")],
+    ids=["corrupt-gzip", "unknown", "corrupt-brotli"],
+)
+def test_undecodable_body(client, feed_server, encoding, body):
+    feed_server.add("/bad", body, headers={"Content-Encoding": encoding})
+    with pytest.raises(errors.DecodingError) as info:
+        get(client, feed_server.url("/bad"))
+    assert info.value.reason == "decoding"
+
+
+def test_client_asks_for_feed_types_and_brotli(client, feed_server):
+    route = feed_server.add("/f", RSS)
+    get(client, feed_server.url("/f"))
+    seen = route.seen_headers[0]
+    assert seen["accept"].startswith("application/atom+xml, application/rss+xml")
+    assert seen["accept-encoding"] == "gzip, deflate, br"
+
+
+# ---------------------------------------------------------------- the total deadline
+
+
+@pytest.mark.parametrize("headers_too", [False, True], ids=["body-drips", "headers-drip"])
+def test_deadline_stops_a_server_that_drips(feed_server, headers_too):
+    feed_server.add("/drip", RSS * 20, drip=0.1, drip_headers=headers_too)
+    with make_client(AddressPolicy(["127.0.0.1/32"]), timeout=5, user_agent="t") as c:  # read timeout never trips
+        started = time.monotonic()
+        with pytest.raises(errors.FetchTimeout) as info:
+            fetch(c, feed_server.url("/drip"), limits=FetchLimits(deadline=1.0))
+        elapsed = time.monotonic() - started
+    assert info.value.reason == "timeout"
+    assert 0.9 <= elapsed <= 1.5
+
+
+def test_deadline_covers_every_hop(feed_server):
+    feed_server.add("/hop", status=302, headers={"Location": "/slow"}, delay=0.3)
+    feed_server.add("/slow", RSS, delay=0.3)
+    with make_client(AddressPolicy(["127.0.0.1/32"]), timeout=5, user_agent="t") as c:  # each hop alone is fast enough
+        with pytest.raises(errors.FetchTimeout):
+            fetch(c, feed_server.url("/hop"), limits=FetchLimits(deadline=0.5))
+        assert fetch(c, feed_server.url("/hop"), limits=FetchLimits(deadline=2.0)).content == RSS
+
+
+def test_connection_reset_mid_body(client, feed_server):
+    feed_server.add("/reset", RSS * 100, reset_after=100)
+    with pytest.raises(errors.NetworkError) as info:
+        get(client, feed_server.url("/reset"))
+    assert info.value.reason == "connect"
+    assert "lost" in info.value.message
+
+
+def test_no_connection_is_kept_open_after_a_fetch(client, feed_server):
+    """An idle keep-alive connection would count against the host's concurrency on its side."""
+    feed_server.add("/f", RSS)
+    for _ in range(3):
+        get(client, feed_server.url("/f"))
+        deadline = time.monotonic() + 2
+        while feed_server.active and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert feed_server.active == 0  # a kept-alive connection would stay open until the client closes

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from syndicate.schedule import clamp, error_delay, next_check_at, success_delay
+from syndicate.schedule import adaptive_interval, clamp, deferral_delay, error_delay, next_check_at, success_delay
 
 
 class FixedRng:
@@ -30,20 +30,62 @@ def test_clamp(value, low, high, expected):
 
 
 @pytest.mark.parametrize(
-    "default, low, high, hint, expected",
+    "interval, low, high, hint, expected",
     [
         (600, 60, 3600, None, 600),
         (600, 60, 3600, 1800, 1800),
-        (600, 60, 3600, 10, 60),
+        (600, 60, 3600, 10, 600),  # a hint only lengthens: max-age=10 does not make us poll faster
         (600, 60, 3600, 86400, 3600),
         (600, 60, 3600, 0, 600),
         (30, 60, 3600, None, 60),
         (7200, 60, 3600, None, 3600),
     ],
-    ids=["default", "hint", "hint-below-min", "hint-above-max", "zero-hint-ignored", "default-below-min", "default-above-max"],
+    ids=["interval", "hint", "short-hint-ignored", "hint-above-max", "zero-hint-ignored", "interval-below-min",
+         "interval-above-max"],
 )
-def test_success_delay(default, low, high, hint, expected):
-    assert success_delay(default=default, low=low, high=high, hint=hint) == expected
+def test_success_delay(interval, low, high, hint, expected):
+    assert success_delay(interval=interval, low=low, high=high, hint=hint) == expected
+
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+
+
+def _posts(*hours_ago: float) -> list[datetime]:
+    return [NOW - timedelta(hours=h) for h in hours_ago]
+
+
+@pytest.mark.parametrize(
+    "published, feed_hint, expected",
+    [
+        (_posts(*range(0, 168, 6)), None, 5400),  # 28 posts a week: every 6 h → checked every 1.5 h
+        (_posts(24, 48, 72, 96, 120, 144, 160), None, 21600),  # daily → every 6 h
+        (_posts(10), None, 86400),  # one post this week → a quarter week, capped at the maximum
+        (_posts(*range(0, 168, 1)), None, 900),  # hourly → every 15 min
+        (_posts(24 * 30), None, 86400),  # nothing this week, newest a month old → slow
+        (_posts(24 * 10), None, 86400),  # newest ten days old → a quarter of that (60 h), capped at the maximum
+        ([], None, 900),  # no dates: the default
+        ([], 7200, 7200),  # sy:updatePeriod / <ttl> lengthen …
+        (_posts(*range(0, 168, 6)), 7200, 7200),
+        (_posts(*range(0, 168, 6)), 60, 5400),  # … but never shorten
+        (_posts(*range(0, 168, 6)), 10 * 86400, 86400),  # … within the bounds
+        ([NOW + timedelta(days=1)], None, 900),  # a date in the future says nothing about frequency
+        (_posts(*[i / 10 for i in range(2000)]), None, 300),  # a flood: never below the minimum
+    ],
+    ids=["every-6h", "daily", "weekly", "hourly", "stale-month", "stale-10-days", "no-dates", "hint-no-dates",
+         "hint-lengthens", "hint-never-shortens", "hint-capped", "future-date", "flood-min"],
+)
+def test_adaptive_interval(published, feed_hint, expected):
+    got = adaptive_interval(published, NOW, default=900, low=300, high=86400, feed_hint=feed_hint)
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    "retry_after, expected",
+    [(120, 120), (5, 60), (None, 600), (0, 60), (10 * 365 * 86400, 86400)],
+    ids=["seconds", "below-min", "no-header-usual-interval", "zero", "a-decade-is-capped"],
+)
+def test_deferral_delay(retry_after, expected):
+    assert deferral_delay(retry_after, fallback=600, low=60, cap=86400) == expected
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ def rules(tmp_path_factory) -> list[TopicRule]:
     shutil.copy(ROOT / "feeds" / "topics.toml", feeds / "topics.toml")
     loaded = registry.load_registry(feeds)
     return [
-        TopicRule.from_topic(Topic(id=i, slug=t.slug, categories=t.categories, keywords=t.keywords))
+        TopicRule.from_topic(Topic(id=i, slug=t.slug, categories=t.categories, keywords=t.keywords, exclude=t.exclude))
         for i, t in enumerate(loaded.topics, start=1)
     ]
 
@@ -49,7 +49,7 @@ def found(rules, *, categories=(), title="", text="", defaults=()) -> dict[str, 
         (dict(text="Die digitale Verwaltung wächst"), {"digitalisierung": "keyword"}),
         (dict(text="DIGITALISIERUNG der Schulen"), {"digitalisierung": "keyword"}),
         (dict(text="Neue Öffnungszeiten im Bürgerbüro"), {"buergerservice": "keyword"}),
-        (dict(title="Phishingmails"), {}),
+        (dict(title="Phishingmails"), {"it-sicherheit": "keyword"}),  # compounds count (issue 5)
         (dict(title="Konzert im Tramhaus"), {}),
         (dict(title="Das BSIS-Projekt"), {}),
         (dict(text="Ein CERTifikat für die Schule"), {}),
@@ -63,7 +63,7 @@ def found(rules, *, categories=(), title="", text="", defaults=()) -> dict[str, 
         "category-split", "category-split-spaces", "two-categories", "category-hyphen", "category-semicolon",
         "category-unknown", "keyword-prefix-star", "keyword-prefix-exact", "keyword-prefix-long", "keyword-prefix-plural",
         "keyword-word", "keyword-after-hyphen", "keyword-acronym", "keyword-phrase", "keyword-case", "keyword-umlaut",
-        "no-match-word-suffix", "no-match-tram-inside-word", "no-match-acronym-prefix", "no-match-cert-inside-word",
+        "keyword-compound-head", "no-match-tram-inside-word", "no-match-acronym-prefix", "no-match-cert-inside-word",
         "no-match-open-air", "nothing", "source-default", "source-beats-category", "source-and-keyword",
     ],
 )
@@ -81,7 +81,8 @@ def test_real_topics_present(rules):
     [
         (["Radweg*"], "Radwegenetz", True),
         (["Radweg*"], "Radweg", True),
-        (["Radweg*"], "Fahrradweg", False),
+        (["Radweg*"], "Fahrradweg", True),  # a compound's last part (issue 5)
+        (["Radweg*"], "Exradweg", False),  # less than three letters in front
         (["Tram"], "Tram", True),
         (["Tram"], "Trampolin", False),
         (["Tram"], "Tram.", True),
@@ -93,7 +94,7 @@ def test_real_topics_present(rules):
         (["  ", ""], "anything", None),
         ([], "anything", None),
     ],
-    ids=["star-suffix", "star-exact", "star-not-inside", "word", "word-not-prefix", "word-punct", "word-hyphen",
+    ids=["star-suffix", "star-exact", "star-compound-part", "star-short-prefix", "word", "word-not-prefix", "word-punct", "word-hyphen",
          "phrase-case", "phrase-not-joined", "regex-escaped", "literal-dot", "blank-keywords", "no-keywords"],
 )
 def test_keyword_pattern(keywords, text, matches):

@@ -1,22 +1,31 @@
 """One exception tree for the reader, each class with a stable ``reason`` code.
 
     SyndicateError                      reason
+    ├── Deferral                        deferred            not a failure: tried again later, no error counted
+    │   ├── RateLimited                 rate_limited        429, or 503 with Retry-After (``retry_after`` seconds)
+    │   └── HostBusy                    host_busy, host_rate  our own per-host budget is spent (syndicate.politeness)
     ├── FetchError                      fetch_error
-    │   ├── InvalidURL                  invalid_url
-    │   ├── BlockedAddress              blocked_address
-    │   ├── NetworkError                network_error
-    │   │   └── FetchTimeout            timeout
-    │   ├── TLSError                    tls_error
-    │   ├── TooManyRedirects            too_many_redirects
-    │   ├── BodyTooLarge                body_too_large
-    │   └── HTTPStatusError             http_error (http_404, http_410, http_429, http_5xx … per status)
+    │   ├── InvalidURL                  invalid_url         not http(s), no host
+    │   ├── BlockedAddress              blocked_address     the address policy (netguard) refused every address
+    │   ├── NetworkError                connect             refused, reset or closed before the answer was complete
+    │   │   ├── DNSError                dns
+    │   │   └── FetchTimeout            timeout             connect or read timeout, or the total deadline
+    │   ├── TLSError                    tls
+    │   ├── TooManyRedirects            too_many_redirects  more hops than allowed
+    │   │   └── RedirectLoop            redirect_loop       a hop leads back to a URL already visited
+    │   ├── TooLarge                    too_large           body (or its declared length) over the limit
+    │   │   └── DecompressionBomb       decompression_bomb  a compressed body that expands past the limit
+    │   ├── DecodingError               decoding            corrupt or unknown Content-Encoding
+    │   └── HTTPStatusError             http_404, http_410, http_5xx, http_401, http_403, http_4xx
     └── ParseError                      parse_error
-        ├── EmptyDocument               empty_document
-        ├── NotAFeed                    not_a_feed
-        └── MalformedFeed               malformed_feed
+        ├── NotAFeed                    not_a_feed          (an HTML page: the message lists the feeds it advertises)
+        │   └── EmptyDocument           not_a_feed
+        ├── MalformedFeed               parse_error
+        └── SelectorsMatchedNothing     selectors_matched_nothing  an HTML source's selectors found no article (redesign?)
+    (ServiceError and its HTTP-facing subclasses: syndicate/errors.py)
 
 httpx and feedparser exceptions are translated into this tree where they enter
-(``fetch.py``, ``parse.py``); everything above the reader sees only these classes.
+(``transport.py``/``fetch.py``, ``parse.py``); everything above the reader sees only these classes.
 The API, the dashboard, the fetch log and the CLI all show ``reason``.
 """
 
@@ -36,6 +45,28 @@ class SyndicateError(Exception):
         return str(self)
 
 
+class Deferral(SyndicateError):
+    """Not now, but no failure either: the source is tried again after ``retry_after`` seconds."""
+
+    reason = "deferred"
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None, reason: str | None = None):
+        super().__init__(message, reason=reason)
+        self.retry_after = retry_after
+
+
+class RateLimited(Deferral):
+    reason = "rate_limited"
+
+    def __init__(self, status: int, retry_after: int | None, message: str = ""):
+        self.status = status
+        super().__init__(message or f"HTTP {status}", retry_after=retry_after)
+
+
+class HostBusy(Deferral):
+    reason = "host_busy"
+
+
 class FetchError(SyndicateError):
     reason = "fetch_error"
 
@@ -49,7 +80,11 @@ class BlockedAddress(FetchError):
 
 
 class NetworkError(FetchError):
-    reason = "network_error"
+    reason = "connect"
+
+
+class DNSError(NetworkError):
+    reason = "dns"
 
 
 class FetchTimeout(NetworkError):
@@ -57,15 +92,27 @@ class FetchTimeout(NetworkError):
 
 
 class TLSError(FetchError):
-    reason = "tls_error"
+    reason = "tls"
 
 
 class TooManyRedirects(FetchError):
     reason = "too_many_redirects"
 
 
-class BodyTooLarge(FetchError):
-    reason = "body_too_large"
+class RedirectLoop(TooManyRedirects):
+    reason = "redirect_loop"
+
+
+class TooLarge(FetchError):
+    reason = "too_large"
+
+
+class DecompressionBomb(TooLarge):
+    reason = "decompression_bomb"
+
+
+class DecodingError(FetchError):
+    reason = "decoding"
 
 
 class HTTPStatusError(FetchError):
@@ -73,7 +120,7 @@ class HTTPStatusError(FetchError):
 
     def __init__(self, status: int, message: str = ""):
         self.status = status
-        kind = f"http_{status}" if status in (401, 403, 404, 410, 429) else f"http_{status // 100}xx"
+        kind = f"http_{status}" if status in (401, 403, 404, 410) else f"http_{status // 100}xx"
         super().__init__(message or f"HTTP {status}", reason=kind)
 
 
@@ -81,13 +128,17 @@ class ParseError(SyndicateError):
     reason = "parse_error"
 
 
-class EmptyDocument(ParseError):
-    reason = "empty_document"
-
-
 class NotAFeed(ParseError):
     reason = "not_a_feed"
 
 
+class EmptyDocument(NotAFeed):
+    reason = "not_a_feed"
+
+
 class MalformedFeed(ParseError):
-    reason = "malformed_feed"
+    reason = "parse_error"
+
+
+class SelectorsMatchedNothing(ParseError):
+    reason = "selectors_matched_nothing"

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 
 from syndicate import __version__
 from syndicate.runtime import Runtime
 from syndicate.settings import Settings
-from syndicate.web.routes import feeds, ops, pages
+from syndicate.web import problems
+from syndicate.web.routes import api, feeds, ops, pages, websub
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    app = FastAPI(title="syndicate", version=__version__, description="Kommunaler Feed-Verbund Bayern")
-    app.state.runtime = Runtime(settings)
+    runtime = Runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runtime.close()
+
+    app = FastAPI(title="syndicate", version=__version__, description="Kommunaler Feed-Verbund Bayern", lifespan=lifespan)
+    app.state.runtime = runtime
     app.include_router(pages.router)
     app.include_router(feeds.router)
     app.include_router(ops.router)
-
-    @app.on_event("shutdown")
-    def _close() -> None:
-        app.state.runtime.close()
-
+    app.include_router(api.router)
+    app.include_router(websub.router)
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    problems.install(app)
     return app

@@ -1,59 +1,107 @@
-"""Merged feeds: /feeds/all, /feeds/topics/{slug}, /feeds/cities/{slug} as .rss, .atom, .json."""
+"""Merged feeds: /feeds/all, /feeds/topics/{slug}, /feeds/cities/{slug} as .rss, .atom, .json, and /feeds/opml.
+
+Rendered bytes come from a per-process FeedCache (publish.FeedCache): a request whose feed has not
+changed costs the version-stamp query and no rendering. Conditional requests get 304; HEAD gets the
+headers only; gzip is done by the app's GZipMiddleware.
+"""
 
 from __future__ import annotations
 
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from syndicate.publish import FORMATS, FeedQuery, UnknownFeed, build_feed, etag_for
+from syndicate import feedindex
+from syndicate.publish import FORMATS, FeedCache, FeedQuery, InvalidCursor, RenderedFeed, UnknownFeed
 from syndicate.web.deps import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
+CACHE_CONTROL = "public, max-age=300"
 
 
-class FeedParams:
-    def __init__(
-        self,
-        city: Annotated[str | None, Query(description="Komma-getrennte Stadt-Slugs")] = None,
-        topic: str | None = None,
-        q: Annotated[str | None, Query(max_length=200)] = None,
-        limit: Annotated[int | None, Query(ge=1)] = None,
-    ):
-        self.city, self.topic, self.q, self.limit = city, topic, q, limit
+CityParam = Annotated[str | None, Query(description="Komma-getrennte Stadt-Slugs")]
+SearchParam = Annotated[str | None, Query(max_length=200, description="Suche in Titel und Text")]
+LimitParam = Annotated[int | None, Query(ge=1, description="Einträge je Seite (gedeckelt)")]
+BeforeParam = Annotated[str | None, Query(max_length=80, description="Blättern: Cursor aus dem rel=next-Link")]
 
 
-def _respond(request: Request, session, runtime, query: FeedQuery, fmt: str) -> Response:
+def feed_cache(request: Request) -> FeedCache:
+    """The app's render cache (plain function, not a dependency: sync dependencies cost a thread hop)."""
+    state = request.app.state
+    if getattr(state, "feed_cache", None) is None:
+        state.feed_cache = FeedCache(fresh_for=state.runtime.settings.feed_cache_seconds)
+    return state.feed_cache
+
+
+def not_modified(request: Request, feed: RenderedFeed) -> bool:
+    """RFC 9110 §13.2.2: If-None-Match wins; If-Modified-Since only without it."""
+    if (tags := request.headers.get("if-none-match")) is not None:
+        candidates = [t.strip().removeprefix("W/") for t in tags.split(",")]
+        return "*" in candidates or feed.etag in candidates
+    if (since := request.headers.get("if-modified-since")) is not None:
+        try:
+            return feed.last_modified.replace(microsecond=0) <= parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def _load(runtime, cache: FeedCache, query: FeedQuery, fmt: str) -> RenderedFeed:
+    with runtime.sessions() as session:
+        return cache.get(session, query, fmt, runtime.settings.public_url)
+
+
+async def _respond(request: Request, query: FeedQuery, fmt: str) -> Response:
+    """Async so that a fresh cache hit (FeedCache.peek) costs no thread hop; the database work runs in the threadpool."""
     if fmt not in FORMATS:
         raise HTTPException(404, detail={"reason": "unknown_format", "message": f"Format {fmt!r} gibt es nicht (rss, atom, json)"})
+    runtime, cache = request.app.state.runtime, feed_cache(request)
+    base = runtime.settings.public_url.rstrip("/")
     try:
-        body = build_feed(session, query, fmt, runtime.settings.public_url)
+        feed = cache.peek(query, fmt, runtime.settings.public_url) or await run_in_threadpool(_load, runtime, cache, query, fmt)
     except UnknownFeed as exc:
         raise HTTPException(404, detail={"reason": exc.reason, "message": str(exc)}) from exc
-    etag = etag_for(body)
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=300", "Vary": "Accept-Encoding"}
-    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+    except InvalidCursor as exc:
+        raise HTTPException(400, detail={"reason": exc.reason, "message": str(exc)}) from exc
+    headers = {
+        "ETag": feed.etag,
+        "Last-Modified": format_datetime(feed.last_modified, usegmt=True),
+        "Cache-Control": CACHE_CONTROL,
+        "Vary": "Accept-Encoding",
+        "Link": f'<{base}/websub>; rel="hub", <{base}{request.url.path}>; rel="self"',
+    }
+    if not_modified(request, feed):
         return Response(status_code=304, headers=headers)
-    return Response(content=body, media_type=FORMATS[fmt], headers=headers)
+    if request.method == "HEAD":
+        return Response(headers={**headers, "Content-Length": str(len(feed.body))}, media_type=FORMATS[fmt])
+    return Response(content=feed.body, media_type=FORMATS[fmt], headers=headers)
 
 
-def _query(kind: str, slug: str | None, params: FeedParams, runtime) -> FeedQuery:
-    settings = runtime.settings
-    limit = min(params.limit or settings.feed_limit, settings.feed_limit_max)
-    cities = tuple(c.strip() for c in (params.city or "").split(",") if c.strip())
-    return FeedQuery(kind=kind, slug=slug, cities=cities, topic=params.topic, q=params.q, limit=limit)
+def _query(request: Request, kind: str, slug: str | None, city, topic, q, limit, before) -> FeedQuery:
+    settings = request.app.state.runtime.settings
+    limit = min(limit or settings.feed_limit, settings.feed_limit_max)
+    cities = tuple(sorted({c.strip() for c in (city or "").split(",") if c.strip()}))
+    return FeedQuery(kind=kind, slug=slug, cities=cities, topic=topic, q=q, limit=limit, before=before)
 
 
-@router.get("/all.{fmt}")
-def all_feed(fmt: str, request: Request, session: SessionDep, runtime: RuntimeDep, params: Annotated[FeedParams, Depends()]):
-    return _respond(request, session, runtime, _query("all", None, params, runtime), fmt)
+@router.get("/opml", summary="OPML-Liste aller Feeds")
+def opml_all(session: SessionDep, runtime: RuntimeDep, fmt: Annotated[str, Query(alias="format", pattern="^(rss|atom|json)$")] = "atom"):
+    body = feedindex.opml(feedindex.feeds(session), runtime.settings.public_url, fmt)
+    return Response(body, media_type="text/x-opml; charset=utf-8", headers={"Content-Disposition": 'attachment; filename="syndicate-feeds.opml"'})
 
 
-@router.get("/topics/{slug}.{fmt}")
-def topic_feed(slug: str, fmt: str, request: Request, session: SessionDep, runtime: RuntimeDep, params: Annotated[FeedParams, Depends()]):
-    return _respond(request, session, runtime, _query("topic", slug, params, runtime), fmt)
+@router.api_route("/all.{fmt}", methods=["GET", "HEAD"])
+async def all_feed(fmt: str, request: Request, city: CityParam = None, topic: str | None = None, q: SearchParam = None, limit: LimitParam = None, before: BeforeParam = None):
+    return await _respond(request, _query(request, "all", None, city, topic, q, limit, before), fmt)
 
 
-@router.get("/cities/{slug}.{fmt}")
-def city_feed(slug: str, fmt: str, request: Request, session: SessionDep, runtime: RuntimeDep, params: Annotated[FeedParams, Depends()]):
-    return _respond(request, session, runtime, _query("city", slug, params, runtime), fmt)
+@router.api_route("/topics/{slug}.{fmt}", methods=["GET", "HEAD"])
+async def topic_feed(slug: str, fmt: str, request: Request, city: CityParam = None, topic: str | None = None, q: SearchParam = None, limit: LimitParam = None, before: BeforeParam = None):
+    return await _respond(request, _query(request, "topic", slug, city, topic, q, limit, before), fmt)
+
+
+@router.api_route("/cities/{slug}.{fmt}", methods=["GET", "HEAD"])
+async def city_feed(slug: str, fmt: str, request: Request, city: CityParam = None, topic: str | None = None, q: SearchParam = None, limit: LimitParam = None, before: BeforeParam = None):
+    return await _respond(request, _query(request, "city", slug, city, topic, q, limit, before), fmt)

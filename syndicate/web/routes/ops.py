@@ -1,14 +1,45 @@
-"""Operator endpoints: /healthz (process) and /readyz (database, broker, beat)."""
+"""Operator endpoints: /healthz (process), /readyz (database, broker, beat), and behind
+``OpsAccess`` (allowed network or operator token) the dashboard /ops, a source's page and /metrics."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+import html
+from dataclasses import dataclass, field
+from pathlib import Path as FilePath
+from typing import Annotated, Literal
+from urllib.parse import urlencode
 
-from syndicate import status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import SQLAlchemyError
+
+from syndicate import alerts, metrics, opsview, status, workerinfo
+from syndicate.clock import utcnow
+from syndicate.settings import Settings
+from syndicate.web import opsui
 from syndicate.web.deps import RuntimeDep, SessionDep
+from syndicate.web.opsaccess import OpsAccess
 
 router = APIRouter(tags=["ops"])
+templates = Jinja2Templates(directory=str(FilePath(__file__).parent.parent / "templates"))
+templates.env.filters.update(when=opsui.when, ago=opsui.ago, ago_from=opsui.ago_from, relative=opsui.relative)
+REFRESH_SECONDS = 30
+
+
+@dataclass
+class OpsState:
+    """Per web process: the cached worker probe and the alert memory (queue trend, logged alerts)."""
+
+    probe: workerinfo.CachedProbe
+    alerts: alerts.AlertState = field(default_factory=alerts.AlertState)
+
+
+def ops_state(request: Request, settings: Settings) -> OpsState:
+    state = request.app.state
+    if getattr(state, "ops", None) is None:
+        state.ops = OpsState(workerinfo.CachedProbe(settings))
+    return state.ops
 
 
 @router.get("/healthz")
@@ -23,10 +54,66 @@ def readyz(session: SessionDep, runtime: RuntimeDep) -> JSONResponse:
         problems["database"] = error
     if (error := status.check_broker(runtime.settings.broker_url)) is not None:
         problems["broker"] = error
-    if not problems:
-        summary = status.summarise(session)
-        limit = 3 * runtime.settings.beat_interval
-        if summary.beat_age_seconds is not None and summary.beat_age_seconds > limit:
-            problems["beat"] = f"last beat tick {summary.beat_age_seconds:.0f}s ago (limit {limit:.0f}s)"
+    if "database" not in problems and (error := status.beat_problem(session, runtime.settings)) is not None:
+        problems["beat"] = error
     code = 503 if problems else 200
     return JSONResponse({"status": "fail" if problems else "ok", "problems": problems}, status_code=code)
+
+
+@router.get("/metrics", dependencies=[OpsAccess], response_class=Response)
+def prometheus_metrics(request: Request, session: SessionDep, runtime: RuntimeDep) -> Response:
+    ops = ops_state(request, runtime.settings)
+    body = metrics.scrape(session, runtime.settings, ops.probe, ops.alerts)
+    return Response(body, media_type=metrics.CONTENT_TYPE)
+
+
+SortKey = Literal["state", "city", "source", "last_success", "reason", "next_check", "items"]
+
+
+@router.get("/ops", dependencies=[OpsAccess], response_class=HTMLResponse)
+def dashboard(
+    request: Request, session: SessionDep, runtime: RuntimeDep,
+    state: Annotated[str | None, Query(max_length=20)] = None,
+    city: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    sort: SortKey = "state",
+    order: Literal["asc", "desc"] = "asc",
+):
+    ops = ops_state(request, runtime.settings)
+    query = opsview.TableQuery(state or None, city or None, q or None, sort, order == "desc")
+    try:
+        view = opsview.dashboard(session, runtime.settings, query, ops.probe, ops.alerts)
+    except SQLAlchemyError as exc:
+        return HTMLResponse(f"<!doctype html><html lang=de><title>Betrieb</title><h1>Datenbank nicht erreichbar</h1>"
+                            f"<p>{html.escape(exc.__class__.__name__)}</p></html>", status_code=503)
+    return templates.TemplateResponse(request, "ops.html", {
+        "view": view, "query": query, "labels": opsui.STATE_LABELS, "states": status.STATES,
+        "problem_states": status.PROBLEM_STATES, "sparkline": opsui.sparkline, "refresh": REFRESH_SECONDS,
+        "sort_url": lambda key: _sort_url(query, key), "broker": _broker_kind(runtime.settings.broker_url),
+    })
+
+
+@router.get("/ops/sources/{source_id}", dependencies=[OpsAccess], response_class=HTMLResponse)
+def source_page(request: Request, source_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep, runtime: RuntimeDep):
+    now = utcnow()
+    page = opsview.source_page(session, source_id, now, runtime.settings.ops_failing_alert_after)
+    if page is None:
+        raise HTTPException(404, f"Quelle {source_id} gibt es nicht")
+    return templates.TemplateResponse(request, "ops_source.html", {
+        "page": page, "line": page.line, "now": now, "labels": opsui.STATE_LABELS, "fetch_labels": opsui.FETCH_LABELS,
+        "fetch_kinds": opsui.FETCH_KINDS, "chart": opsui.latency_chart(page.fetches), "spark": opsui.sparkline(page.line.per_day, 280, 40),
+        "day_counts": list(zip(opsview.spark_days(now), page.line.per_day)), "refresh": REFRESH_SECONDS,
+    })
+
+
+def _sort_url(query: opsview.TableQuery, key: str) -> str:
+    order = "desc" if query.sort == key and not query.desc else "asc"
+    params = {"state": query.state, "city": query.city, "q": query.q, "sort": key, "order": order}
+    return "/ops?" + urlencode({k: v for k, v in params.items() if v})
+
+
+def _broker_kind(url: str) -> str:
+    if workerinfo.embedded(url):
+        return "eingebettet (SQLite)"
+    return {"redis": "Redis", "rediss": "Redis", "amqp": "RabbitMQ", "amqps": "RabbitMQ", "pyamqp": "RabbitMQ"}.get(
+        url.split("://", 1)[0], url.split("://", 1)[0])

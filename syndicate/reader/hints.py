@@ -1,0 +1,34 @@
+"""How often the publisher says its feed changes: RSS ``<ttl>`` and ``sy:updatePeriod``/``sy:updateFrequency``.
+
+Values in, values out. ``<ttl>`` arrives parsed (``ParsedFeed.ttl_minutes``); the syndication
+module's elements are read from the document head (before the first item), where they live.
+"""
+
+from __future__ import annotations
+
+import re
+
+PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400, "yearly": 365 * 86400}
+HEAD_BYTES = 64 * 1024
+_FIRST_ITEM = re.compile(rb"<(?:\w+:)?(?:item|entry)[\s>/]", re.I)
+_PERIOD = re.compile(rb"<(?:\w+:)?updatePeriod\s*>\s*(\w+)\s*<", re.I)
+_FREQUENCY = re.compile(rb"<(?:\w+:)?updateFrequency\s*>\s*(\d+)\s*<", re.I)
+
+
+def update_period_seconds(content: bytes) -> int | None:
+    """``sy:updatePeriod`` divided by ``sy:updateFrequency`` (default 1), in seconds, or None."""
+    head = content[:HEAD_BYTES]
+    if (item := _FIRST_ITEM.search(head)) is not None:
+        head = head[: item.start()]
+    period = _PERIOD.search(head)
+    if period is None or (seconds := PERIODS.get(period.group(1).decode("ascii", "replace").lower())) is None:
+        return None
+    frequency = _FREQUENCY.search(head)
+    times = int(frequency.group(1)) if frequency else 1
+    return seconds // times if times > 0 else None
+
+
+def feed_interval(content: bytes, ttl_minutes: int | None) -> int | None:
+    """The longest interval the feed itself asks for (``<ttl>`` or ``sy:updatePeriod``), in seconds."""
+    hints = [h for h in (ttl_minutes * 60 if ttl_minutes else None, update_period_seconds(content)) if h]
+    return max(hints) if hints else None

@@ -1,0 +1,76 @@
+"""Deleted and purged items stay gone: a tombstone per item, checked when a feed is stored.
+
+A tombstone names (source, item key) and the item's canonical URL; every key the item was known
+under (its aliases after a GUID change) gets one. An incoming item is skipped when its source
+and key, or its canonical URL within the same source, have a tombstone. A tombstone without a
+source (``bury_url``) blocks a canonical URL in every source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from syndicate import clusters
+from syndicate.models import Article, ItemAlias, Tombstone
+
+
+@dataclass
+class Buried:
+    keys: set[str] = field(default_factory=set)
+    urls: set[str] = field(default_factory=set)
+
+    def __contains__(self, item: tuple[str, str | None]) -> bool:
+        key, url = item
+        return key in self.keys or (url is not None and url in self.urls)
+
+
+def buried(session: Session, source_id: int, keys: list[str], urls: list[str | None]) -> Buried:
+    """The keys and canonical URLs of one document that have tombstones (one query)."""
+    urls = sorted({u for u in urls if u})
+    conditions = [(Tombstone.source_id == source_id) & Tombstone.item_key.in_(keys)] if keys else []
+    if urls:
+        conditions.append(Tombstone.canonical_url.in_(urls) & or_(Tombstone.source_id == source_id, Tombstone.source_id.is_(None)))
+    if not conditions:
+        return Buried()
+    found = Buried()
+    for item_key, url, owner in session.execute(select(Tombstone.item_key, Tombstone.canonical_url, Tombstone.source_id).where(or_(*conditions))):
+        if owner == source_id and item_key in keys:
+            found.keys.add(item_key)
+        if url in urls:
+            found.urls.add(url)
+    return found
+
+
+def bury(session: Session, article: Article, reason: str = "deleted") -> None:
+    """Delete ``article`` and leave tombstones for its key, its former keys and its canonical URL."""
+    keys = [article.item_key, *session.scalars(select(ItemAlias.item_key).where(ItemAlias.article_id == article.id))]
+    for key in keys:
+        if session.scalars(select(Tombstone.id).where(Tombstone.source_id == article.source_id, Tombstone.item_key == key)).first() is None:
+            session.add(Tombstone(source_id=article.source_id, item_key=key, canonical_url=article.canonical_url,
+                                  title=article.title[:1000], reason=reason[:200]))
+    clusters.detach(session, article)
+    session.delete(article)
+    session.flush()
+
+
+def bury_url(session: Session, canonical_url: str, reason: str = "blocked") -> Tombstone:
+    """Block a canonical URL in every source (stored copies are left to ``bury``)."""
+    tombstone = Tombstone(source_id=None, item_key=None, canonical_url=canonical_url, reason=reason[:200])
+    session.add(tombstone)
+    session.flush()
+    return tombstone
+
+
+def purge(session: Session, published_before: datetime, reason: str = "purged", batch: int = 500) -> int:
+    """Retention: delete articles published before the cutoff, with tombstones so they do not return."""
+    purged = 0
+    while ids := session.scalars(select(Article.id).where(Article.published_at < published_before).order_by(Article.id).limit(batch)).all():
+        for article_id in ids:
+            bury(session, session.get(Article, article_id), reason)
+        session.commit()
+        purged += len(ids)
+    return purged

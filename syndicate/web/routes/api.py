@@ -1,0 +1,147 @@
+"""/api/v1: cities look after their sources; operators see and manage all cities.
+
+Routers validate and delegate: look-ups, changes and their audit entries live in
+``sources_service``, ``opml`` and ``audit``; tenancy is in the typed dependencies
+(``OwnedCity``, ``OwnedSource``: another city's resources answer 404, like missing ones).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from syndicate import audit, opml, sources_service
+from syndicate.errors import Invalid
+from syndicate.web.deps import OperatorToken, OwnedCity, OwnedSource, RuntimeDep, SessionDep, TaskQueueDep, TokenDep
+from syndicate.web.problems import documented
+from syndicate.web.schemas import (
+    AuditPublic,
+    DiscoveredFeed,
+    DiscoverRequest,
+    DiscoverResult,
+    FetchPublic,
+    ImportResult,
+    OpmlImported,
+    PreviewPublic,
+    SLUG,
+    RefreshQueued,
+    SourceCreate,
+    SourceCreated,
+    SourcePublic,
+    SourceUpdate,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["api"], responses=documented(401, 422, 429))
+OPML_TYPE = "text/x-opml"
+DbId = Annotated[int, Query(ge=1, le=2**31 - 1)]
+
+
+@router.get("/cities/{city}/sources", responses=documented(404))
+def list_sources(city: OwnedCity, session: SessionDep) -> list[SourcePublic]:
+    """Alle Quellen der Stadt (aus feeds/ und über die API registriert), jede mit ihrem Zustand."""
+    return [SourcePublic.of(s) for s in sources_service.list_sources(session, city)]
+
+
+@router.post("/cities/{city}/sources", status_code=201, responses=documented(400, 404, 409))
+def create_source(
+    body: SourceCreate, city: OwnedCity, principal: TokenDep, session: SessionDep, runtime: RuntimeDep, queue: TaskQueueDep
+) -> SourceCreated:
+    """Eine Quelle registrieren: Testabruf + Vorschau; kein Feed → 422 mit Grund, außer mit ``force``."""
+    spec = sources_service.SourceSpec(**body.model_dump(exclude={"force", "extraction"}),
+                                      extraction=body.extraction.model_dump(exclude_none=True) if body.extraction else None)
+    created = sources_service.create_source(
+        session, runtime.client, runtime.refresh_config, city, spec, actor=principal.actor, enqueue=queue.refresh, force=body.force
+    )
+    return SourceCreated(
+        source=SourcePublic.of(created.source), preview=PreviewPublic.of(created.preview),
+        warning=created.warning, refresh_queued=created.queued,
+    )
+
+
+@router.get("/sources/{source_id}", responses=documented(404))
+def get_source(source: OwnedSource) -> SourcePublic:
+    return SourcePublic.of(source)
+
+
+@router.patch("/sources/{source_id}", responses=documented(400, 404, 409))
+def update_source(body: SourceUpdate, source: OwnedSource, principal: TokenDep, session: SessionDep) -> SourcePublic:
+    """Titel, Intervallgrenzen, Standardthemen oder ``enabled`` ändern (nicht für Quellen aus feeds/: 409)."""
+    changed = sources_service.update_source(session, source, body.model_dump(exclude_unset=True), actor=principal.actor)
+    return SourcePublic.of(changed)
+
+
+@router.delete("/sources/{source_id}", responses=documented(404, 409))
+def retire_source(source: OwnedSource, principal: TokenDep, session: SessionDep) -> SourcePublic:
+    """Eine Quelle stilllegen: sie wird nicht mehr abgerufen, ihre Meldungen bleiben in den Feeds."""
+    return SourcePublic.of(sources_service.retire_source(session, source, actor=principal.actor))
+
+
+@router.post("/sources/{source_id}/refresh", status_code=202, responses=documented(404, 409))
+def refresh_source(source: OwnedSource, principal: TokenDep, session: SessionDep, queue: TaskQueueDep) -> RefreshQueued:
+    """Jetzt abrufen lassen: höchstens einmal in fünf Minuten pro Quelle (sonst 429 mit Retry-After)."""
+    queued = sources_service.request_refresh(session, source, actor=principal.actor, enqueue=queue.refresh)
+    return RefreshQueued(source=SourcePublic.of(source), queued=queued)
+
+
+@router.get("/sources/{source_id}/fetches", responses=documented(404))
+def list_fetches(source: OwnedSource, session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[FetchPublic]:
+    """Die letzten Abrufe, neueste zuerst."""
+    return [FetchPublic.of(row) for row in sources_service.fetch_log(session, source, limit)]
+
+
+@router.post("/discover", responses=documented(400))
+def discover(body: DiscoverRequest, principal: TokenDep, runtime: RuntimeDep) -> DiscoverResult:
+    """Die Feeds, die eine Webseite mit ``<link rel="alternate">`` anbietet (gleicher Abruf und Adressschutz wie beim Pollen)."""
+    final_url, links = sources_service.discover(runtime.client, body.url, runtime.refresh_config)
+    return DiscoverResult(url=final_url, feeds=[DiscoveredFeed.of(link) for link in links])
+
+
+@router.get(
+    "/cities/{city}/opml", response_class=Response,
+    responses={200: {"content": {OPML_TYPE: {"schema": {"type": "string"}}}, "description": "OPML 2.0"}, **documented(404)},
+)
+def export_opml(city: OwnedCity, session: SessionDep) -> Response:
+    body = opml.render(city, sources_service.list_sources(session, city))
+    disposition = f'attachment; filename="{city.slug}.opml"'
+    return Response(body, media_type=f"{OPML_TYPE}; charset=utf-8", headers={"Content-Disposition": disposition})
+
+
+async def read_opml(request: Request) -> bytes:
+    document = bytearray()
+    async for chunk in request.stream():
+        document += chunk
+        if len(document) > opml.MAX_BYTES:
+            raise Invalid(f"das OPML-Dokument ist größer als {opml.MAX_BYTES} Bytes", reason="invalid_opml")
+    return bytes(document)
+
+
+@router.post(
+    "/cities/{city}/opml", responses=documented(404),
+    openapi_extra={"requestBody": {"required": True, "content": {OPML_TYPE: {"schema": {"type": "string"}}}}},
+)
+def import_opml(
+    document: Annotated[bytes, Depends(read_opml)], city: OwnedCity, principal: TokenDep, session: SessionDep,
+    runtime: RuntimeDep, queue: TaskQueueDep, force: bool = False,
+) -> OpmlImported:
+    """Jeden Feed eines OPML-Dokuments registrieren, mit derselben Prüfung wie ein einzelnes POST."""
+    results = opml.import_document(
+        session, runtime.client, runtime.refresh_config, city, document, actor=principal.actor, enqueue=queue.refresh, force=force
+    )
+    return OpmlImported(
+        created=sum(r["status"] == "created" for r in results), refused=sum(r["status"] == "refused" for r in results),
+        results=[ImportResult(**r) for r in results],
+    )
+
+
+@router.get("/audit", responses=documented(403))
+def read_audit(
+    principal: OperatorToken, session: SessionDep,
+    city: Annotated[str | None, Query(max_length=64, pattern=SLUG)] = None,
+    action: Annotated[str | None, Query(max_length=60, pattern=r"^[a-z_.]+$")] = None,
+    before_id: DbId | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[AuditPublic]:
+    """Wer hat wann was geändert (neueste zuerst; ``before_id`` blättert zurück). Nur für Betreiber."""
+    rows = audit.entries(session, city=city, action=action, before_id=before_id, limit=limit)
+    return [AuditPublic.of(entry, slug) for entry, slug in rows]

@@ -1,0 +1,176 @@
+"""The ``syndicate`` command as a subprocess against the test database and a feed server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import feedparser
+import pytest
+from sqlalchemy import func, select
+
+from syndicate.models import Article, Source
+from tests.conftest import cli_env
+from tests.test_refresh import fixture
+
+POLL_KEYS = {"id", "url", "status", "http_status", "new", "updated", "duplicates", "reason", "duration_ms"}
+OPTIONAL_POLL_KEYS = {"message"}
+
+
+def syndicate(settings, *args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "syndicate.cli", *args],
+        env=cli_env(settings, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def json_lines(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def write_city(settings, feed_server, *, failing: bool = False) -> Path:
+    urls = [feed_server.url("/fuerth.xml"), feed_server.url("/fuerth-kultur.atom")]
+    if failing:
+        urls.append(feed_server.url("/kaputt.xml"))
+    sources = "\n".join(f'[[sources]]\nurl = "{url}"\ntopics = ["buergerservice"]\n' for url in urls)
+    path = settings.feeds_dir / "fuerth.toml"
+    path.write_text(f'[city]\nslug = "fuerth"\nname = "Stadt Fürth"\nkind = "city"\n\n{sources}', encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def served(feed_server):
+    feed_server.add("/fuerth.xml", fixture("rathaus_v1.xml"), headers={"Content-Type": "application/rss+xml"})
+    feed_server.add("/fuerth-kultur.atom", fixture("augsburg.atom"), headers={"Content-Type": "application/atom+xml"}, etag='"k1"')
+    feed_server.add("/kaputt.xml", b"Wartungsarbeiten", status=500)
+    return feed_server
+
+
+def article_count(runtime) -> int:
+    with runtime.sessions() as session:
+        return session.scalar(select(func.count(Article.id)))
+
+
+def test_sync_poll_publish_status(settings, runtime, served):
+    write_city(settings, served)
+
+    synced = syndicate(settings, "sources", "sync")
+    assert synced.returncode == 0, synced.stderr
+    assert "2 created" in synced.stdout
+    with runtime.sessions() as session:
+        urls = set(session.scalars(select(Source.url)))
+    assert urls == {served.url("/fuerth.xml"), served.url("/fuerth-kultur.atom")}
+
+    first = syndicate(settings, "poll", "--all", "--json")
+    assert first.returncode == 0, first.stderr
+    lines = json_lines(first.stdout)
+    assert len(lines) == 2
+    for line in lines:
+        assert POLL_KEYS <= set(line) <= POLL_KEYS | OPTIONAL_POLL_KEYS, sorted(line)
+        assert line["status"] == "new" and line["http_status"] == 200 and line["reason"] is None
+        assert isinstance(line["duration_ms"], int) and line["duration_ms"] >= 0
+    assert sorted(line["new"] for line in lines) == [2, 2]
+    assert {line["url"] for line in lines} == urls
+    assert article_count(runtime) == 4
+
+    second = syndicate(settings, "poll", "--all", "--json")
+    assert second.returncode == 0, second.stderr
+    statuses = {line["url"]: (line["status"], line["new"]) for line in json_lines(second.stdout)}
+    assert statuses == {served.url("/fuerth.xml"): ("unchanged", 0), served.url("/fuerth-kultur.atom"): ("not_modified", 0)}
+    assert article_count(runtime) == 4
+
+    published = syndicate(settings, "publish", "all", "--format", "atom")
+    assert published.returncode == 0, published.stderr
+    parsed = feedparser.parse(published.stdout.encode("utf-8"))
+    assert parsed.bozo == 0 and parsed.version == "atom10"
+    assert len(parsed.entries) == 4
+    assert "Stadtrat beschließt Haushalt 2025" in [e.title for e in parsed.entries]
+
+    topic = syndicate(settings, "publish", "buergerservice", "--format", "rss")  # a default topic of the sources
+    assert topic.returncode == 0 and len(feedparser.parse(topic.stdout.encode("utf-8")).entries) == 4
+    unknown = syndicate(settings, "publish", "raumfahrt")
+    assert unknown.returncode != 0 and "raumfahrt" in unknown.stderr
+
+    healthy = syndicate(settings, "status", "--json")
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    summary = json.loads(healthy.stdout)
+    assert summary["articles"] == 4 and summary["failing"] == [] and summary["broker_error"] is None
+
+
+def test_status_exits_1_when_a_source_is_failing(settings, runtime, served):
+    write_city(settings, served, failing=True)
+    assert syndicate(settings, "sources", "sync").returncode == 0
+
+    polled = syndicate(settings, "poll", "--all", "--json")
+    outcomes = {line["url"]: line for line in json_lines(polled.stdout)}
+    broken = outcomes[served.url("/kaputt.xml")]
+    assert (broken["status"], broken["reason"], broken["http_status"], broken["new"]) == ("error", "http_5xx", 500, 0)
+
+    status = syndicate(settings, "status", "--json")
+    assert status.returncode == 1, status.stdout + status.stderr
+    lines = status.stdout.strip().splitlines()
+    assert len(lines) == 1
+    summary = json.loads(lines[0])
+    assert summary["sources"] == {"ok": 2, "failing": 1}
+    assert [(f["url"], f["reason"], f["errors"]) for f in summary["failing"]] == [(served.url("/kaputt.xml"), "http_5xx", 1)]
+
+
+def test_sync_with_broken_toml_names_file_and_key(settings, runtime, served):
+    path = write_city(settings, served)
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('topics = ["buergerservice"]', 'topics = ["buergerservice"]\nintervall = 600', 1),
+        encoding="utf-8",
+    )
+
+    result = syndicate(settings, "sources", "sync", COLUMNS="1000")  # wide: see the long-path test below
+
+    assert result.returncode != 0
+    assert str(path) in result.stderr
+    assert "sources[0].intervall" in result.stderr
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count(Source.id))) == 0  # nothing written
+
+
+def test_broken_toml_in_a_long_path_is_named_in_one_piece(settings, runtime, tmp_path):
+    feeds = tmp_path / "registry-checkout-of-the-kommunaler-feed-verbund-bayern" / "feeds"
+    feeds.mkdir(parents=True)
+    (feeds / "topics.toml").write_bytes((settings.feeds_dir / "topics.toml").read_bytes())
+    path = feeds / "landkreis-neustadt-an-der-aisch-bad-windsheim.toml"
+    path.write_text('[city]\nslug = "nea"\nname = "Landkreis"\nbeschreibung = "x"\n', encoding="utf-8")
+
+    result = syndicate(settings, "sources", "sync", SYNDICATE_FEEDS_DIR=str(feeds))
+
+    assert result.returncode != 0
+    assert str(path) in result.stderr and "city.beschreibung" in result.stderr
+
+
+def test_sync_with_invalid_toml_syntax_names_file(settings, runtime, served):
+    path = settings.feeds_dir / "kaputt.toml"
+    path.write_text('[city]\nslug = "kaputt"\nname = "Stadt ohne Anführungszeichen\n', encoding="utf-8")
+
+    result = syndicate(settings, "sources", "sync", COLUMNS="1000")
+
+    assert result.returncode != 0
+    assert str(path) in result.stderr and "line 3" in result.stderr
+
+
+def test_export_writes_every_feed(settings, runtime, served, tmp_path):
+    write_city(settings, served)
+    assert syndicate(settings, "sources", "sync").returncode == 0
+    assert syndicate(settings, "poll", "--all").returncode == 0
+
+    result = syndicate(settings, "export", str(tmp_path / "out"))
+
+    assert result.returncode == 0, result.stderr
+    written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert "all.atom" in written and "topics/klimaschutz.rss" in written and "cities/fuerth.json" in written
+    assert not [p for p in written if p.endswith(".tmp")]
+    assert len(feedparser.parse((tmp_path / "out" / "cities" / "fuerth.rss").read_bytes()).entries) == 4
+    assert len(written) == 3 * (1 + 5 + 1) + 1  # all, five topics, one city, each in three formats; plus the OPML
+    opml = (tmp_path / "out" / "feeds.opml").read_text()
+    assert opml.count("<outline") == 7 and "/feeds/cities/fuerth.atom" in opml

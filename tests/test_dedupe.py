@@ -1,0 +1,139 @@
+"""One story from three cities under three URLs ends up in one cluster; re-inserts do not duplicate."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from syndicate import topics as topic_rules
+from syndicate.clock import utcnow
+from syndicate.models import Article, Cluster, Source
+from syndicate.reader.normalise import normalise_entry
+from syndicate.reader.parse import parse
+from syndicate.refresh import refresh_source
+from syndicate.store import store_entries
+from tests.conftest import FeedServer, make_source
+
+FIXTURES = Path(__file__).parent / "fixtures" / "refresh"
+PHISHING = "Warnung vor Phishing-Mails im Namen des Freistaats"
+CITIES = [  # (slug, name, fixture, path); polled in this order, the earliest publisher last
+    ("muenchen", "Landeshauptstadt München", "muenchen.xml", "/muenchen.xml"),
+    ("nuernberg", "Stadt Nürnberg", "nuernberg.xml", "/nuernberg.xml"),
+    ("augsburg", "Stadt Augsburg", "augsburg.atom", "/augsburg.atom"),
+]
+
+
+@pytest.fixture(scope="module")
+def server():
+    server = FeedServer()
+    for _slug, _name, name, path in CITIES:
+        server.add(path, (FIXTURES / name).read_bytes(), headers={"Content-Type": "application/xml"})
+    yield server
+    server.close()
+
+
+def poll_all(runtime, session, server) -> dict[str, Source]:
+    sources = {}
+    for slug, name, _fixture, path in CITIES:
+        source = make_source(session, server.url(path), city=slug, name=name)
+        outcome = refresh_source(session, runtime.client, source.id, runtime.refresh_config)
+        assert outcome.status == "new", outcome
+        sources[slug] = source
+    session.expire_all()
+    return sources
+
+
+def story(session, slug_to_source, slug) -> Article:
+    return session.scalar(select(Article).where(Article.source_id == slug_to_source[slug].id, Article.title == PHISHING))
+
+
+def test_same_story_from_three_cities_is_one_cluster(runtime, session, server):
+    sources = poll_all(runtime, session, server)
+
+    muc, nbg, aug = (story(session, sources, slug) for slug in ("muenchen", "nuernberg", "augsburg"))
+    # the three copies really differ in identity: URL, tracking parameters, guid
+    assert aug.url == "https://www.bayern.de/presse/warnung-phishing-2025?utm_source=newsletter&utm_medium=email"
+    assert muc.url == "https://www.bayern.de/presse/warnung-phishing-2025"
+    assert nbg.url != muc.url and nbg.guid != muc.guid != aug.guid
+    assert aug.text != muc.text  # Augsburg's copy matches by canonical URL only
+    assert nbg.text == muc.text  # Nürnberg's copy matches by title + text only
+
+    assert muc.cluster_id is not None
+    assert muc.cluster_id == nbg.cluster_id == aug.cluster_id
+    cluster = session.get(Cluster, muc.cluster_id)
+    assert cluster.representative_id == aug.id  # the earliest publication, although polled last
+    assert cluster.published_at == datetime(2025, 3, 4, 7, 30, tzinfo=timezone.utc)
+    members = session.scalars(select(Article.id).where(Article.cluster_id == cluster.id)).all()
+    assert sorted(members) == sorted([muc.id, nbg.id, aug.id])
+
+    # every unrelated article has a cluster of its own
+    others = session.scalars(select(Article).where(Article.title != PHISHING)).all()
+    assert len(others) == 3
+    other_clusters = {a.cluster_id for a in others}
+    assert len(other_clusters) == 3 and cluster.id not in other_clusters
+    for article in others:
+        assert session.get(Cluster, article.cluster_id).representative_id == article.id
+    assert session.scalar(select(func.count(Cluster.id))) == 4
+
+
+def test_duplicates_are_counted_when_joining_a_cluster(runtime, session, server):
+    muc = make_source(session, server.url("/muenchen.xml"), city="muenchen")
+    nbg = make_source(session, server.url("/nuernberg.xml"), city="nuernberg")
+    assert refresh_source(session, runtime.client, muc.id, runtime.refresh_config).duplicates == 0
+    outcome = refresh_source(session, runtime.client, nbg.id, runtime.refresh_config)
+    assert (outcome.new, outcome.duplicates) == (2, 1)
+
+
+def _entries(name: str, base: str, now: datetime):
+    feed = parse((FIXTURES / name).read_bytes(), url=base)
+    return [normalise_entry(raw, base=base, now=now, future_tolerance=3600) for raw in feed.entries]
+
+
+def test_storing_the_same_entries_twice_does_not_duplicate(runtime, topics):
+    now = utcnow()
+    entries = _entries("muenchen.xml", "https://ru.muenchen.de/rss", now)
+    with runtime.sessions() as session:
+        source = make_source(session, "https://ru.muenchen.de/rss")
+        rules = topic_rules.load_rules(session)
+        first = store_entries(session, source, entries, rules, now)
+        session.commit()
+    with runtime.sessions() as other:  # a second worker with the same document
+        source = other.get(Source, source.id)
+        second = store_entries(other, source, _entries("muenchen.xml", "https://ru.muenchen.de/rss", now), topic_rules.load_rules(other), now)
+        other.commit()
+    assert (first.new, first.updated) == (2, 0)
+    assert (second.new, second.updated, second.duplicates) == (0, 0, 0)
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count(Article.id))) == 2
+        assert session.scalar(select(func.count(Cluster.id))) == 2
+
+
+def test_insert_race_on_the_same_item_key_is_absorbed(runtime, topics, monkeypatch):
+    """Another worker inserted the item between our lookup and our insert: the unique key catches it."""
+    now = utcnow()
+    entries = _entries("muenchen.xml", "https://ru.muenchen.de/rss", now)[:1]
+    with runtime.sessions() as session:
+        source = make_source(session, "https://ru.muenchen.de/rss")
+        rules = topic_rules.load_rules(session)
+        assert store_entries(session, source, entries, rules, now).new == 1
+        session.commit()
+
+        real_scalar = session.scalar
+        lookups = []
+
+        def lookup_misses_once(statement, *args, **kwargs):
+            lookups.append(statement)
+            return None if len(lookups) == 1 else real_scalar(statement, *args, **kwargs)
+
+        monkeypatch.setattr(session, "scalar", lookup_misses_once)
+        counts = store_entries(session, source, entries, rules, now)
+        session.commit()
+        monkeypatch.undo()
+
+        assert (counts.new, counts.updated) == (0, 0)
+        assert len(lookups) == 2  # the miss, then the re-read after the unique key refused the insert
+        assert session.scalar(select(func.count(Article.id))) == 1
+        assert session.scalar(select(func.count(Cluster.id))) == 1

@@ -1,0 +1,249 @@
+"""An item's life in the store, polled through refresh_source from a real server on 127.0.0.1:
+re-polls, edits in place, GUID changes, near duplicates across cities, recurring formats,
+hub URLs, bridging clusters, tombstones."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from syndicate import tombstones
+from syndicate.clock import utcnow
+from syndicate.models import Article, ArticleBucket, ArticleRevision, Cluster, ItemAlias, SourcePassage, Tombstone
+from syndicate.publish import FeedQuery, load_items
+from syndicate.refresh import refresh_source
+from tests.conftest import make_source
+
+RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
+STORY = [
+    "Das Landesamt für Sicherheit in der Informationstechnik warnt vor einer Welle gefälschter E-Mails, die angeblich vom Finanzamt stammen.",
+    "Die Nachrichten kündigen eine Steuererstattung an und fordern dazu auf, über einen Link Kontodaten und Zugangsdaten einzugeben.",
+    "Die Finanzverwaltung verschickt Bescheide jedoch nie auf diesem Weg und fragt niemals per E-Mail nach Passwörtern.",
+    "Wer eine solche Nachricht erhalten hat, sollte weder den Link öffnen noch Anhänge herunterladen.",
+    "Verdächtige E-Mails können an die Meldestelle des Landesamts weitergeleitet und danach gelöscht werden.",
+    "Wer bereits Daten eingegeben hat, sollte umgehend seine Bank informieren und Anzeige bei der Polizei erstatten.",
+]
+OTHER = [
+    "Die Stadtbibliothek öffnet ab November auch sonntags von 13 bis 18 Uhr.",
+    "An Sonntagen können Medien an Automaten entliehen werden.",
+    "Ein Sicherheitsdienst und ehrenamtliche Helferinnen sind vor Ort.",
+]
+
+
+def item(title: str, sentences: list[str], guid: str, link: str, day: str = "Mon, 03 Mar 2025 09:00:00 +0100") -> str:
+    body = "".join(f"<p>{s}</p>" for s in sentences)
+    return (f"<item><title>{html.escape(title)}</title><link>{link}</link><guid isPermaLink=\"false\">{guid}</guid>"
+            f"<pubDate>{day}</pubDate><description>{html.escape(body)}</description></item>")
+
+
+def rss(*items: str, built: str = "Mon, 03 Mar 2025 10:00:00 +0100") -> str:
+    return ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Pressemitteilungen</title>'
+            f"<link>https://www.augsburg.de/</link><lastBuildDate>{built}</lastBuildDate>{''.join(items)}</channel></rss>")
+
+
+def poll(runtime, session, source_id, now=None):
+    outcome = refresh_source(session, runtime.client, source_id, runtime.refresh_config, now=now)
+    session.expire_all()
+    return outcome
+
+
+def count(session, model, *conditions) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(*conditions))
+
+
+def snapshot(session) -> tuple[int, ...]:
+    passages = session.scalar(select(func.coalesce(func.sum(SourcePassage.articles), 0)))
+    return (count(session, Article), count(session, Cluster), count(session, ArticleBucket), passages, count(session, ArticleRevision))
+
+
+def test_repoll_of_an_unchanged_source_adds_no_article_and_no_cluster(runtime, session, feed_server):
+    items = [item("Warnung vor gefälschten E-Mails", STORY, "aug-1", "https://www.augsburg.de/a/1"),
+             item("Bibliothek sonntags geöffnet", OTHER, "aug-2", "https://www.augsburg.de/a/2")]
+    route = feed_server.add("/aug.xml", rss(*items), headers=RSS)
+    source = make_source(session, feed_server.url("/aug.xml"), city="augsburg")
+    assert poll(runtime, session, source.id).new == 2
+    before = snapshot(session)
+
+    route.body = rss(*items, built="Tue, 04 Mar 2025 10:00:00 +0100").encode()  # a new body, the same items
+    outcome = poll(runtime, session, source.id)
+
+    assert (outcome.status, outcome.new, outcome.updated, outcome.duplicates) == ("unchanged", 0, 0, 0)
+    assert snapshot(session) == before  # no article, cluster, bucket, sentence count or revision added
+    assert before[:2] == (2, 2)
+
+
+def test_edited_article_changes_in_place_and_keeps_its_cluster(runtime, session, feed_server):
+    t0 = utcnow() - timedelta(hours=3)
+    aug = feed_server.add("/aug.xml", rss(item("Warnung vor gefälschten E-Mails", STORY, "aug-1", "https://www.augsburg.de/a/1")), headers=RSS)
+    copy = ["Die Stadt Nürnberg gibt die folgende Mitteilung des Landesamts weiter."] + STORY[:5]  # own lead, last sentence dropped
+    feed_server.add("/nbg.xml", rss(item("Phishing-Mails im Namen des Finanzamts", copy, "nbg-7", "https://www.nuernberg.de/p/7",
+                                         day="Tue, 04 Mar 2025 08:00:00 +0100")), headers=RSS)
+    augsburg = make_source(session, feed_server.url("/aug.xml"), city="augsburg", name="Stadt Augsburg")
+    nuernberg = make_source(session, feed_server.url("/nbg.xml"), city="nuernberg", name="Stadt Nürnberg")
+    assert poll(runtime, session, augsburg.id, now=t0).new == 1
+    assert (poll(runtime, session, nuernberg.id, now=t0).duplicates) == 1  # a near duplicate: joined the cluster
+    original = session.scalar(select(Article).where(Article.source_id == augsburg.id))
+    cluster_id, article_id = original.cluster_id, original.id
+    assert session.scalar(select(Article.cluster_id).where(Article.source_id == nuernberg.id)) == cluster_id
+
+    edited = STORY[:2] + ["Die Finanzverwaltung verschickt Steuerbescheide nie per E-Mail."] + STORY[3:]
+    aug.body = rss(item("Warnung vor gefälschten E-Mails (aktualisiert)", edited, "aug-1", "https://www.augsburg.de/a/1")).encode()
+    outcome = poll(runtime, session, augsburg.id, now=t0 + timedelta(hours=1))
+
+    assert (outcome.new, outcome.updated) == (0, 1)
+    article = session.scalar(select(Article).where(Article.source_id == augsburg.id))
+    assert (article.id, article.cluster_id) == (article_id, cluster_id)
+    assert article.title.endswith("(aktualisiert)") and "Steuerbescheide" in article.text
+    assert count(session, Cluster) == 1 and count(session, Article) == 2
+    (revision,) = session.scalars(select(ArticleRevision).where(ArticleRevision.article_id == article_id))
+    assert revision.reason == "edited" and revision.title == "Warnung vor gefälschten E-Mails" and "Bescheide" in revision.text
+    (entry,) = load_items(session, FeedQuery())
+    assert entry.article.id == article_id and [city.slug for city, _ in entry.also] == ["nuernberg"]
+
+
+def test_changed_guid_and_url_is_an_update_not_a_new_article(runtime, session, feed_server):
+    first = [item("Warnung vor gefälschten E-Mails", STORY, "aug-1", "https://www.augsburg.de/a/1"),
+             item("Bibliothek sonntags geöffnet", OTHER, "aug-2", "https://www.augsburg.de/a/2")]
+    route = feed_server.add("/aug.xml", rss(*first), headers=RSS)
+    source = make_source(session, feed_server.url("/aug.xml"), city="augsburg")
+    assert poll(runtime, session, source.id).new == 2
+    before = {a.title: (a.id, a.cluster_id) for a in session.scalars(select(Article))}
+
+    moved = item("Warnung vor gefälschten E-Mails", STORY, "cms2-991", "https://stadt.augsburg.de/news/991")  # CMS relaunch
+    route.body = rss(moved, first[1]).encode()
+    outcome = poll(runtime, session, source.id)
+
+    assert (outcome.new, outcome.updated) == (0, 1)
+    after = {a.title: (a.id, a.cluster_id) for a in session.scalars(select(Article))}
+    assert after == before
+    article = session.get(Article, before["Warnung vor gefälschten E-Mails"][0])
+    assert article.guid == "cms2-991" and article.url == "https://stadt.augsburg.de/news/991"
+    assert count(session, ItemAlias, ItemAlias.article_id == article.id) == 1
+    assert count(session, ArticleRevision, ArticleRevision.reason == "rekeyed") == 1
+
+    route.body = rss(first[0], first[1], built="Wed, 05 Mar 2025 10:00:00 +0100").encode()  # the old GUID comes back
+    outcome = poll(runtime, session, source.id)
+    assert outcome.new == 0 and count(session, Article) == 2
+
+
+def test_same_link_for_distinct_items_is_no_update(runtime, session, feed_server):
+    """A newsroom that links every item to one page: two items, not one updated twice."""
+    page = "https://www.augsburg.de/presse"
+    route = feed_server.add("/aug.xml", rss(item("Warnung vor gefälschten E-Mails", STORY, "aug-1", page)), headers=RSS)
+    source = make_source(session, feed_server.url("/aug.xml"), city="augsburg")
+    assert poll(runtime, session, source.id).new == 1
+    route.body = rss(item("Bibliothek sonntags geöffnet", OTHER, "aug-2", page, day="Mon, 10 Mar 2025 09:00:00 +0100"),
+                     item("Warnung vor gefälschten E-Mails", STORY, "aug-1", page)).encode()
+    outcome = poll(runtime, session, source.id)
+    assert (outcome.new, outcome.updated) == (1, 0)
+    assert count(session, Cluster) == 2
+
+
+def test_recurring_issues_with_shared_boilerplate_stay_separate(runtime, session, feed_server):
+    header = "Rathaus Umschau – der Wochenüberblick des Presse- und Informationsamts der Landeshauptstadt München."
+    footer = "Herausgeber: Landeshauptstadt München, Presse- und Informationsamt. Die Rathaus Umschau erscheint jeden Freitag."
+    news = [
+        ["Der Tierpark Hellabrunn verlängert seine Öffnungszeiten.", "Im Westpark werden 40 neue Sitzbänke aufgestellt."],
+        ["Die Stadtbibliothek bietet Sprachcafés an.", "Das Baureferat saniert die Brücke über den Auer Mühlbach."],
+        ["Im Olympiapark beginnt die Sanierung der Eissporthalle.", "Die Volkshochschule startet ein neues Programm."],
+        ["Die Feuerwehr stellt drei neue Drehleitern in Dienst.", "Im Englischen Garten werden Wege erneuert."],
+    ]
+    issues = [item("Rathaus Umschau", [header, *blurbs, footer], f"ru-{n}", f"https://ru.muenchen.de/{n}",
+                   day=f"Fri, {7 + 7 * n:02d} Mar 2025 12:00:00 +0100") for n, blurbs in enumerate(news)]
+    feed_server.add("/ru.xml", rss(*issues), headers=RSS)
+    source = make_source(session, feed_server.url("/ru.xml"), city="muenchen")
+
+    outcome = poll(runtime, session, source.id)
+
+    assert (outcome.new, outcome.duplicates) == (4, 0)
+    assert count(session, Cluster) == 4
+
+
+def test_an_article_that_bridges_two_clusters_merges_them(runtime, session, feed_server):
+    title = "Warnung vor gefälschten E-Mails im Namen des Finanzamts"
+    feeds = {  # Fürth copies the first half, Erlangen the second, Würzburg all of it
+        "fuerth": (STORY[:3], "Mon, 03 Mar 2025 09:00:00 +0100"),
+        "erlangen": (STORY[3:], "Mon, 03 Mar 2025 08:00:00 +0100"),
+        "wuerzburg": (STORY, "Mon, 03 Mar 2025 11:00:00 +0100"),
+    }
+    clusters = []
+    for n, (city, (sentences, day)) in enumerate(feeds.items()):
+        feed_server.add(f"/{city}.xml", rss(item(title, sentences, f"{city}-1", f"https://www.{city}.de/n/{n}", day=day)), headers=RSS)
+        source = make_source(session, feed_server.url(f"/{city}.xml"), city=city)
+        poll(runtime, session, source.id)
+        clusters.append(count(session, Cluster))
+    assert clusters == [1, 2, 1]  # the halves are no duplicates of each other; the whole joins both
+    cluster = session.scalar(select(Cluster))
+    erlangen = session.scalar(select(Article).where(Article.guid == "erlangen-1"))
+    assert cluster.representative_id == erlangen.id  # the earliest publication
+    assert cluster.published_at == datetime(2025, 3, 3, 7, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def two_items(runtime, session, feed_server):
+    items = [item("Warnung vor gefälschten E-Mails", STORY, "aug-1", "https://www.augsburg.de/a/1"),
+             item("Bibliothek sonntags geöffnet", OTHER, "aug-2", "https://www.augsburg.de/a/2")]
+    route = feed_server.add("/aug.xml", rss(*items), headers=RSS)
+    source = make_source(session, feed_server.url("/aug.xml"), city="augsburg")
+    assert poll(runtime, session, source.id).new == 2
+    return source, route, items
+
+
+def test_deleted_item_does_not_come_back(runtime, session, two_items):
+    source, route, items = two_items
+    victim = session.scalar(select(Article).where(Article.guid == "aug-1"))
+    tombstones.bury(session, victim, "auf Wunsch der Stadt entfernt")
+    session.commit()
+    assert count(session, Article) == 1 and count(session, Cluster) == 1
+
+    route.body = rss(*items, built="Tue, 04 Mar 2025 10:00:00 +0100").encode()
+    outcome = poll(runtime, session, source.id)
+    moved = item("Warnung vor gefälschten E-Mails", STORY, "aug-1-neu", "https://www.augsburg.de/a/1")  # new GUID, same URL
+    route.body = rss(moved, items[1]).encode()
+    again = poll(runtime, session, source.id)
+
+    assert (outcome.new, outcome.updated, again.new, again.updated) == (0, 0, 0, 0)
+    assert count(session, Article) == 1
+    assert session.scalar(select(Tombstone.reason)) == "auf Wunsch der Stadt entfernt"
+
+
+def test_purged_items_do_not_come_back(runtime, session, two_items):
+    source, route, items = two_items
+    assert tombstones.purge(session, datetime(2025, 3, 4, tzinfo=timezone.utc)) == 2
+    assert (count(session, Article), count(session, Cluster), count(session, ArticleBucket)) == (0, 0, 0)
+    route.body = rss(*items, built="Tue, 04 Mar 2025 10:00:00 +0100").encode()
+    outcome = poll(runtime, session, source.id)
+    assert (outcome.status, outcome.new) == ("unchanged", 0)
+    assert count(session, Article) == 0
+
+
+def test_a_blocked_url_is_refused_in_every_source(runtime, session, feed_server):
+    tombstones.bury_url(session, "https://www.bayern.de/presse/warnung")
+    session.commit()
+    feed_server.add("/nbg.xml", rss(item("Warnung", STORY, "nbg-1", "https://www.bayern.de/presse/warnung?utm_source=x"),
+                                    item("Bibliothek", OTHER, "nbg-2", "https://www.nuernberg.de/b")), headers=RSS)
+    source = make_source(session, feed_server.url("/nbg.xml"), city="nuernberg")
+    assert poll(runtime, session, source.id).new == 1
+    assert session.scalar(select(Article.guid)) == "nbg-2"
+
+
+def test_deleting_the_representative_hands_the_cluster_on(runtime, session, feed_server):
+    feed_server.add("/a.xml", rss(item("Warnung vor gefälschten E-Mails", STORY, "a-1", "https://a.de/1",
+                                       day="Mon, 03 Mar 2025 08:00:00 +0100")), headers=RSS)
+    feed_server.add("/b.xml", rss(item("Warnung vor gefälschten E-Mails", STORY, "b-1", "https://b.de/1",
+                                       day="Mon, 03 Mar 2025 12:00:00 +0100")), headers=RSS)
+    first = make_source(session, feed_server.url("/a.xml"), city="augsburg")
+    second = make_source(session, feed_server.url("/b.xml"), city="nuernberg")
+    poll(runtime, session, first.id)
+    poll(runtime, session, second.id)
+    a, b = (session.scalar(select(Article).where(Article.guid == g)) for g in ("a-1", "b-1"))
+    assert a.cluster_id == b.cluster_id
+    tombstones.bury(session, a)
+    session.commit()
+    session.expire_all()
+    cluster = session.get(Cluster, b.cluster_id)
+    assert cluster.representative_id == b.id
+    assert cluster.published_at == datetime(2025, 3, 3, 11, 0, tzinfo=timezone.utc)

@@ -48,6 +48,7 @@ class Policy:
 POLICY = Policy()
 HUB = 50  # this many articles with one canonical URL end a lookup: a hub page, not an item's own URL
 
+
 @dataclass
 class Probe:
     """One item's evidence and the LSH buckets of its full text (boilerplate is left out when verifying)."""

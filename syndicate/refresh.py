@@ -147,34 +147,46 @@ def refresh_source(session: Session, client: httpx.Client, source_id: int, confi
 
 
 def _read(session: Session, client: httpx.Client, source: Source, result: fetching.FetchResult, config: RefreshConfig) -> ParsedFeed:
-    """The one dispatch by source kind: a feed is parsed; an HTML newsroom page is extracted, its
-    list followed to further pages on the first import, and new articles' own pages read once."""
+    """The one dispatch by source kind: a feed is parsed; an HTML newsroom page is extracted (its list
+    followed to further pages on the first import, new articles' own pages read once)."""
     if source.kind != "html":
         return _parse(result)
     selectors = html_source.Selectors.from_dict(source.extraction)
     feed = html_source.extract(result.content, result.final_url, selectors)
-    page, seen = result, {result.final_url}
-    for _ in range(((selectors.max_pages if selectors else 5) - 1) if source.last_success_at is None else 0):
+    if source.last_success_at is None:
+        feed.entries += _later_pages(session, client, result, selectors, config)
+    if selectors and selectors.article_pages:
+        _read_article_pages(session, client, source, feed, config)
+    return feed
+
+
+def _later_pages(session: Session, client: httpx.Client, page: fetching.FetchResult, selectors, config: RefreshConfig) -> list:
+    entries, seen = [], {page.final_url}
+    for _ in range((selectors.max_pages if selectors else html_source.Selectors.max_pages) - 1):
         url = html_source.next_page(page.content, page.final_url, selectors)
         if url is None or url in seen:
             break
         seen.add(url)
         try:
             page = _get(session, client, url, config)
-            feed.entries += html_source.extract(page.content, page.final_url, selectors).entries
+            entries += html_source.extract(page.content, page.final_url, selectors).entries
         except errors.SyndicateError:  # an unreadable later page ends the walk, not the import
             break
-    if selectors and selectors.article_pages:
-        with session.no_autoflush:  # no write lock held while the pages are fetched under the host budget
-            known = set(session.scalars(select(Article.canonical_url).where(Article.source_id == source.id)))
-        for entry in feed.entries:
-            if canonical_url(entry.link) not in known:
-                try:
-                    page = _get(session, client, entry.link, config)
-                    html_source.merge_article(entry, html_source.article_metadata(page.content, page.final_url))
-                except errors.SyndicateError:  # the list item alone is still an article
-                    continue
-    return feed
+    return entries
+
+
+def _read_article_pages(session: Session, client: httpx.Client, source: Source, feed: ParsedFeed, config: RefreshConfig) -> None:
+    """Each article not stored yet: its own page, once, for date, categories and text."""
+    with session.no_autoflush:  # no write lock held while the pages are fetched under the host budget
+        known = set(session.scalars(select(Article.canonical_url).where(Article.source_id == source.id)))
+    for entry in feed.entries:
+        if canonical_url(entry.link) in known:
+            continue
+        try:
+            page = _get(session, client, entry.link, config)
+            html_source.merge_article(entry, html_source.article_metadata(page.content, page.final_url))
+        except errors.SyndicateError:  # the list item alone is still an article
+            continue
 
 
 def _get(session: Session, client: httpx.Client, url: str, config: RefreshConfig) -> fetching.FetchResult:

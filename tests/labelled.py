@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from syndicate import dedupe, store
-from syndicate.models import Article, City, Source
+from syndicate.models import City, Source
 from syndicate.reader.fingerprint import item_keys
 from syndicate.reader.normalise import Entry, canonical_url, normalise_entry
 from syndicate.reader.parse import RawEntry

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from dataclasses import asdict
+from datetime import timedelta
 
 import pytest
 
@@ -52,7 +53,8 @@ def test_same_story_precision_and_recall(session, data, capsys):
     edited, edits = labelled.same_row_rate(data, outcomes, "edit")
     by_id = {r["id"]: r for r in data["records"]}
     with capsys.disabled():
-        print(f"\nlabelled set: {len(data['records'])} records, {overall.pairs} pairs; thresholds {asdict(dedupe.POLICY)}")
+        thresholds = ", ".join(f"{k}={v.days}d" if isinstance(v, timedelta) else f"{k}={v}" for k, v in asdict(dedupe.POLICY).items())
+        print(f"\nlabelled set: {len(data['records'])} records, {overall.pairs} pairs; thresholds: {thresholds}")
         print(f"  all pairs:          precision {overall.precision:.4f} recall {overall.recall:.4f} "
               f"(tp {overall.tp}, fp {overall.fp}, fn {overall.fn})")
         print(f"  cross-source pairs: precision {cross.precision:.4f} recall {cross.recall:.4f} "

@@ -25,6 +25,8 @@ NUERNBERG = Selectors(item="div.pm-liste > div.pm-eintrag", title="h3", link="h3
                       summary="p.teaser", next="a[rel~=next]", max_pages=2)
 AKDB = Selectors(item="article.news-teaser", title="xpath:.//h2", link="h2 a", date=".news-teaser__date",
                  summary="p.news-teaser__text", image="img", categories="ul.news-teaser__tags a")
+BSI = Selectors(item=".c-search-result-list__item", title=".c-teaser__headline", link="a.c-teaser__link",
+                date=".c-teaser__date", summary=".c-teaser__text", next=".c-pagination__item--next a")
 AUGSBURG = Selectors(item=".news-list-view .article", title="h3 [itemprop=headline]", link="h3 a", date="time",
                      summary=".teaser-text p", categories=".news-list-category", next="li.next a")
 
@@ -87,6 +89,17 @@ def test_augsburg_typo3_archive_with_time_elements_and_categories():
         "https://www.augsburg.de/presse-archiv/page-2"
 
 
+def test_bsi_government_site_builder_page():
+    feed = html_source.extract(page("bsi_gsb.html"), "https://www.bsi.bund.de/DE/Presse/pressemitteilungen_node.html", BSI)
+    assert [(e.title, e.link, e.published) for e in feed.entries] == [
+        ("Die Lage der IT-Sicherheit in Deutschland 2026",
+         "https://www.bsi.bund.de/SharedDocs/Pressemitteilungen/DE/2026/lagebericht-2026_141026.html", utc(2026, 10, 13, 22)),
+        ("Mehr Cyberresilienz für Kommunen",
+         "https://www.bsi.bund.de/SharedDocs/Pressemitteilungen/DE/2026/kommunen-cyberresilienz_021026.html", utc(2026, 10, 1, 22)),
+    ]  # "Datum 14.10.2026"; the session id is gone from the link
+    assert feed.entries[0].summary.startswith("Das BSI hat heute")
+
+
 @pytest.mark.parametrize("text, expected", [
     ("14.10.2026", utc(2026, 10, 13, 22)),
     ("14. Oktober 2026", utc(2026, 10, 13, 22)),
@@ -120,6 +133,7 @@ def test_detection_prefers_an_advertised_feed():
     ("nuernberg_list.html", "https://www.nuernberg.de/presse/mitteilungen/", NUERNBERG),
     ("akdb_news.html", "https://www.akdb.de/newsroom/", AKDB),
     ("augsburg_archiv.html", "https://www.augsburg.de/presse-archiv/", AUGSBURG),
+    ("bsi_gsb.html", "https://www.bsi.bund.de/DE/Presse/pressemitteilungen_node.html", BSI),
 ])
 def test_detected_blocks_extract_the_same_items_as_explicit_selectors(name, url, explicit):
     found = html_source.detect(page(name), url)
@@ -224,3 +238,72 @@ def test_refresh_html_source_without_selectors_detects_blocks(runtime, session, 
     assert (outcome.status, outcome.new) == ("new", 3)
     titles = set(session.scalars(select(Article.title).where(Article.source_id == source.id)))
     assert "Neue Ladesäulen in der Innenstadt" in titles
+
+
+# ---------------------------------------------------------------- CLI: sources probe, sources add
+
+
+def _cli(settings, *args):
+    from tests.test_cli import json_lines, syndicate
+
+    done = syndicate(settings, *args, "--json")
+    return done, json_lines(done.stdout)
+
+
+def test_cli_probe_proposes_selectors_and_add_registers_an_html_source(runtime, settings, feed_server):
+    feed_server.add("/presse/", page("akdb_news.html").replace(b'<base href="https://www.akdb.de/">', b""), headers=HTML)
+    feed_server.add("/mit-feed/", page("with_feed.html"), headers=HTML)
+    done, (probe,) = _cli(settings, "sources", "probe", feed_server.url("/presse/"))
+    assert done.returncode == 0, done.stderr
+    assert probe["kind"] == "html" and len(probe["items"]) == 3
+    assert probe["items"][0]["categories"] == ["IT/Digitalisierung", "IT-Sicherheit"]
+    assert probe["items"][0]["published_at"] == "2020-10-13T22:00:00Z"
+    assert '[sources.html]' in probe["toml"] and probe["selectors"]["item"] == "article.news-teaser.col-md-4"
+
+    done, (advertised,) = _cli(settings, "sources", "probe", feed_server.url("/mit-feed/"))
+    assert advertised["kind"] == "advertised_feeds" and advertised["feeds"] == [feed_server.url("/aktuelles/rss.xml")]
+
+    with runtime.sessions() as s:
+        make_source(s, "https://placeholder.example/x.xml", city="akdb")  # the city must exist
+    done, (added,) = _cli(settings, "sources", "add", feed_server.url("/presse/"), "--city", "akdb")
+    assert done.returncode == 0, done.stderr
+    assert added["kind"] == "html" and "3 articles" in added["detected"]
+    with runtime.sessions() as s:
+        row = s.get(Source, added["id"])
+        assert row.kind == "html" and row.extraction["item"] == probe["selectors"]["item"]
+
+
+def test_twenty_entries_cost_twenty_one_requests_then_one_per_poll(runtime, session, feed_server):
+    items = "".join(
+        f'<li class="meldung"><a href="/pm_{n}.html">Meldung Nummer {n}</a> <span>{n:02d}.09.2026</span></li>' for n in range(1, 21))
+    listing = feed_server.add("/liste.html", f"<html><body><ul class='pm'>{items}</ul></body></html>", headers=HTML, etag='"a"')
+    pages = [feed_server.add(f"/pm_{n}.html", f"<html><body><time datetime='2026-09-{n:02d}T10:00:00+02:00'></time>"
+                             f"<p>Text {n}</p></body></html>", headers=HTML) for n in range(1, 21)]
+    source = html_source_row(session, feed_server.url("/liste.html"), Selectors(item="li.meldung", article_pages=True))
+    assert poll(runtime, session, source.id).new == 20
+    assert listing.hits + sum(p.hits for p in pages) == 21
+    assert session.scalar(select(Article.published_at).where(Article.url == feed_server.url("/pm_7.html"))) == utc(2026, 9, 7, 8)
+    assert poll(runtime, session, source.id).status == "not_modified"
+    assert listing.hits + sum(p.hits for p in pages) == 22
+
+
+# ---------------------------------------------------------------- API
+
+
+def test_api_registers_a_newsroom_page_without_feed_as_html_source(settings, runtime, topics, session, feed_server):
+    from tests.api_fixtures import build_api
+
+    api = build_api(settings, runtime)
+    feed_server.add("/presse/", page("nuernberg_list.html"), headers=HTML)
+    answer = api.call("POST", "/api/v1/cities/muenchen/sources", "muenchen", json={"url": feed_server.url("/presse/")})
+    assert answer.status_code == 201, answer.text
+    created = answer.json()
+    assert created["source"]["kind"] == "html" and created["source"]["extraction"]["item"] == "div.pm-eintrag"
+    assert created["preview"]["format"] == "html" and created["preview"]["item_count"] == 3
+
+    feed_server.add("/neu/", page("redesigned.html"), headers=HTML)
+    explicit = {"url": feed_server.url("/neu/"), "kind": "html", "extraction": NUERNBERG.as_dict()}
+    refused = api.call("POST", "/api/v1/cities/muenchen/sources", "muenchen", json=explicit)
+    assert refused.status_code == 422 and refused.json()["reason"] == "selectors_matched_nothing"
+    bad = api.call("POST", "/api/v1/cities/muenchen/sources", "muenchen", json={**explicit, "extraction": {"item": "div[[["}})
+    assert bad.status_code == 422

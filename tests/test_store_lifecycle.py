@@ -210,6 +210,20 @@ def test_deleted_item_does_not_come_back(runtime, session, two_items):
     assert session.scalar(select(Tombstone.reason)) == "auf Wunsch der Stadt entfernt"
 
 
+def test_articles_delete_command_leaves_a_tombstone(runtime, session, two_items, settings):
+    from tests.test_cli import syndicate
+
+    source, route, items = two_items
+    victim = session.scalar(select(Article.id).where(Article.guid == "aug-2"))
+    result = syndicate(settings, "articles", "delete", str(victim), "--reason", "Datenschutz")
+    assert result.returncode == 0, result.stderr
+    session.expire_all()
+    assert session.get(Article, victim) is None
+    route.body = rss(*items, built="Tue, 04 Mar 2025 10:00:00 +0100").encode()
+    assert poll(runtime, session, source.id).new == 0
+    assert session.scalar(select(Tombstone.reason).where(Tombstone.source_id == source.id)) == "Datenschutz"
+
+
 def test_purged_items_do_not_come_back(runtime, session, two_items):
     source, route, items = two_items
     assert tombstones.purge(session, datetime(2025, 3, 4, tzinfo=timezone.utc)) == 2

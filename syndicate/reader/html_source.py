@@ -27,6 +27,7 @@ from syndicate.reader.normalise import BERLIN, NUMERIC_DATE_RE, WORD_DATE_RE, pa
 from syndicate.reader.parse import ParsedFeed, RawEntry
 
 ATTRIBUTE = re.compile(r"^(.*?)\s*@([A-Za-z_][\w:-]*)$")
+SESSION_ID = re.compile(r";jsessionid=[^?#]*", re.I)
 HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 CATEGORY_HINTS = ("tag", "categor", "kategor", "topic", "thema", "schlagw", "label")
 
@@ -163,6 +164,7 @@ def extract(content: bytes, url: str, selectors: Selectors | None) -> ParsedFeed
 def _entry(item, selectors: Selectors) -> RawEntry:
     title_el = _first(item, selectors.title) if selectors.title else _default_title(item)
     link = _href(_first(item, selectors.link)) if selectors.link else (_href(title_el) or _href(item))
+    link = SESSION_ID.sub("", link) if link else None  # GSB/Java sites: a new session id on every visit
     date_el = _first(item, selectors.date) if selectors.date else _default_date(item)
     date_text = _date_value(date_el)
     published = parse_date(date_text)
@@ -387,7 +389,7 @@ def _summary_selector(item) -> str | None:
             continue
         if not isinstance(date, str) and date is not None and (date is p or date in p.iterdescendants()):
             continue
-        if len(_text(p)) > 20:
+        if len(_text(p)) > 20 and not (_has_date(_text(p)) and len(_text(p)) < 60):  # not a date line
             return _relative(item, p)
     return None
 

@@ -146,6 +146,7 @@ class Article(Base):
     simhash: Mapped[int] = mapped_column(BigInteger, default=0)
     author: Mapped[str | None] = mapped_column(String(300))
     categories: Mapped[list] = mapped_column(JSON, default=list)
+    enclosures: Mapped[list | None] = mapped_column(JSON, default=list)  # [{href, type, length}]: images, audio, documents
     language: Mapped[str | None] = mapped_column(String(20))
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

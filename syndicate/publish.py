@@ -264,6 +264,9 @@ def render(items: list[FeedItem], meta: FeedMeta, fmt: str, public_url: str, upd
             fe.source(title=item.city.name, url=item.source_url)
         for term in dict.fromkeys([*article.categories, *item.topics]):
             fe.category(term=term)
+        if fmt == "rss" and article.enclosures:  # RSS 2.0 allows one enclosure per item
+            first = article.enclosures[0]
+            fe.enclosure(first["href"], first["length"], first["type"] or "application/octet-stream")
         body = _body(item) or html.escape(article.title)
         if fmt == "atom":
             fe.summary(article.text[:300] or article.title)
@@ -272,7 +275,19 @@ def render(items: list[FeedItem], meta: FeedMeta, fmt: str, public_url: str, upd
             fe.description(body)
     root, _ = fg._create_atom() if fmt == "atom" else fg._create_rss()
     _add_links(root if fmt == "atom" else root.find("channel"), links, fmt)
+    if fmt == "atom":
+        _add_atom_enclosures(root, items)
     return etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+
+
+def _add_atom_enclosures(root, items: list[FeedItem]) -> None:
+    """rel="enclosure" links, written here because feedgen 1.0 drops rel/type/length of entry links."""
+    for element, item in zip(root.findall("entry"), items):  # feedgen's elements carry no namespace of their own
+        for enclosure in item.article.enclosures or []:
+            attributes = {"rel": "enclosure", "href": enclosure["href"], "length": enclosure["length"]}
+            if enclosure["type"]:
+                attributes["type"] = enclosure["type"]
+            etree.SubElement(element, "link", attributes)
 
 
 def _add_links(parent, links: dict[str, str], fmt: str) -> None:
@@ -305,12 +320,28 @@ def _render_json(items: list[FeedItem], meta: FeedMeta, links: dict[str, str], b
                 "date_modified": (item.article.updated_at or item.article.published_at).isoformat(),
                 "authors": [{"name": item.city.name}],
                 "tags": list(dict.fromkeys([*item.article.categories, *item.topics])),
+                **_json_media(item.article.enclosures or []),
                 "_syndicate": {"also_published_by": [{"city": c.slug, "name": c.name, "url": a.url} for c, a in item.also]},
             }
             for item in items
         ],
     }
     return json.dumps(document, ensure_ascii=False).encode("utf-8")
+
+
+def _json_media(enclosures: list[dict]) -> dict:
+    """JSON Feed 1.1: the first image as ``image``, every enclosure as an attachment."""
+    media: dict = {}
+    image = next((e["href"] for e in enclosures if (e["type"] or "").startswith("image/")), None)
+    if image:
+        media["image"] = image
+    if enclosures:
+        media["attachments"] = [
+            {"url": e["href"], "mime_type": e["type"] or "application/octet-stream",
+             **({"size_in_bytes": int(e["length"])} if e["length"] not in ("", "0") else {})}
+            for e in enclosures
+        ]
+    return media
 
 
 def etag_for(body: bytes) -> str:

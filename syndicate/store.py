@@ -49,7 +49,18 @@ def _values(entry: Entry) -> dict:
         "simhash": fingerprint.simhash(entry.title + " " + entry.text),
         "author": entry.author,
         "categories": entry.categories,
+        "enclosures": _enclosures(entry),
     }
+
+
+def _enclosures(entry: Entry) -> list[dict]:
+    """Images and media of an item as plain {href, type, length}; at most ten."""
+    kept = []
+    for enclosure in entry.enclosures[:10]:
+        href, kind, length = enclosure.get("href"), enclosure.get("type"), str(enclosure.get("length") or "")
+        if isinstance(href, str) and href.startswith(("http://", "https://")) and len(href) <= 2000:
+            kept.append({"href": href, "type": kind if isinstance(kind, str) else "", "length": length if length.isdigit() else "0"})
+    return kept
 
 
 def _insert(session: Session, source: Source, key: str, entry: Entry, now: datetime) -> Article | None:

@@ -7,9 +7,11 @@ import tomllib
 from datetime import datetime, timezone
 from pathlib import Path
 
+import feedparser
 import pytest
 from sqlalchemy import select
 
+from syndicate.publish import FeedQuery, build_feed
 from syndicate.models import Article, ArticleTopic, FetchLog, Source, Topic
 from syndicate.reader import html_source
 from syndicate.reader.errors import SelectorsMatchedNothing
@@ -224,6 +226,9 @@ def test_refresh_akdb_with_article_pages_fills_topics_and_costs_one_request_per_
     assert "zentrale Nutzerkonto" in stored.content_html
     slugs = set(session.scalars(select(Topic.slug).join(ArticleTopic).where(ArticleTopic.article_id == stored.id)))
     assert {"it-sicherheit", "digitalisierung"} <= slugs
+    for topic in ("it-sicherheit", "digitalisierung"):  # and subscribers of both topic feeds see it
+        feed = feedparser.parse(build_feed(session, FeedQuery(kind="topic", slug=topic), "atom", "http://127.0.0.1:8000"))
+        assert feed.bozo == 0 and stored.url in [e.link for e in feed.entries], topic
 
     again = poll(runtime, session, source.id)
     assert (again.status, again.new) == ("not_modified", 0)

@@ -62,6 +62,14 @@ class _Handler(BaseHTTPRequestHandler):
         super().finish()
 
     def do_GET(self):  # noqa: N802 - http.server's naming
+        owner = self.server.owner
+        owner.request_started()
+        try:
+            self._answer()
+        finally:
+            owner.request_finished()
+
+    def _answer(self):
         route = self.server.owner.routes.get(self.path) or self.server.owner.routes.get(self.path.split("?")[0])
         if route is None:
             self._send(404, {"Content-Type": "text/plain"}, b"not found")
@@ -146,6 +154,7 @@ class FeedServer:
         self.routes: dict[str, Route] = {}
         self.stopping = threading.Event()
         self.active = self.max_active = 0  # connections open at once, as this server saw them
+        self.in_flight = self.max_in_flight = 0  # requests being answered at once (request line → answer written)
         self._count_lock = threading.Lock()
         self.httpd = self.HTTPServer((host, 0), _Handler)
         self.httpd.owner = self
@@ -169,6 +178,15 @@ class FeedServer:
     def closed(self) -> None:
         with self._count_lock:
             self.active -= 1
+
+    def request_started(self) -> None:
+        with self._count_lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def request_finished(self) -> None:
+        with self._count_lock:
+            self.in_flight -= 1
 
     def close(self) -> None:
         self.stopping.set()

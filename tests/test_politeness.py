@@ -175,7 +175,9 @@ def test_many_threads_never_exceed_k_connections(settings, feed_server, monkeypa
         t.join(60)
     rt.close()
     assert set(outcomes.values()) == {"new"} and len(outcomes) == 30
-    assert 1 <= feed_server.max_active <= 2
+    # requests being answered at once; a connection's teardown after its answer was written (which
+    # ``max_active`` also counts) can overlap the next request under load without breaking the budget
+    assert 1 <= feed_server.max_in_flight <= 2
 
 
 # ---------------------------------------------------------------- publisher hints and identification

@@ -11,7 +11,27 @@ broker_url = _settings.broker_url
 if broker_url.startswith("sqla+"):
     ensure_sqlite_dir(broker_url.removeprefix("sqla+"))  # the embedded broker's SQLite file
 broker_connection_retry_on_startup = True
+
+# Time limits sit above the fetch deadline: a refresh may fetch twice (an HTML newsroom's
+# discovered feed) and wait for a host slot, so soft = 2 × deadline + 30 s, hard = soft + 30 s.
+task_soft_time_limit = int(2 * _settings.fetch_deadline + 30)
+task_time_limit = task_soft_time_limit + 30
+
+# Retries of transient database/broker errors (workers/tasks.py): capped backoff with jitter.
+# The cap stays far below the visibility timeout, so a retry waiting for its ETA is not redelivered.
+RETRY_BACKOFF = 2
+RETRY_BACKOFF_MAX = 120
+RETRY_MAX = 6
+
+# Redis redelivers an unacknowledged message after ``visibility_timeout``; with acks_late that
+# must exceed the hard time limit plus the longest retry countdown, or a slow task runs twice.
+VISIBILITY_TIMEOUT = 3600
+if VISIBILITY_TIMEOUT <= task_time_limit + RETRY_BACKOFF_MAX:
+    raise ValueError("visibility_timeout must exceed the hard time limit plus the longest retry countdown")
 broker_transport_options: dict = {}
+if broker_url.split("://", 1)[0] in ("redis", "rediss"):
+    # only for Redis: the sqla transport hands these options to create_engine, which rejects unknown keys
+    broker_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT}
 task_ignore_result = True
 result_backend = None
 timezone = "UTC"
@@ -20,7 +40,8 @@ enable_utc = True
 task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
-task_queues = (Queue("refresh"), Queue("maintenance"), Queue("websub"))
+# refresh floods never starve delivery: publishing, WebSub and upkeep have their own queues
+task_queues = (Queue("refresh"), Queue("publish"), Queue("websub"), Queue("maintenance"))
 task_default_queue = "maintenance"
 task_routes = {
     "syndicate.refresh_source": {"queue": "refresh"},
@@ -29,6 +50,8 @@ task_routes = {
     "syndicate.websub_verify": {"queue": "websub"},
     "syndicate.websub_fanout": {"queue": "websub"},
     "syndicate.websub_deliver": {"queue": "websub"},
+    "syndicate.reclassify": {"queue": "maintenance"},
+    "syndicate.publish_*": {"queue": "publish"},  # no publish task yet; rendering runs in the web process
 }
 
 worker_send_task_events = True

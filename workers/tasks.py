@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 
 from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
+from kombu.exceptions import OperationalError as BrokerOperationalError
+from sqlalchemy.exc import OperationalError
 
+import celeryconfig
 from syndicate import alerts, due, queues, refresh, status, websub, workerinfo
 from syndicate.clock import utcnow
 from syndicate.runtime import Runtime
@@ -44,7 +47,14 @@ def _stop_heartbeat(**_kwargs) -> None:
         _heartbeat.stop()
 
 
-@app.task(name="syndicate.refresh_source", acks_late=True)
+TRANSIENT = (OperationalError, BrokerOperationalError)  # database locked/unreachable, broker connection lost
+
+
+@app.task(
+    name="syndicate.refresh_source", acks_late=True, autoretry_for=TRANSIENT,
+    retry_backoff=celeryconfig.RETRY_BACKOFF, retry_backoff_max=celeryconfig.RETRY_BACKOFF_MAX,
+    retry_jitter=True, max_retries=celeryconfig.RETRY_MAX,
+)
 def refresh_source(source_id: int) -> dict:
     rt = runtime()
     with rt.sessions() as session:

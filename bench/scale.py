@@ -1,0 +1,160 @@
+"""Shared plumbing for bench/ingest.py and bench/faults.py: a fixture server process, a fresh
+SQLite database, real ``celery -A workers worker`` processes, VmRSS, row counts.
+
+Loopback only; every child is started here and stopped by its own PID (process group).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def env_for(tmp: Path, broker_url: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
+    env.update(
+        SYNDICATE_DATABASE_URL=f"sqlite:///{tmp}/syndicate.db",
+        SYNDICATE_BROKER_URL=broker_url or f"sqla+sqlite:///{tmp}/broker.db",
+        SYNDICATE_ALLOW_NETWORKS="127.0.0.1/32",
+        SYNDICATE_HOST_LIMITS="127.0.0.1=0/0",  # the fixture is one host; the politeness budget is not measured here
+        SYNDICATE_VAR_DIR=str(tmp / "var"),
+        SYNDICATE_FEEDS_DIR=str(tmp / "feeds"),
+        SYNDICATE_MIN_INTERVAL="60",
+        SYNDICATE_FETCH_DEADLINE="20",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+def use_env(env: dict[str, str]) -> None:
+    """Point this process's syndicate imports at the bench database and broker (before importing them)."""
+    for key in [k for k in os.environ if k.startswith("SYNDICATE_")]:
+        del os.environ[key]
+    os.environ.update({k: v for k, v in env.items() if k.startswith("SYNDICATE_")})
+
+
+def start_server(feeds: int, items: int, log: Path) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([PY, str(ROOT / "bench" / "fixture.py"), "serve", "--feeds", str(feeds), "--items", str(items)],
+                            stdout=subprocess.PIPE, stderr=log.open("wb"), start_new_session=True, text=True)
+    line = proc.stdout.readline().split()
+    return proc, f"http://127.0.0.1:{line[1]}"
+
+
+def start_worker(env: dict[str, str], name: str, log: Path, queues: str = "refresh") -> subprocess.Popen:
+    """One worker process with the solo pool: the PID does the work, so its VmRSS is the worker's."""
+    return subprocess.Popen(
+        [PY, "-m", "celery", "-A", "workers", "worker", "--pool", "solo", "-Q", queues, "-n", f"{name}@%h",
+         "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        env=env, cwd=ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def wait_ready(logs: list[Path], timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(p.exists() and " ready." in p.read_text(errors="replace") for p in logs):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def vm_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def db_bytes(engine) -> int:
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+        size = conn.exec_driver_sql("PRAGMA page_size").scalar()
+        free = conn.exec_driver_sql("PRAGMA freelist_count").scalar()
+    return (pages - free) * size
+
+
+def row_counts(engine) -> dict[str, int]:
+    from sqlalchemy import inspect
+
+    with engine.connect() as conn:
+        return {t: conn.exec_driver_sql(f'SELECT count(*) FROM "{t}"').scalar()
+                for t in inspect(engine).get_table_names() if t != "alembic_version"}
+
+
+def make_sources(session, base: str, n: int, cities: int = 20) -> list[int]:
+    from syndicate.models import City, Source
+    from syndicate.reader.normalise import canonical_url
+
+    city_ids = []
+    for c in range(cities):
+        city = session.query(City).filter_by(slug=f"c{c}").one_or_none() or City(slug=f"c{c}", name=f"Stadt {c}", kind="city")
+        session.add(city)
+        session.flush()
+        city_ids.append(city.id)
+    sources = [Source(city_id=city_ids[i % cities], url=f"{base}/f/{i}.xml", canonical_url=canonical_url(f"{base}/f/{i}.xml"))
+               for i in range(n)]
+    session.add_all(sources)
+    session.commit()
+    return [s.id for s in sources]
+
+
+def fetchlog_max(session) -> int:
+    from sqlalchemy import func, select
+
+    from syndicate.models import FetchLog
+
+    return session.scalar(select(func.coalesce(func.max(FetchLog.id), 0)))
+
+
+def wait_polled(sessions, ids: set[int], after_log_id: int, timeout: float) -> tuple[set[int], float]:
+    """Wait until every id has a fetch-log row newer than ``after_log_id``; returns the polled ids and the time."""
+    from sqlalchemy import select
+
+    from syndicate.models import FetchLog
+
+    started = time.monotonic()
+    seen: set[int] = set()
+    last = after_log_id
+    while time.monotonic() - started < timeout:
+        with sessions() as s:
+            rows = s.execute(select(FetchLog.id, FetchLog.source_id).where(FetchLog.id > last)).all()
+        for log_id, sid in rows:
+            last = max(last, log_id)
+            if sid in ids:
+                seen.add(sid)
+        if seen >= ids:
+            break
+        time.sleep(0.1)
+    return seen, time.monotonic() - started
+
+
+def declare_queues(broker_url: str, names=("refresh", "publish", "websub", "maintenance")) -> None:
+    """Create the queues before workers start: two workers starting at once on a fresh embedded
+    (sqla) broker race to INSERT the same kombu_queue row and one dies (UNIQUE constraint failed)."""
+    from kombu import Connection
+
+    with Connection(broker_url) as connection:
+        channel = connection.channel()
+        for name in names:
+            channel.queue_declare(queue=name, durable=True, auto_delete=False)

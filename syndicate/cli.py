@@ -580,6 +580,7 @@ def up(
     if demo_mode:
         console.print(f"demo feeds served at {base}/ (muenchen.xml, augsburg.atom, nuernberg.xml, akdb.atom, bsi.xml)")
     console.print(f"syndicate läuft: http://{host}:{port}/  (Ctrl-C beendet API, Worker und Beat)")
+    runner.declare_queues(effective.broker_url)
     children = runner.start(runner.commands(host, port, str(effective.var_dir), concurrency), env)
     code = runner.supervise(children)
     if server is not None:

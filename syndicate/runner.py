@@ -34,6 +34,24 @@ def commands(host: str, port: int, var_dir: str, concurrency: int) -> dict[str, 
     }
 
 
+CELERY_QUEUES = ("refresh", "publish", "websub", "maintenance")  # as in celeryconfig.task_queues
+
+
+def declare_queues(broker_url: str, names: tuple[str, ...] = CELERY_QUEUES) -> None:
+    """Create the queues before worker and beat start: on a fresh embedded broker both would
+    create them at once, and the loser of that race dies on kombu_queue's unique name."""
+    from kombu import Connection, Queue
+
+    from syndicate.db import ensure_sqlite_dir
+
+    if broker_url.startswith("sqla+"):
+        ensure_sqlite_dir(broker_url.removeprefix("sqla+"))
+    with Connection(broker_url) as connection:
+        channel = connection.channel()
+        for name in names:
+            Queue(name, channel=channel).declare()
+
+
 def start(cmds: dict[str, list[str]], env: dict[str, str]) -> list[Child]:
     return [Child(name, subprocess.Popen(cmd, env=env, start_new_session=True)) for name, cmd in cmds.items()]
 

@@ -14,18 +14,25 @@ def start(cmd: list[str], env: dict[str, str], log: Path, cwd: Path) -> subproce
     return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def group_members(pgid: int) -> list[int]:
-    """PIDs of live processes in a process group, read from /proc (no signal sent)."""
-    members = []
+def _processes():
+    """(pid, state, ppid, pgid) of every process, read from /proc (no signal sent)."""
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
+                state, ppid, pgid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+            except (OSError, ValueError):
                 continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                members.append(int(entry.name))
-    return members
+            yield int(entry.name), state, int(ppid), int(pgid)
+
+
+def group_members(pgid: int) -> list[int]:
+    """PIDs of live processes in a process group."""
+    return [pid for pid, state, _, group in _processes() if group == pgid and state != "Z"]
+
+
+def children_of(pid: int) -> list[int]:
+    """PIDs of the direct children of ``pid``."""
+    return [child for child, _, parent, _ in _processes() if parent == pid]
 
 
 def stop(process: subprocess.Popen, timeout: float = 20.0) -> None:

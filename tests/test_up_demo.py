@@ -8,7 +8,6 @@ import signal
 import socket
 import sys
 import time
-from pathlib import Path
 
 import feedparser
 import httpx
@@ -25,19 +24,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 @pytest.fixture
@@ -86,7 +72,7 @@ def test_demo_fills_topic_feed_and_stops_cleanly(demo):
     assert len(shared) == 1
     assert "Auch veröffentlicht von" in shared[0].content[0].value
 
-    kids = children_of(process.pid)
+    kids = processes.children_of(process.pid)
     assert len(kids) == 3  # api, worker, beat
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=40) == 0

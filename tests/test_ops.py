@@ -202,6 +202,16 @@ BROKERS = [
 ]
 
 
+def settled(read, expected, timeout: float = 10.0):
+    """Read until the value equals ``expected`` or the timeout passes; return the last value."""
+    deadline = time.monotonic() + timeout
+    value = read()
+    while value != expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+        value = read()
+    return value
+
+
 @pytest.mark.parametrize("broker", BROKERS)
 def test_queue_depth_counts_waiting_messages(broker, tmp_path):
     url = f"sqla+sqlite:///{tmp_path}/broker.db" if broker == "embedded" else broker
@@ -212,9 +222,11 @@ def test_queue_depth_counts_waiting_messages(broker, tmp_path):
         try:
             for i in range(3):
                 queue.put({"n": i})
-            assert queues.depth(url, (name, "ops-test-none")) == {name: 3, "ops-test-none": 0}
+            # RabbitMQ counts published messages a moment later (publishing is asynchronous): wait for it
+            expected = {name: 3, "ops-test-none": 0}
+            assert settled(lambda: queues.depth(url, (name, "ops-test-none")), expected) == expected
             queue.get_nowait().ack()  # basic_get: no consumer that could prefetch the others
-            assert queues.depth(url, (name,)) == {name: 2}
+            assert settled(lambda: queues.depth(url, (name,)), {name: 2}) == {name: 2}
         finally:
             queue.clear()
             queue.close()

@@ -23,10 +23,16 @@ RETRY_BACKOFF = 2
 RETRY_BACKOFF_MAX = 120
 RETRY_MAX = 6
 
+# The maintenance task (workers/maintenance.py) deletes in committed batches for at most MAINTENANCE_BUDGET
+# seconds, then runs the database upkeep (a PostgreSQL VACUUM of big tables can take minutes).
+MAINTENANCE_BUDGET = 300
+MAINTENANCE_SOFT_TIME_LIMIT = 1800
+MAINTENANCE_TIME_LIMIT = MAINTENANCE_SOFT_TIME_LIMIT + 60
+
 # Redis redelivers an unacknowledged message after ``visibility_timeout``; with acks_late that
 # must exceed the hard time limit plus the longest retry countdown, or a slow task runs twice.
 VISIBILITY_TIMEOUT = 3600
-if VISIBILITY_TIMEOUT <= task_time_limit + RETRY_BACKOFF_MAX:
+if VISIBILITY_TIMEOUT <= max(task_time_limit, MAINTENANCE_TIME_LIMIT) + RETRY_BACKOFF_MAX:
     raise ValueError("visibility_timeout must exceed the hard time limit plus the longest retry countdown")
 broker_transport_options: dict = {}
 if broker_url.split("://", 1)[0] in ("redis", "rediss"):
@@ -37,6 +43,11 @@ result_backend = None
 timezone = "UTC"
 enable_utc = True
 
+# A refresh message is acknowledged after the task; a redelivered or duplicate one is refused by
+# its source's lease. Messages lost for good (a worker killed on the embedded broker, a Redis
+# restarted without persistence, a retry held by a dead worker) are not waited for: the source's
+# lease runs out (SYNDICATE_RUN_LEASE while running) or the refresh queue is seen empty, and the
+# next beat tick claims it again (syndicate/due.py).
 task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
@@ -51,6 +62,7 @@ task_routes = {
     "syndicate.websub_fanout": {"queue": "websub"},
     "syndicate.websub_deliver": {"queue": "websub"},
     "syndicate.reclassify": {"queue": "maintenance"},
+    "syndicate.maintenance": {"queue": "maintenance"},
     "syndicate.publish_*": {"queue": "publish"},  # no publish task yet; rendering runs in the web process
 }
 
@@ -62,5 +74,6 @@ beat_schedule = {
     "enqueue-due-sources": {"task": "syndicate.enqueue_due", "schedule": _settings.beat_interval},
     "check-alerts": {"task": "syndicate.check_alerts", "schedule": 60.0},
     "websub-fanout": {"task": "syndicate.websub_fanout", "schedule": _settings.beat_interval},
+    "maintenance": {"task": "syndicate.maintenance", "schedule": _settings.maintenance_interval},
 }
 beat_schedule_filename = str(_settings.var_dir / "celerybeat-schedule")

@@ -2,15 +2,15 @@
 the standard items of a council agenda) are left out before two articles are compared.
 
 ``source_passages`` counts, per source and sentence hash, the stored articles that contain the
-sentence. Counting happens once per inserted article (edits do not count again), so one
-upsert per sentence; lookups are by primary key.
+sentence. Counting happens once per inserted article (edits do not count again), one upsert
+per document (``add``); lookups are by primary key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -18,29 +18,29 @@ from sqlalchemy.orm import Session
 from syndicate.models import SourcePassage
 
 _UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+_COUNTS = select(SourcePassage.source_id, SourcePassage.passage, SourcePassage.articles).where(
+    SourcePassage.source_id.in_(bindparam("sources", expanding=True)), SourcePassage.passage.in_(bindparam("hashes", expanding=True)))
 
 
-def record(session: Session, source_id: int, passages: Iterable[int]) -> None:
-    """Count one more article of ``source_id`` for each sentence hash."""
-    hashes = sorted(set(passages))
-    if not hashes:
+def add(session: Session, increments: dict[tuple[int, int], int]) -> None:
+    """Count ``n`` more articles of the source for each (source id, sentence hash) → n."""
+    if not increments:
         return
     upsert = _UPSERT.get(session.get_bind().dialect.name)
+    keys = sorted(increments)
     if upsert is not None:
-        statement = upsert(SourcePassage).values([{"source_id": source_id, "passage": h, "articles": 1} for h in hashes])
+        statement = upsert(SourcePassage)
         statement = statement.on_conflict_do_update(
-            index_elements=["source_id", "passage"], set_={"articles": SourcePassage.articles + 1}
+            index_elements=["source_id", "passage"], set_={"articles": SourcePassage.articles + statement.excluded.articles}
         )
-        session.execute(statement)
+        session.execute(statement, [{"source_id": s, "passage": h, "articles": increments[(s, h)]} for s, h in keys])
         return
-    stored = {row.passage: row for row in session.scalars(
-        select(SourcePassage).where(SourcePassage.source_id == source_id, SourcePassage.passage.in_(hashes))
-    )}
-    for h in hashes:
-        if h in stored:
-            stored[h].articles += 1
+    for (source_id, passage) in keys:
+        row = session.get(SourcePassage, (source_id, passage))
+        if row is None:
+            session.add(SourcePassage(source_id=source_id, passage=passage, articles=increments[(source_id, passage)]))
         else:
-            session.add(SourcePassage(source_id=source_id, passage=h, articles=1))
+            row.articles += increments[(source_id, passage)]
     session.flush()
 
 
@@ -51,11 +51,7 @@ def counts(session: Session, source_ids: Iterable[int], passages: Iterable[int])
         return {}
     found: dict[tuple[int, int], int] = {}
     for start in range(0, len(hashes), 400):  # bounded IN lists; primary-key lookups
-        rows = session.execute(
-            select(SourcePassage.source_id, SourcePassage.passage, SourcePassage.articles).where(
-                SourcePassage.source_id.in_(sources), SourcePassage.passage.in_(hashes[start : start + 400])
-            )
-        )
+        rows = session.execute(_COUNTS, {"sources": sources, "hashes": hashes[start : start + 400]})
         found.update({(s, h): n for s, h, n in rows})
     return found
 

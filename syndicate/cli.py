@@ -315,6 +315,31 @@ def articles_purge(
     console.print(f"{purged} article(s) purged")
 
 
+maintenance_app = typer.Typer(help="Retention, pruning, database upkeep", no_args_is_help=True)
+app.add_typer(maintenance_app, name="maintenance")
+
+
+@maintenance_app.command("run")
+def maintenance_run(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count what would be deleted; change nothing")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Retention, fetch-log pruning and database upkeep once, in this process (the syndicate.maintenance task's work)."""
+    from syndicate import maintenance
+    from syndicate.clock import utcnow
+
+    rt = _ready_runtime()
+    with rt.sessions() as session:
+        report = maintenance.run(session, utcnow(), maintenance.Limits.from_settings(rt.settings), dry_run=dry_run)
+    rt.close()
+    if as_json:
+        for step, values in report.as_dict().items():
+            if values is not None:
+                _emit({"step": step, **values})
+    else:
+        sys.stdout.write("".join(line + "\n" for line in report.lines()))  # unwrapped: operators grep it
+
+
 token_app = typer.Typer(help="API tokens", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 

@@ -15,6 +15,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA cache_size=-32768")  # 32 MiB of pages: the bucket and article indexes take random inserts
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 

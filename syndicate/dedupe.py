@@ -20,9 +20,10 @@ and are checked on the labelled set in tests/test_dedupe_labelled.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
 from syndicate import boilerplate, clusters
@@ -59,11 +60,11 @@ class Probe:
     published_at: datetime
     buckets: list[tuple[int, int]]
 
-    @property
-    def counted(self) -> set[int]:
+    @cached_property
+    def counted(self) -> frozenset[int]:
         """What the article adds to its source's counts: its sentences and its title."""
         title = self.evidence.title_hash
-        return self.hashes | {title} if title is not None else self.hashes
+        return self.hashes | {title} if title is not None else frozenset(self.hashes)
 
 
 @dataclass
@@ -87,45 +88,26 @@ def probe(source_id: int, title: str, html: str, text: str, published_at: dateti
     return Probe(source_id, evidence, evidence.passage_hashes, published_at, neardup.buckets(signature, title))
 
 
-def candidates(session: Session, found: Probe, policy: Policy = POLICY, exclude_id: int | None = None) -> list[Article]:
-    """Stored articles sharing LSH buckets with the probe within the window, most shared buckets first."""
-    if not found.buckets:
-        return []
-    hits = func.count().label("hits")
-    query = (
-        select(ArticleBucket.article_id, hits)
-        .where(
-            ArticleBucket.bucket.in_([bucket for _band, bucket in found.buckets]),
-            ArticleBucket.published_at.between(found.published_at - policy.window, found.published_at + policy.window),
-        )
-        .group_by(ArticleBucket.article_id)
-        .order_by(hits.desc(), ArticleBucket.article_id)
-        .limit(policy.candidates + 1)
-    )
-    ranked = [article_id for article_id, _hits in session.execute(query) if article_id != exclude_id][: policy.candidates]
-    by_id = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(ranked)))} if ranked else {}
-    return [by_id[i] for i in ranked if i in by_id]
+def compare(found: Probe, others: list, evidence: dict[int, Evidence], counted: dict[tuple[int, int], int],
+            policy: Policy = POLICY) -> list[Comparison]:
+    """Each stored (or pending) article against the probe, without the sentences that recur in either source.
 
-
-def compare(session: Session, found: Probe, others: list[Article], policy: Policy = POLICY) -> list[Comparison]:
-    """Each stored article against the probe, without the sentences that recur in either source."""
-    if not others:
-        return []
-    evidences = {a.id: Evidence.of(a.title, html_of(a), a.text) for a in others}
-    theirs = {a.id: evidences[a.id].passage_hashes | {evidences[a.id].title_hash} - {None} for a in others}
-    counted = boilerplate.counts(session, {found.source_id, *(a.source_id for a in others)}, found.counted.union(*theirs.values()))
+    ``evidence`` holds each other article's evidence by id; ``counted`` the boilerplate counts of
+    (source, sentence) for the sources and sentences involved (``boilerplate.counts``)."""
     results = []
     for other in others:
+        theirs_evidence = evidence[other.id]
+        theirs = theirs_evidence.passage_hashes | {theirs_evidence.title_hash} - {None}
         same_source = other.source_id == found.source_id
-        both = found.counted | theirs[other.id]
-        skip = boilerplate.common(counted, found.source_id, both, stored=theirs[other.id] if same_source else ())
-        skip |= boilerplate.common(counted, other.source_id, both, stored=theirs[other.id])
-        left, right = found.evidence.shingles(skip), evidences[other.id].shingles(skip)
+        both = found.counted | theirs
+        skip = boilerplate.common(counted, found.source_id, both, stored=theirs if same_source else ())
+        skip |= boilerplate.common(counted, other.source_id, both, stored=theirs)
+        left, right = found.evidence.shingles(skip), theirs_evidence.shingles(skip)
         thin = min(len(left), len(right)) < policy.thin
         if thin:
-            left, right = found.evidence.shingles(), evidences[other.id].shingles()
+            left, right = found.evidence.shingles(), theirs_evidence.shingles()
         title = found.evidence.title
-        generic = bool({found.evidence.title_hash, evidences[other.id].title_hash} & skip)
+        generic = bool({found.evidence.title_hash, theirs_evidence.title_hash} & skip)
         results.append(Comparison(
             other, neardup.jaccard(left, right), neardup.title_similarity(title, other.title),
             neardup.numbers_conflict(title, other.title), thin, same_source, generic,
@@ -149,45 +131,6 @@ def same_item(c: Comparison, found: Probe, policy: Policy = POLICY) -> bool:
     return close and not c.conflict and c.title >= policy.item_title and c.content >= policy.item_content
 
 
-def previous_version(session: Session, source_id: int, canonical_url: str | None, found: Probe, near: list[Article],
-                     present_keys: set[str], policy: Policy = POLICY) -> Article | None:
-    """A stored item of this source that the new item key replaces (a changed GUID or URL), if any."""
-    if canonical_url:
-        # by the canonical-URL index alone: with the source too, SQLite would walk the source's index
-        with_url = session.scalars(select(Article).where(Article.canonical_url == canonical_url).limit(HUB)).all()
-        same_url = [a for a in with_url if a.source_id == source_id]
-        if len(with_url) < HUB and len(same_url) == 1 and same_url[0].item_key not in present_keys:
-            (c,) = compare(session, found, same_url, policy)
-            close = abs(c.article.published_at - found.published_at) <= policy.item_window
-            if not c.conflict and (close and c.title >= 0.5 or c.content >= policy.item_content):
-                return c.article
-    mine = [a for a in near if a.source_id == source_id and a.item_key not in present_keys]
-    matches = [c for c in compare(session, found, mine, policy) if same_item(c, found, policy)]
-    return max(matches, key=lambda c: c.content).article if matches else None
-
-
-def _exact_match(session: Session, article: Article) -> Article | None:
-    """Same content hash, or the same canonical URL when that URL names one item in every source using it."""
-    match = session.scalars(
-        select(Article)
-        .where(Article.content_hash == article.content_hash, Article.id != article.id, Article.cluster_id.is_not(None))
-        .order_by(Article.published_at, Article.id)
-        .limit(1)
-    ).first()
-    if match is not None or not article.canonical_url:
-        return match
-    rows = session.execute(
-        select(Article.id, Article.source_id, Article.published_at, Article.cluster_id)
-        .where(Article.canonical_url == article.canonical_url, Article.id != article.id)
-        .limit(HUB)
-    ).all()
-    sources = [row.source_id for row in rows]
-    if article.source_id in sources or len(sources) != len(set(sources)) or len(rows) == HUB:
-        return None  # a hub URL (a newsroom page that many items link to), not an item's own
-    clustered = sorted((row.published_at, row.id) for row in rows if row.cluster_id is not None)
-    return session.get(Article, clustered[0][1]) if clustered else None
-
-
 def index(session: Session, article_id: int, found: Probe) -> None:
     session.execute(delete(ArticleBucket).where(ArticleBucket.article_id == article_id))
     if found.buckets:
@@ -195,28 +138,6 @@ def index(session: Session, article_id: int, found: Probe) -> None:
             {"article_id": article_id, "band": band, "bucket": bucket, "published_at": found.published_at}
             for band, bucket in found.buckets
         ])
-
-
-def add(session: Session, article: Article, found: Probe, near: list[Article], policy: Policy = POLICY) -> bool:
-    """Cluster a newly inserted article, index it and count its sentences; True when it joined a cluster."""
-    match = _exact_match(session, article)
-    clustered = [a for a in near if a.cluster_id is not None and a.id != article.id]
-    verified = sorted((c for c in compare(session, found, clustered, policy) if same_story(c, policy)),
-                      key=lambda c: (-c.content, -c.title, c.article.id))
-    match = match or (verified[0].article if verified else None)
-    joined = clusters.join(session, article, match)
-    if bridged := {c.article.cluster_id for c in verified} - {article.cluster_id}:
-        clusters.merge(session, article.cluster_id, bridged)
-    index(session, article.id, found)
-    if not joined or not clusters.has_other_from_source(session, article):  # one story counts once per source
-        boilerplate.record(session, article.source_id, found.counted)
-    return joined
-
-
-def assign_cluster(session: Session, article: Article, policy: Policy = POLICY) -> bool:
-    """Cluster a stored article that has no cluster yet (the probe is computed from the row)."""
-    found = probe(article.source_id, article.title, html_of(article), article.text, article.published_at)
-    return add(session, article, found, candidates(session, found, policy, exclude_id=article.id), policy)
 
 
 def refresh(session: Session, article: Article) -> None:

@@ -1,33 +1,179 @@
-"""Which sources are due, claimed so that a second beat tick or a second beat does not
-enqueue them again before a worker has run them."""
+"""Which sources are due, and the leases that give each source to one claim at a time.
+
+A source row carries its lease (migration 0008): ``lease_state`` (None, ``queued``, ``running``),
+``lease_token`` (which claim holds it) and ``lease_until`` (when the lease runs out by itself)::
+
+    free ──claim_due (beat)──▶ queued ──RunLease.take (task)──▶ running ──RunLease.release──▶ free
+           new token T,                 same T, until now + run_lease,
+           until now + QUEUED_LEASE     renewed every run_lease / 3
+
+    queued or running, lease_until passed    claimable again (message lost, worker killed)
+    queued, refresh queue seen empty         claimable again at once (claim_due(lost_before=…))
+    running, the refresh raised              queued again for the task's retry; otherwise free,
+                                             the next check FAILED_RUN_DELAY ahead
+
+- ``claim_due`` is one statement, ``WITH picked AS (due, enabled, lease free; oldest first;
+  LIMIT n) UPDATE … RETURNING id``. On PostgreSQL the pick is ``FOR UPDATE SKIP LOCKED``: two beats
+  split the due rows between them. On SQLite the statement is a write from its first step
+  (single writer, waiting on the busy timeout), so a second beat runs after it and finds the
+  rows leased. The claim does not touch ``next_check_at``; only the refresh schedules.
+- A task runs only after ``RunLease.take``, one conditional UPDATE: it matches when the
+  message's token holds a *queued* lease, or when the lease is free or expired (and, for a beat
+  message, the source is still due). A second message for the same source — a duplicate, a stale
+  claim, a redelivery — matches nothing and is skipped, so no source is polled by two workers at
+  once. Manual refreshes (no token) take a free lease.
+- While the refresh runs, a daemon thread renews the run lease with one short UPDATE every third
+  of ``run_lease`` (``SYNDICATE_RUN_LEASE``). A worker killed with ``kill -9`` stops renewing; its
+  source is claimable ``run_lease`` seconds later, at the next beat tick.
+- Lost messages (a broker restarted without persistence): a queued lease only expires after
+  QUEUED_LEASE, long enough for a backlogged queue. But when the broker reports the refresh queue
+  empty, every queued claim made before that reading has lost its message, or a worker holds it
+  (just taken, prefetched, a retry waiting for its countdown) and ``take`` will refuse it:
+  ``claim_due(lost_before=…)`` claims them again at once.
+- The release is its own UPDATE right after the refresh's last commit (refresh.py owns its
+  transactions); a worker lost between the two leaves a lease that runs out on a source that is
+  not due, which changes nothing.
+"""
 
 from __future__ import annotations
 
+import logging
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from syndicate.clock import utcnow
 from syndicate.models import BeatTick, Source
 
-CLAIM_LEASE = timedelta(minutes=10)
+log = logging.getLogger("syndicate.due")
+
+QUEUED, RUNNING = "queued", "running"
+QUEUED_LEASE = timedelta(minutes=10)  # a claimed source waits this long for its message, however long the queue
+FAILED_RUN_DELAY = timedelta(minutes=10)  # a refresh that crashed (not retried) is tried again after this
 
 
-def claim_due(session: Session, now: datetime, limit: int = 500) -> list[int]:
-    """Ids of due sources; their ``next_check_at`` moves one lease ahead (the refresh sets the real one)."""
-    query = (
-        select(Source)
-        .where(Source.enabled.is_(True), Source.next_check_at <= now)
-        .order_by(Source.next_check_at)
+@dataclass(frozen=True)
+class Claim:
+    token: str  # one per claim; each claimed source's message carries it
+    ids: list[int]  # oldest due first
+
+
+def new_token() -> str:
+    return secrets.token_hex(16)
+
+
+def _free(now: datetime):
+    return or_(Source.lease_until.is_(None), Source.lease_until < now)
+
+
+def claim_due(session: Session, now: datetime, limit: int = 500, lost_before: datetime | None = None) -> Claim:
+    """Lease due sources to one new claim (state queued) and return them.
+
+    ``lost_before``: the moment the broker reported the refresh queue empty; queued claims made
+    before it lost their message and are claimed again.
+    """
+    claimable = _free(now)
+    if lost_before is not None:  # claimed at lease_until - QUEUED_LEASE
+        claimable = or_(claimable, and_(Source.lease_state == QUEUED, Source.lease_until < lost_before + QUEUED_LEASE))
+    pick = (
+        select(Source.id)
+        .where(Source.enabled.is_(True), Source.next_check_at <= now, claimable)
+        .order_by(Source.next_check_at, Source.id)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    sources = session.scalars(query).all()
-    for source in sources:
-        source.next_check_at = now + CLAIM_LEASE
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        pick = pick.with_for_update(skip_locked=True)
+    picked = pick.cte("picked")
+    if postgresql:
+        picked = picked.prefix_with("MATERIALIZED")  # the locking pick runs once, before the update
+    token = new_token()
+    rows = session.execute(
+        update(Source)
+        .where(Source.id.in_(select(picked.c.id)))
+        .values(lease_state=QUEUED, lease_token=token, lease_until=now + QUEUED_LEASE)
+        .returning(Source.id, Source.next_check_at),
+        execution_options={"synchronize_session": False},
+    ).all()
     session.commit()
-    return [s.id for s in sources]
+    return Claim(token, [source_id for source_id, _ in sorted(rows, key=lambda row: (row[1], row[0]))])
+
+
+class RunLease:
+    """The lease of one refresh run: take it, keep it renewed while working, release it.
+
+    Every step is one short UPDATE in its own transaction on ``engine`` (not the refresh's session),
+    matched on the run's token, so a lease that was lost and taken by someone else is never touched.
+    """
+
+    def __init__(self, engine: Engine, source_id: int, token: str | None, length: timedelta):
+        self.engine, self.source_id, self.claim_token, self.length = engine, source_id, token, length
+        self.token = token or new_token()  # a manual refresh (no claim) runs under a token of its own
+
+    def _update(self, *where, **values) -> bool:
+        statement = update(Source).where(Source.id == self.source_id, *where).values(**values)
+        with self.engine.begin() as connection:
+            return connection.execute(statement).rowcount == 1
+
+    def take(self, now: datetime) -> bool:
+        """Start running; False when another claim or runner holds the source (or it is gone, or no longer due)."""
+        free = _free(now) if self.claim_token is None else and_(_free(now), Source.next_check_at <= now)
+        if self.claim_token is not None:
+            free = or_(and_(Source.lease_token == self.claim_token, Source.lease_state == QUEUED), free)
+        return self._update(free, lease_state=RUNNING, lease_token=self.token, lease_until=now + self.length)
+
+    def renew(self, now: datetime) -> bool:
+        return self._update(Source.lease_token == self.token, Source.lease_state == RUNNING, lease_until=now + self.length)
+
+    def release(self) -> None:
+        """The refresh is done (it scheduled the next check): the source is free."""
+        self._update_quietly(Source.lease_token == self.token, lease_state=None, lease_token=None, lease_until=None)
+
+    def fail(self, now: datetime, retrying: bool) -> None:
+        """The refresh raised. A retried task finds its claim queued again; otherwise the source is
+        free and its next check FAILED_RUN_DELAY ahead, so a source that crashes workers is not polled every tick."""
+        mine = Source.lease_token == self.token
+        if retrying and self.claim_token is not None:
+            self._update_quietly(mine, lease_state=QUEUED, lease_until=now + QUEUED_LEASE)
+        elif retrying:  # a manual refresh's retry takes a free lease
+            self._update_quietly(mine, lease_state=None, lease_token=None, lease_until=None)
+        else:
+            self._update_quietly(mine, lease_state=None, lease_token=None, lease_until=None, next_check_at=now + FAILED_RUN_DELAY)
+
+    def _update_quietly(self, *where, **values) -> None:
+        """Database unreachable: the run lease runs out by itself, which is the same outcome, later."""
+        try:
+            self._update(*where, **values)
+        except SQLAlchemyError as exc:
+            log.warning("lease of source %s not updated (it expires by itself): %s", self.source_id, exc.__class__.__name__)
+
+    @contextmanager
+    def renewed(self) -> Iterator[RunLease]:
+        """Renew the lease from a daemon thread every third of its length while the block runs."""
+        stop = threading.Event()
+        thread = threading.Thread(target=self._renew_until, args=(stop,), name=f"lease-{self.source_id}", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            thread.join(timeout=1.0)  # a renewal still waiting on the database matches nothing after release
+
+    def _renew_until(self, stop: threading.Event) -> None:
+        while not stop.wait(self.length.total_seconds() / 3):
+            try:
+                if not self.renew(utcnow()):
+                    log.warning("lease of source %s lost: it ran out before it was renewed", self.source_id)
+                    return
+            except SQLAlchemyError as exc:  # try again at the next renewal; the lease may run out meanwhile
+                log.warning("lease of source %s not renewed: %s", self.source_id, exc.__class__.__name__)
 
 
 def record_tick(session: Session, now: datetime, enqueued: int) -> None:

@@ -98,6 +98,10 @@ class Source(Base):
     redirects: Mapped[dict | None] = mapped_column(JSON)
     current_interval: Mapped[int | None] = mapped_column(Integer)  # adaptive polling interval (s)
     last_manual_refresh_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # who holds the source (migration 0008; see syndicate/due.py): a queued message or a running worker
+    lease_state: Mapped[str | None] = mapped_column(String(10))  # queued | running | None (free)
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     city: Mapped[City] = relationship(back_populates="sources")

@@ -10,7 +10,7 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import NonNegativeInt, PositiveFloat, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from syndicate import __version__
@@ -28,6 +28,7 @@ class Settings(BaseSettings):
 
     # scheduling (seconds)
     beat_interval: float = 30.0
+    run_lease: float = 30.0  # a running refresh holds its source this long, renewed every third of it (syndicate/due.py)
     default_interval: int = 900
     min_interval: int = 300
     max_interval: int = 86400
@@ -66,6 +67,13 @@ class Settings(BaseSettings):
     ops_queue_alert_minutes: int = 10  # alert when a queue has grown for this long
     ops_inspect_timeout: float = 1.0  # seconds to wait for workers to answer Celery's inspect
 
+    # maintenance (syndicate.maintenance task, `syndicate maintenance run`); 0 turns a limit off
+    retention_days: NonNegativeInt = 365  # articles published longer ago are deleted, with tombstones
+    retention_per_source: NonNegativeInt = 1000  # articles of a source beyond its newest N are deleted, with tombstones
+    fetch_log_days: NonNegativeInt = 14  # fetch-log rows older than this are deleted …
+    fetch_log_per_source: NonNegativeInt = 100  # … except each source's newest N (the /ops source page shows 100)
+    maintenance_interval: PositiveFloat = 3600.0  # seconds between maintenance runs (beat)
+
     # test-only overrides, read here so that tests too go through the one Settings object
     test_database_url: str | None = None
     test_broker_url: str | None = None
@@ -74,6 +82,13 @@ class Settings(BaseSettings):
     @classmethod
     def _check_host_limits(cls, value: str) -> str:
         parse_host_limits(value)
+        return value
+
+    @field_validator("run_lease")
+    @classmethod
+    def _check_run_lease(cls, value: float) -> float:
+        if value < 3:
+            raise ValueError("run_lease must be at least 3 seconds (it is renewed every third of it)")
         return value
 
     @property

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from syndicate import audit
 from syndicate.clock import utcnow
-from syndicate.due import CLAIM_LEASE
+from syndicate.due import QUEUED_LEASE
 from syndicate.errors import Conflict, Invalid, NotFound, TooSoon
 from syndicate.models import City, FetchLog, Source, Topic
 from syndicate.reader import fetch as fetching
@@ -247,7 +247,7 @@ def create_source(
         default_topics=list(spec.default_topics), min_interval=spec.min_interval, max_interval=spec.max_interval,
         kind=spec.kind or "feed", extraction=spec.extraction,
         feed_title=(shown.feed_title or None) if shown else None, site_url=shown.site_url if shown else None,
-        next_check_at=utcnow() + CLAIM_LEASE if spec.enabled else utcnow(),
+        next_check_at=utcnow() + QUEUED_LEASE if spec.enabled else utcnow(),
     )
     session.add(source)
     try:
@@ -299,7 +299,7 @@ def request_refresh(session: Session, source: Source, *, actor: str, enqueue: En
     claimed = session.execute(
         update(Source)
         .where(Source.id == source.id, or_(Source.last_manual_refresh_at.is_(None), Source.last_manual_refresh_at <= now - REFRESH_EVERY))
-        .values(last_manual_refresh_at=now, next_check_at=now + CLAIM_LEASE)
+        .values(last_manual_refresh_at=now, next_check_at=now + QUEUED_LEASE)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not claimed:

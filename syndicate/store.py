@@ -1,8 +1,12 @@
 """Store normalised entries of one source: upsert by (source, item key), then cluster and classify.
 
     per item: tombstone? skip → stored under its key (or a former key)? update in place
-    → the same item under a new GUID/URL (dedupe.previous_version)? re-key, update in place
-    → otherwise insert, cluster (dedupe.add) and classify (topics.assign)
+    → the same item under a new GUID/URL (Batch.previous_version)? re-key, update in place
+    → otherwise a new article: clustered (Batch.add), then written with the others (Batch.write)
+
+The stored items and former keys of the document are read in two queries; new items are
+compared and written in a batch (``syndicate.dedupe_batch``), so a 50-item document costs a
+handful of statements, not several per item.
 
 An update keeps the article's row and cluster; its previous title and text go to
 ``article_revisions``.
@@ -14,18 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from syndicate import dedupe, tombstones, topics
+from syndicate.dedupe_batch import Batch
 from syndicate.models import Article, ArticleRevision, ItemAlias, Source
 from syndicate.reader import fingerprint
 from syndicate.reader.normalise import Entry
-
-
-_UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 
 
 @dataclass
@@ -46,7 +45,6 @@ def _values(entry: Entry) -> dict:
         "content_html": entry.content_html,
         "text": entry.text,
         "content_hash": fingerprint.content_hash(entry),
-        "simhash": fingerprint.simhash(entry.title + " " + entry.text),
         "author": entry.author,
         "categories": entry.categories,
         "enclosures": _enclosures(entry),
@@ -63,43 +61,17 @@ def _enclosures(entry: Entry) -> list[dict]:
     return kept
 
 
-def _insert(session: Session, source: Source, key: str, entry: Entry, now: datetime) -> Article | None:
-    """Insert unless (source, item key) exists; None when another worker inserted the same item first.
-
-    SQLite and PostgreSQL get INSERT … ON CONFLICT DO NOTHING, not a savepoint: with pysqlite a
-    SAVEPOINT opened before any other write starts the transaction and its RELEASE commits it, so a
-    later rollback (crash, lock timeout) left the article stored without its cluster."""
-    values = dict(
-        source_id=source.id,
-        item_key=key,
-        published_at=entry.published_at,
-        updated_at=entry.updated_at,
-        first_seen_at=now,
-        changed_at=now,
-        **_values(entry),
-    )
-    upsert = _UPSERT.get(session.get_bind().dialect.name)
-    if upsert is not None:
-        statement = upsert(Article).values(**values).on_conflict_do_nothing(index_elements=["source_id", "item_key"])
-        article_id = session.execute(statement.returning(Article.id)).scalar()
-        return session.get(Article, article_id) if article_id is not None else None
-    article = Article(**values)
-    try:
-        with session.begin_nested():
-            session.add(article)
-    except IntegrityError:
-        return None
-    return article
-
-
-def _lookup(session: Session, source_id: int, key: str) -> Article | None:
-    """The article stored under this key, or under it as a former key (an alias after a GUID change)."""
-    article = session.scalar(select(Article).where(Article.source_id == source_id, Article.item_key == key))
-    if article is not None:
-        return article
-    alias = select(ItemAlias.article_id).where(ItemAlias.source_id == source_id, ItemAlias.item_key == key)
-    article_id = session.execute(alias).scalar_one_or_none()
-    return session.get(Article, article_id) if article_id is not None else None
+def _known(session: Session, source_id: int, keys: list[str]) -> dict[str, Article]:
+    """The articles stored under these keys, or under them as former keys (aliases after a GUID change)."""
+    found: dict[str, Article] = {}
+    for start in range(0, len(keys), 400):
+        chunk = keys[start : start + 400]
+        found.update((a.item_key, a) for a in session.scalars(select(Article).where(Article.source_id == source_id, Article.item_key.in_(chunk))))
+        aliases = dict(session.execute(select(ItemAlias.item_key, ItemAlias.article_id).where(ItemAlias.source_id == source_id, ItemAlias.item_key.in_(chunk))).all())
+        if aliases:
+            by_id = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(set(aliases.values()))))}
+            found.update((key, by_id[i]) for key, i in aliases.items() if key not in found and i in by_id)
+    return found
 
 
 def _remember(session: Session, article: Article, reason: str, now: datetime) -> None:
@@ -131,14 +103,17 @@ def _update(session: Session, article: Article, entry: Entry, now: datetime) -> 
     return True
 
 
+def _new_row(entry: Entry, now: datetime) -> dict:
+    return dict(published_at=entry.published_at, updated_at=entry.updated_at, first_seen_at=now, changed_at=now, **_values(entry))
+
+
 def store_entries(session: Session, source: Source, entries: list[Entry], rules: list[topics.TopicRule], now: datetime,
                   policy: dedupe.Policy = dedupe.POLICY) -> StoreCounts:
     counts = StoreCounts()
     keys = fingerprint.item_keys(entries)
     present = set(keys)
     buried = tombstones.buried(session, source.id, keys, [e.canonical_url for e in entries])
-    seen: set[str] = set()
-    handled: set[int] = set()  # articles already stored or updated from this document
+    todo, seen = [], set()
     for entry, key in zip(entries, keys):
         if key in seen:  # the same item twice in one document
             counts.duplicates += 1
@@ -147,21 +122,25 @@ def store_entries(session: Session, source: Source, entries: list[Entry], rules:
         if (key, entry.canonical_url) in buried:  # deleted or purged: stays gone
             counts.suppressed += 1
             continue
-        article = _lookup(session, source.id, key)
+        todo.append((entry, key))
+    known = _known(session, source.id, [key for _entry, key in todo])
+    probes = {key: dedupe.probe(source.id, e.title, e.content_html or e.summary_html, e.text, e.published_at)
+              for e, key in todo if key not in known}
+    fresh = [e for e, key in todo if key in probes]
+    batch = Batch(session, source.id, list(probes.values()), [e.canonical_url for e in fresh],
+                  [fingerprint.content_hash(e) for e in fresh], now, policy)
+    handled: set[int] = set()  # articles already stored or updated from this document
+    for entry, key in todo:
+        article = known.get(key)
         if article is None:
-            found = dedupe.probe(source.id, entry.title, entry.content_html or entry.summary_html, entry.text, entry.published_at)
-            near = dedupe.candidates(session, found, policy)
-            article = dedupe.previous_version(session, source.id, entry.canonical_url, found, near, present, policy)
-            if article is not None and article.id not in handled:
-                _rekey(session, article, key, now)
-            elif article is None and (article := _insert(session, source, key, entry, now)) is not None:
-                counts.new += 1
-                counts.duplicates += dedupe.add(session, article, found, near, policy)
-                topics.assign(session, rules, article, source.default_topics)
-                handled.add(article.id)
+            found = probes[key]
+            near = batch.candidates(found)
+            article = batch.previous_version(entry.canonical_url, found, near, present)
+            if article is None:
+                handled.add(batch.add(key, _new_row(entry, now), found, near).id)
                 continue
-            else:
-                article = article or _lookup(session, source.id, key)
+            if article.id not in handled:
+                _rekey(session, article, key, now)
         if article.id in handled:  # an old and a new key of one item in the same document
             counts.duplicates += 1
             continue
@@ -169,4 +148,8 @@ def store_entries(session: Session, source: Source, entries: list[Entry], rules:
         if _update(session, article, entry, now):
             topics.assign(session, rules, article, source.default_topics)
             counts.updated += 1
+    lost = batch.write(rules, source.default_topics)  # items another worker stored first are not ours
+    written = [p for p in batch.pending if p.id not in lost]
+    counts.new += len(written)
+    counts.duplicates += sum(p.joined for p in written)
     return counts

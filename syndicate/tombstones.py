@@ -8,10 +8,11 @@ source (``bury_url``) blocks a canonical URL in every source.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from syndicate import clusters
@@ -67,10 +68,21 @@ def bury_url(session: Session, canonical_url: str, reason: str = "blocked") -> T
 
 def purge(session: Session, published_before: datetime, reason: str = "purged", batch: int = 500) -> int:
     """Retention: delete articles published before the cutoff, with tombstones so they do not return."""
-    purged = 0
-    while ids := session.scalars(select(Article.id).where(Article.published_at < published_before).order_by(Article.id).limit(batch)).all():
-        for article_id in ids:
-            bury(session, session.get(Article, article_id), reason)
+    return bury_all(session, select(Article.id).where(Article.published_at < published_before).order_by(Article.id), reason, batch)[0]
+
+
+def bury_all(session: Session, ids: Select, reason: str, batch: int = 500, deadline: float | None = None) -> tuple[int, bool]:
+    """``bury`` the articles that ``ids`` selects, ``batch`` at a time, each batch committed (no long write lock).
+
+    ``ids`` is re-run for every batch, so it must stop selecting what is buried. Stops between batches once
+    ``time.monotonic()`` passes ``deadline``; returns (articles buried, whether nothing is left)."""
+    buried_count = 0
+    while deadline is None or time.monotonic() < deadline:
+        found = session.scalars(ids.limit(batch)).all()
+        if not found:
+            return buried_count, True
+        for article in filter(None, (session.get(Article, article_id) for article_id in found)):  # None: deleted meanwhile
+            bury(session, article, reason)
+            buried_count += 1
         session.commit()
-        purged += len(ids)
-    return purged
+    return buried_count, False

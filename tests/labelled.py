@@ -64,7 +64,7 @@ def run(session: Session, data: dict, policy: dedupe.Policy = dedupe.POLICY) -> 
     session.flush()
     result = {}
     for record_id, (source_id, key) in keys.items():
-        article = store._lookup(session, source_id, key)
+        article = store._known(session, source_id, [key])[key]
         result[record_id] = Outcome(article.id, article.cluster_id)
     return result
 

@@ -112,28 +112,41 @@ def test_storing_the_same_entries_twice_does_not_duplicate(runtime, topics):
 
 
 def test_insert_race_on_the_same_item_key_is_absorbed(runtime, topics, monkeypatch):
-    """Another worker inserted the item between our lookup and our insert: the unique key catches it."""
+    """Another worker inserted the items between our lookup and our insert: the unique key refuses
+    ours, nothing is counted twice, and no cluster, bucket or topic row is left without its article."""
+    from syndicate import store
+    from syndicate.models import ArticleBucket, ArticleTopic, SourcePassage
+
     now = utcnow()
-    entries = _entries("muenchen.xml", "https://ru.muenchen.de/rss", now)[:1]
+    entries = _entries("muenchen.xml", "https://ru.muenchen.de/rss", now)
     with runtime.sessions() as session:
         source = make_source(session, "https://ru.muenchen.de/rss")
         rules = topic_rules.load_rules(session)
-        assert store_entries(session, source, entries, rules, now).new == 1
+        assert store_entries(session, source, entries[:1], rules, now).new == 1
         session.commit()
 
-        real_scalar = session.scalar
-        lookups = []
+        def tables():
+            return [session.scalar(select(func.count()).select_from(t)) for t in (Article, Cluster, ArticleBucket, ArticleTopic)] + [
+                session.scalar(select(func.sum(SourcePassage.articles)))]
 
-        def lookup_misses_once(statement, *args, **kwargs):
-            lookups.append(statement)
-            return None if len(lookups) == 1 else real_scalar(statement, *args, **kwargs)
+        before = tables()
+        real_known, lookups = store._known, []
 
-        monkeypatch.setattr(session, "scalar", lookup_misses_once)
+        def lookup_misses(session_, source_id, keys):  # as if the other worker had not committed yet
+            lookups.append(keys)
+            return {}
+
+        monkeypatch.setattr(store, "_known", lookup_misses)
         counts = store_entries(session, source, entries, rules, now)
         session.commit()
-        monkeypatch.undo()
+        monkeypatch.setattr(store, "_known", real_known)
 
-        assert (counts.new, counts.updated) == (0, 0)
-        assert len(lookups) == 2  # the miss, then the re-read after the unique key refused the insert
-        assert session.scalar(select(func.count(Article.id))) == 1
-        assert session.scalar(select(func.count(Cluster.id))) == 1
+        assert len(lookups) == 1 and len(lookups[0]) == 2
+        assert (counts.new, counts.updated, counts.duplicates) == (1, 0, 0)  # only the second item is ours
+        after = tables()
+        assert after[0] == before[0] + 1 and after[1] == before[1] + 1  # one article, one cluster more
+        assert after[2] > before[2] and after[4] > before[4]
+        orphans = select(func.count(Cluster.id)).where(~Cluster.id.in_(select(Article.cluster_id).where(Article.cluster_id.is_not(None))))
+        assert session.scalar(orphans) == 0
+        # stored once more, normally: nothing new
+        assert (store_entries(session, source, entries, rules, now).new, tables()) == (0, after)

@@ -1,13 +1,33 @@
-"""Claiming due sources: due ones are returned once, then not again until their check has run."""
+"""Claiming due sources and the leases behind it (syndicate/due.py), on the test database
+(SQLite, or PostgreSQL when SYNDICATE_TEST_DATABASE_URL is set): a due source goes to one claim,
+one runner at a time; a lease that nobody renews runs out; lost messages are claimed again."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 from syndicate import due
 from syndicate.clock import utcnow
-from syndicate.models import BeatTick, Source
+from syndicate.models import BeatTick, FetchLog, Source
 from tests.conftest import make_source
+
+RUN = timedelta(seconds=30)
+
+
+def due_sources(session, n: int, now) -> list[Source]:
+    sources = [make_source(session, f"http://127.0.0.1:9/{i}.xml") for i in range(n)]
+    for offset, source in enumerate(sources):
+        source.next_check_at = now - timedelta(minutes=10, seconds=-offset)
+    session.commit()
+    return sources
+
+
+def lease_of(session, source_id: int) -> tuple:
+    session.expire_all()
+    source = session.get(Source, source_id)
+    return source.lease_state, source.lease_token, source.lease_until
 
 
 def test_due_sources_are_claimed_once(session):
@@ -20,22 +40,155 @@ def test_due_sources_are_claimed_once(session):
     due_source.next_check_at = disabled.next_check_at = now - timedelta(seconds=1)
     session.commit()
 
-    assert due.claim_due(session, now) == [due_source.id]
-    assert due.claim_due(session, now + timedelta(seconds=30)) == []  # a second tick finds nothing
-    session.refresh(due_source)
-    assert due_source.next_check_at >= now + due.CLAIM_LEASE - timedelta(seconds=1)
-    # a claim whose task never ran (worker lost) is due again after the lease
-    assert due.claim_due(session, now + due.CLAIM_LEASE + timedelta(seconds=1)) == [due_source.id]
+    claim = due.claim_due(session, now)
+    assert claim.ids == [due_source.id]
+    assert lease_of(session, due_source.id) == (due.QUEUED, claim.token, now + due.QUEUED_LEASE)
+    assert session.get(Source, due_source.id).next_check_at == now - timedelta(seconds=1)  # only the refresh schedules
+    assert due.claim_due(session, now + timedelta(seconds=30)).ids == []  # a second tick finds nothing
+    # a claim whose message never arrived (and the queue never looked empty) is due again after the lease
+    again = due.claim_due(session, now + due.QUEUED_LEASE + timedelta(seconds=1))
+    assert again.ids == [due_source.id] and again.token != claim.token
 
 
 def test_claim_respects_limit_and_order(session):
     now = utcnow()
-    sources = [make_source(session, f"http://127.0.0.1:9/{i}.xml") for i in range(5)]
-    for offset, source in enumerate(sources):
-        source.next_check_at = now - timedelta(minutes=10 - offset)
+    sources = due_sources(session, 5, now)
+    assert due.claim_due(session, now, limit=2).ids == [sources[0].id, sources[1].id]
+    assert due.claim_due(session, now, limit=10).ids == [s.id for s in sources[2:]]
+
+
+def test_concurrent_claimers_never_get_the_same_source(runtime, session):
+    """Four beats at once (one session and connection each) split 120 due sources without overlap."""
+    now = utcnow()
+    ids = {s.id for s in due_sources(session, 120, now)}
+    start, claims = threading.Barrier(4), [[] for _ in range(4)]
+
+    def beat(k: int) -> None:
+        with runtime.sessions() as own:
+            start.wait()
+            while batch := due.claim_due(own, now, limit=7).ids:
+                claims[k] += batch
+
+    threads = [threading.Thread(target=beat, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    claimed = [source_id for batch in claims for source_id in batch]
+    assert sorted(claimed) == sorted(ids)  # every source once: none twice, none missed
+    assert sum(1 for batch in claims if batch) >= 2  # the beats really ran side by side
+
+
+def test_run_lease_refuses_a_second_runner(runtime, session):
+    now = utcnow()
+    source = due_sources(session, 1, now)[0]
+    claim = due.claim_due(session, now)
+    runner = due.RunLease(runtime.engine, source.id, claim.token, RUN)
+    assert runner.take(now)
+    assert lease_of(session, source.id) == (due.RUNNING, claim.token, now + RUN)
+    assert not due.RunLease(runtime.engine, source.id, claim.token, RUN).take(now)  # the same message twice
+    assert not due.RunLease(runtime.engine, source.id, None, RUN).take(now)  # a manual refresh meanwhile
+    assert not due.RunLease(runtime.engine, source.id, due.new_token(), RUN).take(now)  # another claim's message
+    assert due.claim_due(session, now + timedelta(seconds=5)).ids == []  # nor is it claimed again
+
+    source.next_check_at = now + timedelta(minutes=15)  # what the refresh does
     session.commit()
-    assert due.claim_due(session, now, limit=2) == [sources[0].id, sources[1].id]
-    assert due.claim_due(session, now, limit=10) == [s.id for s in sources[2:]]
+    runner.release()
+    assert lease_of(session, source.id) == (None, None, None)
+    assert not due.RunLease(runtime.engine, source.id, claim.token, RUN).take(now)  # stale: done and not due
+    assert due.RunLease(runtime.engine, source.id, None, RUN).take(now)  # a manual refresh takes a free source
+
+
+def test_expired_run_lease_is_claimed_again(runtime, session):
+    """kill -9: the runner stops renewing; the next tick after the lease ran out claims the source."""
+    now = utcnow()
+    source = due_sources(session, 1, now)[0]
+    killed = due.RunLease(runtime.engine, source.id, due.claim_due(session, now).token, RUN)
+    assert killed.take(now)
+    assert due.claim_due(session, now + RUN - timedelta(seconds=1)).ids == []
+    claim = due.claim_due(session, now + RUN + timedelta(seconds=1))
+    assert claim.ids == [source.id]
+    assert due.RunLease(runtime.engine, source.id, claim.token, RUN).take(now + RUN + timedelta(seconds=2))
+    # a runner that comes back to life touches nothing of the new run
+    assert not killed.renew(now + RUN + timedelta(seconds=3))
+    killed.release()
+    assert lease_of(session, source.id)[:2] == (due.RUNNING, claim.token)
+
+
+def test_renewal_keeps_the_lease_alive(runtime, session):
+    now = utcnow()
+    source = due_sources(session, 1, now)[0]
+    short = timedelta(seconds=0.9)  # renewed every 0.3 s
+    lease = due.RunLease(runtime.engine, source.id, due.claim_due(session, now).token, short)
+    assert lease.take(utcnow())
+    with lease.renewed():
+        time.sleep(2.0)  # more than twice the lease
+        assert not due.RunLease(runtime.engine, source.id, None, short).take(utcnow())
+        assert lease_of(session, source.id)[2] > utcnow()
+    lease.release()
+    assert lease_of(session, source.id) == (None, None, None)
+
+    unrenewed = due.RunLease(runtime.engine, source.id, None, short)
+    assert unrenewed.take(utcnow())
+    time.sleep(1.0)
+    assert due.RunLease(runtime.engine, source.id, None, short).take(utcnow())  # ran out: taken over
+
+
+def test_lost_queued_claims_are_claimed_again_when_the_queue_is_empty(runtime, session):
+    """A broker restarted without persistence: the queue is empty, the claims are still queued."""
+    now = utcnow()
+    sources = due_sources(session, 3, now)
+    lost = due.claim_due(session, now)
+    assert due.RunLease(runtime.engine, sources[0].id, lost.token, RUN).take(now)  # this one reached a worker
+    # a queue seen empty before the claim says nothing about its messages
+    assert due.claim_due(session, now + timedelta(seconds=5), lost_before=now - timedelta(seconds=1)).ids == []
+    again = due.claim_due(session, now + timedelta(seconds=5), lost_before=now + timedelta(seconds=4))
+    assert again.ids == [sources[1].id, sources[2].id]  # not the running one
+    # a late message of the lost claim is refused; the new claim's runs
+    assert not due.RunLease(runtime.engine, sources[1].id, lost.token, RUN).take(now + timedelta(seconds=6))
+    assert due.RunLease(runtime.engine, sources[1].id, again.token, RUN).take(now + timedelta(seconds=6))
+
+
+def test_failed_run_is_handed_back_or_backed_off(runtime, session):
+    now = utcnow()
+    first, second = due_sources(session, 2, now)
+    claim = due.claim_due(session, now)
+    retried = due.RunLease(runtime.engine, first.id, claim.token, RUN)
+    crashed = due.RunLease(runtime.engine, second.id, claim.token, RUN)
+    assert retried.take(now) and crashed.take(now)
+    retried.fail(now, retrying=True)
+    crashed.fail(now, retrying=False)
+    assert lease_of(session, first.id) == (due.QUEUED, claim.token, now + due.QUEUED_LEASE)
+    assert due.RunLease(runtime.engine, first.id, claim.token, RUN).take(now + timedelta(seconds=4))  # the retry runs
+    assert lease_of(session, second.id) == (None, None, None)
+    assert session.get(Source, second.id).next_check_at == now + due.FAILED_RUN_DELAY  # not every tick
+
+
+def test_refresh_task_runs_under_the_lease(runtime, session, feed_server, monkeypatch):
+    """The Celery task (called in this process): one run per claim; a duplicate message is skipped."""
+    from workers import tasks
+
+    monkeypatch.setattr(tasks, "_runtime", runtime)
+    route = feed_server.add("/a.xml", '<rss version="2.0"><channel><title>A</title><item><guid>1</guid>'
+                            '<title>Eins</title><link>https://a.example/1</link></item></channel></rss>',
+                            headers={"Content-Type": "application/rss+xml"})
+    source = make_source(session, feed_server.url("/a.xml"))
+    source.next_check_at = utcnow() - timedelta(seconds=1)
+    session.commit()
+    claim = due.claim_due(session, utcnow())
+    assert claim.ids == [source.id]
+
+    blocker = due.RunLease(runtime.engine, source.id, claim.token, RUN)
+    assert blocker.take(utcnow())  # another worker got the message first
+    assert tasks.refresh_source.run(source.id, claim.token)["status"] == "skipped"
+    assert route.hits == 0
+    blocker.fail(utcnow(), retrying=True)  # … and gave it back for a retry
+
+    assert tasks.refresh_source.run(source.id, claim.token)["status"] == "new"
+    assert lease_of(session, source.id) == (None, None, None)
+    assert tasks.refresh_source.run(source.id, claim.token)["status"] == "skipped"  # redelivered: done already
+    assert route.hits == 1
+    assert session.query(FetchLog).filter_by(source_id=source.id).count() == 1
 
 
 def test_beat_tick_is_recorded(session):

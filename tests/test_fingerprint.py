@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from syndicate.reader.fingerprint import content_hash, hamming, item_key, normalised_text, simhash
+from syndicate.reader.fingerprint import content_hash, item_key, normalised_text
 from syndicate.reader.normalise import normalise_entry
 from syndicate.reader.parse import RawEntry
 
@@ -112,39 +112,3 @@ def test_content_hash_sees_real_changes(title_b, body_b):
 
 def test_normalised_text():
     assert normalised_text("  Straße, Öl & CO2!  ") == "straße öl co2"
-
-
-# ---------------------------------------------------------------- simhash
-
-
-def test_simhash_near_identical_is_close():
-    distance = hamming(simhash(PRESS_RELEASE), simhash(PRESS_RELEASE_EDITED))
-    assert distance < 10
-
-
-def test_simhash_unrelated_is_far():
-    distance = hamming(simhash(PRESS_RELEASE), simhash(UNRELATED))
-    assert distance > 20
-
-
-def test_simhash_is_deterministic_signed_64_bit():
-    value = simhash(PRESS_RELEASE)
-    assert value == simhash(PRESS_RELEASE)
-    assert -(1 << 63) <= value < (1 << 63)
-    assert hamming(value, value) == 0
-    assert simhash(PRESS_RELEASE.upper()) == value  # case does not matter
-
-
-@pytest.mark.parametrize("text", ["", "ein", "zwei Wörter"], ids=["empty", "one-word", "two-words"])
-def test_simhash_short_texts(text):
-    value = simhash(text)
-    assert -(1 << 63) <= value < (1 << 63)
-
-
-@pytest.mark.parametrize(
-    "a, b, expected",
-    [(0, 0, 0), (0, 1, 1), (0, -1, 64), (-1, -1, 0), (0b1011, 0b0001, 2), (-(1 << 63), 0, 1)],
-    ids=["same", "one-bit", "all-bits", "minus-one", "two-bits", "sign-bit"],
-)
-def test_hamming(a, b, expected):
-    assert hamming(a, b) == expected

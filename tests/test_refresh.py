@@ -274,19 +274,19 @@ def test_other_http_errors_have_stable_reasons(runtime, session, feed_server, st
 def test_crash_while_storing_leaves_nothing_half_stored(runtime, session, feed_server, monkeypatch):
     """A worker that dies after the first of two items (here: an exception) must not leave that
     item stored without a cluster: the next poll would find it by its key and never cluster it."""
-    from syndicate import store as store_module
+    from syndicate import dedupe_batch
 
     feed_server.add("/rathaus.xml", fixture("rathaus_v1.xml"), headers=RSS)
     source = make_source(session, feed_server.url("/rathaus.xml"))
-    real_assign, calls = store_module.topics.assign, []
+    real_explain, calls = dedupe_batch.topics.explain, []
 
-    def assign_then_crash(*args, **kwargs):
+    def explain_then_crash(*args, **kwargs):  # the articles rows are written by now, their topics not
         calls.append(args)
         if len(calls) == 2:
             raise RuntimeError("Worker verloren")
-        return real_assign(*args, **kwargs)
+        return real_explain(*args, **kwargs)
 
-    monkeypatch.setattr(store_module.topics, "assign", assign_then_crash)
+    monkeypatch.setattr(dedupe_batch.topics, "explain", explain_then_crash)
     with runtime.sessions() as worker, pytest.raises(RuntimeError):  # a fresh session, as in a worker
         refresh_source(worker, runtime.client, source.id, runtime.refresh_config)
     monkeypatch.undo()

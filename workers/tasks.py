@@ -1,8 +1,9 @@
-"""Thin tasks that take IDs; safe to run twice (the refresh re-reads the source, upserts do the rest)."""
+"""Thin tasks that take IDs; safe to run twice (a refresh runs under its source's lease, upserts do the rest)."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
 from kombu.exceptions import OperationalError as BrokerOperationalError
@@ -55,10 +56,21 @@ TRANSIENT = (OperationalError, BrokerOperationalError)  # database locked/unreac
     retry_backoff=celeryconfig.RETRY_BACKOFF, retry_backoff_max=celeryconfig.RETRY_BACKOFF_MAX,
     retry_jitter=True, max_retries=celeryconfig.RETRY_MAX,
 )
-def refresh_source(source_id: int) -> dict:
+def refresh_source(source_id: int, token: str | None = None) -> dict:
+    """``token``: the beat's claim (syndicate.due); none for a manual refresh, which takes a free lease."""
     rt = runtime()
-    with rt.sessions() as session:
-        outcome = refresh.refresh_source(session, rt.client, source_id, rt.refresh_config)
+    lease = due.RunLease(rt.engine, source_id, token, timedelta(seconds=rt.settings.run_lease))
+    if not lease.take(utcnow()):  # another worker runs it, a newer claim holds it, or it is not due any more
+        log.info("refresh source=%s status=skipped reason=lease_held token=%s", source_id, token)
+        return refresh.RefreshOutcome(id=source_id, url="", status="skipped", reason="lease_held").as_dict()
+    try:
+        with lease.renewed(), rt.sessions() as session:
+            outcome = refresh.refresh_source(session, rt.client, source_id, rt.refresh_config)
+    except Exception as exc:
+        request = refresh_source.request
+        lease.fail(utcnow(), retrying=isinstance(exc, TRANSIENT) and (request.retries or 0) < refresh_source.max_retries)
+        raise
+    lease.release()
     log.info("refresh source=%s status=%s new=%s reason=%s", source_id, outcome.status, outcome.new, outcome.reason)
     return outcome.as_dict()
 
@@ -67,12 +79,24 @@ def refresh_source(source_id: int) -> dict:
 def enqueue_due() -> int:
     rt = runtime()
     now = utcnow()
+    lost_before = _refresh_queue_empty_since(rt.settings.broker_url)
     with rt.sessions() as session:
-        ids = due.claim_due(session, now)
-        for source_id in ids:  # rows are committed before the tasks are sent
-            refresh_source.apply_async((source_id,))
-        due.record_tick(session, now, len(ids))
-    return len(ids)
+        claim = due.claim_due(session, now, lost_before=lost_before)
+        for source_id in claim.ids:  # rows are committed before the tasks are sent
+            refresh_source.apply_async((source_id, claim.token))
+        due.record_tick(session, now, len(claim.ids))
+    return len(claim.ids)
+
+
+def _refresh_queue_empty_since(broker_url: str) -> datetime | None:
+    """The moment the refresh queue was seen empty (queued claims made before it lost their message), or None."""
+    asked = utcnow()
+    try:
+        empty = queues.depth(broker_url, names=("refresh",))["refresh"] == 0
+    except queues.QueueError as exc:
+        log.warning("queue depth unknown, lost claims wait for their lease to run out: %s", exc)
+        return None
+    return asked if empty else None
 
 
 @app.task(name="syndicate.check_alerts")

@@ -7,7 +7,9 @@ already spells umlauts out ("Buergerbuero") folds to the same string as the one 
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
+from functools import cache, lru_cache
 
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "ẞ": "ss"})
 WORD_RE = re.compile(r"[a-z0-9]+")
@@ -20,12 +22,17 @@ STOPWORDS = frozenset(
 )
 
 
+@cache
+def _no_marks() -> dict[int, None]:
+    """A translation table that deletes every combining mark (built once, on the first non-ASCII text)."""
+    return {c: None for c in range(sys.maxunicode + 1) if unicodedata.combining(chr(c))}
+
+
 def fold(text: str) -> str:
     folded = text.casefold().translate(_UMLAUTS)
     if folded.isascii():
         return folded
-    decomposed = unicodedata.normalize("NFKD", folded)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFKD", folded).translate(_no_marks())
 
 
 def words(text: str) -> list[str]:
@@ -42,6 +49,11 @@ def stem(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=8192)  # titles are compared again and again while a document is stored
+def _content_words(text: str) -> tuple[str, ...]:
+    return tuple(stem(w) for w in words(text) if len(w) > 1 and w not in STOPWORDS)
+
+
 def content_words(text: str) -> list[str]:
     """Stemmed words without function words and single letters."""
-    return [stem(w) for w in words(text) if len(w) > 1 and w not in STOPWORDS]
+    return list(_content_words(text))

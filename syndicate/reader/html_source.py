@@ -274,10 +274,8 @@ def _category_elements(doc) -> list:
 
 def main_text_html(content: bytes, url: str) -> str:
     """The article's main text as simple HTML (trafilatura); empty when nothing is found."""
-    try:
-        import trafilatura
-    except ImportError:  # pragma: no cover - an optional extra in principle; installed by default
-        return ""
+    import trafilatura  # imported on first use: it takes a while to load
+
     text = trafilatura.extract(content.decode("utf-8", errors="replace"), url=url, output_format="html", include_comments=False)
     if not text:
         return ""

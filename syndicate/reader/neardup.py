@@ -18,8 +18,10 @@ import html as html_lib
 import re
 import struct
 from dataclasses import dataclass
+from functools import cached_property
 
 import nh3
+import numpy
 
 from syndicate.reader.german import content_words, fold, words
 from syndicate.reader.normalise import BLOCK_RE
@@ -57,11 +59,13 @@ def shingles(passage_words: list[list[str]], skip: set[int] = frozenset()) -> se
 
 
 def minhash(shingle_set: set[str]) -> tuple[int, ...]:
-    """64 minimum hash values; one SHAKE-128 digest per shingle gives all 64 hash functions."""
+    """72 minimum hash values; one SHAKE-128 digest per shingle gives all 72 hash functions
+    (72 little-endian 32-bit values side by side; the column minima are taken by numpy)."""
     if not shingle_set:
         return ()
-    rows = [_VALUES.unpack(hashlib.shake_128(s.encode("utf-8")).digest(_VALUES.size)) for s in shingle_set]
-    return tuple(min(column) for column in zip(*rows))
+    size = _VALUES.size
+    digests = b"".join(hashlib.shake_128(s.encode("utf-8")).digest(size) for s in shingle_set)
+    return tuple(numpy.frombuffer(digests, dtype="<u4").reshape(-1, BANDS * ROWS).min(axis=0).tolist())
 
 
 def title_key(title: str) -> str:
@@ -115,11 +119,11 @@ class Evidence:
         found = passages(html) if html else [w for w in [words(text)] if w]
         return cls(title=title, passages=tuple(tuple(p) for p in found))
 
-    @property
-    def passage_hashes(self) -> set[int]:
-        return {passage_hash(list(p)) for p in self.passages}
+    @cached_property
+    def passage_hashes(self) -> frozenset[int]:
+        return frozenset(passage_hash(list(p)) for p in self.passages)
 
-    @property
+    @cached_property
     def title_hash(self) -> int | None:
         return title_hash(self.title)
 

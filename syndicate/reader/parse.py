@@ -1,4 +1,5 @@
-"""Bytes → ParsedFeed. XML formats go through feedparser, JSON Feed through ``json``.
+"""Bytes → ParsedFeed. XML formats go through feedparser (plain RSS 2.0 in UTF-8 through the faster
+``syndicate.reader.fastrss``, with the same result), JSON Feed through ``json``.
 
 The body is always handed to feedparser as a stream: given bytes, feedparser
 would try them as a file name first, and a hostile body must never open a file.
@@ -97,6 +98,14 @@ def _entry_from_feedparser(item) -> RawEntry:
 
 
 def parse_xml_feed(content: bytes, *, url: str | None = None, content_type: str | None = None) -> ParsedFeed:
+    """A plain RSS 2.0 document in UTF-8 through the fast path (same result, a fraction of the time), any other through feedparser."""
+    from syndicate.reader import fastrss  # it builds on this module's types
+
+    fast = fastrss.parse(content, url=url, content_type=content_type)
+    return fast if fast is not None else parse_feedparser(content, url=url, content_type=content_type)
+
+
+def parse_feedparser(content: bytes, *, url: str | None = None, content_type: str | None = None) -> ParsedFeed:
     headers = {}
     if url:
         headers["content-location"] = url

@@ -1,0 +1,361 @@
+"""The new items of one document, clustered together: a few queries to read, a few to write.
+
+    Batch(probes, urls, hashes) ── reads once: shared LSH buckets, same content hashes, same
+        canonical URLs, those articles, the boilerplate counts of their sources
+    for each new item, in document order:
+        previous_version()  a stored item of the source that it replaces (a changed GUID/URL)?
+        add()               otherwise: exact match or verified near duplicate → cluster (in memory)
+    write() ── articles (INSERT … ON CONFLICT DO NOTHING), clusters, buckets, sentence counts, topics
+
+The decisions are those of ``syndicate.dedupe`` (one rule set); only the reads and writes are
+batched. Items decided earlier in the batch are visible to later ones, exactly as if they had
+been stored one by one: they are "pending" articles with provisional (negative) ids until written.
+An item that another worker stored between our read and our write is dropped at the write (the
+unique key refuses it), and nothing that depended on it is lost: clusters are formed from the
+items actually written.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from syndicate import boilerplate, clusters, topics
+from syndicate.dedupe import HUB, POLICY, Comparison, Policy, Probe, compare, html_of, same_item, same_story
+from syndicate.models import Article, ArticleBucket, ArticleTopic, Cluster
+from syndicate.reader.neardup import Evidence
+
+_UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+CHUNK = 400  # bounded IN lists
+
+# built once: an expanding IN parameter is bound as a list, not coerced element by element
+_KEYS = bindparam("keys", expanding=True)
+_BY_BUCKET = select(ArticleBucket.bucket, ArticleBucket.article_id, ArticleBucket.published_at).where(
+    ArticleBucket.bucket.in_(_KEYS), ArticleBucket.published_at.between(bindparam("low"), bindparam("high")))
+_BY_HASH = select(Article).where(Article.content_hash.in_(_KEYS), Article.cluster_id.is_not(None))
+_URL_USE = select(Article.canonical_url, func.count()).where(Article.canonical_url.in_(_KEYS)).group_by(Article.canonical_url)
+_BY_URL = select(Article.id, Article.source_id, Article.published_at, Article.cluster_id, Article.canonical_url).where(
+    Article.canonical_url.in_(_KEYS))
+_BY_ID = select(Article).where(Article.id.in_(_KEYS))
+_CLUSTERS = select(Cluster).where(Cluster.id.in_(_KEYS))
+_MEMBERS = select(Article.cluster_id, Article.id, Article.source_id).where(Article.cluster_id.in_(_KEYS))
+
+
+def _chunks(values: list, size: int = CHUNK):
+    it = iter(values)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+class Pending:
+    """A new article decided in this batch; attribute names as on ``Article`` so that the rules read both."""
+
+    __slots__ = ("id", "source_id", "item_key", "row", "found", "cluster_id", "joined", "title", "text", "content_html",
+                 "summary_html", "published_at", "canonical_url", "content_hash", "categories")
+
+    def __init__(self, provisional_id: int, source_id: int, item_key: str, row: dict, found: Probe):
+        self.id, self.source_id, self.item_key, self.row, self.found = provisional_id, source_id, item_key, row, found
+        self.cluster_id: int | None = None
+        self.joined = False
+        for name in ("title", "text", "content_html", "summary_html", "published_at", "canonical_url", "content_hash", "categories"):
+            setattr(self, name, row[name])
+
+
+@dataclass
+class ClusterState:
+    id: int  # real, or provisional (negative) for a cluster made in this batch
+    published_at: datetime
+    representative_id: int | None
+    updated_at: datetime
+    row: Cluster | None = None  # the stored cluster, when there is one
+    members: list[Pending] = field(default_factory=list)  # pending members
+
+
+def _order(article) -> tuple:
+    """Stored articles before pending ones, each by id (pending ids count up from -1)."""
+    return (0, article.id) if article.id > 0 else (1, -article.id)
+
+
+class Batch:
+    def __init__(self, session: Session, source_id: int, probes: list[Probe], urls: list[str | None], hashes: list[str],
+                 now: datetime, policy: Policy = POLICY):
+        self.session, self.source_id, self.now, self.policy = session, source_id, now, policy
+        self.pending: list[Pending] = []
+        self._pending_by_id: dict[int, Pending] = {}
+        self.articles: dict[int, Article] = {}  # stored articles read for comparisons and matches
+        self.evidence: dict[int, Evidence] = {}
+        self._buckets: dict[int, list[tuple[int, datetime]]] = defaultdict(list)  # bucket → (article id, published)
+        self._by_hash: dict[str, list] = defaultdict(list)  # content hash → clustered articles
+        self._by_url: dict[str, list] = defaultdict(list)  # canonical URL → (id, source id, published, cluster id) rows
+        self._hubs: set[str] = set()
+        self._clusters: dict[int, ClusterState] = {}
+        self._merged: dict[int, int] = {}  # cluster id → the cluster it went into
+        self._stored_members: dict[int, list[tuple[int, int]]] = {}
+        self._counted: dict[tuple[int, int], int] = {}
+        self._recorded: Counter = Counter()  # (source, sentence) → articles added by this batch
+        self._load(probes, sorted({u for u in urls if u}), sorted(set(hashes)))
+
+    # ---------------------------------------------------------------- reads
+    def _load(self, probes: list[Probe], urls: list[str], hashes: list[str]) -> None:
+        s, window = self.session, self.policy.window
+        dated = [p for p in probes if p.buckets]
+        if dated:
+            low, high = min(p.published_at for p in dated) - window, max(p.published_at for p in dated) + window
+            for chunk in _chunks(sorted({b for p in dated for _band, b in p.buckets})):
+                for bucket, article_id, published in s.execute(_BY_BUCKET, {"keys": chunk, "low": low, "high": high}):
+                    self._buckets[bucket].append((article_id, published))
+        compared = {a for p in dated for a in self._ranked(p, stored_only=True)}
+        for chunk in _chunks(hashes):
+            for article in s.scalars(_BY_HASH, {"keys": chunk}):
+                self.articles[article.id] = article
+                self._by_hash[article.content_hash].append(article)
+        used = {}
+        for chunk in _chunks(urls):
+            used.update(s.execute(_URL_USE, {"keys": chunk}).all())
+        self._hubs = {url for url, n in used.items() if n >= HUB}
+        for chunk in _chunks(sorted(url for url in used if url not in self._hubs)):
+            for row in s.execute(_BY_URL, {"keys": chunk}):
+                self._by_url[row.canonical_url].append(row)
+                if row.source_id == self.source_id:
+                    compared.add(row.id)  # a candidate previous version
+        for chunk in _chunks(sorted(compared - self.articles.keys())):
+            self.articles.update((a.id, a) for a in s.scalars(_BY_ID, {"keys": chunk}))
+        for article_id in compared:
+            if (article := self.articles.get(article_id)) is not None:
+                self.evidence[article_id] = Evidence.of(article.title, html_of(article), article.text)
+        self._load_clusters({a.cluster_id for a in self.articles.values()} | {r.cluster_id for rows in self._by_url.values() for r in rows})
+        sentences = set().union(*(p.counted for p in probes), *(self._counted_of(i) for i in self.evidence))
+        sources = {self.source_id, *(self.articles[i].source_id for i in self.evidence)}
+        self._counted = boilerplate.counts(s, sources, sentences)
+
+    def _load_clusters(self, cluster_ids: set[int | None]) -> None:
+        """The clusters the new items may join, and their members' sources (two queries)."""
+        wanted = sorted(c for c in cluster_ids if c is not None)
+        for chunk in _chunks(wanted):
+            for row in self.session.scalars(_CLUSTERS, {"keys": chunk}):
+                self._clusters[row.id] = ClusterState(row.id, row.published_at, row.representative_id, row.updated_at, row)
+            for cluster_id, article_id, source_id in self.session.execute(_MEMBERS, {"keys": chunk}):
+                self._stored_members.setdefault(cluster_id, []).append((article_id, source_id))
+        for cluster_id in wanted:
+            self._stored_members.setdefault(cluster_id, [])
+
+    def _counted_of(self, article_id: int) -> set[int]:
+        evidence = self.evidence[article_id]
+        return evidence.passage_hashes | {evidence.title_hash} - {None}
+
+    def _ranked(self, found: Probe, stored_only: bool = False) -> list[int]:
+        """Article ids sharing buckets with the probe within the window, most shared buckets first."""
+        hits: Counter = Counter()
+        window = self.policy.window
+        for _band, bucket in found.buckets:
+            for article_id, published in self._buckets.get(bucket, ()):
+                if abs(published - found.published_at) <= window and (article_id > 0 or not stored_only):
+                    hits[article_id] += 1
+        ranked = sorted(hits.items(), key=lambda kv: (-kv[1], (0, kv[0]) if kv[0] > 0 else (1, -kv[0])))
+        return [article_id for article_id, _n in ranked[: self.policy.candidates]]
+
+    def candidates(self, found: Probe) -> list:
+        """Stored and pending articles sharing LSH buckets with the probe, most shared buckets first."""
+        return [a for i in self._ranked(found) if (a := self.articles.get(i) or self._pending_by_id.get(i)) is not None]
+
+    def _compare(self, found: Probe, others: list) -> list[Comparison]:
+        return compare(found, others, self.evidence, self._counted, self.policy)
+
+    # ---------------------------------------------------------------- decisions
+    def previous_version(self, canonical_url: str | None, found: Probe, near: list, present_keys: set[str]) -> Article | None:
+        """A stored item of this source that the new item key replaces (a changed GUID or URL), if any."""
+        if canonical_url and canonical_url not in self._hubs:
+            same_url = [self.articles[row.id] for row in self._by_url.get(canonical_url, ())
+                        if row.source_id == self.source_id and row.id in self.articles]
+            if len(same_url) == 1 and same_url[0].item_key not in present_keys:
+                (c,) = self._compare(found, same_url)
+                close = abs(c.article.published_at - found.published_at) <= self.policy.item_window
+                if not c.conflict and (close and c.title >= 0.5 or c.content >= self.policy.item_content):
+                    return c.article
+        mine = [a for a in near if a.id > 0 and a.source_id == self.source_id and a.item_key not in present_keys]
+        matches = [c for c in self._compare(found, mine) if same_item(c, found, self.policy)]
+        return max(matches, key=lambda c: c.content).article if matches else None
+
+    def add(self, item_key: str, row: dict, found: Probe, near: list) -> Pending:
+        """A new article: clustered (exact match, else the best verified near duplicate) and indexed, in memory."""
+        article = Pending(-(len(self.pending) + 1), self.source_id, item_key, row, found)
+        self.evidence[article.id] = found.evidence
+        match = self._exact_match(article)
+        clustered = [a for a in near if self.cluster_of(a) is not None]
+        verified = sorted((c for c in self._compare(found, clustered) if same_story(c, self.policy)),
+                          key=lambda c: (-c.content, -c.title, _order(c.article)))
+        if match is None and verified:
+            match = self.cluster_of(verified[0].article)
+        article.joined = self._join(article, match)
+        if bridged := {self.cluster_of(c.article) for c in verified} - {article.cluster_id}:
+            self._merge(article.cluster_id, bridged)
+        self.pending.append(article)
+        for _band, bucket in found.buckets:
+            self._buckets[bucket].append((article.id, article.published_at))
+        self._by_hash[article.content_hash].append(article)
+        if article.canonical_url:
+            self._by_url[article.canonical_url].append(article)
+        self._pending_by_id[article.id] = article
+        if not article.joined or not self._has_other_from_source(article):  # one story counts once per source
+            for key in ((article.source_id, h) for h in found.counted):
+                self._recorded[key] += 1
+                self._counted[key] = self._counted.get(key, 0) + 1  # visible to the items after this one
+        return article
+
+    def cluster_of(self, article) -> int | None:
+        return self._resolve(article.cluster_id)
+
+    def _exact_match(self, article: Pending) -> int | None:
+        """The cluster of the earliest article with the same content hash, or with the same canonical URL
+        when that URL names one item in every source using it."""
+        same = self._by_hash.get(article.content_hash, [])
+        if same:
+            return self.cluster_of(min(same, key=lambda a: (a.published_at, _order(a))))
+        if not article.canonical_url or article.canonical_url in self._hubs:
+            return None
+        rows = self._by_url.get(article.canonical_url, [])
+        sources = [row.source_id for row in rows]
+        if article.source_id in sources or len(sources) != len(set(sources)) or len(rows) >= HUB:
+            return None  # a hub URL (a newsroom page that many items link to), not an item's own
+        clustered = [row for row in rows if self.cluster_of(row) is not None]
+        return self.cluster_of(min(clustered, key=lambda r: (r.published_at, _order(r)))) if clustered else None
+
+    def _cluster(self, cluster_id: int) -> ClusterState:
+        if cluster_id not in self._clusters:
+            row = self.session.get(Cluster, cluster_id)
+            self._clusters[cluster_id] = ClusterState(cluster_id, row.published_at, row.representative_id, row.updated_at, row)
+        return self._clusters[cluster_id]
+
+    def _join(self, article: Pending, cluster_id: int | None) -> bool:
+        if cluster_id is None:
+            provisional = -(len(self._clusters) + 1)
+            while provisional in self._clusters:
+                provisional -= 1
+            self._clusters[provisional] = ClusterState(provisional, article.published_at, article.id, self.now, members=[article])
+            article.cluster_id = provisional
+            return False
+        cluster = self._cluster(cluster_id)
+        article.cluster_id = cluster_id
+        cluster.members.append(article)
+        if article.published_at < cluster.published_at:
+            cluster.published_at, cluster.representative_id = article.published_at, article.id
+        cluster.updated_at = self.now
+        return True
+
+    def _merge(self, target_id: int, others: set[int]) -> None:
+        """An article bridged clusters that are one story: they go into ``target_id``."""
+        target = self._cluster(target_id)
+        for other_id in others:
+            other = self._cluster(other_id)
+            self._merged[other_id] = target_id
+            for member in other.members:
+                member.cluster_id = target_id
+            target.members += other.members
+            other.members = []
+            if (other.published_at, other.representative_id or 0) < (target.published_at, target.representative_id or 0):
+                target.published_at, target.representative_id = other.published_at, other.representative_id
+
+    def _has_other_from_source(self, article: Pending) -> bool:
+        cluster_id = self.cluster_of(article)
+        if any(m.source_id == article.source_id and m.id != article.id for m in self._cluster(cluster_id).members):
+            return True
+        stored = [c for c in [cluster_id, *(k for k in self._merged if self._resolve(k) == cluster_id)] if c > 0]
+        return any(source_id == article.source_id for c in stored for _id, source_id in self._members_stored(c))
+
+    def _resolve(self, cluster_id: int | None) -> int | None:
+        while cluster_id in self._merged:
+            cluster_id = self._merged[cluster_id]
+        return cluster_id
+
+    def _members_stored(self, cluster_id: int) -> list[tuple[int, int]]:
+        if cluster_id not in self._stored_members:
+            rows = self.session.execute(select(Article.id, Article.source_id).where(Article.cluster_id == cluster_id).limit(clusters.MEMBERS))
+            self._stored_members[cluster_id] = [tuple(r) for r in rows]
+        return self._stored_members[cluster_id]
+
+    # ---------------------------------------------------------------- writes
+    def write(self, rules: list[topics.TopicRule], defaults: list[str]) -> set[int]:
+        """Store the pending articles and everything that hangs on them; returns the provisional ids of
+        items another worker stored first (not written)."""
+        if not self.pending:
+            return set()
+        ids = self._insert_articles()
+        lost = {p.id for p in self.pending if p.id not in ids}
+        written = [p for p in self.pending if p.id in ids]
+        real_clusters = self._write_clusters(ids)
+        if written:
+            self.session.execute(update(Article), [
+                {"id": ids[p.id], "cluster_id": real_clusters[self.cluster_of(p)]} for p in written
+            ])
+        for old, _target in self._merged.items():
+            if old > 0:
+                clusters.merge(self.session, real_clusters[self._resolve(old)], {old})
+        self._write_buckets(written, ids)
+        if not lost:
+            boilerplate.add(self.session, dict(self._recorded))
+        else:  # counted again from the items written
+            boilerplate.add(self.session, Counter((p.source_id, h) for p in written for h in p.found.counted))
+        memberships = []
+        for p in written:
+            found = topics.explain(rules, categories=p.categories, title=p.title, text=p.text, defaults=defaults)
+            memberships += [{"article_id": ids[p.id], "topic_id": tid, "reason": m.reason, "rule": m.rule[:300]} for tid, m in found.items()]
+        if memberships:
+            self.session.execute(insert(ArticleTopic.__table__), memberships)
+        return lost
+
+    def _write_buckets(self, written: list[Pending], ids: dict[int, int]) -> None:
+        """About 25 rows per article: sent to the driver as they are, each article's date converted once."""
+        connection = self.session.connection()
+        dialect = connection.dialect
+        convert = ArticleBucket.__table__.c.published_at.type.bind_processor(dialect) or (lambda value: value)
+        rows = []
+        for p in written:
+            article_id, published = ids[p.id], convert(p.published_at)
+            rows += [(article_id, band, bucket, published) for band, bucket in p.found.buckets]
+        if rows:
+            mark = "?" if dialect.paramstyle == "qmark" else "%s"
+            connection.exec_driver_sql(
+                f"INSERT INTO article_buckets (article_id, band, bucket, published_at) VALUES ({mark}, {mark}, {mark}, {mark})", rows)
+
+    def _insert_articles(self) -> dict[int, int]:
+        """Provisional id → real id for the items written; items under a key stored meanwhile are left out."""
+        by_key = {p.item_key: p.id for p in self.pending}
+        upsert = _UPSERT.get(self.session.get_bind().dialect.name, None)
+        statement = (upsert(Article.__table__).on_conflict_do_nothing(index_elements=["source_id", "item_key"])
+                     if upsert is not None else insert(Article.__table__))
+        rows = [p.row | {"source_id": p.source_id, "item_key": p.item_key} for p in self.pending]
+        # one compiled statement, sent as batched multi-row INSERTs ("insertmanyvalues")
+        returned = self.session.execute(statement.returning(Article.id, Article.item_key), rows)
+        ids: dict[int, int] = {by_key[key]: article_id for article_id, key in returned}
+        return ids
+
+    def _write_clusters(self, ids: dict[int, int]) -> dict[int, int]:
+        """New clusters from their written members; stored clusters moved on. Returns cluster id → real id."""
+        real = {cid: cid for cid in self._clusters if cid > 0}
+        made = []
+        for state in self._clusters.values():
+            live = [m for m in state.members if m.id in ids]
+            if state.id < 0 and state.id not in self._merged and live:
+                first = min(live, key=lambda m: (m.published_at, -m.id))
+                made.append((state, {"published_at": first.published_at, "updated_at": state.updated_at,
+                                     "created_at": self.now, "representative_id": ids[first.id]}))
+            elif state.row is not None:
+                state.row.updated_at = state.updated_at
+                if state.representative_id is not None and state.representative_id < 0:
+                    if state.representative_id in ids:
+                        state.row.published_at, state.row.representative_id = state.published_at, ids[state.representative_id]
+                elif state.representative_id != state.row.representative_id:
+                    state.row.published_at, state.row.representative_id = state.published_at, state.representative_id
+        if made:
+            statement = insert(Cluster.__table__).returning(Cluster.id, sort_by_parameter_order=True)
+            new_ids = self.session.scalars(statement, [v for _s, v in made]).all()
+            real.update((state.id, new_id) for (state, _v), new_id in zip(made, new_ids))
+        self.session.flush()
+        return real

@@ -56,6 +56,7 @@ task_queues = (Queue("refresh"), Queue("publish"), Queue("websub"), Queue("maint
 task_default_queue = "maintenance"
 task_routes = {
     "syndicate.refresh_source": {"queue": "refresh"},
+    "syndicate.refresh_sources": {"queue": "refresh"},
     "syndicate.enqueue_due": {"queue": "maintenance"},
     "syndicate.check_alerts": {"queue": "maintenance"},
     "syndicate.websub_verify": {"queue": "websub"},

@@ -3,6 +3,8 @@ served on 127.0.0.1 by a separate server process.
 
 Usage: .venv/bin/python bench/fixture.py serve [--feeds 200] [--items 50] [--republished 0.15]
        (prints "PORT <n>" on stdout once listening; feed i is at /f/<i>.xml; stop it with SIGTERM)
+       GET /stats answers JSON: requests, 304s and "overlaps" — requests for a feed that arrived while
+       another request for the same feed was still being answered (a source polled twice at once).
 
 Feed i belongs to city ``c<i % 20>``. An item is, with probability ``--republished`` (deterministic),
 a republication of the same-numbered item of feed i+1 (another city): same title and text,
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import sys
 import threading
 from datetime import datetime, timedelta, timezone
@@ -57,6 +60,8 @@ def feed_xml(i: int, n_feeds: int, items: int, share: float) -> bytes:
 def make_handler(n_feeds: int, items: int, share: float):
     cache: dict[int, bytes] = {}
     lock = threading.Lock()
+    in_flight: dict[int, int] = {}
+    stats = {"requests": 0, "not_modified": 0, "overlaps": 0, "overlapping_feeds": []}
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -65,14 +70,33 @@ def make_handler(n_feeds: int, items: int, share: float):
             pass
 
         def do_GET(self):  # noqa: N802
+            if self.path == "/stats":
+                with lock:
+                    body = json.dumps(stats).encode()
+                return self._answer(200, {"Content-Type": "application/json"}, body)
             try:
                 i = int(self.path.rsplit("/", 1)[-1].split(".")[0])
             except ValueError:
                 i = -1
             if not 0 <= i < n_feeds:
                 return self._answer(404, {}, b"")
+            with lock:
+                stats["requests"] += 1
+                if in_flight.get(i):
+                    stats["overlaps"] += 1
+                    stats["overlapping_feeds"] = sorted({*stats["overlapping_feeds"], i})[:50]
+                in_flight[i] = in_flight.get(i, 0) + 1
+            try:
+                self._feed(i)
+            finally:
+                with lock:
+                    in_flight[i] -= 1
+
+        def _feed(self, i: int) -> None:
             etag = f'"f{i}"' if i % 2 == 0 else None
             if etag and self.headers.get("If-None-Match") == etag:
+                with lock:
+                    stats["not_modified"] += 1
                 return self._answer(304, {"ETag": etag}, b"")
             with lock:
                 body = cache.get(i)

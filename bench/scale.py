@@ -94,6 +94,15 @@ def db_bytes(engine) -> int:
     return (pages - free) * size
 
 
+def pages_by_object(engine) -> dict[str, int]:
+    """Pages per table and index (SQLite's dbstat; empty where it is not compiled in)."""
+    try:
+        with engine.connect() as conn:
+            return dict(conn.exec_driver_sql("SELECT name, count(*) FROM dbstat GROUP BY name").all())
+    except Exception:  # no dbstat, or not SQLite
+        return {}
+
+
 def row_counts(engine) -> dict[str, int]:
     from sqlalchemy import inspect
 
@@ -119,34 +128,45 @@ def make_sources(session, base: str, n: int, cities: int = 20) -> list[int]:
     return [s.id for s in sources]
 
 
-def fetchlog_max(session) -> int:
-    from sqlalchemy import func, select
+def mark():
+    """Now, as the workers' clock reads it: a source whose ``last_checked_at`` is at or after it was polled since."""
+    from syndicate.clock import utcnow
 
-    from syndicate.models import FetchLog
-
-    return session.scalar(select(func.coalesce(func.max(FetchLog.id), 0)))
+    return utcnow()
 
 
-def wait_polled(sessions, ids: set[int], after_log_id: int, timeout: float) -> tuple[set[int], float]:
-    """Wait until every id has a fetch-log row newer than ``after_log_id``; returns the polled ids and the time."""
+def wait_polled(sessions, ids: set[int], since, timeout: float) -> tuple[set[int], float]:
+    """Wait until every id was checked at or after ``since`` (any outcome); returns the polled ids and the time."""
     from sqlalchemy import select
 
-    from syndicate.models import FetchLog
+    from syndicate.models import Source
 
     started = time.monotonic()
     seen: set[int] = set()
-    last = after_log_id
     while time.monotonic() - started < timeout:
         with sessions() as s:
-            rows = s.execute(select(FetchLog.id, FetchLog.source_id).where(FetchLog.id > last)).all()
-        for log_id, sid in rows:
-            last = max(last, log_id)
-            if sid in ids:
-                seen.add(sid)
+            seen = set(s.scalars(select(Source.id).where(Source.last_checked_at >= since))) & ids
         if seen >= ids:
             break
         time.sleep(0.1)
     return seen, time.monotonic() - started
+
+
+def beat_round() -> int:
+    """What beat's enqueue_due does, tick after tick until nothing due is left unclaimed: claim the
+    due sources and send them as refresh batches (workers/tasks.py). Returns the sources claimed."""
+    from workers.tasks import enqueue_due
+
+    total = 0
+    while claimed := enqueue_due():
+        total += claimed
+    return total
+
+
+def server_stats(base: str) -> dict:
+    import httpx
+
+    return httpx.get(f"{base}/stats", timeout=10).json()
 
 
 def declare_queues(broker_url: str, names=("refresh", "publish", "websub", "maintenance")) -> None:

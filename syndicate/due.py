@@ -30,9 +30,8 @@ A source row carries its lease (migration 0008): ``lease_state`` (None, ``queued
   empty, every queued claim made before that reading has lost its message, or a worker holds it
   (just taken, prefetched, a retry waiting for its countdown) and ``take`` will refuse it:
   ``claim_due(lost_before=…)`` claims them again at once.
-- The release is its own UPDATE right after the refresh's last commit (refresh.py owns its
-  transactions); a worker lost between the two leaves a lease that runs out on a source that is
-  not due, which changes nothing.
+- The release is one more statement in the refresh's last transaction (``release_in``, handed
+  to refresh.py, which owns its transactions), or its own UPDATE when the refresh ended early.
 """
 
 from __future__ import annotations
@@ -116,6 +115,7 @@ class RunLease:
     def __init__(self, engine: Engine, source_id: int, token: str | None, length: timedelta):
         self.engine, self.source_id, self.claim_token, self.length = engine, source_id, token, length
         self.token = token or new_token()  # a manual refresh (no claim) runs under a token of its own
+        self.released = False
 
     def _update(self, *where, **values) -> bool:
         statement = update(Source).where(Source.id == self.source_id, *where).values(**values)
@@ -134,7 +134,17 @@ class RunLease:
 
     def release(self) -> None:
         """The refresh is done (it scheduled the next check): the source is free."""
-        self._update_quietly(Source.lease_token == self.token, lease_state=None, lease_token=None, lease_until=None)
+        if not self.released:
+            self._update_quietly(Source.lease_token == self.token, lease_state=None, lease_token=None, lease_until=None)
+
+    def release_in(self, session: Session) -> None:
+        """The same release as a statement in the refresh's own last transaction (one commit less per poll)."""
+        session.execute(
+            update(Source).where(Source.id == self.source_id, Source.lease_token == self.token)
+            .values(lease_state=None, lease_token=None, lease_until=None),
+            execution_options={"synchronize_session": False},
+        )
+        self.released = True
 
     def fail(self, now: datetime, retrying: bool) -> None:
         """The refresh raised. A retried task finds its claim queued again; otherwise the source is
@@ -174,6 +184,13 @@ class RunLease:
                     return
             except SQLAlchemyError as exc:  # try again at the next renewal; the lease may run out meanwhile
                 log.warning("lease of source %s not renewed: %s", self.source_id, exc.__class__.__name__)
+
+
+def batches(ids: list[int], size: int, spread: int = 8) -> list[list[int]]:
+    """Split claimed ids into messages of at most ``size``; with few ids, smaller ones (about
+    ``spread`` per worker pair) so that a short round still spreads over all workers."""
+    step = max(1, min(size, len(ids) // spread))
+    return [ids[i : i + step] for i in range(0, len(ids), step)]
 
 
 def record_tick(session: Session, now: datetime, enqueued: int) -> None:

@@ -1,6 +1,7 @@
 """``/metrics`` in the Prometheus text format, computed from the database at scrape time.
 
-Every worker process writes one ``fetch_log`` row per attempt, so counting that table gives
+Every worker process writes one ``fetch_log`` row per attempt (a run of identical quiet polls is
+folded into one row with ``repeats``), so summing that table gives
 the numbers of all workers on all machines without prometheus_client's multiprocess mode: the
 database is the shared store. Counters count the rows the fetch log keeps (should old rows be
 pruned, a counter drops, which Prometheus reads as a reset). Gauges come from the source rows,
@@ -48,9 +49,10 @@ def fetch_families(session: Session) -> list[Metric]:
     updated = CounterMetricFamily("syndicate_articles_updated", "Stored articles changed by a later fetch")
     duplicates = CounterMetricFamily("syndicate_duplicates", "Items recognised as duplicates while storing", labels=["kind"])
     duration = HistogramMetricFamily("syndicate_fetch_duration_seconds", "Duration of feed fetches (fetch, parse, store)", labels=["status"])
-    buckets = [func.sum(case((FetchLog.duration_ms <= limit, 1), else_=0)) for limit in DURATION_BUCKETS_MS]
+    # a folded run of quiet polls (repeats > 1) counts as that many fetches, each at the run's latest duration
+    buckets = [func.sum(case((FetchLog.duration_ms <= limit, FetchLog.repeats), else_=0)) for limit in DURATION_BUCKETS_MS]
     query = select(
-        FetchLog.status, FetchLog.reason, func.count(), func.sum(FetchLog.duration_ms), func.sum(FetchLog.new_items),
+        FetchLog.status, FetchLog.reason, func.sum(FetchLog.repeats), func.sum(FetchLog.duration_ms * FetchLog.repeats), func.sum(FetchLog.new_items),
         func.sum(FetchLog.updated_items), func.sum(FetchLog.duplicates), *buckets,
     ).group_by(FetchLog.status, FetchLog.reason)
     totals = {"new": 0, "updated": 0, "duplicates": 0}

@@ -196,6 +196,11 @@ class FetchLog(Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     reason: Mapped[str | None] = mapped_column(String(60))
     message: Mapped[str | None] = mapped_column(Text)
+    # A run of identical quiet outcomes (not_modified/unchanged) is one row: ``repeats`` attempts
+    # from ``started_at`` to ``last_started_at``. Folding writes no indexed column and changes no
+    # row's size much, so re-polling unchanged sources grows no table and no index.
+    repeats: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class BeatTick(Base):

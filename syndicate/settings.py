@@ -10,7 +10,7 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import NonNegativeInt, PositiveFloat, field_validator
+from pydantic import NonNegativeInt, PositiveFloat, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from syndicate import __version__
@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # scheduling (seconds)
     beat_interval: float = 30.0
     run_lease: float = 30.0  # a running refresh holds its source this long, renewed every third of it (syndicate/due.py)
+    claim_limit: PositiveInt = 5000  # due sources one beat tick claims at most
+    refresh_batch: PositiveInt = 20  # sources per refresh message (fewer when few are due): one message, one task, N polls
+    batch_budget: PositiveFloat = 120.0  # a batch task running longer hands its remaining sources on in a new message
     default_interval: int = 900
     min_interval: int = 300
     max_interval: int = 86400

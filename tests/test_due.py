@@ -191,6 +191,49 @@ def test_refresh_task_runs_under_the_lease(runtime, session, feed_server, monkey
     assert session.query(FetchLog).filter_by(source_id=source.id).count() == 1
 
 
+def test_claimed_ids_go_out_in_batches_small_when_few_are_due():
+    ids = list(range(10_000))
+    assert [len(b) for b in due.batches(ids, 20)] == [20] * 500
+    assert sum(due.batches(ids, 20), []) == ids  # every id once, in order
+    assert due.batches(list(range(16)), 20) == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9], [10, 11], [12, 13], [14, 15]]
+    assert due.batches([5, 6, 7], 20) == [[5], [6], [7]]
+    assert due.batches(list(range(400)), 20)[-1] == list(range(380, 400))
+    assert due.batches([], 20) == []
+
+
+def test_batch_task_polls_each_source_under_its_own_lease(runtime, session, feed_server, monkeypatch):
+    from workers import tasks
+
+    monkeypatch.setattr(tasks, "_runtime", runtime)
+    item = ('<rss version="2.0"><channel><title>{n}</title><item><guid>{n}</guid><title>Meldung {n}</title>'
+            '<link>https://a.example/{n}</link></item></channel></rss>')
+    routes = [feed_server.add(f"/{n}.xml", item.format(n=n), headers={"Content-Type": "application/rss+xml"}) for n in range(4)]
+    sources = [make_source(session, feed_server.url(f"/{n}.xml")) for n in range(4)]
+    for source in sources:
+        source.next_check_at = utcnow() - timedelta(seconds=1)
+    session.commit()
+    claim = due.claim_due(session, utcnow())
+    ids = [s.id for s in sources]
+    assert sorted(claim.ids) == sorted(ids)
+    blocker = due.RunLease(runtime.engine, ids[1], claim.token, RUN)
+    assert blocker.take(utcnow())  # another worker runs source 1 already
+
+    assert tasks.refresh_sources.run(ids, claim.token) == {"new": 3, "skipped": 1}
+    assert [r.hits for r in routes] == [1, 0, 1, 1]
+    assert [lease_of(session, i) for i in ids if i != ids[1]] == [(None, None, None)] * 3
+    assert tasks.refresh_sources.run(ids, claim.token) == {"skipped": 4}  # a redelivered message polls nothing
+    assert [r.hits for r in routes] == [1, 0, 1, 1]
+
+    # over its time budget, a batch hands the sources it has not started to a new message (same claim)
+    blocker.fail(utcnow(), retrying=True)
+    sent = []
+    monkeypatch.setattr(tasks.refresh_sources, "apply_async", lambda args: sent.append(args))
+    monkeypatch.setattr(runtime.settings, "batch_budget", 1e-6)
+    extra = make_source(session, feed_server.url("/3.xml").replace("3.xml", "3.xml?x"))
+    assert tasks.refresh_sources.run([ids[1], extra.id], claim.token) == {"new": 1, "handed_on": 1}
+    assert sent == [([extra.id], claim.token)] and routes[1].hits == 1
+
+
 def test_beat_tick_is_recorded(session):
     now = utcnow()
     due.record_tick(session, now, 7)

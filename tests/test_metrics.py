@@ -75,6 +75,21 @@ def test_duration_histogram_buckets(settings, runtime, session):
     assert value(found, "syndicate_duplicates_total", kind="stored") == 5
 
 
+def test_a_folded_run_of_quiet_polls_counts_as_that_many_fetches(settings, runtime, session):
+    source = make_source(session, "http://127.0.0.1:9/feed.xml")
+    now = utcnow()
+    session.add(FetchLog(source_id=source.id, started_at=now, duration_ms=20, status="not_modified", http_status=304,
+                         repeats=40, last_started_at=now + timedelta(hours=5)))
+    session.add(FetchLog(source_id=source.id, started_at=now, duration_ms=600, status="unchanged", http_status=200))
+    session.commit()
+    with client(settings) as c:
+        found = scrape(c)
+    assert value(found, "syndicate_fetches_total", status="not_modified", reason="") == 40
+    assert value(found, "syndicate_fetches_total", status="unchanged", reason="") == 1
+    assert value(found, "syndicate_fetch_duration_seconds_bucket", status="not_modified", le="0.05") == 40
+    assert value(found, "syndicate_fetch_duration_seconds_sum", status="not_modified") == pytest.approx(0.8)
+
+
 def test_alerts_and_beat_lag_in_metrics_and_log(settings, runtime, session, feed_server, topics, caplog):
     polled = healthy_and_failing(runtime, session, feed_server)
     failing = session.get(Source, polled.failing_id)

@@ -98,6 +98,40 @@ def test_second_poll_with_etag_is_not_modified(runtime, session, feed_server):
     assert row.error_count == 0
 
 
+def test_quiet_polls_fold_into_one_fetch_log_row_and_a_change_starts_a_new_one(runtime, session, feed_server):
+    route = feed_server.add("/rathaus.xml", fixture("rathaus_v1.xml"), headers=RSS, etag='"ru-v1"')
+    source = make_source(session, feed_server.url("/rathaus.xml"))
+    t0 = utcnow()
+    assert poll(runtime, session, source.id, now=t0).status == "new"
+    times = [t0 + timedelta(minutes=n) for n in (10, 20, 30)]
+    for t in times:
+        assert poll(runtime, session, source.id, now=t).status == "not_modified"
+
+    def log():
+        rows = session.scalars(select(FetchLog).where(FetchLog.source_id == source.id).order_by(FetchLog.id)).all()
+        return [(r.status, r.http_status, r.repeats, r.started_at, r.last_started_at) for r in rows]
+
+    assert log() == [("new", 200, 1, t0, None), ("not_modified", 304, 3, times[0], times[2])]
+    # an error interrupts the run; the next quiet poll starts a new row, the same body without ETag another
+    route.status, route.body, route.etag = 500, b"kaputt", None
+    t_err = t0 + timedelta(minutes=40)
+    assert poll(runtime, session, source.id, now=t_err).status == "error"
+    route.status, route.body, route.etag = 200, fixture("rathaus_v1.xml"), '"ru-v1"'
+    t_304 = t0 + timedelta(minutes=50)
+    assert poll(runtime, session, source.id, now=t_304).status == "not_modified"
+    route.etag = None
+    session.get(Source, source.id).etag = None
+    session.commit()
+    t_same = [t0 + timedelta(minutes=60), t0 + timedelta(minutes=70)]
+    for t in t_same:
+        assert poll(runtime, session, source.id, now=t).status == "unchanged"
+    assert [row[:3] for row in log()] == [
+        ("new", 200, 1), ("not_modified", 304, 3), ("error", 500, 1), ("not_modified", 304, 1), ("unchanged", 200, 2),
+    ]
+    assert log()[-1][3:] == (t_same[0], t_same[1])
+    assert count(session, Article, Article.source_id == source.id) == 2
+
+
 def test_same_body_without_etag_is_unchanged_and_not_parsed(runtime, session, feed_server, monkeypatch):
     route = feed_server.add("/rathaus.xml", fixture("rathaus_v1.xml"), headers=RSS)
     source = make_source(session, feed_server.url("/rathaus.xml"))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections import Counter
 from datetime import datetime, timedelta
 
 from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
@@ -51,28 +53,55 @@ def _stop_heartbeat(**_kwargs) -> None:
 TRANSIENT = (OperationalError, BrokerOperationalError)  # database locked/unreachable, broker connection lost
 
 
-@app.task(
-    name="syndicate.refresh_source", acks_late=True, autoretry_for=TRANSIENT,
-    retry_backoff=celeryconfig.RETRY_BACKOFF, retry_backoff_max=celeryconfig.RETRY_BACKOFF_MAX,
-    retry_jitter=True, max_retries=celeryconfig.RETRY_MAX,
+RETRYING = dict(
+    acks_late=True, autoretry_for=TRANSIENT, retry_backoff=celeryconfig.RETRY_BACKOFF,
+    retry_backoff_max=celeryconfig.RETRY_BACKOFF_MAX, retry_jitter=True, max_retries=celeryconfig.RETRY_MAX,
 )
+
+
+@app.task(name="syndicate.refresh_source", **RETRYING)
 def refresh_source(source_id: int, token: str | None = None) -> dict:
     """``token``: the beat's claim (syndicate.due); none for a manual refresh, which takes a free lease."""
+    return _refresh_one(refresh_source, source_id, token).as_dict()
+
+
+@app.task(name="syndicate.refresh_sources", **RETRYING)
+def refresh_sources(source_ids: list[int], token: str) -> dict:
+    """One beat message for several claimed sources, polled one after the other, each under its own lease.
+
+    A retry (a transient error in one of them) runs the whole list again: the sources already done
+    are released and no longer due, so their ``take`` refuses and they are skipped. After
+    ``batch_budget`` seconds the sources not yet started go back to the queue in a new message
+    with the same claim, so no task runs long whatever its hosts do.
+    """
+    started, counts = time.monotonic(), Counter()
+    for n, source_id in enumerate(source_ids):
+        if n and time.monotonic() - started > runtime().settings.batch_budget:
+            rest = source_ids[n:]
+            refresh_sources.apply_async((rest, token))
+            log.info("refresh batch handed on: %s sources after %.0f s", len(rest), time.monotonic() - started)
+            counts["handed_on"] += len(rest)
+            break
+        counts[_refresh_one(refresh_sources, source_id, token).status] += 1
+    return dict(counts)
+
+
+def _refresh_one(task, source_id: int, token: str | None) -> refresh.RefreshOutcome:
     rt = runtime()
     lease = due.RunLease(rt.engine, source_id, token, timedelta(seconds=rt.settings.run_lease))
     if not lease.take(utcnow()):  # another worker runs it, a newer claim holds it, or it is not due any more
         log.info("refresh source=%s status=skipped reason=lease_held token=%s", source_id, token)
-        return refresh.RefreshOutcome(id=source_id, url="", status="skipped", reason="lease_held").as_dict()
+        return refresh.RefreshOutcome(id=source_id, url="", status="skipped", reason="lease_held")
     try:
         with lease.renewed(), rt.sessions() as session:
-            outcome = refresh.refresh_source(session, rt.client, source_id, rt.refresh_config)
+            outcome = refresh.refresh_source(session, rt.client, source_id, rt.refresh_config, before_commit=lease.release_in)
     except Exception as exc:
-        request = refresh_source.request
-        lease.fail(utcnow(), retrying=isinstance(exc, TRANSIENT) and (request.retries or 0) < refresh_source.max_retries)
+        request = task.request
+        lease.fail(utcnow(), retrying=isinstance(exc, TRANSIENT) and (request.retries or 0) < task.max_retries)
         raise
     lease.release()
     log.info("refresh source=%s status=%s new=%s reason=%s", source_id, outcome.status, outcome.new, outcome.reason)
-    return outcome.as_dict()
+    return outcome
 
 
 @app.task(name="syndicate.enqueue_due")
@@ -81,9 +110,12 @@ def enqueue_due() -> int:
     now = utcnow()
     lost_before = _refresh_queue_empty_since(rt.settings.broker_url)
     with rt.sessions() as session:
-        claim = due.claim_due(session, now, lost_before=lost_before)
-        for source_id in claim.ids:  # rows are committed before the tasks are sent
-            refresh_source.apply_async((source_id, claim.token))
+        claim = due.claim_due(session, now, limit=rt.settings.claim_limit, lost_before=lost_before)
+        for batch in due.batches(claim.ids, rt.settings.refresh_batch):  # rows are committed before the tasks are sent
+            if len(batch) == 1:
+                refresh_source.apply_async((batch[0], claim.token))
+            else:
+                refresh_sources.apply_async((batch, claim.token))
         due.record_tick(session, now, len(claim.ids))
     return len(claim.ids)
 

@@ -4,8 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+INGEST_ARGS ?=
+FAULTS_ARGS ?=
 
-.PHONY: install up demo test clean
+.PHONY: install up demo test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +28,14 @@ demo: install
 ## install and run the test suite
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## benchmarks of issue 9 with real worker processes, as tables: ingest vs reader, unchanged re-polls,
+## worker memory (bench/ingest.py), then kill -9 / Redis / PostgreSQL faults (bench/faults.py)
+bench: install
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python bench/ingest.py $(INGEST_ARGS); ingest=$$?; \
+	$(BIN)/python bench/faults.py $(FAULTS_ARGS); faults=$$?; \
+	test $$ingest = 0 -a $$faults = 0
 
 clean:
 	rm -rf var .pytest_cache

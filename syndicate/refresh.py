@@ -1,8 +1,9 @@
 """refresh_source: the whole pipeline for one source, top to bottom.
 
 load source → host slot (over budget? deferred) → conditional GET → rate limited? deferred
-→ HTTP error? → validators, permanent redirect → not modified? → body unchanged?
-→ parse (or, for an HTML newsroom, extract) → normalise → store (upsert, cluster, topics) → adaptive interval → schedule → reset the error counter.
+→ HTTP error? → not modified? → body unchanged? → parse (or, for an HTML newsroom, extract)
+→ normalise → store (upsert, cluster, topics) → adaptive interval → validators, permanent redirect
+→ schedule → reset the error counter (one commit, with the worker's lease release).
 
 Stages never call each other; only this module calls them. Failures are stored on
 the source row (``error_count``, ``last_error_reason`` …) and in the fetch log; a deferral
@@ -107,9 +108,6 @@ def refresh_source(session: Session, client: httpx.Client, source_id: int, confi
         outcome.http_status, body = result.status, result.content
         if (error := result.error()) is not None:
             raise error
-        _remember_validators(source, result)
-        moves.follow(session, source, result.permanent_redirect, now,
-                     confirmations=config.redirect_confirmations, min_span=config.redirect_min_span)
         if result.not_modified:
             outcome.status = "not_modified"
         elif (digest := hashlib.sha256(result.content).hexdigest()) == source.body_hash:
@@ -126,6 +124,11 @@ def refresh_source(session: Session, client: httpx.Client, source_id: int, confi
                 dates, now, default=config.default_interval, low=low, high=high,
                 feed_hint=feed_interval(result.content, feed.ttl_minutes),
             )
+        # the source row is changed only now: a changed row is flushed by the next query, and on SQLite
+        # that write would hold the database's one write lock through the whole parse and store
+        _remember_validators(source, result)
+        moves.follow(session, source, result.permanent_redirect, now,
+                     confirmations=config.redirect_confirmations, min_span=config.redirect_min_span)
         source.error_count, source.first_error_at = 0, None
         source.last_error_reason = source.last_error_message = None
         source.last_success_at = now
@@ -236,7 +239,7 @@ def _finish(session: Session, source: Source, outcome: RefreshOutcome, now: date
     if not _fold_quiet(session, source.id, outcome, now, size):
         session.add(
             FetchLog(
-                source_id=source.id, started_at=now, duration_ms=outcome.duration_ms, status=outcome.status,
+                source_id=source.id, started_at=now, last_started_at=now, duration_ms=outcome.duration_ms, status=outcome.status,
                 http_status=outcome.http_status, bytes=size, new_items=outcome.new, updated_items=outcome.updated,
                 duplicates=outcome.duplicates, reason=outcome.reason, message=(outcome.message or "")[:2000] or None,
             )

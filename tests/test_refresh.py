@@ -111,7 +111,7 @@ def test_quiet_polls_fold_into_one_fetch_log_row_and_a_change_starts_a_new_one(r
         rows = session.scalars(select(FetchLog).where(FetchLog.source_id == source.id).order_by(FetchLog.id)).all()
         return [(r.status, r.http_status, r.repeats, r.started_at, r.last_started_at) for r in rows]
 
-    assert log() == [("new", 200, 1, t0, None), ("not_modified", 304, 3, times[0], times[2])]
+    assert log() == [("new", 200, 1, t0, t0), ("not_modified", 304, 3, times[0], times[2])]
     # an error interrupts the run; the next quiet poll starts a new row, the same body without ETag another
     route.status, route.body, route.etag = 500, b"kaputt", None
     t_err = t0 + timedelta(minutes=40)

@@ -7,13 +7,14 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta
 
-from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
+from celery.signals import worker_init, worker_process_shutdown, worker_ready, worker_shutdown
 from kombu.exceptions import OperationalError as BrokerOperationalError
 from sqlalchemy.exc import OperationalError
 
 import celeryconfig
 from syndicate import alerts, due, queues, refresh, status, websub, workerinfo
 from syndicate.clock import utcnow
+from syndicate.reader import german
 from syndicate.runtime import Runtime
 from workers.app import app
 
@@ -28,6 +29,14 @@ def runtime() -> Runtime:
     if _runtime is None:
         _runtime = Runtime()
     return _runtime
+
+
+@worker_init.connect
+def _prepare(**_kwargs) -> None:
+    """Before the pool starts (prefork children inherit it): httpx's one INFO line per request is
+    noise next to our own refresh line, and the text folding table is built once, not in the first task."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    german.fold("é")
 
 
 @worker_process_shutdown.connect

@@ -156,7 +156,7 @@ class FetchPublic(BaseModel):
     reason: str | None
     message: str | None
     repeats: int = Field(1, description="identical quiet outcomes (not_modified/unchanged) folded into this row, the first at started_at")
-    last_started_at: datetime | None = Field(None, description="the latest attempt of a folded run (repeats > 1)")
+    last_started_at: datetime | None = Field(None, description="the latest attempt of this row: started_at unless repeats > 1")
 
     @classmethod
     def of(cls, row: FetchLog) -> FetchPublic:

@@ -42,7 +42,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -133,9 +132,8 @@ class PostgresCluster:
 class Watch:
     """First poll of each source after the fault, and when the refresh queue first drained."""
 
-    ids: set[int]
+    ids: set[int]  # the sources not polled (no poll committed) at the fault
     fault_at: float
-    fault_utc: datetime
     polled: dict[int, float] = field(default_factory=dict)  # source id → seconds after the fault (first poll)
     drained: float | None = None  # seconds after the fault
 
@@ -149,7 +147,7 @@ class Watch:
         now = time.monotonic() - self.fault_at
         try:
             with rt.sessions() as s:
-                checked = set(s.scalars(select(Source.id).where(Source.last_checked_at >= self.fault_utc)))
+                checked = set(s.scalars(select(Source.id).where(Source.last_checked_at.is_not(None))))
         except SQLAlchemyError:  # the database is down (postgres scenario)
             checked = set()
         for source_id in (checked & self.ids) - self.polled.keys():
@@ -270,7 +268,7 @@ def scenario(args, fault: str) -> tuple[list[tuple[str, str]], bool]:
         while len(before) < threshold and time.monotonic() - started < args.max_seconds:
             time.sleep(0.2)
             before = polled_ids(rt)
-        fault_at, fault_utc = time.monotonic(), scale.mark()
+        fault_at = time.monotonic()
         victims: set[int] = set()
         if fault == "kill":
             victim = workers[0]
@@ -295,7 +293,7 @@ def scenario(args, fault: str) -> tuple[list[tuple[str, str]], bool]:
                 raise SystemExit(reason)
             what = (f"postgres PID {pid} (port {cluster.port}, started here) shut down hard after {len(before)}/{len(ids)} polled, "
                     f"down {args.outage:g} s, restarted")
-        watch = Watch(set(ids) - before, fault_at, fault_utc)
+        watch = Watch(set(ids) - before, fault_at)
         while not watch.done() and time.monotonic() - started < args.max_seconds:
             watch.step(rt, env["SYNDICATE_BROKER_URL"])
             time.sleep(0.25)

@@ -186,9 +186,9 @@ class RunLease:
                 log.warning("lease of source %s not renewed: %s", self.source_id, exc.__class__.__name__)
 
 
-def batches(ids: list[int], size: int, spread: int = 8) -> list[list[int]]:
-    """Split claimed ids into messages of at most ``size``; with few ids, smaller ones (about
-    ``spread`` per worker pair) so that a short round still spreads over all workers."""
+def batches(ids: list[int], size: int, spread: int = 32) -> list[list[int]]:
+    """Split claimed ids into messages of at most ``size``; with few ids, smaller ones (at least
+    ``spread`` messages) so that a short round spreads evenly over the workers."""
     step = max(1, min(size, len(ids) // spread))
     return [ids[i : i + step] for i in range(0, len(ids), step)]
 

@@ -195,9 +195,10 @@ def test_claimed_ids_go_out_in_batches_small_when_few_are_due():
     ids = list(range(10_000))
     assert [len(b) for b in due.batches(ids, 20)] == [20] * 500
     assert sum(due.batches(ids, 20), []) == ids  # every id once, in order
-    assert due.batches(list(range(16)), 20) == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9], [10, 11], [12, 13], [14, 15]]
+    assert due.batches(list(range(64)), 20) == [[i, i + 1] for i in range(0, 64, 2)]
     assert due.batches([5, 6, 7], 20) == [[5], [6], [7]]
-    assert due.batches(list(range(400)), 20)[-1] == list(range(380, 400))
+    assert [len(b) for b in due.batches(list(range(200)), 20)] == [6] * 33 + [2]
+    assert due.batches(list(range(800)), 20)[-1] == list(range(780, 800))
     assert due.batches([], 20) == []
 
 

@@ -121,9 +121,15 @@ def test_fetch_log_newest_first(api, session, runtime, feed_server):
     rows = answer.json()
     assert [(r["status"], r["new_items"], r["reason"]) for r in rows] == [("error", 0, "http_5xx"), ("new", 4, None)]
     assert rows[1]["http_status"] == 200 and rows[1]["bytes"] > 0
-    assert len(api.call("GET", f"/api/v1/sources/{source.id}/fetches?limit=1", "muenchen").json()) == 1
+    assert [(r["repeats"], r["last_started_at"] == r["started_at"]) for r in rows] == [(1, True), (1, True)]
     health = api.call("GET", f"/api/v1/sources/{source.id}", "muenchen").json()["health"]
     assert health["status"] == "failing" and health["last_error_reason"] == "http_5xx" and health["last_success_at"]
+    feed_server.routes["/presse.xml"].status = 200
+    for hours in (2, 3):  # the same body twice: one "unchanged" row, two attempts
+        refresh_source(session, runtime.client, source.id, runtime.refresh_config, now=utcnow() + timedelta(hours=hours))
+    newest = api.call("GET", f"/api/v1/sources/{source.id}/fetches?limit=1", "muenchen").json()
+    assert [(r["status"], r["repeats"]) for r in newest] == [("unchanged", 2)]
+    assert newest[0]["last_started_at"] > newest[0]["started_at"]
 
 
 # ---------------------------------------------------------------- create

@@ -93,6 +93,16 @@ def test_source_page_has_fetch_log_and_latency_chart(settings, runtime, session,
     assert missing.status_code == 404
 
 
+def test_source_page_shows_a_run_of_quiet_polls_as_one_row(settings, runtime, session, polled):
+    for _ in range(3):
+        assert poll(runtime, session, polled.ok_id).status == "not_modified"
+    with client(settings) as c:
+        html = c.get(f"/ops/sources/{polled.ok_id}").text
+    table = html.split('<table id="fetches">')[1].split("</table>")[0]
+    assert table.count("<tr class=") == 2  # the first poll, and the three 304s folded into one row
+    assert "3×, zuletzt" in table
+
+
 # ---------------------------------------------------------------- access
 
 

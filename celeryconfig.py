@@ -16,6 +16,10 @@ broker_connection_retry_on_startup = True
 # discovered feed) and wait for a host slot, so soft = 2 × deadline + 30 s, hard = soft + 30 s.
 task_soft_time_limit = int(2 * _settings.fetch_deadline + 30)
 task_time_limit = task_soft_time_limit + 30
+# A batch of refreshes (syndicate.refresh_sources) starts no source after SYNDICATE_BATCH_BUDGET
+# seconds, so it runs at most that long plus one refresh.
+BATCH_SOFT_TIME_LIMIT = int(_settings.batch_budget) + task_soft_time_limit
+BATCH_TIME_LIMIT = BATCH_SOFT_TIME_LIMIT + 30
 
 # Retries of transient database/broker errors (workers/tasks.py): capped backoff with jitter.
 # The cap stays far below the visibility timeout, so a retry waiting for its ETA is not redelivered.
@@ -32,7 +36,7 @@ MAINTENANCE_TIME_LIMIT = MAINTENANCE_SOFT_TIME_LIMIT + 60
 # Redis redelivers an unacknowledged message after ``visibility_timeout``; with acks_late that
 # must exceed the hard time limit plus the longest retry countdown, or a slow task runs twice.
 VISIBILITY_TIMEOUT = 3600
-if VISIBILITY_TIMEOUT <= max(task_time_limit, MAINTENANCE_TIME_LIMIT) + RETRY_BACKOFF_MAX:
+if VISIBILITY_TIMEOUT <= max(task_time_limit, BATCH_TIME_LIMIT, MAINTENANCE_TIME_LIMIT) + RETRY_BACKOFF_MAX:
     raise ValueError("visibility_timeout must exceed the hard time limit plus the longest retry countdown")
 broker_transport_options: dict = {}
 if broker_url.split("://", 1)[0] in ("redis", "rediss"):

@@ -243,3 +243,22 @@ def test_beat_tick_is_recorded(session):
     assert len(ticks) == 1 and ticks[0].enqueued == 3
     assert ticks[0].ticked_at == now + timedelta(seconds=5)
     assert session.query(Source).count() == 0
+
+
+def test_refresh_tasks_route_to_the_refresh_queue_with_limits_above_their_work():
+    import celeryconfig
+    from syndicate.settings import get_settings
+    from workers import app
+    from workers.tasks import refresh_source, refresh_sources
+
+    settings = get_settings()
+    for name in ("syndicate.refresh_source", "syndicate.refresh_sources"):
+        assert app.amqp.router.route({}, name)["queue"].name == "refresh"
+    for name in ("syndicate.websub_deliver", "syndicate.maintenance", "syndicate.enqueue_due"):
+        assert app.amqp.router.route({}, name)["queue"].name != "refresh"  # a refresh flood never starves them
+    assert app.conf.task_soft_time_limit > 2 * settings.fetch_deadline and app.conf.task_time_limit > app.conf.task_soft_time_limit
+    assert refresh_sources.soft_time_limit >= settings.batch_budget + app.conf.task_soft_time_limit
+    assert refresh_sources.time_limit > refresh_sources.soft_time_limit
+    assert celeryconfig.VISIBILITY_TIMEOUT > refresh_sources.time_limit + celeryconfig.RETRY_BACKOFF_MAX
+    assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost and app.conf.worker_prefetch_multiplier == 1
+    assert refresh_source.autoretry_for and refresh_sources.autoretry_for and refresh_sources.retry_jitter

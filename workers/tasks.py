@@ -74,7 +74,8 @@ def refresh_source(source_id: int, token: str | None = None) -> dict:
     return _refresh_one(refresh_source, source_id, token).as_dict()
 
 
-@app.task(name="syndicate.refresh_sources", **RETRYING)
+@app.task(name="syndicate.refresh_sources", soft_time_limit=celeryconfig.BATCH_SOFT_TIME_LIMIT,
+          time_limit=celeryconfig.BATCH_TIME_LIMIT, **RETRYING)
 def refresh_sources(source_ids: list[int], token: str) -> dict:
     """One beat message for several claimed sources, polled one after the other, each under its own lease.
 

@@ -49,7 +49,7 @@ def fetch_families(session: Session) -> list[Metric]:
     updated = CounterMetricFamily("syndicate_articles_updated", "Stored articles changed by a later fetch")
     duplicates = CounterMetricFamily("syndicate_duplicates", "Items recognised as duplicates while storing", labels=["kind"])
     duration = HistogramMetricFamily("syndicate_fetch_duration_seconds", "Duration of feed fetches (fetch, parse, store)", labels=["status"])
-    # a folded run of quiet polls (repeats > 1) counts as that many fetches, each at the run's latest duration
+    # a folded run of quiet polls (repeats > 1) counts as that many fetches, each at the run's first duration
     buckets = [func.sum(case((FetchLog.duration_ms <= limit, FetchLog.repeats), else_=0)) for limit in DURATION_BUCKETS_MS]
     query = select(
         FetchLog.status, FetchLog.reason, func.sum(FetchLog.repeats), func.sum(FetchLog.duration_ms * FetchLog.repeats), func.sum(FetchLog.new_items),

@@ -198,8 +198,8 @@ class FetchLog(Base):
     message: Mapped[str | None] = mapped_column(Text)
     # A run of identical quiet outcomes (not_modified/unchanged) is one row: ``repeats`` attempts
     # from ``started_at`` to ``last_started_at`` (set from the start, equal for a single attempt).
-    # Folding writes no indexed column and keeps the row's size, so re-polling unchanged sources
-    # grows no table and no index.
+    # Folding writes no indexed column and keeps the row's size (duration and bytes stay the first
+    # attempt's), so re-polling unchanged sources grows no table and no index.
     repeats: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

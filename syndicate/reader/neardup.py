@@ -52,7 +52,10 @@ def passage_hash(passage: list[str]) -> int:
 
 def shingles(passage_words: list[list[str]], skip: set[int] = frozenset()) -> set[str]:
     """Word 3-shingles over the passages whose hash is not in ``skip``."""
-    kept = [w for p in passage_words if passage_hash(p) not in skip for w in p]
+    return _shingle_set([w for p in passage_words if passage_hash(p) not in skip for w in p])
+
+
+def _shingle_set(kept: list[str]) -> set[str]:
     if len(kept) < SHINGLE:
         return {" ".join(kept)} if kept else set()
     return {" ".join(kept[i : i + SHINGLE]) for i in range(len(kept) - SHINGLE + 1)}
@@ -120,12 +123,27 @@ class Evidence:
         return cls(title=title, passages=tuple(tuple(p) for p in found))
 
     @cached_property
+    def _hashed(self) -> tuple[tuple[int, tuple[str, ...]], ...]:
+        return tuple((passage_hash(list(p)), p) for p in self.passages)
+
+    @cached_property
     def passage_hashes(self) -> frozenset[int]:
-        return frozenset(passage_hash(list(p)) for p in self.passages)
+        return frozenset(h for h, _p in self._hashed)
+
+    @cached_property
+    def _shingles_without(self) -> dict[frozenset[int], frozenset[str]]:
+        return {}
 
     @cached_property
     def title_hash(self) -> int | None:
         return title_hash(self.title)
 
-    def shingles(self, boilerplate: set[int] = frozenset()) -> set[str]:
-        return shingles([list(p) for p in self.passages], boilerplate)
+    def shingles(self, boilerplate: set[int] = frozenset()) -> frozenset[str]:
+        """``shingles`` of the passages not in ``boilerplate``; one item is compared with many
+        others, so each distinct set of its own passages left out is computed once."""
+        dropped = self.passage_hashes & boilerplate
+        found = self._shingles_without.get(dropped)
+        if found is None:
+            kept = [w for h, p in self._hashed if h not in dropped for w in p]
+            found = self._shingles_without[dropped] = frozenset(_shingle_set(kept))
+        return found

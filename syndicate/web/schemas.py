@@ -155,7 +155,7 @@ class FetchPublic(BaseModel):
     duplicates: int
     reason: str | None
     message: str | None
-    repeats: int = Field(1, description="identical quiet outcomes (not_modified/unchanged) folded into this row, the first at started_at")
+    repeats: int = Field(1, description="identical quiet outcomes (not_modified/unchanged) folded into this row, the first at started_at (duration_ms and bytes are the first's)")
     last_started_at: datetime | None = Field(None, description="the latest attempt of this row: started_at unless repeats > 1")
 
     @classmethod

@@ -51,18 +51,18 @@ def make_due(rt, ids: list[int]) -> None:
         s.commit()
 
 
-def run_reader(base: str, feeds: int, workers: int, path: Path) -> tuple[int, float]:
+def run_reader(base: str, feeds: int, workers: int, path: Path) -> tuple[int, float, float]:
     from reader import make_reader
 
     reader = make_reader(str(path))
     for i in range(feeds):
         reader.add_feed(f"{base}/f/{i}.xml")
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     reader.update_feeds(workers=workers)
-    elapsed = time.monotonic() - started
+    elapsed, cpu = time.monotonic() - started, time.process_time() - cpu
     total = reader.get_entry_counts().total
     reader.close()
-    return total, elapsed
+    return total, elapsed, cpu
 
 
 def main() -> int:
@@ -105,20 +105,24 @@ def main() -> int:
 
         # (a) first ingest
         mark = scale.mark()
+        cpu0 = [scale.cpu_seconds(w.pid) for w in workers] + [scale.cpu_seconds(server.pid)]
         started = time.monotonic()
         scale.beat_round()
         polled, _ = scale.wait_polled(rt.sessions, set(ids), mark, args.max_seconds)
         syn_time = time.monotonic() - started
+        cpu = [scale.cpu_seconds(p.pid) - c for p, c in zip([*workers, server], cpu0)]
         with rt.sessions() as s:
             syn_entries = s.scalar(select(func.count(Article.id)))
-        r_entries, r_time = run_reader(base, args.feeds, args.workers, tmp / "reader.sqlite")
+        r_entries, r_time, r_cpu = run_reader(base, args.feeds, args.workers, tmp / "reader.sqlite")
         syn_rate, r_rate = syn_entries / syn_time, r_entries / r_time
         ratio = syn_rate / r_rate
         ok &= ratio >= 2 and len(polled) == len(ids)
         rows.append(("(a) first ingest, syndicate", f"{syn_entries} entries / {syn_time:.1f} s = {syn_rate:.0f} entries/s "
                      f"({len(polled)}/{len(ids)} sources, {args.workers} worker processes)"))
+        rows.append(("(a) CPU during the syndicate ingest", "workers " + " + ".join(f"{c:.1f}" for c in cpu[:-1])
+                     + f" s, fixture server {cpu[-1]:.1f} s; {sum(cpu[:-1]) / syn_entries * 1000:.2f} ms of worker CPU per entry"))
         rows.append(("(a) first ingest, reader", f"{r_entries} entries / {r_time:.1f} s = {r_rate:.0f} entries/s "
-                     f"(update_feeds(workers={args.workers}))"))
+                     f"(update_feeds(workers={args.workers})); {r_cpu:.1f} s CPU, {r_cpu / r_entries * 1000:.2f} ms per entry"))
         rows.append(("(a) ratio syndicate/reader", f"{ratio:.2f}× (need ≥ 2×)"))
 
         # (c) worker memory over rounds

@@ -235,6 +235,37 @@ def test_batch_task_polls_each_source_under_its_own_lease(runtime, session, feed
     assert sent == [([extra.id], claim.token)] and routes[1].hits == 1
 
 
+def test_a_crash_in_one_source_of_a_batch_does_not_cost_the_others_their_poll(runtime, session, feed_server, monkeypatch, caplog):
+    from syndicate import refresh
+    from workers import tasks
+
+    monkeypatch.setattr(tasks, "_runtime", runtime)
+    item = ('<rss version="2.0"><channel><title>{n}</title><item><guid>{n}</guid><title>Meldung {n}</title>'
+            '<link>https://a.example/{n}</link></item></channel></rss>')
+    for n in range(3):
+        feed_server.add(f"/c{n}.xml", item.format(n=n), headers={"Content-Type": "application/rss+xml"})
+    sources = [make_source(session, feed_server.url(f"/c{n}.xml")) for n in range(3)]
+    now = utcnow()
+    for source in sources:
+        source.next_check_at = now - timedelta(seconds=1)
+    session.commit()
+    claim = due.claim_due(session, now)
+    ids = [s.id for s in sources]
+    real = refresh.refresh_source
+
+    def crashing(session, client, source_id, config, **kwargs):
+        if source_id == ids[1]:
+            raise KeyError("a bug met by this source only")
+        return real(session, client, source_id, config, **kwargs)
+
+    monkeypatch.setattr(refresh, "refresh_source", crashing)
+    assert tasks.refresh_sources.run(ids, claim.token) == {"new": 2, "crashed": 1}
+    assert "status=crashed" in caplog.text and "KeyError" in caplog.text
+    crashed = lease_of(session, ids[1])
+    assert crashed == (None, None, None) and session.get(Source, ids[1]).next_check_at >= now + due.FAILED_RUN_DELAY
+    assert [session.get(Source, i).last_success_at is not None for i in ids] == [True, False, True]
+
+
 def test_beat_tick_is_recorded(session):
     now = utcnow()
     due.record_tick(session, now, 7)

@@ -80,7 +80,9 @@ def refresh_sources(source_ids: list[int], token: str) -> dict:
     """One beat message for several claimed sources, polled one after the other, each under its own lease.
 
     A retry (a transient error in one of them) runs the whole list again: the sources already done
-    are released and no longer due, so their ``take`` refuses and they are skipped. After
+    are released and no longer due, so their ``take`` refuses and they are skipped. Any other
+    error is one source's crash: logged with its traceback, the source backed off (``RunLease.fail``),
+    and the batch goes on with the next source. After
     ``batch_budget`` seconds the sources not yet started go back to the queue in a new message
     with the same claim, so no task runs long whatever its hosts do.
     """
@@ -92,7 +94,13 @@ def refresh_sources(source_ids: list[int], token: str) -> dict:
             log.info("refresh batch handed on: %s sources after %.0f s", len(rest), time.monotonic() - started)
             counts["handed_on"] += len(rest)
             break
-        counts[_refresh_one(refresh_sources, source_id, token).status] += 1
+        try:
+            counts[_refresh_one(refresh_sources, source_id, token).status] += 1
+        except TRANSIENT:
+            raise
+        except Exception:  # a bug met by one source must not cost the others their poll
+            log.exception("refresh source=%s status=crashed (batch goes on)", source_id)
+            counts["crashed"] += 1
     return dict(counts)
 
 

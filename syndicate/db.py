@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
+    # takes effect only in a new, empty database file (before the first table): pages freed by
+    # retention can then be returned to the file system by the maintenance task's incremental vacuum
+    cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")

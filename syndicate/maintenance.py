@@ -7,7 +7,7 @@
                           topics, buckets, aliases and revisions go with the row by ON DELETE CASCADE)
     prune_fetch_log()     fetch-log rows older than N days, except each source's newest M
     prune_housekeeping()  spent per-host request slots; WebSub requests that were never verified
-    upkeep()              SQLite: PRAGMA optimize, WAL checkpoint, incremental vacuum when enabled;
+    upkeep()              SQLite: PRAGMA optimize, incremental vacuum (on by default for new databases), WAL checkpoint;
                           PostgreSQL: VACUUM (ANALYZE) of the tables that churn
 
 Deletions go in batches of ``BATCH`` rows, each batch committed, so no run holds the write lock for
@@ -242,9 +242,21 @@ def upkeep(bind: Engine | Session) -> UpkeepReport:
 
 
 def _sqlite_upkeep(connection) -> UpkeepReport:
+    """Statistics, then free pages back to the file system, then the WAL truncated (last, so that
+    it ends empty)."""
     report = UpkeepReport("sqlite")
     connection.exec_driver_sql("PRAGMA optimize")
     report.done.append("PRAGMA optimize")
+    mode = connection.exec_driver_sql("PRAGMA auto_vacuum").scalar()
+    free = connection.exec_driver_sql("PRAGMA freelist_count").scalar()
+    if mode == 2:  # INCREMENTAL; run as a script: a single step of the pragma frees only one page
+        connection.connection.dbapi_connection.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES})")
+        report.done.append(f"incremental vacuum freed {free - connection.exec_driver_sql('PRAGMA freelist_count').scalar()} of {free} free pages")
+    elif mode == 1:
+        report.skipped.append("VACUUM (auto_vacuum=FULL frees pages at every commit)")
+    else:
+        report.skipped.append(f"VACUUM ({free} free pages are reused, not returned: auto_vacuum is off, and a full VACUUM "
+                              "rewrites the file under an exclusive lock; see the README)")
     waited = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
     connection.exec_driver_sql(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
     try:
@@ -257,16 +269,6 @@ def _sqlite_upkeep(connection) -> UpkeepReport:
         report.skipped.append(f"WAL truncation (busy: {copied} of {frames} frames copied; readers kept older snapshots)")
     else:
         report.done.append(f"WAL checkpoint(TRUNCATE) of {frames} frames")
-    mode = connection.exec_driver_sql("PRAGMA auto_vacuum").scalar()
-    free = connection.exec_driver_sql("PRAGMA freelist_count").scalar()
-    if mode == 2:  # INCREMENTAL; run as a script: a single step of the pragma frees only one page
-        connection.connection.dbapi_connection.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES})")
-        report.done.append(f"incremental vacuum freed {free - connection.exec_driver_sql('PRAGMA freelist_count').scalar()} of {free} free pages")
-    elif mode == 1:
-        report.skipped.append("VACUUM (auto_vacuum=FULL frees pages at every commit)")
-    else:
-        report.skipped.append(f"VACUUM ({free} free pages are reused, not returned: auto_vacuum is off, and a full VACUUM "
-                              "rewrites the file under an exclusive lock; see the README)")
     return report
 
 

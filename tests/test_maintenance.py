@@ -232,8 +232,31 @@ def test_upkeep_on_sqlite_checkpoints_the_wal(runtime, session):
     report = maintenance.upkeep(runtime.engine)
 
     assert report.dialect == "sqlite" and report.done[0] == "PRAGMA optimize"
-    assert report.done[1].startswith("WAL checkpoint(TRUNCATE)") and wal.stat().st_size == 0
+    # a database syndicate created has incremental auto-vacuum: freed pages go back to the file system
+    assert report.done[1].startswith("incremental vacuum freed") and not report.skipped
+    assert report.done[2].startswith("WAL checkpoint(TRUNCATE)") and wal.stat().st_size == 0
+
+
+def test_upkeep_reports_a_database_without_auto_vacuum(tmp_path):
+    with sqlite3.connect(tmp_path / "old.db", isolation_level=None) as connection:
+        connection.execute("CREATE TABLE blobs (data BLOB)")  # made before syndicate's pragmas: auto_vacuum stays off
+    connection.close()
+    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA auto_vacuum").scalar() == 0
+    report = maintenance.upkeep(engine)
     assert any(step.startswith("VACUUM (") and "auto_vacuum is off" in step for step in report.skipped)
+    engine.dispose()
+
+
+def test_a_new_database_gets_incremental_auto_vacuum(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path}/new.db")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA auto_vacuum").scalar() == 2  # INCREMENTAL
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    engine.dispose()
 
 
 def test_upkeep_runs_incremental_vacuum_when_sqlite_has_it_enabled(tmp_path):
@@ -302,7 +325,7 @@ def test_maintenance_run_command_dry_run_then_for_real(settings, runtime, sessio
     assert done.returncode == 0, done.stderr
     deleted, upkept = done.stdout.splitlines()
     assert deleted.startswith("deleted 1 articles (1 by age, 0 over the per-source limit), 2 fetch-log rows")
-    assert upkept.startswith("sqlite: PRAGMA optimize, WAL checkpoint(TRUNCATE)" if runtime.engine.dialect.name == "sqlite" else "postgresql: VACUUM")
+    assert upkept.startswith("sqlite: PRAGMA optimize, incremental vacuum freed" if runtime.engine.dialect.name == "sqlite" else "postgresql: VACUUM")
     session.expire_all()
     assert guids(session, source) == {"new"} and count(session, Tombstone, Tombstone.source_id == source.id) == 1
     assert count(session, FetchLog) == 2  # the refresh's row and the newest old one

@@ -8,6 +8,8 @@ import threading
 import time
 from datetime import timedelta
 
+import pytest
+
 from syndicate import due
 from syndicate.clock import utcnow
 from syndicate.models import BeatTick, FetchLog, Source
@@ -264,6 +266,31 @@ def test_a_crash_in_one_source_of_a_batch_does_not_cost_the_others_their_poll(ru
     crashed = lease_of(session, ids[1])
     assert crashed == (None, None, None) and session.get(Source, ids[1]).next_check_at >= now + due.FAILED_RUN_DELAY
     assert [session.get(Source, i).last_success_at is not None for i in ids] == [True, False, True]
+
+
+def test_a_batch_out_of_time_stops_instead_of_going_on(runtime, session, monkeypatch):
+    """The soft time limit ends the batch (the source it hit is backed off); it is not one source's crash."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from syndicate import refresh
+    from workers import tasks
+
+    monkeypatch.setattr(tasks, "_runtime", runtime)
+    now = utcnow()
+    first, second = due_sources(session, 2, now)
+    claim = due.claim_due(session, now)
+    polled = []
+
+    def out_of_time(session, client, source_id, config, **kwargs):
+        polled.append(source_id)
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(refresh, "refresh_source", out_of_time)
+    with pytest.raises(SoftTimeLimitExceeded):
+        tasks.refresh_sources.run([first.id, second.id], claim.token)
+    assert polled == [first.id]
+    assert lease_of(session, first.id) == (None, None, None)
+    assert lease_of(session, second.id)[:2] == (due.QUEUED, claim.token)  # claimed again once its queued lease runs out
 
 
 def test_beat_tick_is_recorded(session):

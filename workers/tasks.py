@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_init, worker_process_shutdown, worker_ready, worker_shutdown
 from kombu.exceptions import OperationalError as BrokerOperationalError
 from sqlalchemy.exc import OperationalError
@@ -81,10 +82,10 @@ def refresh_sources(source_ids: list[int], token: str) -> dict:
 
     A retry (a transient error in one of them) runs the whole list again: the sources already done
     are released and no longer due, so their ``take`` refuses and they are skipped. Any other
-    error is one source's crash: logged with its traceback, the source backed off (``RunLease.fail``),
-    and the batch goes on with the next source. After
-    ``batch_budget`` seconds the sources not yet started go back to the queue in a new message
-    with the same claim, so no task runs long whatever its hosts do.
+    error is one source's crash: logged with its traceback, the source backed off
+    (``RunLease.fail``), and the batch goes on with the next source. After ``batch_budget``
+    seconds the sources not yet started go back to the queue in a new message with the same
+    claim, so no task runs long whatever its hosts do.
     """
     started, counts = time.monotonic(), Counter()
     for n, source_id in enumerate(source_ids):
@@ -96,7 +97,7 @@ def refresh_sources(source_ids: list[int], token: str) -> dict:
             break
         try:
             counts[_refresh_one(refresh_sources, source_id, token).status] += 1
-        except TRANSIENT:
+        except (*TRANSIENT, SoftTimeLimitExceeded):  # retried as a whole / the task's time is up
             raise
         except Exception:  # a bug met by one source must not cost the others their poll
             log.exception("refresh source=%s status=crashed (batch goes on)", source_id)

@@ -286,6 +286,9 @@ class Batch:
         items another worker stored first (not written)."""
         if not self.pending:
             return set()
+        # topics first: CPU work done before the first INSERT is not done under SQLite's one write lock
+        explained = {p.id: topics.explain(rules, categories=p.categories, title=p.title, text=p.text, defaults=defaults)
+                     for p in self.pending}
         ids = self._insert_articles()
         lost = {p.id for p in self.pending if p.id not in ids}
         written = [p for p in self.pending if p.id in ids]
@@ -304,8 +307,8 @@ class Batch:
             boilerplate.add(self.session, Counter((p.source_id, h) for p in written for h in p.found.counted))
         memberships = []
         for p in written:
-            found = topics.explain(rules, categories=p.categories, title=p.title, text=p.text, defaults=defaults)
-            memberships += [{"article_id": ids[p.id], "topic_id": tid, "reason": m.reason, "rule": m.rule[:300]} for tid, m in found.items()]
+            memberships += [{"article_id": ids[p.id], "topic_id": tid, "reason": m.reason, "rule": m.rule[:300]}
+                            for tid, m in explained[p.id].items()]
         if memberships:
             self.session.execute(insert(ArticleTopic.__table__), memberships)
         return lost

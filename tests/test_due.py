@@ -320,3 +320,13 @@ def test_refresh_tasks_route_to_the_refresh_queue_with_limits_above_their_work()
     assert celeryconfig.VISIBILITY_TIMEOUT > refresh_sources.time_limit + celeryconfig.RETRY_BACKOFF_MAX
     assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost and app.conf.worker_prefetch_multiplier == 1
     assert refresh_source.autoretry_for and refresh_sources.autoretry_for and refresh_sources.retry_jitter
+
+
+def test_the_embedded_broker_polls_for_the_next_message_without_idling_a_second(broker_url):
+    import celeryconfig
+    from kombu import Connection
+
+    if not broker_url.startswith("sqla+"):
+        pytest.skip("the suite runs on another broker")
+    with Connection(broker_url) as connection:
+        assert connection.transport.polling_interval == celeryconfig.EMBEDDED_BROKER_POLL <= 0.1

@@ -8,8 +8,6 @@ from sqlalchemy.orm import Session
 
 from syndicate.models import Article, Cluster
 
-MEMBERS = 100  # enough members of one cluster to answer "is this source already in it?"
-
 
 def join(session: Session, article: Article, match: Article | None) -> bool:
     """Put ``article`` into ``match``'s cluster, or a new one; True when it joined an existing cluster."""
@@ -39,12 +37,6 @@ def merge(session: Session, cluster_id: int, others: set[int]) -> None:
     session.flush()
     for other in others:
         session.delete(session.get(Cluster, other))
-
-
-def has_other_from_source(session: Session, article: Article) -> bool:
-    """Whether another article of the same source is in the article's cluster (by the cluster index alone)."""
-    members = session.execute(select(Article.id, Article.source_id).where(Article.cluster_id == article.cluster_id).limit(MEMBERS))
-    return any(source_id == article.source_id and member != article.id for member, source_id in members)
 
 
 def touch(session: Session, article: Article) -> None:

@@ -54,6 +54,7 @@ from syndicate.models import BeatTick, Source
 log = logging.getLogger("syndicate.due")
 
 QUEUED, RUNNING = "queued", "running"
+FREE = {"lease_state": None, "lease_token": None, "lease_until": None}
 QUEUED_LEASE = timedelta(minutes=10)  # a claimed source waits this long for its message, however long the queue
 FAILED_RUN_DELAY = timedelta(minutes=10)  # a refresh that crashed (not retried) is tried again after this
 
@@ -117,10 +118,12 @@ class RunLease:
         self.token = token or new_token()  # a manual refresh (no claim) runs under a token of its own
         self.released = False
 
+    def _statement(self, *where, **values):
+        return update(Source).where(Source.id == self.source_id, *where).values(**values)
+
     def _update(self, *where, **values) -> bool:
-        statement = update(Source).where(Source.id == self.source_id, *where).values(**values)
         with self.engine.begin() as connection:
-            return connection.execute(statement).rowcount == 1
+            return connection.execute(self._statement(*where, **values)).rowcount == 1
 
     def take(self, now: datetime) -> bool:
         """Start running; False when another claim or runner holds the source (or it is gone, or no longer due)."""
@@ -135,15 +138,11 @@ class RunLease:
     def release(self) -> None:
         """The refresh is done (it scheduled the next check): the source is free."""
         if not self.released:
-            self._update_quietly(Source.lease_token == self.token, lease_state=None, lease_token=None, lease_until=None)
+            self._update_quietly(Source.lease_token == self.token, **FREE)
 
     def release_in(self, session: Session) -> None:
         """The same release as a statement in the refresh's own last transaction (one commit less per poll)."""
-        session.execute(
-            update(Source).where(Source.id == self.source_id, Source.lease_token == self.token)
-            .values(lease_state=None, lease_token=None, lease_until=None),
-            execution_options={"synchronize_session": False},
-        )
+        session.execute(self._statement(Source.lease_token == self.token, **FREE), execution_options={"synchronize_session": False})
         self.released = True
 
     def fail(self, now: datetime, retrying: bool) -> None:
@@ -153,9 +152,9 @@ class RunLease:
         if retrying and self.claim_token is not None:
             self._update_quietly(mine, lease_state=QUEUED, lease_until=now + QUEUED_LEASE)
         elif retrying:  # a manual refresh's retry takes a free lease
-            self._update_quietly(mine, lease_state=None, lease_token=None, lease_until=None)
+            self._update_quietly(mine, **FREE)
         else:
-            self._update_quietly(mine, lease_state=None, lease_token=None, lease_until=None, next_check_at=now + FAILED_RUN_DELAY)
+            self._update_quietly(mine, **FREE, next_check_at=now + FAILED_RUN_DELAY)
 
     def _update_quietly(self, *where, **values) -> None:
         """Database unreachable: the run lease runs out by itself, which is the same outcome, later."""

@@ -126,9 +126,9 @@ def store_entries(session: Session, source: Source, entries: list[Entry], rules:
     known = _known(session, source.id, [key for _entry, key in todo])
     probes = {key: dedupe.probe(source.id, e.title, e.content_html or e.summary_html, e.text, e.published_at)
               for e, key in todo if key not in known}
-    fresh = [e for e, key in todo if key in probes]
-    batch = Batch(session, source.id, list(probes.values()), [e.canonical_url for e in fresh],
-                  [fingerprint.content_hash(e) for e in fresh], now, policy)
+    rows = {key: _new_row(e, now) for e, key in todo if key in probes}  # content hash computed once, here
+    batch = Batch(session, source.id, list(probes.values()), [e.canonical_url for e, key in todo if key in probes],
+                  [row["content_hash"] for row in rows.values()], now, policy)
     handled: set[int] = set()  # articles already stored or updated from this document
     for entry, key in todo:
         article = known.get(key)
@@ -137,7 +137,7 @@ def store_entries(session: Session, source: Source, entries: list[Entry], rules:
             near = batch.candidates(found)
             article = batch.previous_version(entry.canonical_url, found, near, present)
             if article is None:
-                handled.add(batch.add(key, _new_row(entry, now), found, near).id)
+                handled.add(batch.add(key, rows[key], found, near).id)
                 continue
             if article.id not in handled:
                 _rekey(session, article, key, now)

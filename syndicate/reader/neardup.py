@@ -50,12 +50,8 @@ def passage_hash(passage: list[str]) -> int:
     return _hash64(" ".join(passage).encode("utf-8"))
 
 
-def shingles(passage_words: list[list[str]], skip: set[int] = frozenset()) -> set[str]:
-    """Word 3-shingles over the passages whose hash is not in ``skip``."""
-    return _shingle_set([w for p in passage_words if passage_hash(p) not in skip for w in p])
-
-
-def _shingle_set(kept: list[str]) -> set[str]:
+def shingles(kept: list[str]) -> set[str]:
+    """Word 3-shingles of a run of words (the words themselves, joined, when there are fewer)."""
     if len(kept) < SHINGLE:
         return {" ".join(kept)} if kept else set()
     return {" ".join(kept[i : i + SHINGLE]) for i in range(len(kept) - SHINGLE + 1)}
@@ -139,11 +135,11 @@ class Evidence:
         return title_hash(self.title)
 
     def shingles(self, boilerplate: set[int] = frozenset()) -> frozenset[str]:
-        """``shingles`` of the passages not in ``boilerplate``; one item is compared with many
+        """Shingles of the passages not in ``boilerplate``; one item is compared with many
         others, so each distinct set of its own passages left out is computed once."""
         dropped = self.passage_hashes & boilerplate
         found = self._shingles_without.get(dropped)
         if found is None:
             kept = [w for h, p in self._hashed if h not in dropped for w in p]
-            found = self._shingles_without[dropped] = frozenset(_shingle_set(kept))
+            found = self._shingles_without[dropped] = frozenset(shingles(kept))
         return found

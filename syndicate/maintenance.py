@@ -183,7 +183,10 @@ def prune_fetch_log(session: Session, now: datetime, keep_days: int, keep_per_so
         bound = _fetch_log_bound(session, source_id, cutoff, keep_per_source)
         if bound is None:
             continue
-        done, report.complete = _delete(session, FetchLog, [FetchLog.source_id == source_id, FetchLog.started_at < bound], dry_run, deadline, batch)
+        # a row of folded quiet polls counts by its latest attempt (started_at is the run's first)
+        latest = func.coalesce(FetchLog.last_started_at, FetchLog.started_at)
+        done, report.complete = _delete(session, FetchLog, [FetchLog.source_id == source_id, FetchLog.started_at < bound, latest < bound],
+                                        dry_run, deadline, batch)
         report.fetch_log += done
         if not report.complete:
             break

@@ -194,6 +194,20 @@ def test_fetch_log_pruning_keeps_young_rows_and_the_newest_of_each_source(sessio
     assert fetch_days(session, busy, now) == [0, 1, 2] and fetch_days(session, quiet, now) == []
 
 
+def test_a_run_of_quiet_polls_is_pruned_by_its_latest_attempt(session):
+    now = utcnow()
+    source = make_source(session, "https://www.example-stadt.de/ruhig.xml")
+    session.add_all([
+        FetchLog(source_id=source.id, started_at=now - timedelta(days=40), last_started_at=now - timedelta(days=20),
+                 status="not_modified", repeats=900),  # a run that ended 20 days ago: goes
+        FetchLog(source_id=source.id, started_at=now - timedelta(days=19), last_started_at=now - timedelta(hours=1),
+                 status="unchanged", repeats=2000),  # began 19 days ago, polled an hour ago: stays
+    ])
+    session.commit()
+    assert maintenance.prune_fetch_log(session, now, keep_days=14, keep_per_source=0).fetch_log == 1
+    assert [row.repeats for row in sources_service.fetch_log(session, source, 10)] == [2000]
+
+
 def test_housekeeping_drops_spent_host_slots_and_unverified_websub_requests(session):
     now = utcnow()
     old, hold = now - timedelta(minutes=10), timedelta(seconds=60)

@@ -36,6 +36,7 @@ from sqlalchemy import insert, select  # noqa: E402
 
 import dedupe_corpus as corpus  # noqa: E402
 from syndicate import migrate, registry, topics  # noqa: E402
+from syndicate.dedupe import epoch  # noqa: E402
 from syndicate.db import make_engine, make_session_factory  # noqa: E402
 from syndicate.models import Article, ArticleBucket, City, Cluster, Source, SourcePassage  # noqa: E402
 from syndicate.reader import neardup  # noqa: E402
@@ -111,8 +112,8 @@ def setup(url: str, size: int, same_span: bool, texts: Texts) -> tuple[list[int]
             "simhash": 0, "author": None, "categories": [], "language": "de", "published_at": published,
             "updated_at": None, "first_seen_at": published, "changed_at": published,
         })
-        buckets += [{"article_id": n, "band": band, "bucket": bucket, "published_at": published}
-                    for band, bucket in neardup.buckets(signature, title)]
+        buckets += [{"bucket": bucket, "published": epoch(published), "article_id": n}
+                    for bucket in {bucket for _band, bucket in neardup.buckets(signature, title)}]
         passages.update((source_ids[index], h) for h in evidence.passage_hashes | {evidence.title_hash})
         if published > END - timedelta(days=2):
             recent.append((title, body, index, published))

@@ -19,6 +19,7 @@ and are checked on the labelled set in tests/test_dedupe_labelled.py.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from datetime import datetime, timedelta
@@ -47,6 +48,10 @@ class Policy:
 
 
 POLICY = Policy()
+
+
+def epoch(moment: datetime) -> int:
+    return math.floor(moment.timestamp())
 HUB = 50  # this many articles with one canonical URL end a lookup: a hub page, not an item's own URL
 
 
@@ -59,6 +64,11 @@ class Probe:
     hashes: set[int]  # sentence hashes
     published_at: datetime
     buckets: list[tuple[int, int]]
+
+    @cached_property
+    def published(self) -> int:
+        """``published_at`` as stored with the buckets: whole seconds since 1970."""
+        return epoch(self.published_at)
 
     @cached_property
     def counted(self) -> frozenset[int]:
@@ -135,8 +145,8 @@ def index(session: Session, article_id: int, found: Probe) -> None:
     session.execute(delete(ArticleBucket).where(ArticleBucket.article_id == article_id))
     if found.buckets:
         session.execute(insert(ArticleBucket), [
-            {"article_id": article_id, "band": band, "bucket": bucket, "published_at": found.published_at}
-            for band, bucket in found.buckets
+            {"bucket": bucket, "published": found.published, "article_id": article_id}
+            for bucket in sorted({bucket for _band, bucket in found.buckets})
         ])
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -37,13 +37,18 @@ CHUNK = 400  # bounded IN lists
 
 # built once: an expanding IN parameter is bound as a list, not coerced element by element
 _KEYS = bindparam("keys", expanding=True)
-_BY_BUCKET = select(ArticleBucket.bucket, ArticleBucket.article_id, ArticleBucket.published_at).where(
-    ArticleBucket.bucket.in_(_KEYS), ArticleBucket.published_at.between(bindparam("low"), bindparam("high")))
-_BY_HASH = select(Article).where(Article.content_hash.in_(_KEYS), Article.cluster_id.is_not(None))
+_BY_BUCKET = select(ArticleBucket.bucket, ArticleBucket.article_id, ArticleBucket.published).where(
+    ArticleBucket.bucket.in_(_KEYS), ArticleBucket.published.between(bindparam("low"), bindparam("high")))
+# stored articles are read as plain rows (what the rules compare), not as ORM objects: one is made an
+# ORM object only when the store is going to change it (a previous version, see ``_stored``)
+_COMPARED = [Article.id, Article.source_id, Article.item_key, Article.title, Article.text, Article.content_html,
+             Article.summary_html, Article.published_at, Article.canonical_url, Article.content_hash, Article.cluster_id]
+_BY_HASH = select(*_COMPARED).where(Article.content_hash.in_(_KEYS), Article.cluster_id.is_not(None))
 _URL_USE = select(Article.canonical_url, func.count()).where(Article.canonical_url.in_(_KEYS)).group_by(Article.canonical_url)
 _BY_URL = select(Article.id, Article.source_id, Article.published_at, Article.cluster_id, Article.canonical_url).where(
     Article.canonical_url.in_(_KEYS))
-_BY_ID = select(Article).where(Article.id.in_(_KEYS))
+_BY_ID = select(*_COMPARED).where(Article.id.in_(_KEYS))
+_SET_CLUSTER = update(Article.__table__).where(Article.__table__.c.id == bindparam("b_id")).values(cluster_id=bindparam("b_cluster"))
 _CLUSTERS = select(Cluster).where(Cluster.id.in_(_KEYS))
 _MEMBERS = select(Article.cluster_id, Article.id, Article.source_id).where(Article.cluster_id.in_(_KEYS))
 
@@ -89,9 +94,9 @@ class Batch:
         self.session, self.source_id, self.now, self.policy = session, source_id, now, policy
         self.pending: list[Pending] = []
         self._pending_by_id: dict[int, Pending] = {}
-        self.articles: dict[int, Article] = {}  # stored articles read for comparisons and matches
+        self.articles: dict[int, Row] = {}  # stored articles read for comparisons and matches (rows)
         self.evidence: dict[int, Evidence] = {}
-        self._buckets: dict[int, list[tuple[int, datetime]]] = defaultdict(list)  # bucket → (article id, published)
+        self._buckets: dict[int, list[tuple[int, int]]] = defaultdict(list)  # bucket → (article id, published epoch s)
         self._by_hash: dict[str, list] = defaultdict(list)  # content hash → clustered articles
         self._by_url: dict[str, list] = defaultdict(list)  # canonical URL → (id, source id, published, cluster id) rows
         self._hubs: set[str] = set()
@@ -107,13 +112,14 @@ class Batch:
         s, window = self.session, self.policy.window
         dated = [p for p in probes if p.buckets]
         if dated:
-            low, high = min(p.published_at for p in dated) - window, max(p.published_at for p in dated) + window
+            span = int(window.total_seconds())
+            low, high = min(p.published for p in dated) - span, max(p.published for p in dated) + span
             for chunk in _chunks(sorted({b for p in dated for _band, b in p.buckets})):
                 for bucket, article_id, published in s.execute(_BY_BUCKET, {"keys": chunk, "low": low, "high": high}):
                     self._buckets[bucket].append((article_id, published))
         compared = {a for p in dated for a in self._ranked(p, stored_only=True)}
         for chunk in _chunks(hashes):
-            for article in s.scalars(_BY_HASH, {"keys": chunk}):
+            for article in s.execute(_BY_HASH, {"keys": chunk}):
                 self.articles[article.id] = article
                 self._by_hash[article.content_hash].append(article)
         used = {}
@@ -126,7 +132,7 @@ class Batch:
                 if row.source_id == self.source_id:
                     compared.add(row.id)  # a candidate previous version
         for chunk in _chunks(sorted(compared - self.articles.keys())):
-            self.articles.update((a.id, a) for a in s.scalars(_BY_ID, {"keys": chunk}))
+            self.articles.update((a.id, a) for a in s.execute(_BY_ID, {"keys": chunk}))
         for article_id in compared:
             if (article := self.articles.get(article_id)) is not None:
                 self.evidence[article_id] = Evidence.of(article.title, html_of(article), article.text)
@@ -153,10 +159,10 @@ class Batch:
     def _ranked(self, found: Probe, stored_only: bool = False) -> list[int]:
         """Article ids sharing buckets with the probe within the window, most shared buckets first."""
         hits: Counter = Counter()
-        window = self.policy.window
+        window, at = self.policy.window.total_seconds(), found.published
         for _band, bucket in found.buckets:
             for article_id, published in self._buckets.get(bucket, ()):
-                if abs(published - found.published_at) <= window and (article_id > 0 or not stored_only):
+                if abs(published - at) <= window and (article_id > 0 or not stored_only):
                     hits[article_id] += 1
         ranked = sorted(hits.items(), key=lambda kv: (-kv[1], (0, kv[0]) if kv[0] > 0 else (1, -kv[0])))
         return [article_id for article_id, _n in ranked[: self.policy.candidates]]
@@ -178,10 +184,14 @@ class Batch:
                 (c,) = self._compare(found, same_url)
                 close = abs(c.article.published_at - found.published_at) <= self.policy.item_window
                 if not c.conflict and (close and c.title >= 0.5 or c.content >= self.policy.item_content):
-                    return c.article
+                    return self._stored(c.article)
         mine = [a for a in near if a.id > 0 and a.source_id == self.source_id and a.item_key not in present_keys]
         matches = [c for c in self._compare(found, mine) if same_item(c, found, self.policy)]
-        return max(matches, key=lambda c: c.content).article if matches else None
+        return self._stored(max(matches, key=lambda c: c.content).article) if matches else None
+
+    def _stored(self, row: Row) -> Article:
+        """The ORM object of a stored article read as a row (the store changes it)."""
+        return self.session.get(Article, row.id)
 
     def add(self, item_key: str, row: dict, found: Probe, near: list) -> Pending:
         """A new article: clustered (exact match, else the best verified near duplicate) and indexed, in memory."""
@@ -198,7 +208,7 @@ class Batch:
             self._merge(article.cluster_id, bridged)
         self.pending.append(article)
         for _band, bucket in found.buckets:
-            self._buckets[bucket].append((article.id, article.published_at))
+            self._buckets[bucket].append((article.id, found.published))
         self._by_hash[article.content_hash].append(article)
         if article.canonical_url:
             self._by_url[article.canonical_url].append(article)
@@ -294,8 +304,8 @@ class Batch:
         written = [p for p in self.pending if p.id in ids]
         real_clusters = self._write_clusters(ids)
         if written:
-            self.session.execute(update(Article), [
-                {"id": ids[p.id], "cluster_id": real_clusters[self.cluster_of(p)]} for p in written
+            self.session.execute(_SET_CLUSTER, [
+                {"b_id": ids[p.id], "b_cluster": real_clusters[self.cluster_of(p)]} for p in written
             ])
         for old, _target in self._merged.items():
             if old > 0:
@@ -314,18 +324,15 @@ class Batch:
         return lost
 
     def _write_buckets(self, written: list[Pending], ids: dict[int, int]) -> None:
-        """About 25 rows per article: sent to the driver as they are, each article's date converted once."""
-        connection = self.session.connection()
-        dialect = connection.dialect
-        convert = ArticleBucket.__table__.c.published_at.type.bind_processor(dialect) or (lambda value: value)
+        """About 25 rows per article, sent to the driver as they are (plain integers)."""
         rows = []
         for p in written:
-            article_id, published = ids[p.id], convert(p.published_at)
-            rows += [(article_id, band, bucket, published) for band, bucket in p.found.buckets]
+            article_id, published = ids[p.id], p.found.published
+            rows += [(bucket, published, article_id) for bucket in {bucket for _band, bucket in p.found.buckets}]
         if rows:
-            mark = "?" if dialect.paramstyle == "qmark" else "%s"
-            connection.exec_driver_sql(
-                f"INSERT INTO article_buckets (article_id, band, bucket, published_at) VALUES ({mark}, {mark}, {mark}, {mark})", rows)
+            connection = self.session.connection()
+            mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+            connection.exec_driver_sql(f"INSERT INTO article_buckets (bucket, published, article_id) VALUES ({mark}, {mark}, {mark})", rows)
 
     def _insert_articles(self) -> dict[int, int]:
         """Provisional id → real id for the items written; items under a key stored meanwhile are left out."""

@@ -34,7 +34,7 @@ def folded_forms(text: str) -> tuple[str, str]:
     """(tokens split at every non-letter, compounds with their hyphens removed), both space-separated."""
     folded = fold(text)
     plain = " ".join(_TOKEN.findall(folded))
-    compounds = " ".join(part.replace("-", "") for part in _SPLIT.split(folded) if part.strip("-"))
+    compounds = " ".join(filter(None, _SPLIT.split(folded.replace("-", ""))))  # hyphens out, then split
     return plain, compounds
 
 

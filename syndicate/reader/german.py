@@ -11,7 +11,6 @@ import sys
 import unicodedata
 from functools import cache, lru_cache
 
-_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "ẞ": "ss"})
 WORD_RE = re.compile(r"[a-z0-9]+")
 # endings that inflect a German noun or adjective, or link the parts of a compound
 ENDINGS = ("ern", "en", "er", "es", "e", "n", "s")
@@ -23,16 +22,35 @@ STOPWORDS = frozenset(
 
 
 @cache
-def _no_marks() -> dict[int, None]:
-    """A translation table that deletes every combining mark (built once, on the first non-ASCII text)."""
-    return {c: None for c in range(sys.maxunicode + 1) if unicodedata.combining(chr(c))}
+def _marks() -> re.Pattern:
+    """Every combining mark, as one character class (built once, on the first text that needs it)."""
+    ranges, start = [], None
+    for c in range(sys.maxunicode + 2):
+        marked = c <= sys.maxunicode and unicodedata.combining(chr(c)) != 0
+        if marked and start is None:
+            start = c
+        elif not marked and start is not None:
+            ranges.append(f"{re.escape(chr(start))}-{re.escape(chr(c - 1))}" if c - 1 > start else re.escape(chr(start)))
+            start = None
+    return re.compile(f"[{''.join(ranges)}]+")
 
 
 def fold(text: str) -> str:
-    folded = text.casefold().translate(_UMLAUTS)
+    if text.isascii():  # most words, titles and texts: case folding is all there is to do
+        return text.lower()
+    return _fold_short(text) if len(text) <= _SHORT else _fold(text)
+
+
+def _fold(text: str) -> str:
+    # casefold() already turns ß and ẞ into "ss" and capital umlauts into small ones
+    folded = text.casefold().replace("ä", "ae").replace("ö", "oe").replace("ü", "ue")
     if folded.isascii():
         return folded
-    return unicodedata.normalize("NFKD", folded).translate(_no_marks())
+    return _marks().sub("", unicodedata.normalize("NFKD", folded))
+
+
+_SHORT = 300  # titles and words are folded again and again while a document is stored: remembered
+_fold_short = lru_cache(maxsize=8192)(_fold)
 
 
 def words(text: str) -> list[str]:

@@ -30,6 +30,7 @@ SHINGLE = 3
 BANDS, ROWS = 24, 3
 TITLE_BAND = BANDS  # the band number of the title bucket
 _VALUES = struct.Struct(f"<{BANDS * ROWS}I")
+_BAND = struct.Struct(f"<B{ROWS}I")  # a band's number and its values, hashed to the bucket id
 _SENTENCE_END = re.compile(r"(?<=[^\d\s][.!?])\s+|\n+")
 _NUMBER = re.compile(r"\d+")
 
@@ -84,7 +85,7 @@ def buckets(signature: tuple[int, ...], title: str) -> list[tuple[int, int]]:
     if signature:
         for band in range(BANDS):
             values = signature[band * ROWS : (band + 1) * ROWS]
-            found.append((band, _hash64(struct.pack(f"<B{ROWS}I", band, *values))))
+            found.append((band, _hash64(_BAND.pack(band, *values))))
     if key := title_key(title):
         found.append((TITLE_BAND, _hash64(b"title:" + key.encode("utf-8"))))
     return found

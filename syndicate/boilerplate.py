@@ -29,11 +29,12 @@ def add(session: Session, increments: dict[tuple[int, int], int]) -> None:
     upsert = _UPSERT.get(session.get_bind().dialect.name)
     keys = sorted(increments)
     if upsert is not None:
-        statement = upsert(SourcePassage)
+        statement = upsert(SourcePassage.__table__)
         statement = statement.on_conflict_do_update(
             index_elements=["source_id", "passage"], set_={"articles": SourcePassage.articles + statement.excluded.articles}
         )
-        session.execute(statement, [{"source_id": s, "passage": h, "articles": increments[(s, h)]} for s, h in keys])
+        rows = [{"source_id": s, "passage": h, "articles": increments[(s, h)]} for s, h in keys]
+        session.connection().execute(statement, rows)  # Core: no ORM bulk bookkeeping for plain counters
         return
     for (source_id, passage) in keys:
         row = session.get(SourcePassage, (source_id, passage))
@@ -51,7 +52,7 @@ def counts(session: Session, source_ids: Iterable[int], passages: Iterable[int])
         return {}
     found: dict[tuple[int, int], int] = {}
     for start in range(0, len(hashes), 400):  # bounded IN lists; primary-key lookups
-        rows = session.execute(_COUNTS, {"sources": sources, "hashes": hashes[start : start + 400]})
+        rows = session.connection().execute(_COUNTS, {"sources": sources, "hashes": hashes[start : start + 400]})
         found.update({(s, h): n for s, h, n in rows})
     return found
 

@@ -109,7 +109,8 @@ class Batch:
 
     # ---------------------------------------------------------------- reads
     def _load(self, probes: list[Probe], urls: list[str], hashes: list[str]) -> None:
-        s, window = self.session, self.policy.window
+        self.session.flush()  # nothing should be pending here; the reads below go past the ORM (plain rows)
+        s, window = self.session.connection(), self.policy.window
         dated = [p for p in probes if p.buckets]
         if dated:
             span = int(window.total_seconds())
@@ -139,7 +140,7 @@ class Batch:
         self._load_clusters({a.cluster_id for a in self.articles.values()} | {r.cluster_id for rows in self._by_url.values() for r in rows})
         sentences = set().union(*(p.counted for p in probes), *(self._counted_of(i) for i in self.evidence))
         sources = {self.source_id, *(self.articles[i].source_id for i in self.evidence)}
-        self._counted = boilerplate.counts(s, sources, sentences)
+        self._counted = boilerplate.counts(self.session, sources, sentences)
 
     def _load_clusters(self, cluster_ids: set[int | None]) -> None:
         """The clusters the new items may join, and their members' sources (two queries)."""
@@ -147,7 +148,7 @@ class Batch:
         for chunk in _chunks(wanted):
             for row in self.session.scalars(_CLUSTERS, {"keys": chunk}):
                 self._clusters[row.id] = ClusterState(row.id, row.published_at, row.representative_id, row.updated_at, row)
-            for cluster_id, article_id, source_id in self.session.execute(_MEMBERS, {"keys": chunk}):
+            for cluster_id, article_id, source_id in self.session.connection().execute(_MEMBERS, {"keys": chunk}):
                 self._stored_members.setdefault(cluster_id, []).append((article_id, source_id))
         for cluster_id in wanted:
             self._stored_members.setdefault(cluster_id, [])
@@ -299,12 +300,13 @@ class Batch:
         # topics first: CPU work done before the first INSERT is not done under SQLite's one write lock
         explained = {p.id: topics.explain(rules, categories=p.categories, title=p.title, text=p.text, defaults=defaults)
                      for p in self.pending}
+        self.session.flush()  # the ORM's own changes first (a re-keyed item frees its old key); then plain Core writes
         ids = self._insert_articles()
         lost = {p.id for p in self.pending if p.id not in ids}
         written = [p for p in self.pending if p.id in ids]
         real_clusters = self._write_clusters(ids)
         if written:
-            self.session.execute(_SET_CLUSTER, [
+            self.session.connection().execute(_SET_CLUSTER, [
                 {"b_id": ids[p.id], "b_cluster": real_clusters[self.cluster_of(p)]} for p in written
             ])
         for old, _target in self._merged.items():
@@ -320,7 +322,7 @@ class Batch:
             memberships += [{"article_id": ids[p.id], "topic_id": tid, "reason": m.reason, "rule": m.rule[:300]}
                             for tid, m in explained[p.id].items()]
         if memberships:
-            self.session.execute(insert(ArticleTopic.__table__), memberships)
+            self.session.connection().execute(insert(ArticleTopic.__table__), memberships)
         return lost
 
     def _write_buckets(self, written: list[Pending], ids: dict[int, int]) -> None:
@@ -342,7 +344,7 @@ class Batch:
                      if upsert is not None else insert(Article.__table__))
         rows = [p.row | {"source_id": p.source_id, "item_key": p.item_key} for p in self.pending]
         # one compiled statement, sent as batched multi-row INSERTs ("insertmanyvalues")
-        returned = self.session.execute(statement.returning(Article.id, Article.item_key), rows)
+        returned = self.session.connection().execute(statement.returning(Article.id, Article.item_key), rows)
         ids: dict[int, int] = {by_key[key]: article_id for article_id, key in returned}
         return ids
 
@@ -365,7 +367,7 @@ class Batch:
                     state.row.published_at, state.row.representative_id = state.published_at, state.representative_id
         if made:
             statement = insert(Cluster.__table__).returning(Cluster.id, sort_by_parameter_order=True)
-            new_ids = self.session.scalars(statement, [v for _s, v in made]).all()
+            new_ids = self.session.connection().execute(statement, [v for _s, v in made]).scalars().all()
             real.update((state.id, new_id) for (state, _v), new_id in zip(made, new_ids))
         self.session.flush()
         return real

@@ -42,7 +42,7 @@ def _hash64(data: bytes) -> int:
 
 def passages(html: str) -> list[list[str]]:
     """The item's sentences (block elements split first) as lists of folded words; empty ones dropped."""
-    marked = BLOCK_RE.sub(lambda m: "\n" + m.group(0), html or "")
+    marked = BLOCK_RE.sub("\n\\g<0>", html or "")
     text = html_lib.unescape(nh3.clean(marked, tags=set(), attributes={}, strip_comments=True))
     return [found for part in _SENTENCE_END.split(text) if (found := words(part))]
 

@@ -170,7 +170,7 @@ def sanitize_html(fragment: str, base: str | None = None) -> str:
 def html_to_text(fragment: str) -> str:
     if not fragment:
         return ""
-    spaced = BLOCK_RE.sub(lambda m: " " + m.group(0), fragment)
+    spaced = BLOCK_RE.sub(r" \g<0>", fragment)
     stripped = nh3.clean(spaced, tags=set(), attributes={}, strip_comments=True)
     return SPACE_RE.sub(" ", html.unescape(stripped)).strip()
 

@@ -331,6 +331,7 @@ class Batch:
         for p in written:
             article_id, published = ids[p.id], p.found.published
             rows += [(bucket, published, article_id) for bucket in {bucket for _band, bucket in p.found.buckets}]
+        rows.sort()  # in key order: each b-tree page on the way is visited once, not once per row
         if rows:
             connection = self.session.connection()
             mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"

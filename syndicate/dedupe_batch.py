@@ -367,8 +367,10 @@ class Batch:
                 elif state.representative_id != state.row.representative_id:
                     state.row.published_at, state.row.representative_id = state.published_at, state.representative_id
         if made:
-            statement = insert(Cluster.__table__).returning(Cluster.id, sort_by_parameter_order=True)
-            new_ids = self.session.connection().execute(statement, [v for _s, v in made]).scalars().all()
-            real.update((state.id, new_id) for (state, _v), new_id in zip(made, new_ids))
+            # matched by representative (one article is the first of one new cluster only), not by row
+            # order: an ordered RETURNING is sent one row per statement on SQLite, this is one statement
+            statement = insert(Cluster.__table__).returning(Cluster.id, Cluster.representative_id)
+            by_representative = {rep: new_id for new_id, rep in self.session.connection().execute(statement, [v for _s, v in made])}
+            real.update((state.id, by_representative[v["representative_id"]]) for state, v in made)
         self.session.flush()
         return real

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections import Counter
@@ -32,12 +33,24 @@ def runtime() -> Runtime:
     return _runtime
 
 
+GC_YOUNG = 7000  # allocations between young-generation collections (Python's default: 700)
+
+
 @worker_init.connect
 def _prepare(**_kwargs) -> None:
     """Before the pool starts (prefork children inherit it): httpx's one INFO line per request is
-    noise next to our own refresh line, and the text folding table is built once, not in the first task."""
+    noise next to our own refresh line, and the text folding table is built once, not in the first task.
+
+    The garbage collector then leaves the imported code alone: the worker's modules are some
+    hundreds of thousands of objects that live as long as the process, and every full collection
+    walked them all (about a tenth of an ingest's CPU time, measured with gc.callbacks). Frozen,
+    they are never scanned; storing a document allocates many short-lived objects, so the young
+    generation is collected every 7,000 allocations rather than every 700."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
     german.fold("é")
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
 
 
 @worker_process_shutdown.connect

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from syndicate import boilerplate, clusters, topics
 from syndicate.dedupe import HUB, POLICY, Comparison, Policy, Probe, compare, html_of, same_item, same_story
-from syndicate.models import Article, ArticleBucket, ArticleTopic, Cluster
+from syndicate.models import Article, ArticleTopic, Cluster
 from syndicate.reader.neardup import Evidence
 
 _UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
@@ -37,8 +37,8 @@ CHUNK = 400  # bounded IN lists
 
 # built once: an expanding IN parameter is bound as a list, not coerced element by element
 _KEYS = bindparam("keys", expanding=True)
-_BY_BUCKET = select(ArticleBucket.bucket, ArticleBucket.article_id, ArticleBucket.published).where(
-    ArticleBucket.bucket.in_(_KEYS), ArticleBucket.published.between(bindparam("low"), bindparam("high")))
+_BY_BUCKET = ("SELECT bucket, article_id, published FROM article_buckets "
+              "WHERE bucket IN ({keys}) AND published BETWEEN {mark} AND {mark}")
 # stored articles are read as plain rows (what the rules compare), not as ORM objects: one is made an
 # ORM object only when the store is going to change it (a previous version, see ``_stored``)
 _COMPARED = [Article.id, Article.source_id, Article.item_key, Article.title, Article.text, Article.content_html,
@@ -115,8 +115,11 @@ class Batch:
         if dated:
             span = int(window.total_seconds())
             low, high = min(p.published for p in dated) - span, max(p.published for p in dated) + span
+            mark = "?" if s.dialect.paramstyle == "qmark" else "%s"
             for chunk in _chunks(sorted({b for p in dated for _band, b in p.buckets})):
-                for bucket, article_id, published in s.execute(_BY_BUCKET, {"keys": chunk, "low": low, "high": high}):
+                # ~1,250 keys per document: sent as plain parameters (SQLAlchemy's expanding IN names each one)
+                sql = _BY_BUCKET.format(keys=", ".join([mark] * len(chunk)), mark=mark)
+                for bucket, article_id, published in s.exec_driver_sql(sql, (*chunk, low, high)):
                     self._buckets[bucket].append((article_id, published))
         compared = {a for p in dated for a in self._ranked(p, stored_only=True)}
         for chunk in _chunks(hashes):

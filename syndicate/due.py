@@ -22,8 +22,8 @@ A source row carries its lease (migration 0008): ``lease_state`` (None, ``queued
   message, the source is still due). A second message for the same source — a duplicate, a stale
   claim, a redelivery — matches nothing and is skipped, so no source is polled by two workers at
   once. Manual refreshes (no token) take a free lease.
-- While the refresh runs, a daemon thread renews the run lease with one short UPDATE every third
-  of ``run_lease`` (``SYNDICATE_RUN_LEASE``). A worker killed with ``kill -9`` stops renewing; its
+- While the refresh runs, the process's lease-renewal thread renews the run lease with one short
+  UPDATE every third of ``run_lease`` (``SYNDICATE_RUN_LEASE``). A worker killed with ``kill -9`` stops renewing; its
   source is claimable ``run_lease`` seconds later, at the next beat tick.
 - Lost messages (a broker restarted without persistence): a queued lease only expires after
   QUEUED_LEASE, long enough for a backlogged queue. But when the broker reports the refresh queue
@@ -37,14 +37,16 @@ A source row carries its lease (migration 0008): ``lease_state`` (None, ``queued
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -106,6 +108,21 @@ def claim_due(session: Session, now: datetime, limit: int = 500, lost_before: da
     return Claim(token, [source_id for source_id, _ in sorted(rows, key=lambda row: (row[1], row[0]))])
 
 
+_LEASES = Source.__table__
+_ID, _TOKEN, _NOW = bindparam("b_id"), bindparam("b_token"), bindparam("b_now")
+_FREE_AT = or_(_LEASES.c.lease_until.is_(None), _LEASES.c.lease_until < _NOW)
+_TAKE = {"lease_state": RUNNING, "lease_token": bindparam("b_new_token"), "lease_until": bindparam("b_until")}
+# the few statements every poll runs, built once (a statement costs more to build than to run)
+_TAKE_MANUAL = update(_LEASES).where(_LEASES.c.id == _ID, _FREE_AT).values(**_TAKE)
+_TAKE_CLAIMED = update(_LEASES).where(_LEASES.c.id == _ID, or_(
+    and_(_LEASES.c.lease_token == _TOKEN, _LEASES.c.lease_state == QUEUED),
+    and_(_FREE_AT, _LEASES.c.next_check_at <= _NOW),
+)).values(**_TAKE)
+_RENEW = update(_LEASES).where(_LEASES.c.id == _ID, _LEASES.c.lease_token == _TOKEN, _LEASES.c.lease_state == RUNNING
+                               ).values(lease_until=bindparam("b_until"))
+_RELEASE = update(_LEASES).where(_LEASES.c.id == _ID, _LEASES.c.lease_token == _TOKEN).values(**FREE)
+
+
 class RunLease:
     """The lease of one refresh run: take it, keep it renewed while working, release it.
 
@@ -125,24 +142,29 @@ class RunLease:
         with self.engine.begin() as connection:
             return connection.execute(self._statement(*where, **values)).rowcount == 1
 
+    def _run(self, statement, **params) -> bool:
+        with self.engine.begin() as connection:
+            return connection.execute(statement, {"b_id": self.source_id, **params}).rowcount == 1
+
     def take(self, now: datetime) -> bool:
         """Start running; False when another claim or runner holds the source (or it is gone, or no longer due)."""
-        free = _free(now) if self.claim_token is None else and_(_free(now), Source.next_check_at <= now)
-        if self.claim_token is not None:
-            free = or_(and_(Source.lease_token == self.claim_token, Source.lease_state == QUEUED), free)
-        return self._update(free, lease_state=RUNNING, lease_token=self.token, lease_until=now + self.length)
+        statement = _TAKE_MANUAL if self.claim_token is None else _TAKE_CLAIMED
+        return self._run(statement, b_token=self.claim_token, b_now=now, b_new_token=self.token, b_until=now + self.length)
 
     def renew(self, now: datetime) -> bool:
-        return self._update(Source.lease_token == self.token, Source.lease_state == RUNNING, lease_until=now + self.length)
+        return self._run(_RENEW, b_token=self.token, b_until=now + self.length)
 
     def release(self) -> None:
         """The refresh is done (it scheduled the next check): the source is free."""
         if not self.released:
-            self._update_quietly(Source.lease_token == self.token, **FREE)
+            try:
+                self._run(_RELEASE, b_token=self.token)
+            except SQLAlchemyError as exc:  # unreachable: the run lease runs out by itself, which is the same outcome, later
+                log.warning("lease of source %s not updated (it expires by itself): %s", self.source_id, exc.__class__.__name__)
 
     def release_in(self, session: Session) -> None:
         """The same release as a statement in the refresh's own last transaction (one commit less per poll)."""
-        session.execute(self._statement(Source.lease_token == self.token, **FREE), execution_options={"synchronize_session": False})
+        session.connection().execute(_RELEASE, {"b_id": self.source_id, "b_token": self.token})
         self.released = True
 
     def fail(self, now: datetime, retrying: bool) -> None:
@@ -165,24 +187,61 @@ class RunLease:
 
     @contextmanager
     def renewed(self) -> Iterator[RunLease]:
-        """Renew the lease from a daemon thread every third of its length while the block runs."""
-        stop = threading.Event()
-        thread = threading.Thread(target=self._renew_until, args=(stop,), name=f"lease-{self.source_id}", daemon=True)
-        thread.start()
+        """Renewed every third of its length while the block runs (by the process's one renewal thread)."""
+        _keeper.hold(self)
         try:
             yield self
         finally:
-            stop.set()
-            thread.join(timeout=1.0)  # a renewal still waiting on the database matches nothing after release
+            _keeper.drop(self)
 
-    def _renew_until(self, stop: threading.Event) -> None:
-        while not stop.wait(self.length.total_seconds() / 3):
-            try:
-                if not self.renew(utcnow()):
-                    log.warning("lease of source %s lost: it ran out before it was renewed", self.source_id)
-                    return
-            except SQLAlchemyError as exc:  # try again at the next renewal; the lease may run out meanwhile
-                log.warning("lease of source %s not renewed: %s", self.source_id, exc.__class__.__name__)
+
+class _Keeper:
+    """One daemon thread per process renews the run leases being held, each every third of its
+    length (a thread started per poll cost more than the poll of an unchanged source)."""
+
+    def __init__(self):
+        self._reset()
+
+    def _reset(self) -> None:  # also in a forked child (a prefork pool): no lock or lease of the parent's
+        self._lock = threading.Condition()
+        self._held: dict[int, tuple[RunLease, float]] = {}  # id(lease) → (lease, when it is due, monotonic)
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def hold(self, lease: RunLease) -> None:
+        with self._lock:
+            self._held[id(lease)] = (lease, time.monotonic() + lease.length.total_seconds() / 3)
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():  # none yet, or forked
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="lease-renewal", daemon=True)
+                self._thread.start()
+            self._lock.notify()
+
+    def drop(self, lease: RunLease) -> None:
+        with self._lock:
+            self._held.pop(id(lease), None)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                due = [lease for lease, at in self._held.values() if at <= now]
+                for lease in due:
+                    self._held[id(lease)] = (lease, now + lease.length.total_seconds() / 3)
+                if not due:
+                    self._lock.wait(timeout=min([at for _l, at in self._held.values()], default=now + 60) - now)
+                    continue
+            for lease in due:  # outside the lock: a renewal may wait on the database
+                try:
+                    if not lease.renew(utcnow()):
+                        log.warning("lease of source %s lost: it ran out before it was renewed", lease.source_id)
+                        self.drop(lease)
+                except SQLAlchemyError as exc:  # try again at the next renewal; the lease may run out meanwhile
+                    log.warning("lease of source %s not renewed: %s", lease.source_id, exc.__class__.__name__)
+
+
+_keeper = _Keeper()
+os.register_at_fork(after_in_child=_keeper._reset)
 
 
 def batches(ids: list[int], size: int, spread: int = 32) -> list[list[int]]:

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from syndicate import moves, politeness, schedule, topics
@@ -258,11 +258,15 @@ def _fold_quiet(session: Session, source_id: int, outcome: RefreshOutcome, now: 
     byte at 2, 128 and 32,768 only)."""
     if outcome.status not in QUIET:
         return False
-    with session.no_autoflush:
-        last = session.scalars(
-            select(FetchLog).where(FetchLog.source_id == source_id).order_by(FetchLog.id.desc()).limit(1)
-        ).first()
+    connection = session.connection()  # plain statements: no flush of the source row before them
+    last = connection.execute(_LAST_LOG, {"b_source": source_id}).first()
     if last is None or last.status != outcome.status or last.http_status != outcome.http_status:
         return False
-    last.last_started_at, last.repeats = now, (last.repeats or 1) + 1
+    connection.execute(_FOLD, {"b_id": last.id, "b_at": now, "b_repeats": (last.repeats or 1) + 1})
     return True
+
+
+_LOG = FetchLog.__table__
+_LAST_LOG = (select(_LOG.c.id, _LOG.c.status, _LOG.c.http_status, _LOG.c.repeats)
+             .where(_LOG.c.source_id == bindparam("b_source")).order_by(_LOG.c.id.desc()).limit(1))
+_FOLD = update(_LOG).where(_LOG.c.id == bindparam("b_id")).values(last_started_at=bindparam("b_at"), repeats=bindparam("b_repeats"))

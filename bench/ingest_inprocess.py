@@ -1,0 +1,105 @@
+"""Where first-ingest CPU goes, without Celery: the refresh pipeline called in this process.
+
+Usage:
+    .venv/bin/python bench/ingest_inprocess.py [--feeds 200] [--items 50] [--profile]
+
+The fixture server of bench/ingest.py (bench/fixture.py, 127.0.0.1) serves ``--feeds`` feeds ×
+``--items`` items; each source is refreshed once with ``refresh.refresh_source`` into a fresh
+SQLite file, one after the other. Printed: entries stored, wall and CPU time, CPU per entry, the
+garbage collector's share (``gc.callbacks``), commits and SQL statements per source. The garbage
+collector is set up as a worker sets it up (workers/tasks.py ``_prepare``). ``--profile`` adds
+cProfile's 25 most expensive functions by own time.
+
+Compare its CPU per entry with the ``(a) CPU during the syndicate ingest`` line of bench/ingest.py:
+the difference is what two worker processes writing to one SQLite file cost each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import scale  # noqa: E402
+
+
+class GcClock:
+    """Time spent in collections, by generation."""
+
+    def __init__(self):
+        self.seconds, self.runs, self._started = [0.0, 0.0, 0.0], [0, 0, 0], 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds[info["generation"]] += time.perf_counter() - self._started
+            self.runs[info["generation"]] += 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--feeds", type=int, default=200)
+    parser.add_argument("--items", type=int, default=50)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="syndicate-inprocess-"))
+    scale.use_env(scale.env_for(tmp))
+    from sqlalchemy import event, func, select
+
+    from syndicate import migrate, refresh
+    from syndicate.models import Article
+    from syndicate.runtime import Runtime
+    from workers.tasks import GC_YOUNG
+
+    rt = Runtime()
+    migrate.upgrade(rt.settings.database_url)
+    server, base = scale.start_server(args.feeds, args.items, tmp / "server.log")
+    try:
+        with rt.sessions() as s:
+            ids = scale.make_sources(s, base, args.feeds)
+        statements, commits = [0], [0]
+        event.listen(rt.engine, "before_cursor_execute", lambda *_a: statements.__setitem__(0, statements[0] + 1))
+        event.listen(rt.engine, "commit", lambda *_a: commits.__setitem__(0, commits[0] + 1))
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
+        clock = GcClock()
+        gc.callbacks.append(clock)
+        profiler = cProfile.Profile() if args.profile else None
+        started, cpu = time.monotonic(), time.process_time()
+        if profiler:
+            profiler.enable()
+        for source_id in ids:
+            with rt.sessions() as session:
+                refresh.refresh_source(session, rt.client, source_id, rt.refresh_config)
+        if profiler:
+            profiler.disable()
+        elapsed, cpu = time.monotonic() - started, time.process_time() - cpu
+        gc.callbacks.remove(clock)
+        with rt.sessions() as s:
+            entries = s.scalar(select(func.count(Article.id)))
+    finally:
+        scale.stop(server)
+        rt.close()
+    print(f"bench/ingest_inprocess.py: {args.feeds} feeds × {args.items} items, one process, SQLite, tmp {tmp}")
+    print(f"entries stored        {entries}")
+    print(f"wall / CPU            {elapsed:.1f} s / {cpu:.1f} s = {entries / elapsed:.0f} entries/s, {cpu / entries * 1000:.2f} ms CPU per entry")
+    gc_total = sum(clock.seconds)
+    print(f"garbage collector     {gc_total:.2f} s ({gc_total / cpu * 100:.1f} % of CPU); runs by generation {clock.runs}, "
+          f"seconds {[round(x, 2) for x in clock.seconds]}")
+    print(f"per source            {statements[0] / len(ids):.1f} SQL statements, {commits[0] / len(ids):.1f} commits")
+    if profiler:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

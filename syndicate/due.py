@@ -217,9 +217,10 @@ class _Keeper:
                 self._thread.start()
             self._lock.notify()
 
-    def drop(self, lease: RunLease) -> None:
+    def drop(self, lease: RunLease) -> bool:
+        """No more renewals; False when it was not held (any more)."""
         with self._lock:
-            self._held.pop(id(lease), None)
+            return self._held.pop(id(lease), None) is not None
 
     def _run(self) -> None:
         while True:
@@ -233,9 +234,8 @@ class _Keeper:
                     continue
             for lease in due:  # outside the lock: a renewal may wait on the database
                 try:
-                    if not lease.renew(utcnow()):
+                    if not lease.renew(utcnow()) and self.drop(lease):  # still held: not just released meanwhile
                         log.warning("lease of source %s lost: it ran out before it was renewed", lease.source_id)
-                        self.drop(lease)
                 except SQLAlchemyError as exc:  # try again at the next renewal; the lease may run out meanwhile
                     log.warning("lease of source %s not renewed: %s", lease.source_id, exc.__class__.__name__)
 

@@ -136,6 +136,30 @@ def test_renewal_keeps_the_lease_alive(runtime, session):
     assert due.RunLease(runtime.engine, source.id, None, short).take(utcnow())  # ran out: taken over
 
 
+def test_one_renewal_thread_keeps_several_leases_alive_and_stops_renewing_a_released_one(runtime, session):
+    now = utcnow()
+    sources = due_sources(session, 3, now)
+    short = timedelta(seconds=0.9)
+    token = due.claim_due(session, now).token
+    leases = [due.RunLease(runtime.engine, s.id, token, short) for s in sources]
+    assert all(lease.take(utcnow()) for lease in leases)
+    with leases[0].renewed(), leases[1].renewed():
+        with leases[2].renewed():
+            time.sleep(0.2)
+        leases[2].release()
+        threads = [t.name for t in threading.enumerate() if t.name.startswith("lease")]
+        time.sleep(2.0)  # more than twice the lease
+        for lease in leases[:2]:
+            assert not due.RunLease(runtime.engine, lease.source_id, None, short).take(utcnow())  # still held
+            assert lease_of(session, lease.source_id)[2] > utcnow()
+    assert threads == ["lease-renewal"]  # one thread for all, not one per poll
+    assert lease_of(session, leases[2].source_id) == (None, None, None)  # released and not renewed again
+    for lease in leases[:2]:
+        lease.release()
+    time.sleep(1.0)
+    assert all(lease_of(session, lease.source_id) == (None, None, None) for lease in leases)
+
+
 def test_lost_queued_claims_are_claimed_again_when_the_queue_is_empty(runtime, session):
     """A broker restarted without persistence: the queue is empty, the claims are still queued."""
     now = utcnow()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime
 from itertools import islice
 
@@ -42,7 +43,8 @@ _BY_BUCKET = ("SELECT bucket, article_id, published FROM article_buckets "
 # stored articles are read as plain rows (what the rules compare), not as ORM objects: one is made an
 # ORM object only when the store is going to change it (a previous version, see ``_stored``)
 _COMPARED = [Article.id, Article.source_id, Article.item_key, Article.title, Article.text, Article.content_html,
-             Article.summary_html, Article.published_at, Article.canonical_url, Article.content_hash, Article.cluster_id]
+             Article.summary_html, Article.published_at, Article.canonical_url, Article.content_hash, Article.cluster_id,
+             Article.changed_at]
 _BY_HASH = select(*_COMPARED).where(Article.content_hash.in_(_KEYS), Article.cluster_id.is_not(None))
 _URL_USE = select(Article.canonical_url, func.count()).where(Article.canonical_url.in_(_KEYS)).group_by(Article.canonical_url)
 _BY_URL = select(Article.id, Article.source_id, Article.published_at, Article.cluster_id, Article.canonical_url).where(
@@ -51,6 +53,13 @@ _BY_ID = select(*_COMPARED).where(Article.id.in_(_KEYS))
 _SET_CLUSTER = update(Article.__table__).where(Article.__table__.c.id == bindparam("b_id")).values(cluster_id=bindparam("b_cluster"))
 _CLUSTERS = select(Cluster).where(Cluster.id.in_(_KEYS))
 _MEMBERS = select(Article.cluster_id, Article.id, Article.source_id).where(Article.cluster_id.in_(_KEYS))
+
+
+@lru_cache(maxsize=2048)
+def _stored_evidence(_article_id: int, _changed_at: datetime, title: str, html: str, text: str) -> Evidence:
+    """A stored article's evidence, remembered: the articles of a recent story are candidates of
+    every new copy (keyed by id and change time, and by the texts themselves)."""
+    return Evidence.of(title, html, text)
 
 
 def _chunks(values: list, size: int = CHUNK):
@@ -139,7 +148,7 @@ class Batch:
             self.articles.update((a.id, a) for a in s.execute(_BY_ID, {"keys": chunk}))
         for article_id in compared:
             if (article := self.articles.get(article_id)) is not None:
-                self.evidence[article_id] = Evidence.of(article.title, html_of(article), article.text)
+                self.evidence[article_id] = _stored_evidence(article.id, article.changed_at, article.title, html_of(article), article.text)
         self._load_clusters({a.cluster_id for a in self.articles.values()} | {r.cluster_id for rows in self._by_url.values() for r in rows})
         sentences = set().union(*(p.counted for p in probes), *(self._counted_of(i) for i in self.evidence))
         sources = {self.source_id, *(self.articles[i].source_id for i in self.evidence)}

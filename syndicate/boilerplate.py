@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -18,8 +17,6 @@ from sqlalchemy.orm import Session
 from syndicate.models import SourcePassage
 
 _UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
-_COUNTS = select(SourcePassage.source_id, SourcePassage.passage, SourcePassage.articles).where(
-    SourcePassage.source_id.in_(bindparam("sources", expanding=True)), SourcePassage.passage.in_(bindparam("hashes", expanding=True)))
 
 
 def add(session: Session, increments: dict[tuple[int, int], int]) -> None:
@@ -45,14 +42,21 @@ def add(session: Session, increments: dict[tuple[int, int], int]) -> None:
     session.flush()
 
 
-def counts(session: Session, source_ids: Iterable[int], passages: Iterable[int]) -> dict[tuple[int, int], int]:
-    """(source id, sentence hash) → number of stored articles of that source containing it."""
-    sources, hashes = sorted(set(source_ids)), sorted(set(passages))
-    if not sources or not hashes:
-        return {}
+def counts(session: Session, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """(source id, sentence hash) → number of stored articles of that source containing it, for
+    exactly the pairs asked: one index lookup each, not one per source × sentence."""
+    wanted = sorted(set(pairs))
+    connection = session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     found: dict[tuple[int, int], int] = {}
-    for start in range(0, len(hashes), 400):  # bounded IN lists; primary-key lookups
-        rows = session.connection().execute(_COUNTS, {"sources": sources, "hashes": hashes[start : start + 400]})
+    for start in range(0, len(wanted), 400):  # bounded statements
+        chunk = wanted[start : start + 400]
+        values = ", ".join([f"(CAST({mark} AS BIGINT), CAST({mark} AS BIGINT))"] * len(chunk))
+        rows = connection.exec_driver_sql(
+            f"WITH wanted(s, p) AS (VALUES {values}) SELECT sp.source_id, sp.passage, sp.articles "
+            "FROM wanted JOIN source_passages AS sp ON sp.source_id = wanted.s AND sp.passage = wanted.p",
+            tuple(value for pair in chunk for value in pair),
+        )
         found.update({(s, h): n for s, h, n in rows})
     return found
 

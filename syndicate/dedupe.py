@@ -103,7 +103,7 @@ def compare(found: Probe, others: list, evidence: dict[int, Evidence], counted: 
     """Each stored (or pending) article against the probe, without the sentences that recur in either source.
 
     ``evidence`` holds each other article's evidence by id; ``counted`` the boilerplate counts of
-    (source, sentence) for the sources and sentences involved (``boilerplate.counts``)."""
+    (source, sentence) for the pairs the comparisons look up (``boilerplate.counts``)."""
     results = []
     for other in others:
         theirs_evidence = evidence[other.id]

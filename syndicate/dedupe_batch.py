@@ -130,7 +130,8 @@ class Batch:
                 sql = _BY_BUCKET.format(keys=", ".join([mark] * len(chunk)), mark=mark)
                 for bucket, article_id, published in s.exec_driver_sql(sql, (*chunk, low, high)):
                     self._buckets[bucket].append((article_id, published))
-        compared = {a for p in dated for a in self._ranked(p, stored_only=True)}
+        ranked = [(p, self._ranked(p, stored_only=True)) for p in dated]
+        compared = {a for _p, candidates in ranked for a in candidates}
         for chunk in _chunks(hashes):
             for article in s.execute(_BY_HASH, {"keys": chunk}):
                 self.articles[article.id] = article
@@ -150,9 +151,16 @@ class Batch:
             if (article := self.articles.get(article_id)) is not None:
                 self.evidence[article_id] = _stored_evidence(article.id, article.changed_at, article.title, html_of(article), article.text)
         self._load_clusters({a.cluster_id for a in self.articles.values()} | {r.cluster_id for rows in self._by_url.values() for r in rows})
+        # the boilerplate counts the rules will look up: this source's for every sentence involved; another
+        # source's for the sentences of its stored candidates and of the items they are compared with
+        # (a stored article among an item's candidates later is among its stored-only candidates now)
         sentences = set().union(*(p.counted for p in probes), *(self._counted_of(i) for i in self.evidence))
-        sources = {self.source_id, *(self.articles[i].source_id for i in self.evidence)}
-        self._counted = boilerplate.counts(self.session, sources, sentences)
+        pairs = {(self.source_id, h) for h in sentences}
+        for p, candidates in ranked:
+            for article_id in candidates:
+                if article_id in self.evidence and (source_id := self.articles[article_id].source_id) != self.source_id:
+                    pairs.update((source_id, h) for h in p.counted | self._counted_of(article_id))
+        self._counted = boilerplate.counts(self.session, pairs)
 
     def _load_clusters(self, cluster_ids: set[int | None]) -> None:
         """The clusters the new items may join, and their members' sources (two queries)."""

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from syndicate.db import placeholder
 from syndicate.models import SourcePassage
 
 _UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
@@ -47,7 +48,7 @@ def counts(session: Session, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int
     exactly the pairs asked: one index lookup each, not one per source × sentence."""
     wanted = sorted(set(pairs))
     connection = session.connection()
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    mark = placeholder(connection)
     found: dict[tuple[int, int], int] = {}
     for start in range(0, len(wanted), 400):  # bounded statements
         chunk = wanted[start : start + 400]

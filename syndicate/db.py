@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +24,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # commit touches ~1,000 random index pages, so the default checkpointed after nearly every commit
     cursor.execute("PRAGMA wal_autocheckpoint=16384")
     cursor.close()
+
+
+def placeholder(connection: Connection) -> str:
+    """The driver's positional parameter mark, for the few hot statements sent as plain SQL
+    (``exec_driver_sql``): ``?`` for sqlite3, ``%s`` for psycopg."""
+    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
 
 
 def is_sqlite(url: str) -> bool:

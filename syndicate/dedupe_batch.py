@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from itertools import islice
 
 from sqlalchemy import Row, bindparam, func, insert, select, update
@@ -29,6 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from syndicate import boilerplate, clusters, topics
+from syndicate.db import placeholder
 from syndicate.dedupe import HUB, POLICY, Comparison, Policy, Probe, compare, html_of, same_item, same_story
 from syndicate.models import Article, ArticleTopic, Cluster
 from syndicate.reader.neardup import Evidence
@@ -124,7 +125,7 @@ class Batch:
         if dated:
             span = int(window.total_seconds())
             low, high = min(p.published for p in dated) - span, max(p.published for p in dated) + span
-            mark = "?" if s.dialect.paramstyle == "qmark" else "%s"
+            mark = placeholder(s)
             for chunk in _chunks(sorted({b for p in dated for _band, b in p.buckets})):
                 # ~1,250 keys per document: sent as plain parameters (SQLAlchemy's expanding IN names each one)
                 sql = _BY_BUCKET.format(keys=", ".join([mark] * len(chunk)), mark=mark)
@@ -354,7 +355,7 @@ class Batch:
         rows.sort()  # in key order: each b-tree page on the way is visited once, not once per row
         if rows:
             connection = self.session.connection()
-            mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+            mark = placeholder(connection)
             connection.exec_driver_sql(f"INSERT INTO article_buckets (bucket, published, article_id) VALUES ({mark}, {mark}, {mark})", rows)
 
     def _insert_articles(self) -> dict[int, int]:

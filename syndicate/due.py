@@ -157,10 +157,7 @@ class RunLease:
     def release(self) -> None:
         """The refresh is done (it scheduled the next check): the source is free."""
         if not self.released:
-            try:
-                self._run(_RELEASE, b_token=self.token)
-            except SQLAlchemyError as exc:  # unreachable: the run lease runs out by itself, which is the same outcome, later
-                log.warning("lease of source %s not updated (it expires by itself): %s", self.source_id, exc.__class__.__name__)
+            self._quietly(self._run, _RELEASE, b_token=self.token)
 
     def release_in(self, session: Session) -> None:
         """The same release as a statement in the refresh's own last transaction (one commit less per poll)."""
@@ -172,16 +169,16 @@ class RunLease:
         free and its next check FAILED_RUN_DELAY ahead, so a source that crashes workers is not polled every tick."""
         mine = Source.lease_token == self.token
         if retrying and self.claim_token is not None:
-            self._update_quietly(mine, lease_state=QUEUED, lease_until=now + QUEUED_LEASE)
+            self._quietly(self._update, mine, lease_state=QUEUED, lease_until=now + QUEUED_LEASE)
         elif retrying:  # a manual refresh's retry takes a free lease
-            self._update_quietly(mine, **FREE)
+            self._quietly(self._update, mine, **FREE)
         else:
-            self._update_quietly(mine, **FREE, next_check_at=now + FAILED_RUN_DELAY)
+            self._quietly(self._update, mine, **FREE, next_check_at=now + FAILED_RUN_DELAY)
 
-    def _update_quietly(self, *where, **values) -> None:
+    def _quietly(self, step, *args, **kwargs) -> None:
         """Database unreachable: the run lease runs out by itself, which is the same outcome, later."""
         try:
-            self._update(*where, **values)
+            step(*args, **kwargs)
         except SQLAlchemyError as exc:
             log.warning("lease of source %s not updated (it expires by itself): %s", self.source_id, exc.__class__.__name__)
 

@@ -102,7 +102,7 @@ def setup(url: str, size: int, same_span: bool, texts: Texts) -> tuple[list[int]
         published = END - span + span * n / size
         text = " ".join(sentences)
         evidence = neardup.Evidence.of(title, html_of(sentences), text)
-        signature = neardup.minhash(evidence.shingles())
+        signature = neardup.minhash(evidence.words)
         clusters.append({"id": n, "representative_id": n, "published_at": published, "updated_at": published, "created_at": published})
         articles.append({
             "id": n, "source_id": source_ids[index], "cluster_id": n, "item_key": hashlib.sha256(f"k{n}".encode()).hexdigest(),

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert
+from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.orm import Session
 
 from syndicate import boilerplate, clusters
@@ -94,7 +94,7 @@ def html_of(article: Article) -> str:
 
 def probe(source_id: int, title: str, html: str, text: str, published_at: datetime) -> Probe:
     evidence = Evidence.of(title, html, text)
-    signature = neardup.minhash(evidence.shingles())
+    signature = neardup.minhash(evidence.words)
     return Probe(source_id, evidence, evidence.passage_hashes, published_at, neardup.buckets(signature, title))
 
 
@@ -148,6 +148,24 @@ def index(session: Session, article_id: int, found: Probe) -> None:
             {"bucket": bucket, "published": found.published, "article_id": article_id}
             for bucket in sorted({bucket for _band, bucket in found.buckets})
         ])
+
+
+def reindex_all(connection: Connection, chunk: int = 1000) -> int:
+    """Every stored article's buckets computed again from its stored title, HTML and text (after the
+    signature changed: a data migration calls this). Returns the number of articles indexed."""
+    table, buckets = Article.__table__, ArticleBucket.__table__
+    columns = [table.c.id, table.c.source_id, table.c.title, table.c.content_html, table.c.summary_html, table.c.text, table.c.published_at]
+    last, done = 0, 0
+    while rows := connection.execute(select(*columns).where(table.c.id > last).order_by(table.c.id).limit(chunk)).all():
+        last, done = rows[-1].id, done + len(rows)
+        connection.execute(delete(buckets).where(buckets.c.article_id.between(rows[0].id, last)))
+        fresh = []
+        for row in rows:
+            found = probe(row.source_id, row.title, row.content_html or row.summary_html or "", row.text or "", row.published_at)
+            fresh += [{"bucket": b, "published": found.published, "article_id": row.id} for b in sorted({b for _band, b in found.buckets})]
+        if fresh:
+            connection.execute(insert(buckets), fresh)
+    return done
 
 
 def refresh(session: Session, article: Article) -> None:

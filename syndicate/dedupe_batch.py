@@ -27,6 +27,7 @@ from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from syndicate import boilerplate, clusters, topics
 from syndicate.db import placeholder
@@ -52,7 +53,11 @@ _BY_URL = select(Article.id, Article.source_id, Article.published_at, Article.cl
     Article.canonical_url.in_(_KEYS))
 _BY_ID = select(*_COMPARED).where(Article.id.in_(_KEYS))
 _SET_CLUSTER = update(Article.__table__).where(Article.__table__.c.id == bindparam("b_id")).values(cluster_id=bindparam("b_cluster"))
-_CLUSTERS = select(Cluster).where(Cluster.id.in_(_KEYS))
+_CLUSTER_ROW = [Cluster.id, Cluster.published_at, Cluster.representative_id, Cluster.updated_at]
+_CLUSTERS = select(*_CLUSTER_ROW).where(Cluster.id.in_(_KEYS))
+_CLUSTER = select(*_CLUSTER_ROW).where(Cluster.id == bindparam("b_id"))
+_MOVE_CLUSTER = update(Cluster.__table__).where(Cluster.__table__.c.id == bindparam("b_id")).values(
+    published_at=bindparam("b_published"), representative_id=bindparam("b_representative"), updated_at=bindparam("b_updated"))
 _MEMBERS = select(Article.cluster_id, Article.id, Article.source_id).where(Article.cluster_id.in_(_KEYS))
 
 
@@ -89,7 +94,7 @@ class ClusterState:
     published_at: datetime
     representative_id: int | None
     updated_at: datetime
-    row: Cluster | None = None  # the stored cluster, when there is one
+    stored: Row | None = None  # the stored cluster (id, published_at, representative_id, updated_at), when there is one
     members: list[Pending] = field(default_factory=list)  # pending members
 
 
@@ -167,9 +172,10 @@ class Batch:
         """The clusters the new items may join, and their members' sources (two queries)."""
         wanted = sorted(c for c in cluster_ids if c is not None)
         for chunk in _chunks(wanted):
-            for row in self.session.scalars(_CLUSTERS, {"keys": chunk}):
+            connection = self.session.connection()
+            for row in connection.execute(_CLUSTERS, {"keys": chunk}):
                 self._clusters[row.id] = ClusterState(row.id, row.published_at, row.representative_id, row.updated_at, row)
-            for cluster_id, article_id, source_id in self.session.connection().execute(_MEMBERS, {"keys": chunk}):
+            for cluster_id, article_id, source_id in connection.execute(_MEMBERS, {"keys": chunk}):
                 self._stored_members.setdefault(cluster_id, []).append((article_id, source_id))
         for cluster_id in wanted:
             self._stored_members.setdefault(cluster_id, [])
@@ -261,7 +267,7 @@ class Batch:
 
     def _cluster(self, cluster_id: int) -> ClusterState:
         if cluster_id not in self._clusters:
-            row = self.session.get(Cluster, cluster_id)
+            row = self.session.connection().execute(_CLUSTER, {"b_id": cluster_id}).one()
             self._clusters[cluster_id] = ClusterState(cluster_id, row.published_at, row.representative_id, row.updated_at, row)
         return self._clusters[cluster_id]
 
@@ -373,20 +379,28 @@ class Batch:
     def _write_clusters(self, ids: dict[int, int]) -> dict[int, int]:
         """New clusters from their written members; stored clusters moved on. Returns cluster id → real id."""
         real = {cid: cid for cid in self._clusters if cid > 0}
-        made = []
+        made, moved = [], []
         for state in self._clusters.values():
             live = [m for m in state.members if m.id in ids]
             if state.id < 0 and state.id not in self._merged and live:
                 first = min(live, key=lambda m: (m.published_at, -m.id))
                 made.append((state, {"published_at": first.published_at, "updated_at": state.updated_at,
                                      "created_at": self.now, "representative_id": ids[first.id]}))
-            elif state.row is not None:
-                state.row.updated_at = state.updated_at
+            elif (stored := state.stored) is not None:
+                published, representative = stored.published_at, stored.representative_id
                 if state.representative_id is not None and state.representative_id < 0:
-                    if state.representative_id in ids:
-                        state.row.published_at, state.row.representative_id = state.published_at, ids[state.representative_id]
-                elif state.representative_id != state.row.representative_id:
-                    state.row.published_at, state.row.representative_id = state.published_at, state.representative_id
+                    if state.representative_id in ids:  # a pending member that was written is the earliest now
+                        published, representative = state.published_at, ids[state.representative_id]
+                elif state.representative_id != stored.representative_id:
+                    published, representative = state.published_at, state.representative_id
+                if (published, representative, state.updated_at) != (stored.published_at, stored.representative_id, stored.updated_at):
+                    moved.append({"b_id": state.id, "b_published": published, "b_representative": representative,
+                                  "b_updated": state.updated_at})
+        if moved:
+            self.session.connection().execute(_MOVE_CLUSTER, moved)
+            for values in moved:  # a Cluster object this session holds would show the values before the update
+                if (held := self.session.identity_map.get(identity_key(Cluster, values["b_id"]))) is not None:
+                    self.session.expire(held)
         if made:
             # matched by representative (one article is the first of one new cluster only), not by row
             # order: an ordered RETURNING is sent one row per statement on SQLite, this is one statement

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from syndicate import migrate
+from syndicate.clock import utcnow
 from syndicate.db import make_engine
-from syndicate.dedupe import epoch
-from syndicate.models import Article, ArticleBucket, City, Source
+from syndicate.dedupe import epoch, probe
+from syndicate.models import Article, ArticleBucket, City, Cluster, Source
+from syndicate.reader.normalise import Entry, html_to_text
+from syndicate.store import store_entries
+from tests.conftest import make_source
 
 
 def test_0010_keeps_every_bucket_with_its_date_in_whole_seconds(tmp_path):
@@ -34,7 +38,7 @@ def test_0010_keeps_every_bucket_with_its_date_in_whole_seconds(tmp_path):
                                {"a": n, "b0": -(2**63) + n, "b1": 2**63 - n, "at": moment.strftime("%Y-%m-%d %H:%M:%S.%f")})
     engine.dispose()
 
-    migrate.upgrade(url)
+    migrate.upgrade(url, "0010")
 
     engine = make_engine(url)
     with engine.connect() as connection:
@@ -52,3 +56,48 @@ def test_0010_keeps_every_bucket_with_its_date_in_whole_seconds(tmp_path):
     assert "ix_article_buckets_article_id" in indexes
     assert left == {2}
     assert {c.name for c in ArticleBucket.__table__.columns} == {"bucket", "published", "article_id"}
+
+
+STORY = ("<p>Die Stadt warnt vor gefälschten E-Mails, die im Namen des Bürgerbüros Zahlungen verlangen. "
+         "Betroffene sollen keine Links öffnen und den Vorfall der Polizei melden.</p>"
+         "<p>Das Bürgerbüro verschickt keine Zahlungsaufforderungen per E-Mail.</p>")
+
+
+def entry(title: str, url: str, html: str, published: datetime) -> Entry:
+    return Entry(title=title, url=url, canonical_url=url, guid=url, summary_html=html, content_html="",
+                 text=html_to_text(html), published_at=published, updated_at=None, author=None)
+
+
+def test_0011_recomputes_stored_buckets_so_old_articles_are_found_again(tmp_path):
+    url = f"sqlite:///{tmp_path}/old.db"
+    migrate.upgrade(url, "0010")
+    engine = make_engine(url)
+    published = datetime(2025, 3, 4, 9, 30, tzinfo=timezone.utc)
+    with Session(engine) as session:  # an article stored at 0010, its buckets made by the former signature
+        augsburg = make_source(session, "https://augsburg.example/rss", city="augsburg")
+        session.add(Cluster(id=1, representative_id=None, published_at=published, updated_at=published, created_at=published))
+        session.add(Article(id=1, source_id=augsburg.id, item_key="k1", title="Warnung vor falschen Zahlungsaufforderungen",
+                            summary_html=STORY, content_html="", text=html_to_text(STORY), content_hash="h", published_at=published,
+                            cluster_id=1))
+        session.flush()
+        session.add_all(ArticleBucket(bucket=-(2**63) + n, published=epoch(published), article_id=1) for n in range(25))
+        session.commit()
+    engine.dispose()
+
+    migrate.upgrade(url)
+
+    engine = make_engine(url)
+    with Session(engine) as session:
+        stored = set(session.execute(select(ArticleBucket.bucket, ArticleBucket.published).where(ArticleBucket.article_id == 1)))
+        found = probe(1, "Warnung vor falschen Zahlungsaufforderungen", STORY, "", published)
+        assert stored == {(bucket, epoch(published)) for _band, bucket in found.buckets}
+        assert len(stored) == 25
+        # the same story from another city, a day later and with a sentence more, joins the old article's cluster
+        nuernberg = make_source(session, "https://nuernberg.example/rss", city="nuernberg")
+        copy = entry("Warnung vor falschen Zahlungsaufforderungen im Namen des Bürgerbüros", "https://nuernberg.example/n/1",
+                     STORY + "<p>Weitere Hinweise gibt die Polizei.</p>", published + timedelta(days=1))
+        counts = store_entries(session, nuernberg, [copy], [], utcnow())
+        session.commit()
+        assert (counts.new, counts.duplicates) == (1, 1)
+        assert session.scalar(select(Article.cluster_id).where(Article.source_id == nuernberg.id)) == 1
+    engine.dispose()

@@ -3,6 +3,12 @@
     html ──passages──▶ sentences (folded words) ──minus boilerplate──▶ 3-word shingles
          ──MinHash (72 values)──▶ 24 bands of 3 values ──▶ 24 bucket ids (+ 1 for the title)
 
+The signature is computed on integers, in numpy: each word is hashed once (CRC-32), a shingle is
+a fixed combination of its three word hashes, and the 72 hash functions are multiply-add-shift
+functions of that value with constants derived from SHAKE-256 (stable across releases: bucket ids
+are stored). Shingle sets for verification are sets of word triples (the same sets as of the
+joined strings: words hold no spaces).
+
 Passages are hashed so that a store can count, per source, which sentences recur (headers,
 footers, press contacts: boilerplate) and leave them out before comparing. Two items whose
 shingle sets have Jaccard similarity s share at least one band with probability
@@ -16,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import html as html_lib
 import re
-import struct
+import zlib
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -29,8 +35,6 @@ from syndicate.reader.normalise import BLOCK_RE
 SHINGLE = 3
 BANDS, ROWS = 24, 3
 TITLE_BAND = BANDS  # the band number of the title bucket
-_VALUES = struct.Struct(f"<{BANDS * ROWS}I")
-_BAND = struct.Struct(f"<B{ROWS}I")  # a band's number and its values, hashed to the bucket id
 _SENTENCE_END = re.compile(r"(?<=[^\d\s][.!?])\s+|\n+")
 _NUMBER = re.compile(r"\d+")
 
@@ -51,21 +55,42 @@ def passage_hash(passage: list[str]) -> int:
     return _hash64(" ".join(passage).encode("utf-8"))
 
 
-def shingles(kept: list[str]) -> set[str]:
-    """Word 3-shingles of a run of words (the words themselves, joined, when there are fewer)."""
+def shingles(kept: list[str]) -> frozenset[tuple[str, ...]]:
+    """Word 3-shingles of a run of words (the words themselves, as one shingle, when there are fewer)."""
     if len(kept) < SHINGLE:
-        return {" ".join(kept)} if kept else set()
-    return {" ".join(kept[i : i + SHINGLE]) for i in range(len(kept) - SHINGLE + 1)}
+        return frozenset([tuple(kept)]) if kept else frozenset()
+    return frozenset(zip(kept, kept[1:], kept[2:]))
 
 
-def minhash(shingle_set: set[str]) -> tuple[int, ...]:
-    """72 minimum hash values; one SHAKE-128 digest per shingle gives all 72 hash functions
-    (72 little-endian 32-bit values side by side; the column minima are taken by numpy)."""
-    if not shingle_set:
-        return ()
-    size = _VALUES.size
-    digests = b"".join(hashlib.shake_128(s.encode("utf-8")).digest(size) for s in shingle_set)
-    return tuple(numpy.frombuffer(digests, dtype="<u4").reshape(-1, BANDS * ROWS).min(axis=0).tolist())
+def _constants(label: str, count: int) -> numpy.ndarray:
+    """``count`` odd 64-bit constants, fixed for ever (bucket ids computed from them are stored)."""
+    digest = hashlib.shake_256(label.encode()).digest(8 * count)
+    return numpy.frombuffer(digest, dtype="<u8").astype(numpy.uint64) | numpy.uint64(1)
+
+
+_SHINGLE_MIX = _constants("syndicate.neardup.shingle", SHINGLE)  # word hashes → one shingle value
+_FUNCTION_A = _constants("syndicate.neardup.minhash.a", BANDS * ROWS)  # the 72 hash functions
+_FUNCTION_B = _constants("syndicate.neardup.minhash.b", BANDS * ROWS)
+_BAND_MIX = _constants("syndicate.neardup.band", BANDS * ROWS).reshape(BANDS, ROWS)  # a band's values → its bucket
+_BAND_SALT = _constants("syndicate.neardup.band.salt", BANDS)
+_HIGH = numpy.uint64(32)
+
+
+def minhash(kept: list[str]) -> numpy.ndarray | None:
+    """72 minimum hash values (uint64, each below 2**32) of the 3-shingles of a run of words.
+
+    A shingle's value is the high half of a mix of its word hashes; hash function j maps it to
+    the high half of A_j·v + B_j (mod 2**64). Duplicate shingles change no minimum."""
+    if not kept:
+        return None
+    hashed = numpy.fromiter((zlib.crc32(w.encode()) for w in kept), dtype=numpy.uint64, count=len(kept))
+    if len(kept) < SHINGLE:
+        mixed = (hashed * _SHINGLE_MIX[: len(kept)]).sum(keepdims=True)
+    else:
+        n = len(kept) - SHINGLE + 1
+        mixed = hashed[:n] * _SHINGLE_MIX[0] + hashed[1 : n + 1] * _SHINGLE_MIX[1] + hashed[2:] * _SHINGLE_MIX[2]
+    values = mixed >> _HIGH
+    return ((values[:, None] * _FUNCTION_A + _FUNCTION_B) >> _HIGH).min(axis=0)
 
 
 def title_key(title: str) -> str:
@@ -79,13 +104,12 @@ def title_hash(title: str) -> int | None:
     return _hash64(b"title:" + key.encode("utf-8")) if key else None
 
 
-def buckets(signature: tuple[int, ...], title: str) -> list[tuple[int, int]]:
+def buckets(signature: numpy.ndarray | None, title: str) -> list[tuple[int, int]]:
     """(band, bucket id) pairs: one per band of the signature, plus one for the title's content words."""
     found = []
-    if signature:
-        for band in range(BANDS):
-            values = signature[band * ROWS : (band + 1) * ROWS]
-            found.append((band, _hash64(_BAND.pack(band, *values))))
+    if signature is not None:
+        ids = ((signature.reshape(BANDS, ROWS) * _BAND_MIX).sum(axis=1) + _BAND_SALT).view(numpy.int64).tolist()
+        found = list(enumerate(ids))
     if key := title_key(title):
         found.append((TITLE_BAND, _hash64(b"title:" + key.encode("utf-8"))))
     return found
@@ -128,19 +152,24 @@ class Evidence:
         return frozenset(h for h, _p in self._hashed)
 
     @cached_property
-    def _shingles_without(self) -> dict[frozenset[int], frozenset[str]]:
+    def _shingles_without(self) -> dict[frozenset[int], frozenset[tuple[str, ...]]]:
         return {}
+
+    @cached_property
+    def words(self) -> list[str]:
+        """All words of all passages, in order (what the MinHash signature is taken of)."""
+        return [w for p in self.passages for w in p]
 
     @cached_property
     def title_hash(self) -> int | None:
         return title_hash(self.title)
 
-    def shingles(self, boilerplate: set[int] = frozenset()) -> frozenset[str]:
+    def shingles(self, boilerplate: set[int] = frozenset()) -> frozenset[tuple[str, ...]]:
         """Shingles of the passages not in ``boilerplate``; one item is compared with many
         others, so each distinct set of its own passages left out is computed once."""
         dropped = self.passage_hashes & boilerplate
         found = self._shingles_without.get(dropped)
         if found is None:
             kept = [w for h, p in self._hashed if h not in dropped for w in p]
-            found = self._shingles_without[dropped] = frozenset(shingles(kept))
+            found = self._shingles_without[dropped] = shingles(kept)
         return found

@@ -92,8 +92,9 @@ def html_of(article: Article) -> str:
     return article.content_html or article.summary_html or ""
 
 
-def probe(source_id: int, title: str, html: str, text: str, published_at: datetime) -> Probe:
-    evidence = Evidence.of(title, html, text)
+def probe(source_id: int, title: str, html: str, text: str, published_at: datetime, blocks: str | None = None) -> Probe:
+    """``blocks``: the html's ``normalise.block_text``, when normalising made it already."""
+    evidence = Evidence.of(title, html, text, blocks)
     signature = neardup.minhash(evidence.words)
     return Probe(source_id, evidence, evidence.passage_hashes, published_at, neardup.buckets(signature, title))
 

@@ -124,7 +124,7 @@ def store_entries(session: Session, source: Source, entries: list[Entry], rules:
             continue
         todo.append((entry, key))
     known = _known(session, source.id, [key for _entry, key in todo])
-    probes = {key: dedupe.probe(source.id, e.title, e.content_html or e.summary_html, e.text, e.published_at)
+    probes = {key: dedupe.probe(source.id, e.title, e.content_html or e.summary_html, e.text, e.published_at, e.block_text or None)
               for e, key in todo if key not in known}
     rows = {key: _new_row(e, now) for e, key in todo if key in probes}  # content hash computed once, here
     batch = Batch(session, source.id, list(probes.values()), [e.canonical_url for e, key in todo if key in probes],

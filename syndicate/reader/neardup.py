@@ -20,17 +20,15 @@ the thresholds.
 from __future__ import annotations
 
 import hashlib
-import html as html_lib
 import re
 import zlib
 from dataclasses import dataclass
 from functools import cached_property
 
-import nh3
 import numpy
 
 from syndicate.reader.german import content_words, fold, words
-from syndicate.reader.normalise import BLOCK_RE
+from syndicate.reader.normalise import block_text
 
 SHINGLE = 3
 BANDS, ROWS = 24, 3
@@ -44,10 +42,10 @@ def _hash64(data: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
 
 
-def passages(html: str) -> list[list[str]]:
-    """The item's sentences (block elements split first) as lists of folded words; empty ones dropped."""
-    marked = BLOCK_RE.sub("\n\\g<0>", html or "")
-    text = html_lib.unescape(nh3.clean(marked, tags=set(), attributes={}, strip_comments=True))
+def passages(html: str, blocks: str | None = None) -> list[list[str]]:
+    """The item's sentences (block elements split first) as lists of folded words; empty ones dropped.
+    ``blocks``: the html's ``block_text`` when the caller has it already."""
+    text = block_text(html) if blocks is None else blocks
     return [found for part in _SENTENCE_END.split(text) if (found := words(part))]
 
 
@@ -139,8 +137,9 @@ class Evidence:
     passages: tuple[tuple[str, ...], ...]
 
     @classmethod
-    def of(cls, title: str, html: str, text: str) -> Evidence:
-        found = passages(html) if html else [w for w in [words(text)] if w]
+    def of(cls, title: str, html: str, text: str, blocks: str | None = None) -> Evidence:
+        """``blocks``: the html's ``block_text`` when the caller has it (a new item, from normalising)."""
+        found = passages(html, blocks) if html else [w for w in [words(text)] if w]
         return cls(title=title, passages=tuple(tuple(p) for p in found))
 
     @cached_property

@@ -103,6 +103,7 @@ class Entry:
     categories: list[str] = field(default_factory=list)
     enclosures: list[dict] = field(default_factory=list)
     date_estimated: bool = False
+    block_text: str = field(default="", repr=False)  # the text of ``content_html or summary_html`` by blocks (not stored)
 
 
 def canonical_url(url: str | None, base: str | None = None) -> str | None:
@@ -167,12 +168,18 @@ def sanitize_html(fragment: str, base: str | None = None) -> str:
     ).strip()
 
 
-def html_to_text(fragment: str) -> str:
+def block_text(fragment: str) -> str:
+    """The fragment's text, entities decoded, with a line break before each block element (the
+    near-duplicate evidence ends sentences there; ``html_to_text`` collapses the breaks)."""
     if not fragment:
         return ""
-    spaced = BLOCK_RE.sub(r" \g<0>", fragment)
-    stripped = nh3.clean(spaced, tags=set(), attributes={}, strip_comments=True)
-    return SPACE_RE.sub(" ", html.unescape(stripped)).strip()
+    marked = BLOCK_RE.sub("\n\\g<0>", fragment)
+    return html.unescape(nh3.clean(marked, tags=set(), attributes={}, strip_comments=True))
+
+
+def html_to_text(fragment: str, blocks: str | None = None) -> str:
+    """Plain text on one line; ``blocks``: the fragment's ``block_text`` when it is at hand."""
+    return SPACE_RE.sub(" ", block_text(fragment) if blocks is None else blocks).strip()
 
 
 def clean_title(title: str) -> str:
@@ -230,7 +237,8 @@ def normalise_entry(raw: RawEntry, *, base: str | None, now: datetime, future_to
     summary_html = sanitize_html(repair_text(raw.summary), url or base)
     if summary_html == content_html:
         content_html = ""
-    text = html_to_text(content_html or summary_html)
+    blocks = block_text(content_html or summary_html)
+    text = html_to_text("", blocks)
     if not summary_html and text:
         summary_html = f"<p>{html.escape(shorten(text))}</p>"
     title = clean_title(repair_text(raw.title)) or shorten(text, 80) or "(ohne Titel)"
@@ -256,4 +264,5 @@ def normalise_entry(raw: RawEntry, *, base: str | None, now: datetime, future_to
             {**e, "href": absolute_url(e.get("href"), base)} for e in raw.enclosures if absolute_url(e.get("href"), base)
         ],
         date_estimated=estimated,
+        block_text=blocks,
     )

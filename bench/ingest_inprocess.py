@@ -56,6 +56,7 @@ def main() -> int:
 
     from syndicate import migrate, refresh
     from syndicate.models import Article
+    from syndicate.reader import german
     from syndicate.runtime import Runtime
     from workers.tasks import GC_YOUNG
 
@@ -68,6 +69,7 @@ def main() -> int:
         statements, commits = [0], [0]
         event.listen(rt.engine, "before_cursor_execute", lambda *_a: statements.__setitem__(0, statements[0] + 1))
         event.listen(rt.engine, "commit", lambda *_a: commits.__setitem__(0, commits[0] + 1))
+        german.fold("é")  # as a worker does before its first task (workers/tasks.py ``_prepare``)
         gc.collect()
         gc.freeze()
         gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])

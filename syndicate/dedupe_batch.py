@@ -131,11 +131,15 @@ class Batch:
             span = int(window.total_seconds())
             low, high = min(p.published for p in dated) - span, max(p.published for p in dated) + span
             mark = placeholder(s)
-            for chunk in _chunks(sorted({b for p in dated for _band, b in p.buckets})):
-                # ~1,250 keys per document: sent as plain parameters (SQLAlchemy's expanding IN names each one)
-                sql = _BY_BUCKET.format(keys=", ".join([mark] * len(chunk)), mark=mark)
-                for bucket, article_id, published in s.exec_driver_sql(sql, (*chunk, low, high)):
-                    self._buckets[bucket].append((article_id, published))
+            cursor = s.connection.driver_connection.cursor()  # plain tuples, fetched at once: thousands of rows per document
+            try:
+                for chunk in _chunks(sorted({b for p in dated for _band, b in p.buckets})):
+                    # ~1,250 keys per document: sent as plain parameters (SQLAlchemy's expanding IN names each one)
+                    cursor.execute(_BY_BUCKET.format(keys=", ".join([mark] * len(chunk)), mark=mark), (*chunk, low, high))
+                    for bucket, article_id, published in cursor.fetchall():
+                        self._buckets[bucket].append((article_id, published))
+            finally:
+                cursor.close()
         ranked = [(p, self._ranked(p, stored_only=True)) for p in dated]
         compared = {a for _p, candidates in ranked for a in candidates}
         for chunk in _chunks(hashes):

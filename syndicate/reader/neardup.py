@@ -81,7 +81,7 @@ def minhash(kept: list[str]) -> numpy.ndarray | None:
     the high half of A_j·v + B_j (mod 2**64). Duplicate shingles change no minimum."""
     if not kept:
         return None
-    hashed = numpy.fromiter((zlib.crc32(w.encode()) for w in kept), dtype=numpy.uint64, count=len(kept))
+    hashed = numpy.fromiter(map(zlib.crc32, map(str.encode, kept)), dtype=numpy.uint64, count=len(kept))
     if len(kept) < SHINGLE:
         mixed = (hashed * _SHINGLE_MIX[: len(kept)]).sum(keepdims=True)
     else:

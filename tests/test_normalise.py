@@ -8,6 +8,7 @@ import pytest
 
 from syndicate.reader.normalise import (
     SUMMARY_CHARS,
+    absolute_url,
     canonical_url,
     clean_title,
     html_to_text,
@@ -334,3 +335,20 @@ def test_entry_url_choice(raw, expected_url):
 )
 def test_missing_title(raw, title):
     assert norm(raw).title == title
+
+
+@pytest.mark.parametrize("url", [
+    "https://www.muenchen.de/aktuelles/2025/meldung-1", "http://stadt.example", "https://a.example:8443/x/y.html",
+    "https://a.example/a/../b/./c", "https://user@a.example/x", "https://a.example/x?", "https://a.example/x#",
+    "https://a.example/x?id=5&utm_source=y", "https://a.example/x;p=1", "https://[::1]/x", "https://a.example/ä",
+    "https://a.example/x y", "HTTPS://A.EXAMPLE/X", "http:///x", "https://a.example//x", "https:a.example/x",
+    "/relative/path", "relative", "//a.example/x", "mailto:rathaus@a.example", "javascript:alert(1)", "ftp://a.example/x",
+])
+@pytest.mark.parametrize("base", ["https://www.augsburg.de/presse/", "http://nuernberg.example/", None])
+def test_absolute_url_shortcut_answers_as_urljoin(url, base):
+    from urllib.parse import urljoin, urlsplit
+
+    resolved = urljoin(base, url) if base else url
+    expected = resolved if urlsplit(resolved).scheme.lower() in ("http", "https") else None
+    assert absolute_url(url, base) == expected
+    assert absolute_url(f"  {url}\n", base) == expected

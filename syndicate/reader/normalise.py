@@ -134,11 +134,19 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
     return urlunsplit((scheme, netloc, path, urlencode(query), ""))
 
 
+# an absolute http(s) URL without query, fragment, parameters, IPv6 brackets or odd characters:
+# urljoin would hand it back unchanged, whatever the base (the common case of a feed's item links)
+_PLAIN_ABSOLUTE = re.compile(r"https?://[A-Za-z0-9.:@_~%!$&'()*+,=-]+(?:/[A-Za-z0-9.:@_~%!$&'()*+,=/-]*)?\Z")
+
+
 def absolute_url(url: str | None, base: str | None) -> str | None:
     """Resolve ``url`` against ``base``; only http(s) results survive."""
     if not url:
         return None
-    resolved = urljoin(base, url.strip()) if base else url.strip()
+    url = url.strip()
+    if _PLAIN_ABSOLUTE.match(url):
+        return url
+    resolved = urljoin(base, url) if base else url
     return resolved if urlsplit(resolved).scheme.lower() in DEFAULT_PORTS else None
 
 

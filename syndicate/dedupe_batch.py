@@ -111,7 +111,9 @@ class Batch:
         self._pending_by_id: dict[int, Pending] = {}
         self.articles: dict[int, Row] = {}  # stored articles read for comparisons and matches (rows)
         self.evidence: dict[int, Evidence] = {}
-        self._buckets: dict[int, list[tuple[int, int]]] = defaultdict(list)  # bucket → (article id, published epoch s)
+        self._buckets: dict[int, list[tuple[int, int]]] = defaultdict(list)  # bucket → stored (article id, published epoch s)
+        self._pending_buckets: dict[int, list[tuple[int, int]]] = defaultdict(list)  # bucket → pending ones
+        self._stored_hits: dict[int, Counter] = {}  # id(probe) → stored article id → shared buckets
         self._by_hash: dict[str, list] = defaultdict(list)  # content hash → clustered articles
         self._by_url: dict[str, list] = defaultdict(list)  # canonical URL → (id, source id, published, cluster id) rows
         self._hubs: set[str] = set()
@@ -188,14 +190,21 @@ class Batch:
         evidence = self.evidence[article_id]
         return evidence.passage_hashes | {evidence.title_hash} - {None}
 
-    def _ranked(self, found: Probe, stored_only: bool = False) -> list[int]:
-        """Article ids sharing buckets with the probe within the window, most shared buckets first."""
+    def _hits(self, found: Probe, index: dict[int, list[tuple[int, int]]]) -> Counter:
         hits: Counter = Counter()
         window, at = self.policy.window.total_seconds(), found.published
         for _band, bucket in found.buckets:
-            for article_id, published in self._buckets.get(bucket, ()):
-                if abs(published - at) <= window and (article_id > 0 or not stored_only):
+            for article_id, published in index.get(bucket, ()):
+                if abs(published - at) <= window:
                     hits[article_id] += 1
+        return hits
+
+    def _ranked(self, found: Probe, stored_only: bool = False) -> list[int]:
+        """Article ids sharing buckets with the probe within the window, most shared buckets first."""
+        stored = self._stored_hits.get(id(found))
+        if stored is None:  # the stored buckets are read once (``_load``): so are a probe's hits among them
+            stored = self._stored_hits[id(found)] = self._hits(found, self._buckets)
+        hits = stored if stored_only or not self._pending_buckets else stored + self._hits(found, self._pending_buckets)
         ranked = sorted(hits.items(), key=lambda kv: (-kv[1], (0, kv[0]) if kv[0] > 0 else (1, -kv[0])))
         return [article_id for article_id, _n in ranked[: self.policy.candidates]]
 
@@ -240,7 +249,7 @@ class Batch:
             self._merge(article.cluster_id, bridged)
         self.pending.append(article)
         for _band, bucket in found.buckets:
-            self._buckets[bucket].append((article.id, found.published))
+            self._pending_buckets[bucket].append((article.id, found.published))
         self._by_hash[article.content_hash].append(article)
         if article.canonical_url:
             self._by_url[article.canonical_url].append(article)

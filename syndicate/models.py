@@ -135,7 +135,8 @@ class Article(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    # looked up through uq_articles_source_item (source_id first): a second index on source_id alone was dropped (0012)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
     cluster_id: Mapped[int | None] = mapped_column(ForeignKey("clusters.id", ondelete="SET NULL"), index=True)
     item_key: Mapped[str] = mapped_column(String(64))
     guid: Mapped[str | None] = mapped_column(String(2000))

@@ -101,3 +101,22 @@ def test_0011_recomputes_stored_buckets_so_old_articles_are_found_again(tmp_path
         assert (counts.new, counts.duplicates) == (1, 1)
         assert session.scalar(select(Article.cluster_id).where(Article.source_id == nuernberg.id)) == 1
     engine.dispose()
+
+
+def test_migrations_build_the_schema_the_models_describe(tmp_path):
+    """Indexes and columns of a database made by the migrations are those of syndicate.models (0012 dropped
+    ix_articles_source_id in both)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from syndicate.models import Base
+
+    url = f"sqlite:///{tmp_path}/head.db"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        indexes = {r[0] for r in connection.execute(text("SELECT name FROM sqlite_schema WHERE tbl_name = 'articles' AND type = 'index'"))}
+    engine.dispose()
+    assert [d for d in differences if d[0] in ("add_index", "remove_index", "add_column", "remove_column", "add_table", "remove_table")] == []
+    assert "ix_articles_source_id" not in indexes and "ix_articles_cluster_id" in indexes

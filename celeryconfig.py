@@ -16,9 +16,9 @@ broker_connection_retry_on_startup = True
 # discovered feed) and wait for a host slot, so soft = 2 × deadline + 30 s, hard = soft + 30 s.
 task_soft_time_limit = int(2 * _settings.fetch_deadline + 30)
 task_time_limit = task_soft_time_limit + 30
-# A batch of refreshes (syndicate.refresh_sources) starts no source after SYNDICATE_BATCH_BUDGET
-# seconds, so it runs at most that long plus one refresh.
-BATCH_SOFT_TIME_LIMIT = int(_settings.batch_budget) + task_soft_time_limit
+# A batch of refreshes (syndicate.refresh_sources) starts no group of sources after SYNDICATE_BATCH_BUDGET
+# seconds, so it runs at most that long plus one group (SYNDICATE_REFRESH_GROUP refreshes).
+BATCH_SOFT_TIME_LIMIT = int(_settings.batch_budget) + _settings.refresh_group * task_soft_time_limit
 BATCH_TIME_LIMIT = BATCH_SOFT_TIME_LIMIT + 30
 
 # Retries of transient database/broker errors (workers/tasks.py): capped backoff with jitter.

@@ -1,11 +1,11 @@
 """Where first-ingest CPU goes, without Celery: the refresh pipeline called in this process.
 
 Usage:
-    .venv/bin/python bench/ingest_inprocess.py [--feeds 200] [--items 50] [--profile]
+    .venv/bin/python bench/ingest_inprocess.py [--feeds 200] [--items 50] [--group N] [--profile]
 
 The fixture server of bench/ingest.py (bench/fixture.py, 127.0.0.1) serves ``--feeds`` feeds ×
-``--items`` items; each source is refreshed once with ``refresh.refresh_source`` into a fresh
-SQLite file, one after the other. Printed: entries stored, wall and CPU time, CPU per entry, the
+``--items`` items; each source is refreshed once with ``refresh.refresh_sources``, ``--group`` sources
+per transaction as a worker's batch task does, into a fresh SQLite file. Printed: entries stored, wall and CPU time, CPU per entry, the
 garbage collector's share (``gc.callbacks``), commits and SQL statements per source. The garbage
 collector is set up as a worker sets it up (workers/tasks.py ``_prepare``). ``--profile`` adds
 cProfile's 25 most expensive functions by own time.
@@ -48,6 +48,7 @@ def main() -> int:
     parser.add_argument("--feeds", type=int, default=200)
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--group", type=int, default=None, help="sources per transaction (default: SYNDICATE_REFRESH_GROUP)")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="syndicate-inprocess-"))
@@ -61,6 +62,7 @@ def main() -> int:
     from workers.tasks import GC_YOUNG
 
     rt = Runtime()
+    args.group = args.group or rt.settings.refresh_group
     migrate.upgrade(rt.settings.database_url)
     server, base = scale.start_server(args.feeds, args.items, tmp / "server.log")
     try:
@@ -79,9 +81,9 @@ def main() -> int:
         started, cpu = time.monotonic(), time.process_time()
         if profiler:
             profiler.enable()
-        for source_id in ids:
+        for start in range(0, len(ids), args.group):  # as a worker's batch task: a group per transaction
             with rt.sessions() as session:
-                refresh.refresh_source(session, rt.client, source_id, rt.refresh_config)
+                refresh.refresh_sources(session, rt.client, ids[start : start + args.group], rt.refresh_config)
         if profiler:
             profiler.disable()
         elapsed, cpu = time.monotonic() - started, time.process_time() - cpu
@@ -91,7 +93,7 @@ def main() -> int:
     finally:
         scale.stop(server)
         rt.close()
-    print(f"bench/ingest_inprocess.py: {args.feeds} feeds × {args.items} items, one process, SQLite, tmp {tmp}")
+    print(f"bench/ingest_inprocess.py: {args.feeds} feeds × {args.items} items, one process, {args.group} sources per transaction, SQLite, tmp {tmp}")
     print(f"entries stored        {entries}")
     print(f"wall / CPU            {elapsed:.1f} s / {cpu:.1f} s = {entries / elapsed:.0f} entries/s, {cpu / entries * 1000:.2f} ms CPU per entry")
     gc_total = sum(clock.seconds)

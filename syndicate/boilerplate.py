@@ -43,10 +43,34 @@ def add(session: Session, increments: dict[tuple[int, int], int]) -> None:
     session.flush()
 
 
-def counts(session: Session, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], int]:
+class Counts(dict):
+    """(source id, sentence hash) → stored articles of the source containing it, for the pairs read
+    beforehand (``counts``); ``get`` of a pair not read then reads it (one lookup), so a rule never
+    takes a count it did not ask for as 0."""
+
+    def __init__(self, session: Session, found: dict[tuple[int, int], int] | None = None, asked: Iterable[tuple[int, int]] = ()):
+        super().__init__(found or {})
+        self._session, self._asked = session, set(asked)
+
+    def get(self, key: tuple[int, int], default: int = 0) -> int:
+        if key in self:
+            return self[key]
+        if key not in self._asked:
+            self._asked.add(key)
+            if (n := _read(self._session, [key]).get(key)) is not None:
+                self[key] = n
+                return n
+        return default
+
+
+def counts(session: Session, pairs: Iterable[tuple[int, int]]) -> Counts:
     """(source id, sentence hash) → number of stored articles of that source containing it, for
     exactly the pairs asked: one index lookup each, not one per source × sentence."""
     wanted = sorted(set(pairs))
+    return Counts(session, _read(session, wanted), wanted)
+
+
+def _read(session: Session, wanted: list[tuple[int, int]]) -> dict[tuple[int, int], int]:
     connection = session.connection()
     mark = placeholder(connection)
     found: dict[tuple[int, int], int] = {}

@@ -1,8 +1,9 @@
-"""The new items of one document, clustered together: a few queries to read, a few to write.
+"""The new items of a group of documents (one per source; often just one), clustered together: a few
+queries to read, a few to write.
 
     Batch(probes, urls, hashes) ── reads once: shared LSH buckets, same content hashes, same
         canonical URLs, those articles, the boilerplate counts of their sources
-    for each new item, in document order:
+    for each new item, document after document, in document order:
         previous_version()  a stored item of the source that it replaces (a changed GUID/URL)?
         add()               otherwise: exact match or verified near duplicate → cluster (in memory)
     write() ── articles (INSERT … ON CONFLICT DO NOTHING), clusters, buckets, sentence counts, topics
@@ -104,9 +105,10 @@ def _order(article) -> tuple:
 
 
 class Batch:
-    def __init__(self, session: Session, source_id: int, probes: list[Probe], urls: list[str | None], hashes: list[str],
+    def __init__(self, session: Session, probes: list[Probe], urls: list[str | None], hashes: list[str],
                  now: datetime, policy: Policy = POLICY):
-        self.session, self.source_id, self.now, self.policy = session, source_id, now, policy
+        self.session, self.now, self.policy = session, now, policy
+        self.sources = {p.source_id for p in probes}  # the sources of the documents (usually one)
         self.pending: list[Pending] = []
         self._pending_by_id: dict[int, Pending] = {}
         self.articles: dict[int, Row] = {}  # stored articles read for comparisons and matches (rows)
@@ -120,7 +122,7 @@ class Batch:
         self._clusters: dict[int, ClusterState] = {}
         self._merged: dict[int, int] = {}  # cluster id → the cluster it went into
         self._stored_members: dict[int, list[tuple[int, int]]] = {}
-        self._counted: dict[tuple[int, int], int] = {}
+        self._counted: boilerplate.Counts = boilerplate.Counts(session)
         self._recorded: Counter = Counter()  # (source, sentence) → articles added by this batch
         self._load(probes, sorted({u for u in urls if u}), sorted(set(hashes)))
 
@@ -155,7 +157,7 @@ class Batch:
         for chunk in _chunks(sorted(url for url in used if url not in self._hubs)):
             for row in s.execute(_BY_URL, {"keys": chunk}):
                 self._by_url[row.canonical_url].append(row)
-                if row.source_id == self.source_id:
+                if row.source_id in self.sources:
                     compared.add(row.id)  # a candidate previous version
         for chunk in _chunks(sorted(compared - self.articles.keys())):
             self.articles.update((a.id, a) for a in s.execute(_BY_ID, {"keys": chunk}))
@@ -163,15 +165,36 @@ class Batch:
             if (article := self.articles.get(article_id)) is not None:
                 self.evidence[article_id] = _stored_evidence(article.id, article.changed_at, article.title, html_of(article), article.text)
         self._load_clusters({a.cluster_id for a in self.articles.values()} | {r.cluster_id for rows in self._by_url.values() for r in rows})
-        # the boilerplate counts the rules will look up: this source's for every sentence involved; another
-        # source's for the sentences of its stored candidates and of the items they are compared with
-        # (a stored article among an item's candidates later is among its stored-only candidates now)
-        sentences = set().union(*(p.counted for p in probes), *(self._counted_of(i) for i in self.evidence))
-        pairs = {(self.source_id, h) for h in sentences}
+        # the boilerplate counts the rules will look up: an item's own source's for its sentences and those
+        # of everything it is compared with; another source's for the sentences of its stored candidates and
+        # of the items they are compared with (a stored article among an item's candidates later is among
+        # its stored-only candidates now); between the documents of a group, both sources' for the sentences
+        # of new items that share a bucket. A pair missed here is looked up when the rules ask for it.
+        own: dict[int, set[int]] = defaultdict(set)
+        pairs: set[tuple[int, int]] = set()
+        for p in probes:
+            own[p.source_id] |= p.counted
         for p, candidates in ranked:
             for article_id in candidates:
-                if article_id in self.evidence and (source_id := self.articles[article_id].source_id) != self.source_id:
-                    pairs.update((source_id, h) for h in p.counted | self._counted_of(article_id))
+                if article_id in self.evidence:
+                    theirs = self._counted_of(article_id)
+                    own[p.source_id] |= theirs
+                    if (source_id := self.articles[article_id].source_id) != p.source_id:
+                        pairs.update((source_id, h) for h in p.counted | theirs)
+        for rows in self._by_url.values():
+            for row in rows:
+                if row.source_id in self.sources and row.id in self.evidence:  # compared as a previous version
+                    own[row.source_id] |= self._counted_of(row.id)
+        if len(self.sources) > 1:
+            sharing: dict[int, list[Probe]] = defaultdict(list)
+            for p in dated:
+                for _band, bucket in p.buckets:
+                    sharing[bucket].append(p)
+            for group in sharing.values():
+                if len(group) > 1 and len(sources := {q.source_id for q in group}) > 1:
+                    sentences = set().union(*(q.counted for q in group))
+                    pairs.update((source_id, h) for source_id in sources for h in sentences)
+        pairs.update((source_id, h) for source_id, sentences in own.items() for h in sentences)
         self._counted = boilerplate.counts(self.session, pairs)
 
     def _load_clusters(self, cluster_ids: set[int | None]) -> None:
@@ -220,13 +243,13 @@ class Batch:
         """A stored item of this source that the new item key replaces (a changed GUID or URL), if any."""
         if canonical_url and canonical_url not in self._hubs:
             same_url = [self.articles[row.id] for row in self._by_url.get(canonical_url, ())
-                        if row.source_id == self.source_id and row.id in self.articles]
+                        if row.source_id == found.source_id and row.id in self.articles]
             if len(same_url) == 1 and same_url[0].item_key not in present_keys:
                 (c,) = self._compare(found, same_url)
                 close = abs(c.article.published_at - found.published_at) <= self.policy.item_window
                 if not c.conflict and (close and c.title >= 0.5 or c.content >= self.policy.item_content):
                     return self._stored(c.article)
-        mine = [a for a in near if a.id > 0 and a.source_id == self.source_id and a.item_key not in present_keys]
+        mine = [a for a in near if a.id > 0 and a.source_id == found.source_id and a.item_key not in present_keys]
         matches = [c for c in self._compare(found, mine) if same_item(c, found, self.policy)]
         return self._stored(max(matches, key=lambda c: c.content).article) if matches else None
 
@@ -236,7 +259,7 @@ class Batch:
 
     def add(self, item_key: str, row: dict, found: Probe, near: list) -> Pending:
         """A new article: clustered (exact match, else the best verified near duplicate) and indexed, in memory."""
-        article = Pending(-(len(self.pending) + 1), self.source_id, item_key, row, found)
+        article = Pending(-(len(self.pending) + 1), found.source_id, item_key, row, found)
         self.evidence[article.id] = found.evidence
         match = self._exact_match(article)
         clustered = [a for a in near if self.cluster_of(a) is not None]
@@ -332,13 +355,13 @@ class Batch:
         return self._stored_members[cluster_id]
 
     # ---------------------------------------------------------------- writes
-    def write(self, rules: list[topics.TopicRule], defaults: list[str]) -> set[int]:
+    def write(self, rules: list[topics.TopicRule], defaults: dict[int, list[str]]) -> set[int]:
         """Store the pending articles and everything that hangs on them; returns the provisional ids of
         items another worker stored first (not written)."""
         if not self.pending:
             return set()
         # topics first: CPU work done before the first INSERT is not done under SQLite's one write lock
-        explained = {p.id: topics.explain(rules, categories=p.categories, title=p.title, text=p.text, defaults=defaults)
+        explained = {p.id: topics.explain(rules, categories=p.categories, title=p.title, text=p.text, defaults=defaults[p.source_id])
                      for p in self.pending}
         self.session.flush()  # the ORM's own changes first (a re-keyed item frees its old key); then plain Core writes
         ids = self._insert_articles()

@@ -1,9 +1,11 @@
-"""refresh_source: the whole pipeline for one source, top to bottom.
+"""refresh_sources: the whole pipeline for a group of sources, top to bottom (refresh_source: a group of one).
 
-load source → host slot (over budget? deferred) → conditional GET → rate limited? deferred
-→ HTTP error? → not modified? → body unchanged? → parse (or, for an HTML newsroom, extract)
-→ normalise → store (upsert, cluster, topics) → adaptive interval → validators, permanent redirect
-→ schedule → reset the error counter (one commit, with the worker's lease release).
+for each source (``_poll``, no write): load source → host slot (over budget? deferred)
+  → conditional GET → rate limited? deferred → HTTP error? → not modified? → body unchanged?
+  → parse (or, for an HTML newsroom, extract) → normalise
+then the group (``_store``): store the documents together (upsert, cluster, topics) → per source:
+  adaptive interval → validators, permanent redirect → reset the error counter
+then per source (``_finish``): error counter, schedule, fetch log → one commit, with the worker's lease releases.
 
 Stages never call each other; only this module calls them. Failures are stored on
 the source row (``error_count``, ``last_error_reason`` …) and in the fetch log; a deferral
@@ -30,10 +32,10 @@ from syndicate.reader import fetch as fetching
 from syndicate.reader.discover import find_feed_links
 from syndicate.reader.errors import SyndicateError
 from syndicate.reader.hints import feed_interval
-from syndicate.reader.normalise import canonical_url, feed_title, normalise_entry
+from syndicate.reader.normalise import Entry, canonical_url, feed_title, normalise_entry
 from syndicate.reader.parse import ParsedFeed, parse
 from syndicate.settings import Settings
-from syndicate.store import StoreCounts, store_entries
+from syndicate.store import StoreCounts, store_documents
 
 
 @dataclass(frozen=True)
@@ -91,21 +93,75 @@ class RefreshOutcome:
         return asdict(self)
 
 
+@dataclass
+class _Poll:
+    """One source's poll before the store: what was fetched and read, or how it ended (``delay`` set)."""
+
+    source: Source
+    outcome: RefreshOutcome
+    started: float
+    interval: int
+    low: int
+    high: int
+    config: RefreshConfig
+    result: fetching.FetchResult | None = None
+    body: bytes = b""
+    digest: str | None = None
+    feed: ParsedFeed | None = None
+    entries: list[Entry] | None = None
+    delay: float | None = None  # the poll ended without a store: deferred or failed
+    error: SyndicateError | None = None  # it failed (the source row records it at the end, with the others)
+
+
 def refresh_source(session: Session, client: httpx.Client, source_id: int, config: RefreshConfig, now: datetime | None = None,
                    before_commit: Callable[[Session], None] | None = None) -> RefreshOutcome:
     """``before_commit``: a last statement for the final transaction (the worker's lease release)."""
-    started, now = time.monotonic(), now or utcnow()
+    return refresh_sources(session, client, [source_id], config, now, {source_id: before_commit} if before_commit else None)[0]
+
+
+def refresh_sources(session: Session, client: httpx.Client, source_ids: list[int], config: RefreshConfig,
+                    now: datetime | None = None, before_commit: dict[int, Callable[[Session], None]] | None = None,
+                    polling: Callable[[int | None], None] | None = None) -> list[RefreshOutcome]:
+    """Several sources in one transaction: each fetched and read first (no write), then the documents
+    stored together (``store_documents``: one read of the stored candidates, one write, so items of
+    one source that another source of the group republished are found in memory), then every
+    source's row, schedule and fetch log, and one commit. Should the store fail, the group is rolled
+    back and each source stored again on its own, so one source's crash costs the others nothing.
+    ``polling``: told each source id as its poll starts, and None when the group's store starts."""
+    now = now or utcnow()
+    hooks, polling = before_commit or {}, polling or (lambda _source_id: None)
+    try:
+        polls = {}
+        for source_id in source_ids:
+            polling(source_id)
+            polls[source_id] = _poll(session, client, source_id, config, now)
+        polling(None)
+        _store(session, [p for p in polls.values() if p is not None and p.delay is None], now)
+        for poll in polls.values():
+            if poll is not None:
+                _finish(session, poll, now, hooks.get(poll.source.id))
+        session.commit()
+    except BaseException:
+        session.rollback()  # nothing of the group is kept: the caller runs its sources again one by one
+        raise
+    return [poll.outcome if poll is not None else RefreshOutcome(id=i, url="", status="skipped", reason="disabled_or_missing")
+            for i, poll in polls.items()]
+
+
+def _poll(session: Session, client: httpx.Client, source_id: int, config: RefreshConfig, now: datetime) -> _Poll | None:
+    """Fetch and read one source (no write): its document's entries, or how it ended."""
+    started = time.monotonic()
     source = session.get(Source, source_id)
     if source is None or not source.enabled:
-        return RefreshOutcome(id=source_id, url=source.url if source else "", status="skipped", reason="disabled_or_missing")
-    outcome = RefreshOutcome(id=source.id, url=source.url, status="error")
+        return None
     low, high = source.min_interval or config.min_interval, source.max_interval or config.max_interval
-    interval = int(schedule.clamp(source.current_interval or config.default_interval, low, high))
-    body = b""
+    poll = _Poll(source, RefreshOutcome(id=source.id, url=source.url, status="error"), started,
+                 int(schedule.clamp(source.current_interval or config.default_interval, low, high)), low, high, config)
+    outcome = poll.outcome
     try:
         with politeness.host_slot(session.get_bind(), source.url, config.host_limits):
             result = fetching.fetch(client, source.url, etag=source.etag, last_modified=source.last_modified, limits=config.fetch_limits)
-        outcome.http_status, body = result.status, result.content
+        poll.result, outcome.http_status, poll.body = result, result.status, result.content
         if (error := result.error()) is not None:
             raise error
         if result.not_modified:
@@ -113,43 +169,45 @@ def refresh_source(session: Session, client: httpx.Client, source_id: int, confi
         elif (digest := hashlib.sha256(result.content).hexdigest()) == source.body_hash:
             outcome.status = "unchanged"
         else:
-            feed = _read(session, client, source, result, config)
-            base = feed.link if feed.link and feed.link.startswith("http") else result.final_url
-            entries = [normalise_entry(raw, base=base, now=now, future_tolerance=config.future_tolerance) for raw in feed.entries]
-            counts = store_entries(session, source, entries, topics.load_rules(session), now)
-            _apply_counts(outcome, counts)
-            source.body_hash, source.feed_title, source.site_url = digest, feed_title(feed.title)[:300] or None, feed.link
+            poll.digest, poll.feed = digest, _read(session, client, source, result, config)
+            base = poll.feed.link if poll.feed.link and poll.feed.link.startswith("http") else result.final_url
+            poll.entries = [normalise_entry(raw, base=base, now=now, future_tolerance=config.future_tolerance) for raw in poll.feed.entries]
+    except errors.HostBusy as exc:  # our own budget for the host is spent: soon again, no error
+        outcome.status, outcome.reason, outcome.message, poll.delay = "deferred", exc.reason, exc.message, exc.retry_after
+    except errors.RateLimited as exc:  # the publisher asked for a pause: no error
+        outcome.status, outcome.reason, outcome.message = "deferred", exc.reason, exc.message
+        poll.delay = schedule.deferral_delay(exc.retry_after, fallback=poll.interval, low=low, cap=config.backoff_cap)
+    except SyndicateError as exc:
+        outcome.status, outcome.reason, outcome.message = "error", exc.reason, exc.message
+        poll.error, poll.delay = exc, config.backoff_cap  # the delay by the error count: ``_finish``
+    return poll
+
+
+def _store(session: Session, polls: list[_Poll], now: datetime) -> None:
+    """The new documents stored together; then each source's success: counts, interval, validators, moves."""
+    documents = [p for p in polls if p.entries is not None]
+    if documents:
+        all_counts = store_documents(session, [(p.source, p.entries) for p in documents], topics.load_rules(session), now)
+        for poll, counts in zip(documents, all_counts):
+            config, source, feed, result = poll.config, poll.source, poll.feed, poll.result
+            _apply_counts(poll.outcome, counts)
+            source.body_hash, source.feed_title, source.site_url = poll.digest, feed_title(feed.title)[:300] or None, feed.link
             dates = [d for raw in feed.entries if (d := raw.published or raw.updated)]
-            interval = source.current_interval = schedule.adaptive_interval(
-                dates, now, default=config.default_interval, low=low, high=high,
+            poll.interval = source.current_interval = schedule.adaptive_interval(
+                dates, now, default=config.default_interval, low=poll.low, high=poll.high,
                 feed_hint=feed_interval(result.content, feed.ttl_minutes),
             )
+    for poll in polls:
         # the source row is changed only now: a changed row is flushed by the next query, and on SQLite
         # that write would hold the database's one write lock through the whole parse and store
+        source, result, config = poll.source, poll.result, poll.config
         _remember_validators(source, result)
         moves.follow(session, source, result.permanent_redirect, now,
                      confirmations=config.redirect_confirmations, min_span=config.redirect_min_span)
         source.error_count, source.first_error_at = 0, None
         source.last_error_reason = source.last_error_message = None
         source.last_success_at = now
-        delay = schedule.success_delay(interval=interval, low=low, high=high, hint=result.max_age)
-    except errors.HostBusy as exc:  # our own budget for the host is spent: soon again, no error
-        outcome.status, outcome.reason, outcome.message, delay = "deferred", exc.reason, exc.message, exc.retry_after
-    except errors.RateLimited as exc:  # the publisher asked for a pause: no error
-        outcome.status, outcome.reason, outcome.message = "deferred", exc.reason, exc.message
-        delay = schedule.deferral_delay(exc.retry_after, fallback=interval, low=low, cap=config.backoff_cap)
-    except SyndicateError as exc:
-        session.rollback()
-        source = session.get(Source, source_id)
-        outcome.status, outcome.reason, outcome.message = "error", exc.reason, exc.message
-        outcome.new = outcome.updated = outcome.duplicates = 0
-        source.error_count += 1
-        source.first_error_at = source.first_error_at or now
-        source.last_error_reason, source.last_error_message = exc.reason, exc.message[:2000]
-        gone = exc.reason == "http_410"  # still retried, at the cap
-        delay = config.backoff_cap if gone else schedule.error_delay(error_count=source.error_count, low=low, cap=config.backoff_cap)
-    _finish(session, source, outcome, now, delay, started, len(body), before_commit)
-    return outcome
+        poll.delay = schedule.success_delay(interval=poll.interval, low=poll.low, high=poll.high, hint=result.max_age)
 
 
 def _read(session: Session, client: httpx.Client, source: Source, result: fetching.FetchResult, config: RefreshConfig) -> ParsedFeed:
@@ -230,23 +288,29 @@ def _remember_validators(source: Source, result: fetching.FetchResult) -> None:
 QUIET = frozenset({"not_modified", "unchanged"})
 
 
-def _finish(session: Session, source: Source, outcome: RefreshOutcome, now: datetime, delay: float, started: float, size: int,
-            before_commit: Callable[[Session], None] | None) -> None:
-    outcome.duration_ms = int((time.monotonic() - started) * 1000)
+def _finish(session: Session, poll: _Poll, now: datetime, before_commit: Callable[[Session], None] | None) -> None:
+    """The source row (error, schedule) and the fetch log of one poll; the caller commits."""
+    source, outcome, config = poll.source, poll.outcome, poll.config
+    if (exc := poll.error) is not None:
+        source.error_count += 1
+        source.first_error_at = source.first_error_at or now
+        source.last_error_reason, source.last_error_message = exc.reason, exc.message[:2000]
+        gone = exc.reason == "http_410"  # still retried, at the cap
+        poll.delay = config.backoff_cap if gone else schedule.error_delay(error_count=source.error_count, low=poll.low, cap=config.backoff_cap)
+    outcome.duration_ms = int((time.monotonic() - poll.started) * 1000)
     source.last_checked_at = now
     source.last_http_status = outcome.http_status
-    source.next_check_at = schedule.next_check_at(now, delay)
+    source.next_check_at = schedule.next_check_at(now, poll.delay)
     if not _fold_quiet(session, source.id, outcome, now):
         session.add(
             FetchLog(
                 source_id=source.id, started_at=now, last_started_at=now, duration_ms=outcome.duration_ms, status=outcome.status,
-                http_status=outcome.http_status, bytes=size, new_items=outcome.new, updated_items=outcome.updated,
+                http_status=outcome.http_status, bytes=len(poll.body), new_items=outcome.new, updated_items=outcome.updated,
                 duplicates=outcome.duplicates, reason=outcome.reason, message=(outcome.message or "")[:2000] or None,
             )
         )
     if before_commit is not None:
         before_commit(session)
-    session.commit()
 
 
 def _fold_quiet(session: Session, source_id: int, outcome: RefreshOutcome, now: datetime) -> bool:

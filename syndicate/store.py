@@ -109,9 +109,23 @@ def _new_row(entry: Entry, now: datetime) -> dict:
 
 def store_entries(session: Session, source: Source, entries: list[Entry], rules: list[topics.TopicRule], now: datetime,
                   policy: dedupe.Policy = dedupe.POLICY) -> StoreCounts:
+    return store_documents(session, [(source, entries)], rules, now, policy)[0]
+
+
+@dataclass
+class _Document:
+    source: Source
+    todo: list[tuple[Entry, str]]  # (entry, item key) not suppressed, first occurrence only
+    present: set[str]  # every item key of the document
+    known: dict[str, Article]
+    probes: dict[str, dedupe.Probe]  # item key → probe, for the keys not stored yet
+    rows: dict[str, dict]
+    counts: StoreCounts
+
+
+def _document(session: Session, source: Source, entries: list[Entry], now: datetime) -> _Document:
     counts = StoreCounts()
     keys = fingerprint.item_keys(entries)
-    present = set(keys)
     buried = tombstones.buried(session, source.id, keys, [e.canonical_url for e in entries])
     todo, seen = [], set()
     for entry, key in zip(entries, keys):
@@ -127,29 +141,47 @@ def store_entries(session: Session, source: Source, entries: list[Entry], rules:
     probes = {key: dedupe.probe(source.id, e.title, e.content_html or e.summary_html, e.text, e.published_at, e.block_text or None)
               for e, key in todo if key not in known}
     rows = {key: _new_row(e, now) for e, key in todo if key in probes}  # content hash computed once, here
-    batch = Batch(session, source.id, list(probes.values()), [e.canonical_url for e, key in todo if key in probes],
-                  [row["content_hash"] for row in rows.values()], now, policy)
+    return _Document(source, todo, set(keys), known, probes, rows, counts)
+
+
+def store_documents(session: Session, documents: list[tuple[Source, list[Entry]]], rules: list[topics.TopicRule], now: datetime,
+                    policy: dedupe.Policy = dedupe.POLICY) -> list[StoreCounts]:
+    """The documents of several sources (each source once) stored as one batch: their new items are
+    compared with the stored articles read once and with each other, in document order, as if the
+    documents had been stored one after the other; then written together."""
+    docs = [_document(session, source, entries, now) for source, entries in documents]
+    new = [(d, e, key) for d in docs for e, key in d.todo if key in d.probes]
+    batch = Batch(session, [d.probes[key] for d, _e, key in new], [e.canonical_url for _d, e, key in new],
+                  [d.rows[key]["content_hash"] for d, _e, key in new], now, policy)
+    for d in docs:
+        _decide(session, d, batch, rules, now)
+    lost = batch.write(rules, {d.source.id: d.source.default_topics for d in docs})  # items another worker stored first are not ours
+    by_source = {d.source.id: d.counts for d in docs}
+    for p in batch.pending:
+        if p.id not in lost:
+            by_source[p.source_id].new += 1
+            by_source[p.source_id].duplicates += p.joined
+    return [d.counts for d in docs]
+
+
+def _decide(session: Session, d: _Document, batch: Batch, rules: list[topics.TopicRule], now: datetime) -> None:
+    """Each item of one document: a new article (clustered in the batch), a re-keyed one, or an update in place."""
     handled: set[int] = set()  # articles already stored or updated from this document
-    for entry, key in todo:
-        article = known.get(key)
+    for entry, key in d.todo:
+        article = d.known.get(key)
         if article is None:
-            found = probes[key]
+            found = d.probes[key]
             near = batch.candidates(found)
-            article = batch.previous_version(entry.canonical_url, found, near, present)
+            article = batch.previous_version(entry.canonical_url, found, near, d.present)
             if article is None:
-                handled.add(batch.add(key, rows[key], found, near).id)
+                handled.add(batch.add(key, d.rows[key], found, near).id)
                 continue
             if article.id not in handled:
                 _rekey(session, article, key, now)
         if article.id in handled:  # an old and a new key of one item in the same document
-            counts.duplicates += 1
+            d.counts.duplicates += 1
             continue
         handled.add(article.id)
         if _update(session, article, entry, now):
-            topics.assign(session, rules, article, source.default_topics)
-            counts.updated += 1
-    lost = batch.write(rules, source.default_topics)  # items another worker stored first are not ours
-    written = [p for p in batch.pending if p.id not in lost]
-    counts.new += len(written)
-    counts.duplicates += sum(p.joined for p in written)
-    return counts
+            topics.assign(session, rules, article, d.source.default_topics)
+            d.counts.updated += 1

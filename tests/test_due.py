@@ -256,6 +256,7 @@ def test_batch_task_polls_each_source_under_its_own_lease(runtime, session, feed
     sent = []
     monkeypatch.setattr(tasks.refresh_sources, "apply_async", lambda args: sent.append(args))
     monkeypatch.setattr(runtime.settings, "batch_budget", 1e-6)
+    monkeypatch.setattr(runtime.settings, "refresh_group", 1)  # the budget is looked at between groups
     extra = make_source(session, feed_server.url("/3.xml").replace("3.xml", "3.xml?x"))
     assert tasks.refresh_sources.run([ids[1], extra.id], claim.token) == {"new": 1, "handed_on": 1}
     assert sent == [([extra.id], claim.token)] and routes[1].hits == 1
@@ -277,14 +278,14 @@ def test_a_crash_in_one_source_of_a_batch_does_not_cost_the_others_their_poll(ru
     session.commit()
     claim = due.claim_due(session, now)
     ids = [s.id for s in sources]
-    real = refresh.refresh_source
+    real = refresh._poll
 
-    def crashing(session, client, source_id, config, **kwargs):
+    def crashing(session, client, source_id, config, now):
         if source_id == ids[1]:
             raise KeyError("a bug met by this source only")
-        return real(session, client, source_id, config, **kwargs)
+        return real(session, client, source_id, config, now)
 
-    monkeypatch.setattr(refresh, "refresh_source", crashing)
+    monkeypatch.setattr(refresh, "_poll", crashing)  # the group fails; its sources run again one by one
     assert tasks.refresh_sources.run(ids, claim.token) == {"new": 2, "crashed": 1}
     assert "status=crashed" in caplog.text and "KeyError" in caplog.text
     crashed = lease_of(session, ids[1])
@@ -305,11 +306,11 @@ def test_a_batch_out_of_time_stops_instead_of_going_on(runtime, session, monkeyp
     claim = due.claim_due(session, now)
     polled = []
 
-    def out_of_time(session, client, source_id, config, **kwargs):
+    def out_of_time(session, client, source_id, config, now):
         polled.append(source_id)
         raise SoftTimeLimitExceeded()
 
-    monkeypatch.setattr(refresh, "refresh_source", out_of_time)
+    monkeypatch.setattr(refresh, "_poll", out_of_time)
     with pytest.raises(SoftTimeLimitExceeded):
         tasks.refresh_sources.run([first.id, second.id], claim.token)
     assert polled == [first.id]

@@ -330,3 +330,44 @@ def test_crash_while_storing_leaves_nothing_half_stored(runtime, session, feed_s
     outcome = poll(runtime, session, source.id)
     assert (outcome.status, outcome.new) == ("new", 2)
     assert all(a.cluster_id is not None for a in articles(session, source.id))
+
+
+def _story_feed(city: str, n: int, when: str) -> str:
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Stadt {city}</title>'
+            f"<link>https://{city}.example/</link><item><guid>{city}-{n}</guid><title>Neue Ladesäulen am Rathausplatz</title>"
+            f"<link>https://{city}.example/presse/{n}</link><pubDate>{when}</pubDate><description><![CDATA["
+            "<p>Die Stadtwerke haben am Rathausplatz zwölf neue Ladesäulen für Elektroautos in Betrieb genommen.</p>"
+            "<p>Geladen wird mit Ökostrom; bezahlt wird per Karte oder App.</p>]]></description></item></channel></rss>")
+
+
+def test_a_group_of_sources_is_stored_in_one_transaction_and_deduplicated_in_memory(runtime, session, feed_server):
+    """refresh_sources: each source fetched and read, then all stored together and committed once; a
+    story that one source of the group republishes from another joins its cluster; a failing source
+    of the group is recorded as failed and costs the others nothing."""
+    from sqlalchemy import event
+
+    feed_server.add("/augsburg.xml", _story_feed("augsburg", 1, "Mon, 24 Nov 2025 08:00:00 GMT"), headers=RSS)
+    feed_server.add("/nuernberg.xml", _story_feed("nuernberg", 7, "Mon, 24 Nov 2025 10:30:00 GMT"), headers=RSS)
+    feed_server.add("/kaputt.xml", "", status=500)
+    ids = [make_source(session, feed_server.url(f"/{name}.xml"), city=name).id for name in ("augsburg", "nuernberg", "kaputt")]
+    commits = []
+
+    def counted(_session):
+        commits.append(1)
+
+    event.listen(session, "after_commit", counted)  # the session's own (the host slots commit on their own connections)
+    try:
+        outcomes = refresh_module.refresh_sources(session, runtime.client, ids, runtime.refresh_config)
+    finally:
+        event.remove(session, "after_commit", counted)
+    session.expire_all()
+    assert [(o.id, o.status, o.new, o.duplicates) for o in outcomes] == [(ids[0], "new", 1, 0), (ids[1], "new", 1, 1), (ids[2], "error", 0, 0)]
+    assert outcomes[2].reason == "http_5xx"
+    first, copy = articles(session, ids[0])[0], articles(session, ids[1])[0]
+    assert first.cluster_id == copy.cluster_id is not None
+    assert len(commits) == 1
+    sources = [session.get(Source, i) for i in ids]
+    assert [s.last_success_at is not None for s in sources] == [True, True, False]
+    assert sources[2].error_count == 1 and sources[2].last_error_reason == "http_5xx"
+    assert all(s.next_check_at > utcnow() for s in sources)
+    assert [count(session, FetchLog, FetchLog.source_id == i) for i in ids] == [1, 1, 1]

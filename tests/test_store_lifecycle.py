@@ -261,3 +261,17 @@ def test_deleting_the_representative_hands_the_cluster_on(runtime, session, feed
     cluster = session.get(Cluster, b.cluster_id)
     assert cluster.representative_id == b.id
     assert cluster.published_at == datetime(2025, 3, 3, 11, 0, tzinfo=timezone.utc)
+
+
+def test_boilerplate_counts_read_a_pair_that_was_not_asked_for_when_a_rule_needs_it(session):
+    """A count the batch did not read beforehand is read on first use, never taken as 0."""
+    from syndicate import boilerplate
+
+    source = make_source(session, "https://a.example/rss")
+    session.add_all([SourcePassage(source_id=source.id, passage=11, articles=3), SourcePassage(source_id=source.id, passage=12, articles=5)])
+    session.commit()
+    counted = boilerplate.counts(session, [(source.id, 11), (source.id, 99)])
+    assert dict(counted) == {(source.id, 11): 3}
+    assert counted.get((source.id, 99), 0) == 0  # asked, not stored
+    assert counted.get((source.id, 12), 0) == 5  # not asked: read now
+    assert boilerplate.common(counted, source.id, [11, 12, 99]) == {11, 12}

@@ -6,6 +6,7 @@ import gc
 import logging
 import time
 from collections import Counter
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -91,39 +92,98 @@ def refresh_source(source_id: int, token: str | None = None) -> dict:
 @app.task(name="syndicate.refresh_sources", soft_time_limit=celeryconfig.BATCH_SOFT_TIME_LIMIT,
           time_limit=celeryconfig.BATCH_TIME_LIMIT, **RETRYING)
 def refresh_sources(source_ids: list[int], token: str) -> dict:
-    """One beat message for several claimed sources, polled one after the other, each under its own lease.
+    """One beat message for several claimed sources, polled in groups of ``refresh_group``: each
+    source of a group under its own lease, fetched and read one after the other, then the group
+    stored in one transaction (``refresh.refresh_sources``).
 
-    A retry (a transient error in one of them) runs the whole list again: the sources already done
-    are released and no longer due, so their ``take`` refuses and they are skipped. Any other
-    error is one source's crash: logged with its traceback, the source backed off
-    (``RunLease.fail``), and the batch goes on with the next source. After ``batch_budget``
-    seconds the sources not yet started go back to the queue in a new message with the same
-    claim, so no task runs long whatever its hosts do.
+    A retry (a transient error) runs the whole list again: the sources already done are released
+    and no longer due, so their ``take`` refuses and they are skipped. Any other error in a group
+    runs its sources again one by one; an error there is one source's crash: logged with its
+    traceback, the source backed off (``RunLease.fail``), and the batch goes on with the next
+    source. After ``batch_budget`` seconds the sources not yet started go back to the queue in a
+    new message with the same claim, so no task runs long whatever its hosts do.
     """
-    started, counts = time.monotonic(), Counter()
-    for n, source_id in enumerate(source_ids):
+    started, counts, size = time.monotonic(), Counter(), runtime().settings.refresh_group
+    for n in range(0, len(source_ids), size):
         if n and time.monotonic() - started > runtime().settings.batch_budget:
             rest = source_ids[n:]
             refresh_sources.apply_async((rest, token))
             log.info("refresh batch handed on: %s sources after %.0f s", len(rest), time.monotonic() - started)
             counts["handed_on"] += len(rest)
             break
-        try:
-            counts[_refresh_one(refresh_sources, source_id, token).status] += 1
-        except (*TRANSIENT, SoftTimeLimitExceeded):  # retried as a whole / the task's time is up
-            raise
-        except Exception:  # a bug met by one source must not cost the others their poll
-            log.exception("refresh source=%s status=crashed (batch goes on)", source_id)
-            counts["crashed"] += 1
+        counts.update(_refresh_group(refresh_sources, source_ids[n : n + size], token))
     return dict(counts)
 
 
-def _refresh_one(task, source_id: int, token: str | None) -> refresh.RefreshOutcome:
+def _refresh_group(task, source_ids: list[int], token: str) -> Counter:
+    """Statuses of one group's refreshes (``crashed`` for a source whose refresh raised)."""
+    rt, statuses = runtime(), Counter()
+    leases = {}
+    for source_id in source_ids:
+        lease = _lease(source_id, token)
+        if lease.take(utcnow()):
+            leases[source_id] = lease
+        else:
+            _skipped(source_id, token)
+            statuses["skipped"] += 1
+    if len(leases) > 1:
+        current: list[int | None] = [None]
+        try:
+            with ExitStack() as held:
+                for lease in leases.values():
+                    held.enter_context(lease.renewed())
+                session = held.enter_context(rt.sessions())
+                outcomes = refresh.refresh_sources(session, rt.client, list(leases), rt.refresh_config,
+                                                   before_commit={i: lease.release_in for i, lease in leases.items()},
+                                                   polling=lambda source_id: current.__setitem__(0, source_id))
+        except (*TRANSIENT, SoftTimeLimitExceeded) as exc:  # retried as a whole / the task's time is up
+            retrying = isinstance(exc, TRANSIENT) and (task.request.retries or 0) < task.max_retries
+            for source_id, lease in leases.items():  # out of time: the source being polled is backed off, the others queued
+                lease.fail(utcnow(), retrying=retrying or source_id != current[0])
+            raise
+        except Exception:  # one source's bug must not cost the others their poll: each on its own
+            log.warning("refresh group of %s sources failed; its sources run one by one", len(leases), exc_info=True)
+        else:
+            for outcome in outcomes:
+                leases[outcome.id].release()
+                _logged(outcome)
+                statuses[outcome.status] += 1
+            return statuses
+    for source_id, lease in leases.items():
+        try:
+            statuses[_run_leased(task, lease, source_id).status] += 1
+        except (*TRANSIENT, SoftTimeLimitExceeded):
+            raise
+        except Exception:  # a bug met by one source must not cost the others their poll
+            log.exception("refresh source=%s status=crashed (batch goes on)", source_id)
+            statuses["crashed"] += 1
+    return statuses
+
+
+def _lease(source_id: int, token: str | None) -> due.RunLease:
     rt = runtime()
-    lease = due.RunLease(rt.engine, source_id, token, timedelta(seconds=rt.settings.run_lease))
+    return due.RunLease(rt.engine, source_id, token, timedelta(seconds=rt.settings.run_lease))
+
+
+def _skipped(source_id: int, token: str | None) -> refresh.RefreshOutcome:
+    log.info("refresh source=%s status=skipped reason=lease_held token=%s", source_id, token)
+    return refresh.RefreshOutcome(id=source_id, url="", status="skipped", reason="lease_held")
+
+
+def _logged(outcome: refresh.RefreshOutcome) -> refresh.RefreshOutcome:
+    log.info("refresh source=%s status=%s new=%s reason=%s", outcome.id, outcome.status, outcome.new, outcome.reason)
+    return outcome
+
+
+def _refresh_one(task, source_id: int, token: str | None) -> refresh.RefreshOutcome:
+    lease = _lease(source_id, token)
     if not lease.take(utcnow()):  # another worker runs it, a newer claim holds it, or it is not due any more
-        log.info("refresh source=%s status=skipped reason=lease_held token=%s", source_id, token)
-        return refresh.RefreshOutcome(id=source_id, url="", status="skipped", reason="lease_held")
+        return _skipped(source_id, token)
+    return _run_leased(task, lease, source_id)
+
+
+def _run_leased(task, lease: due.RunLease, source_id: int) -> refresh.RefreshOutcome:
+    rt = runtime()
     try:
         with lease.renewed(), rt.sessions() as session:
             outcome = refresh.refresh_source(session, rt.client, source_id, rt.refresh_config, before_commit=lease.release_in)
@@ -132,8 +192,7 @@ def _refresh_one(task, source_id: int, token: str | None) -> refresh.RefreshOutc
         lease.fail(utcnow(), retrying=isinstance(exc, TRANSIENT) and (request.retries or 0) < task.max_retries)
         raise
     lease.release()
-    log.info("refresh source=%s status=%s new=%s reason=%s", source_id, outcome.status, outcome.new, outcome.reason)
-    return outcome
+    return _logged(outcome)
 
 
 @app.task(name="syndicate.enqueue_due")

@@ -36,7 +36,8 @@ def merge(session: Session, cluster_id: int, others: set[int]) -> None:
             cluster.published_at, cluster.representative_id = member.published_at, member.id
     session.flush()
     for other in others:
-        session.delete(session.get(Cluster, other))
+        if (row := session.get(Cluster, other)) is not None:
+            session.delete(row)
 
 
 def touch(session: Session, article: Article) -> None:

@@ -69,6 +69,10 @@ def _stored_evidence(_article_id: int, _changed_at: datetime, title: str, html: 
     return Evidence.of(title, html, text)
 
 
+class StaleRead(Exception):
+    """What a batch read changed before its write; the caller rolls back and stores again (fresh reads)."""
+
+
 def _chunks(values: list, size: int = CHUNK):
     it = iter(values)
     while chunk := list(islice(it, size)):
@@ -355,6 +359,20 @@ class Batch:
         return self._stored_members[cluster_id]
 
     # ---------------------------------------------------------------- writes
+    def _check_clusters(self) -> None:
+        """The stored clusters this batch joins, moves or merges still exist (another worker may have
+        merged one away since the read; on PostgreSQL they are locked from here to the commit)."""
+        involved = {cid for cid, state in self._clusters.items() if cid > 0 and state.members}
+        involved |= {c for old in self._merged for c in (old, self._resolve(old)) if c > 0}
+        query = select(Cluster.id).where(Cluster.id.in_(_KEYS))
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        present: set[int] = set()
+        for chunk in _chunks(sorted(involved)):
+            present.update(self.session.connection().execute(query, {"keys": chunk}).scalars())
+        if involved - present:
+            raise StaleRead(f"clusters {sorted(involved - present)[:5]} were merged away by another worker after this batch read them")
+
     def write(self, rules: list[topics.TopicRule], defaults: dict[int, list[str]]) -> set[int]:
         """Store the pending articles and everything that hangs on them; returns the provisional ids of
         items another worker stored first (not written)."""
@@ -364,7 +382,8 @@ class Batch:
         explained = {p.id: topics.explain(rules, categories=p.categories, title=p.title, text=p.text, defaults=defaults[p.source_id])
                      for p in self.pending}
         self.session.flush()  # the ORM's own changes first (a re-keyed item frees its old key); then plain Core writes
-        ids = self._insert_articles()
+        ids = self._insert_articles()  # the first write: on SQLite this transaction now holds the write lock
+        self._check_clusters()
         lost = {p.id for p in self.pending if p.id not in ids}
         written = [p for p in self.pending if p.id in ids]
         real_clusters = self._write_clusters(ids)

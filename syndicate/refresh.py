@@ -35,6 +35,7 @@ from syndicate.reader.hints import feed_interval
 from syndicate.reader.normalise import Entry, canonical_url, feed_title, normalise_entry
 from syndicate.reader.parse import ParsedFeed, parse
 from syndicate.settings import Settings
+from syndicate.dedupe_batch import StaleRead
 from syndicate.store import StoreCounts, store_documents
 
 
@@ -136,7 +137,7 @@ def refresh_sources(session: Session, client: httpx.Client, source_ids: list[int
             polling(source_id)
             polls[source_id] = _poll(session, client, source_id, config, now)
         polling(None)
-        _store(session, [p for p in polls.values() if p is not None and p.delay is None], now)
+        _store_again_if_stale(session, [p for p in polls.values() if p is not None and p.delay is None], now)
         for poll in polls.values():
             if poll is not None:
                 _finish(session, poll, now, hooks.get(poll.source.id))
@@ -181,6 +182,21 @@ def _poll(session: Session, client: httpx.Client, source_id: int, config: Refres
         outcome.status, outcome.reason, outcome.message = "error", exc.reason, exc.message
         poll.error, poll.delay = exc, config.backoff_cap  # the delay by the error count: ``_finish``
     return poll
+
+
+STORE_ATTEMPTS = 3
+
+
+def _store_again_if_stale(session: Session, polls: list[_Poll], now: datetime) -> None:
+    """``_store``; when another worker changed what the store read (a cluster merged away meanwhile),
+    rolled back and stored again from fresh reads — the fetched documents are kept."""
+    for attempt in range(1, STORE_ATTEMPTS + 1):
+        try:
+            return _store(session, polls, now)
+        except StaleRead:
+            if attempt == STORE_ATTEMPTS:
+                raise
+            session.rollback()
 
 
 def _store(session: Session, polls: list[_Poll], now: datetime) -> None:

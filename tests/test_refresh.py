@@ -371,3 +371,39 @@ def test_a_group_of_sources_is_stored_in_one_transaction_and_deduplicated_in_mem
     assert sources[2].error_count == 1 and sources[2].last_error_reason == "http_5xx"
     assert all(s.next_check_at > utcnow() for s in sources)
     assert [count(session, FetchLog, FetchLog.source_id == i) for i in ids] == [1, 1, 1]
+
+
+def test_a_cluster_merged_away_by_another_worker_after_the_read_is_stored_again_from_fresh_reads(runtime, session, feed_server, monkeypatch):
+    """Between a batch's read and its write another worker merges the stored cluster it wants to join
+    into a new one: the write notices (dedupe_batch.StaleRead), the store is rolled back and runs again
+    with fresh reads, and the copy joins the cluster that exists now — no crash, nothing lost."""
+    from sqlalchemy import text
+
+    from syndicate import store
+    from syndicate.models import Cluster
+
+    feed_server.add("/augsburg.xml", _story_feed("augsburg", 1, "Mon, 24 Nov 2025 08:00:00 GMT"), headers=RSS)
+    feed_server.add("/nuernberg.xml", _story_feed("nuernberg", 7, "Mon, 24 Nov 2025 10:30:00 GMT"), headers=RSS)
+    first, second = (make_source(session, feed_server.url(f"/{name}.xml"), city=name).id for name in ("augsburg", "nuernberg"))
+    assert poll(runtime, session, first).new == 1
+    old_cluster = articles(session, first)[0].cluster_id
+    real_write, writes = store.Batch.write, []
+
+    def other_worker_first(batch, *args, **kwargs):
+        writes.append(1)
+        if len(writes) == 1:  # the other worker, on its own connection, after our read and before our write
+            with runtime.engine.begin() as connection:
+                moved = connection.execute(text("INSERT INTO clusters (published_at, updated_at, created_at, representative_id) "
+                                                "SELECT published_at, updated_at, created_at, representative_id FROM clusters WHERE id = :c"),
+                                           {"c": old_cluster}).lastrowid
+                connection.execute(text("UPDATE articles SET cluster_id = :n WHERE cluster_id = :c"), {"n": moved, "c": old_cluster})
+                connection.execute(text("DELETE FROM clusters WHERE id = :c"), {"c": old_cluster})
+        return real_write(batch, *args, **kwargs)
+
+    monkeypatch.setattr(store.Batch, "write", other_worker_first)
+    outcome = poll(runtime, session, second)
+    assert (outcome.status, outcome.new, outcome.duplicates) == ("new", 1, 1)
+    assert len(writes) == 2
+    original, copy = articles(session, first)[0], articles(session, second)[0]
+    assert original.cluster_id == copy.cluster_id != old_cluster
+    assert session.get(Cluster, old_cluster) is None

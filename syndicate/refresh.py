@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from syndicate import moves, politeness, schedule, topics
 from syndicate.clock import utcnow
+from syndicate.dedupe_batch import StaleRead
 from syndicate.models import Article, FetchLog, Source
 from syndicate.reader import errors, html_source
 from syndicate.reader import fetch as fetching
@@ -35,7 +36,6 @@ from syndicate.reader.hints import feed_interval
 from syndicate.reader.normalise import Entry, canonical_url, feed_title, normalise_entry
 from syndicate.reader.parse import ParsedFeed, parse
 from syndicate.settings import Settings
-from syndicate.dedupe_batch import StaleRead
 from syndicate.store import StoreCounts, store_documents
 
 
@@ -126,8 +126,9 @@ def refresh_sources(session: Session, client: httpx.Client, source_ids: list[int
     """Several sources in one transaction: each fetched and read first (no write), then the documents
     stored together (``store_documents``: one read of the stored candidates, one write, so items of
     one source that another source of the group republished are found in memory), then every
-    source's row, schedule and fetch log, and one commit. Should the store fail, the group is rolled
-    back and each source stored again on its own, so one source's crash costs the others nothing.
+    source's row, schedule and fetch log, and one commit. Anything raised rolls the whole group back;
+    the worker then runs its sources one by one (workers/tasks.py), so one source's crash costs the
+    others nothing.
     ``polling``: told each source id as its poll starts, and None when the group's store starts."""
     now = now or utcnow()
     hooks, polling = before_commit or {}, polling or (lambda _source_id: None)

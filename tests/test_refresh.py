@@ -394,8 +394,8 @@ def test_a_cluster_merged_away_by_another_worker_after_the_read_is_stored_again_
         if len(writes) == 1:  # the other worker, on its own connection, after our read and before our write
             with runtime.engine.begin() as connection:
                 moved = connection.execute(text("INSERT INTO clusters (published_at, updated_at, created_at, representative_id) "
-                                                "SELECT published_at, updated_at, created_at, representative_id FROM clusters WHERE id = :c"),
-                                           {"c": old_cluster}).lastrowid
+                                                "SELECT published_at, updated_at, created_at, representative_id FROM clusters WHERE id = :c "
+                                                "RETURNING id"), {"c": old_cluster}).scalar_one()
                 connection.execute(text("UPDATE articles SET cluster_id = :n WHERE cluster_id = :c"), {"n": moved, "c": old_cluster})
                 connection.execute(text("DELETE FROM clusters WHERE id = :c"), {"c": old_cluster})
         return real_write(batch, *args, **kwargs)

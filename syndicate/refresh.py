@@ -110,8 +110,13 @@ class _Poll:
     digest: str | None = None
     feed: ParsedFeed | None = None
     entries: list[Entry] | None = None
-    delay: float | None = None  # the poll ended without a store: deferred or failed
+    delay: float | None = None  # until the next check (deferred: set by the poll; else at the store or the finish)
     error: SyndicateError | None = None  # it failed (the source row records it at the end, with the others)
+
+    @property
+    def ended(self) -> bool:
+        """Deferred or failed: nothing to store, no success to record."""
+        return self.delay is not None or self.error is not None
 
 
 def refresh_source(session: Session, client: httpx.Client, source_id: int, config: RefreshConfig, now: datetime | None = None,
@@ -138,7 +143,7 @@ def refresh_sources(session: Session, client: httpx.Client, source_ids: list[int
             polling(source_id)
             polls[source_id] = _poll(session, client, source_id, config, now)
         polling(None)
-        _store_again_if_stale(session, [p for p in polls.values() if p is not None and p.delay is None], now)
+        _store_again_if_stale(session, [p for p in polls.values() if p is not None and not p.ended], now)
         for poll in polls.values():
             if poll is not None:
                 _finish(session, poll, now, hooks.get(poll.source.id))
@@ -181,7 +186,7 @@ def _poll(session: Session, client: httpx.Client, source_id: int, config: Refres
         poll.delay = schedule.deferral_delay(exc.retry_after, fallback=poll.interval, low=low, cap=config.backoff_cap)
     except SyndicateError as exc:
         outcome.status, outcome.reason, outcome.message = "error", exc.reason, exc.message
-        poll.error, poll.delay = exc, config.backoff_cap  # the delay by the error count: ``_finish``
+        poll.error = exc  # the error count and the delay it gives: ``_finish``
     return poll
 
 

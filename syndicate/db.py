@@ -20,6 +20,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA cache_size=-32768")  # 32 MiB of pages: the bucket and article indexes take random inserts
     cursor.execute("PRAGMA temp_store=MEMORY")
+    # pages of the database file read through a memory map, not copied by a read() each: every commit
+    # of another worker empties this connection's page cache, and the next statements read them again
+    cursor.execute("PRAGMA mmap_size=1073741824")
     # a checkpoint (which syncs the file) after ~64 MiB of WAL, not after every 4 MiB: one ingest
     # commit touches ~1,000 random index pages, so the default checkpointed after nearly every commit
     cursor.execute("PRAGMA wal_autocheckpoint=16384")

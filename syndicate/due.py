@@ -241,10 +241,14 @@ _keeper = _Keeper()
 os.register_at_fork(after_in_child=_keeper._reset)
 
 
-def batches(ids: list[int], size: int, spread: int = 32) -> list[list[int]]:
+def batches(ids: list[int], size: int, spread: int = 32, group: int = 1) -> list[list[int]]:
     """Split claimed ids into messages of at most ``size``; with few ids, smaller ones (at least
-    ``spread`` messages) so that a short round spreads evenly over the workers."""
+    ``spread`` messages) so that a short round spreads evenly over the workers. A message holds whole
+    groups (``group``: the sources a worker stores in one transaction) where it can: 200 ids make
+    50 messages of 4 for groups of 4, not 34 of 6 that a worker stores as 4 + 2."""
     step = max(1, min(size, len(ids) // spread))
+    if group > 1 and step > 1:
+        step = max(min(group, size), step - step % group)
     return [ids[i : i + step] for i in range(0, len(ids), step)]
 
 

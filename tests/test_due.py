@@ -228,6 +228,16 @@ def test_claimed_ids_go_out_in_batches_small_when_few_are_due():
     assert due.batches([], 20) == []
 
 
+def test_batches_hold_whole_groups_so_no_worker_stores_a_short_remainder():
+    assert [len(b) for b in due.batches(list(range(200)), 20, group=4)] == [4] * 50  # not 6 + 6 + …: stored as 4 + 2
+    assert sum(due.batches(list(range(203)), 20, group=4), []) == list(range(203))
+    assert [len(b) for b in due.batches(list(range(203)), 20, group=4)][-1] == 3
+    assert [len(b) for b in due.batches(list(range(400)), 20, group=4)] == [12] * 33 + [4]  # 400 // 32 = 12: three groups
+    assert [len(b) for b in due.batches(list(range(10_000)), 20, group=4)] == [20] * 500
+    assert due.batches([5, 6, 7], 20, group=4) == [[5], [6], [7]]  # a few due: one message each, as before
+    assert [len(b) for b in due.batches(list(range(100)), 2, group=4)] == [2] * 50  # never above the message size
+
+
 def test_batch_task_polls_each_source_under_its_own_lease(runtime, session, feed_server, monkeypatch):
     from workers import tasks
 

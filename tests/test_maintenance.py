@@ -270,6 +270,7 @@ def test_a_new_database_gets_incremental_auto_vacuum(tmp_path):
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA auto_vacuum").scalar() == 2  # INCREMENTAL
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA mmap_size").scalar() == 1 << 30
     engine.dispose()
 
 

@@ -202,7 +202,7 @@ def enqueue_due() -> int:
     lost_before = _refresh_queue_empty_since(rt.settings.broker_url)
     with rt.sessions() as session:
         claim = due.claim_due(session, now, limit=rt.settings.claim_limit, lost_before=lost_before)
-        for batch in due.batches(claim.ids, rt.settings.refresh_batch):  # rows are committed before the tasks are sent
+        for batch in due.batches(claim.ids, rt.settings.refresh_batch, group=rt.settings.refresh_group):  # rows are committed before the tasks are sent
             if len(batch) == 1:
                 refresh_source.apply_async((batch[0], claim.token))
             else:

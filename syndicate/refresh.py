@@ -138,6 +138,8 @@ def refresh_sources(session: Session, client: httpx.Client, source_ids: list[int
     now = now or utcnow()
     hooks, polling = before_commit or {}, polling or (lambda _source_id: None)
     try:
+        if len(source_ids) > 1:  # the rows each poll starts with, read at once (``session.get`` finds them then)
+            session.scalars(select(Source).where(Source.id.in_(source_ids))).all()
         polls = {}
         for source_id in source_ids:
             polling(source_id)

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from syndicate import dedupe, tombstones, topics
+from syndicate.db import placeholder
 from syndicate.dedupe_batch import Batch
 from syndicate.models import Article, ArticleRevision, ItemAlias, Source
 from syndicate.reader import fingerprint
@@ -62,16 +63,35 @@ def _enclosures(entry: Entry) -> list[dict]:
 
 
 def _known(session: Session, source_id: int, keys: list[str]) -> dict[str, Article]:
-    """The articles stored under these keys, or under them as former keys (aliases after a GUID change)."""
+    """The articles stored under these keys, or under them as former keys (aliases after a GUID change).
+    Which keys are known at all is asked first in one plain statement: most items of a changed
+    document are new, and a new source's first document has none known."""
     found: dict[str, Article] = {}
     for start in range(0, len(keys), 400):
-        chunk = keys[start : start + 400]
+        chunk = _stored_keys(session, source_id, keys[start : start + 400])
+        if not chunk:
+            continue
         found.update((a.item_key, a) for a in session.scalars(select(Article).where(Article.source_id == source_id, Article.item_key.in_(chunk))))
         aliases = dict(session.execute(select(ItemAlias.item_key, ItemAlias.article_id).where(ItemAlias.source_id == source_id, ItemAlias.item_key.in_(chunk))).all())
         if aliases:
             by_id = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(set(aliases.values()))))}
             found.update((key, by_id[i]) for key, i in aliases.items() if key not in found and i in by_id)
     return found
+
+
+def _stored_keys(session: Session, source_id: int, keys: list[str]) -> list[str]:
+    """Those of ``keys`` (at most a few hundred) that name a stored article or an alias of one."""
+    if not keys:
+        return []
+    connection = session.connection()
+    mark = placeholder(connection)
+    marks = ", ".join([mark] * len(keys))
+    rows = connection.exec_driver_sql(
+        f"SELECT item_key FROM articles WHERE source_id = {mark} AND item_key IN ({marks}) "
+        f"UNION SELECT item_key FROM item_aliases WHERE source_id = {mark} AND item_key IN ({marks})",
+        (source_id, *keys, source_id, *keys),
+    )
+    return [key for (key,) in rows]
 
 
 def _remember(session: Session, article: Article, reason: str, now: datetime) -> None:

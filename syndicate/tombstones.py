@@ -12,11 +12,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from syndicate import clusters
+from syndicate.db import placeholder
 from syndicate.models import Article, ItemAlias, Tombstone
+
+CHUNK = 400  # keys and URLs per statement
 
 
 @dataclass
@@ -30,19 +33,28 @@ class Buried:
 
 
 def buried(session: Session, source_id: int, keys: list[str], urls: list[str | None]) -> Buried:
-    """The keys and canonical URLs of one document that have tombstones (one query)."""
+    """The keys and canonical URLs of one document that have tombstones (one plain statement per
+    few hundred keys and URLs: it runs for every document stored, and finds nothing nearly always)."""
     urls = sorted({u for u in urls if u})
-    conditions = [(Tombstone.source_id == source_id) & Tombstone.item_key.in_(keys)] if keys else []
-    if urls:
-        conditions.append(Tombstone.canonical_url.in_(urls) & or_(Tombstone.source_id == source_id, Tombstone.source_id.is_(None)))
-    if not conditions:
-        return Buried()
     found = Buried()
-    for item_key, url, owner in session.execute(select(Tombstone.item_key, Tombstone.canonical_url, Tombstone.source_id).where(or_(*conditions))):
-        if owner == source_id and item_key in keys:
-            found.keys.add(item_key)
-        if url in urls:
-            found.urls.add(url)
+    connection = session.connection()
+    mark = placeholder(connection)
+    for start in range(0, max(len(keys), len(urls)), CHUNK):
+        some_keys, some_urls = keys[start : start + CHUNK], urls[start : start + CHUNK]
+        conditions, params = [], []
+        if some_keys:
+            conditions.append(f"(source_id = {mark} AND item_key IN ({', '.join([mark] * len(some_keys))}))")
+            params += [source_id, *some_keys]
+        if some_urls:
+            conditions.append(f"(canonical_url IN ({', '.join([mark] * len(some_urls))}) AND (source_id = {mark} OR source_id IS NULL))")
+            params += [*some_urls, source_id]
+        rows = connection.exec_driver_sql(
+            f"SELECT item_key, canonical_url, source_id FROM tombstones WHERE {' OR '.join(conditions)}", tuple(params))
+        for item_key, url, owner in rows:
+            if owner == source_id and item_key in keys:
+                found.keys.add(item_key)
+            if url in urls:
+                found.urls.add(url)
     return found
 
 

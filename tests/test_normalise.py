@@ -355,6 +355,29 @@ def test_absolute_url_shortcut_answers_as_urljoin(url, base):
     assert absolute_url(f"  {url}\n", base) == expected
 
 
+@pytest.mark.parametrize("url", [
+    "https://www.muenchen.de/aktuelles/2025/meldung-1", "http://stadt.example", "https://stadt.example/", "http://a.example:80/x",
+    "https://a.example/a/../b/./c", "https://user@a.example/x", "https://a.example/x?", "https://a.example/x#",
+    "https://a.example/x?id=5&utm_source=y", "https://a.example/x;p=1", "https://[::1]/x", "https://a.example/ä",
+    "https://a.example/x y", "HTTPS://A.EXAMPLE/X", "https://WWW.a.example/x", "http:///x", "https://a.example//x",
+    "https:a.example/x", "/relative/path", "relative", "//a.example/x", "mailto:rathaus@a.example", "ftp://a.example/x",
+    "https://a.example/%7Ex/%zz", "https://a..example/x", "https://a.example/x:y@z!$&'()*+,=-._~",
+])
+@pytest.mark.parametrize("base", ["https://www.augsburg.de/presse/", "http://nuernberg.example/", None])
+def test_canonical_url_shortcut_answers_as_the_full_canonicalisation(url, base):
+    from syndicate.reader import normalise
+
+    def full(url, base):  # the long way only (the shortcut's pattern matches nothing)
+        saved, normalise._PLAIN_CANONICAL = normalise._PLAIN_CANONICAL, re.compile(r"(?!)")
+        try:
+            return canonical_url(url, base)
+        finally:
+            normalise._PLAIN_CANONICAL = saved
+
+    assert canonical_url(url, base) == full(url, base)
+    assert canonical_url(f" {url}\t", base) == full(url, base)
+
+
 HOSTILE_FRAGMENTS = [
     '<p title="a > b">Text</p><p>zwei</p>', "<p title='sagt \"nein\"'>x</p>", '<img alt="a<b" src="https://a.example/i.png">nach',
     "<p>a &lt;b&gt; c &amp;amp; d</p>", "<script>alert(1)</script><p>sichtbar</p>", "<!-- versteckt --><p>da</p>",

@@ -73,3 +73,37 @@ def test_sanitised_output_never_contains_executable_content(fragment):
         assert not re.search(r"(href|src|cite|poster)\s*=\s*[\"']?\s*(javascript|vbscript):", tag), clean
         assert not re.search(r"(href|src)\s*=\s*[\"']?\s*data:(?!image/)", tag), clean
         assert "style=" not in tag
+
+
+@settings(max_examples=400, deadline=None)
+@given(urls())
+def test_canonical_url_shortcut_agrees_with_the_long_way(url):
+    from syndicate.reader import normalise
+
+    fast = canonical_url(url)
+    saved, normalise._PLAIN_CANONICAL = normalise._PLAIN_CANONICAL, re.compile(r"(?!)")
+    try:
+        assert canonical_url(url) == fast
+        assert canonical_url(fast) == fast  # every canonical form takes the shortcut's answer, too
+    finally:
+        normalise._PLAIN_CANONICAL = saved
+
+
+BASES = st.builds(
+    lambda scheme, host, segments: f"{scheme}://{host}" + "".join("/" + s for s in segments),
+    st.sampled_from(["http", "https", "HTTP"]), st.sampled_from(["a.example", "A.Example:8080", "u@a.example", "127.0.0.1"]),
+    st.lists(st.one_of(st.sampled_from(["", ".", "..", "f", "feed.xml", "a;b", "x?y", "x#y", "%7E", "ä"]),
+                       st.text(alphabet="abc.-_~%:@/", max_size=6)), max_size=4),
+)
+NAMES = st.one_of(st.sampled_from(["c3-f17-5", "4711", ".", "..", ".x", "a..b", "~x", "-", "x:y", "a/b", "?q", "#f", "ä"]),
+                  st.text(alphabet="abz09.-_~:/?#% ", min_size=1, max_size=8))
+
+
+@settings(max_examples=600, deadline=None)
+@given(BASES, NAMES)
+def test_guid_resolution_shortcut_answers_as_feedparser(base, guid):
+    from feedparser.urls import make_safe_absolute_uri
+
+    from syndicate.reader.fastrss import resolve
+
+    assert resolve(base, guid) == make_safe_absolute_uri(base, guid)

@@ -140,7 +140,7 @@ def _item(item, url: str) -> RawEntry:
     if guid and permalink and not guid.startswith(("http://", "https://")):
         if any(c.isspace() for c in guid):
             raise NotPlain
-        guid = make_safe_absolute_uri(url, guid) or None  # as feedparser: a permalink GUID is a URI, resolved
+        guid = resolve(url, guid) or None  # as feedparser: a permalink GUID is a URI, resolved
     published = _date(values["pubDate"], _rfc822) if values.get("pubDate") else None
     return RawEntry(
         guid=guid,
@@ -155,6 +155,21 @@ def _item(item, url: str) -> RawEntry:
         categories=categories,
         enclosures=enclosures,
     )
+
+
+# a GUID such as "meldung-4711": a relative reference of one plain segment, no dot segment
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]*\Z")
+# a document URL without query, fragment, parameters, dot or empty segments: urljoin only replaces its last segment
+_PLAIN_BASE = re.compile(r"https?://[A-Za-z0-9.:@_~%!$&'()*+,=-]+(?:/(?!\.)[A-Za-z0-9.:@_~%!$&'()*+,=-]+)*/?\Z")
+
+
+def resolve(url: str, guid: str) -> str:
+    """feedparser's ``make_safe_absolute_uri(url, guid)``; a plain name in a plain document URL
+    without ``urljoin`` (every item of a feed with such GUIDs takes this way)."""
+    if _PLAIN_NAME.match(guid) and _PLAIN_BASE.match(url):
+        cut = url.rfind("/")
+        return (url[: cut + 1] if cut > url.index("//") + 1 else url + "/") + guid
+    return make_safe_absolute_uri(url, guid)
 
 
 def _date(text: str, reader) -> datetime:

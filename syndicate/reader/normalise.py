@@ -112,6 +112,8 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
     if not url:
         return None
     url = url.strip()
+    if _PLAIN_CANONICAL.match(url):  # already in the comparison form (but perhaps for its root's slash)
+        return url if url.find("/", url.find("//") + 2) > 0 else url + "/"
     if base:
         url = urljoin(base, url)
     try:
@@ -134,6 +136,9 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
     return urlunsplit((scheme, netloc, path, urlencode(query), ""))
 
 
+# an absolute http(s) URL with a lower-case host name, no port, user, query, fragment or parameters and
+# only characters that need no quoting: ``canonical_url`` would hand it back unchanged (with "/" for no path)
+_PLAIN_CANONICAL = re.compile(r"https?://[a-z0-9.-]+(?:/[A-Za-z0-9.:@_~%!$&'()*+,=/-]*)?\Z")
 # an absolute http(s) URL without query, fragment, parameters, IPv6 brackets or odd characters:
 # urljoin would hand it back unchanged, whatever the base (the common case of a feed's item links)
 _PLAIN_ABSOLUTE = re.compile(r"https?://[A-Za-z0-9.:@_~%!$&'()*+,=-]+(?:/[A-Za-z0-9.:@_~%!$&'()*+,=/-]*)?\Z")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from syndicate import boilerplate, clusters
@@ -142,13 +142,32 @@ def same_item(c: Comparison, found: Probe, policy: Policy = POLICY) -> bool:
     return close and not c.conflict and c.title >= policy.item_title and c.content >= policy.item_content
 
 
-def index(session: Session, article_id: int, found: Probe) -> None:
-    session.execute(delete(ArticleBucket).where(ArticleBucket.article_id == article_id))
-    if found.buckets:
-        session.execute(insert(ArticleBucket), [
-            {"bucket": bucket, "published": found.published, "article_id": article_id}
-            for bucket in sorted({bucket for _band, bucket in found.buckets})
-        ])
+def _keys(article_id: int, found: Probe) -> list[dict]:
+    return [{"bucket": bucket, "published": found.published, "article_id": article_id}
+            for bucket in sorted({bucket for _band, bucket in found.buckets})]
+
+
+def stored_probe(article: Article) -> Probe:
+    """The probe of an article as stored: its bucket rows are those of this probe."""
+    return probe(article.source_id, article.title, html_of(article), article.text or "", article.published_at)
+
+
+_UNINDEX = delete(ArticleBucket).where(ArticleBucket.bucket == bindparam("bucket"), ArticleBucket.published == bindparam("published"),
+                                       ArticleBucket.article_id == bindparam("article_id"))
+
+
+def unindex(session: Session, article_id: int, before: Probe) -> None:
+    """Delete an article's bucket rows by their key (``before``: its probe as it was stored, ``stored_probe``)."""
+    if keys := _keys(article_id, before):
+        session.connection().execute(_UNINDEX, keys)
+
+
+def index(session: Session, article_id: int, found: Probe, before: Probe | None = None) -> None:
+    """The article's bucket rows for ``found``, in place of those for ``before``."""
+    if before is not None:
+        unindex(session, article_id, before)
+    if keys := _keys(article_id, found):
+        session.execute(insert(ArticleBucket), keys)
 
 
 def reindex_all(connection: Connection, chunk: int = 1000) -> int:
@@ -157,9 +176,9 @@ def reindex_all(connection: Connection, chunk: int = 1000) -> int:
     table, buckets = Article.__table__, ArticleBucket.__table__
     columns = [table.c.id, table.c.source_id, table.c.title, table.c.content_html, table.c.summary_html, table.c.text, table.c.published_at]
     last, done = 0, 0
+    connection.execute(delete(buckets))  # all at once: rows are found by bucket, not by article
     while rows := connection.execute(select(*columns).where(table.c.id > last).order_by(table.c.id).limit(chunk)).all():
         last, done = rows[-1].id, done + len(rows)
-        connection.execute(delete(buckets).where(buckets.c.article_id.between(rows[0].id, last)))
         fresh = []
         for row in rows:
             found = probe(row.source_id, row.title, row.content_html or row.summary_html or "", row.text or "", row.published_at)
@@ -169,7 +188,8 @@ def reindex_all(connection: Connection, chunk: int = 1000) -> int:
     return done
 
 
-def refresh(session: Session, article: Article) -> None:
-    """After an edit in place: new buckets, the same cluster, its change time moved on."""
-    index(session, article.id, probe(article.source_id, article.title, html_of(article), article.text, article.published_at))
+def refresh(session: Session, article: Article, before: Probe) -> None:
+    """After an edit in place: new buckets (``before``: the probe of the article before the edit), the
+    same cluster, its change time moved on."""
+    index(session, article.id, stored_probe(article), before)
     clusters.touch(session, article)

@@ -4,9 +4,10 @@
     retain()              articles published before the retention age, then those beyond the newest N
                           of each source, are buried (``tombstones.bury``: a tombstone per key and the
                           canonical URL, the cluster handed on to its next-earliest member or dropped;
-                          topics, buckets, aliases and revisions go with the row by ON DELETE CASCADE)
+                          its bucket rows deleted by key; topics, aliases and revisions go with the row by ON DELETE CASCADE)
     prune_fetch_log()     fetch-log rows older than N days, except each source's newest M
-    prune_housekeeping()  spent per-host request slots; WebSub requests that were never verified
+    prune_housekeeping()  spent per-host request slots; WebSub requests that were never verified; bucket rows
+                          left without their article (an article deleted by hand)
     upkeep()              SQLite: PRAGMA optimize, incremental vacuum (on by default for new databases), WAL checkpoint;
                           PostgreSQL: VACUUM (ANALYZE) of the tables that churn
 
@@ -29,7 +30,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, Select, delete, func, or_, select
+from sqlalchemy import Engine, Select, delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from syndicate import politeness, tombstones
@@ -74,6 +75,7 @@ class PruneReport:
     fetch_log: int = 0
     host_requests: int = 0
     websub_requests: int = 0
+    buckets: int = 0  # LSH bucket rows left without their article
     complete: bool = True
     dry_run: bool = False
 
@@ -98,7 +100,7 @@ class Report:
         r, p = self.retain, self.prune
         lines = [f"{'dry run: would delete' if r.dry_run else 'deleted'} {r.by_age + r.by_count} articles "
                  f"({r.by_age} by age, {r.by_count} over the per-source limit), {p.fetch_log} fetch-log rows, "
-                 f"{p.host_requests} host slots, {p.websub_requests} unverified WebSub requests"]
+                 f"{p.host_requests} host slots, {p.websub_requests} unverified WebSub requests, {p.buckets} orphaned bucket rows"]
         if not (r.complete and p.complete):
             lines.append("stopped at the deadline, the next run goes on")
         if self.upkeep is not None:
@@ -114,7 +116,7 @@ def run(session: Session, now: datetime, limits: Limits, *, dry_run: bool = Fals
     retained = retain(session, now, limits.retention_days, limits.retention_per_source, dry_run=dry_run, deadline=deadline)
     pruned = prune_fetch_log(session, now, limits.fetch_log_days, limits.fetch_log_per_source, dry_run=dry_run, deadline=deadline)
     housekept = prune_housekeeping(session, now, dry_run=dry_run, deadline=deadline)
-    pruned.host_requests, pruned.websub_requests = housekept.host_requests, housekept.websub_requests
+    pruned.host_requests, pruned.websub_requests, pruned.buckets = housekept.host_requests, housekept.websub_requests, housekept.buckets
     pruned.complete = pruned.complete and housekept.complete
     session.commit()  # no snapshot of ours held while the WAL is checkpointed or tables vacuumed
     return Report(retained, pruned, None if dry_run else upkeep(session))
@@ -213,7 +215,32 @@ def prune_housekeeping(session: Session, now: datetime, *, dry_run: bool = False
                   WebSubSubscription.created_at < now - UNVERIFIED_KEEP]
     if report.complete:
         report.websub_requests, report.complete = _delete(session, WebSubSubscription, unverified, dry_run, deadline, batch)
+    if report.complete:
+        report.buckets, report.complete = prune_buckets(session, dry_run=dry_run, deadline=deadline)
     return report
+
+
+BUCKET_SLICES = 64
+_ORPHANED = "NOT EXISTS (SELECT 1 FROM articles WHERE articles.id = article_buckets.article_id)"
+
+
+def prune_buckets(session: Session, *, dry_run: bool = False, deadline: float | None = None) -> tuple[int, bool]:
+    """LSH bucket rows whose article is gone (deleted other than by ``tombstones.bury``, which deletes
+    them by key): the table is walked in ``BUCKET_SLICES`` ranges of its key, each committed on its own,
+    so no statement holds the write lock for a whole scan. Returns (rows, whether the walk finished)."""
+    step, low, removed = 2**64 // BUCKET_SLICES, -(2**63), 0
+    for k in range(BUCKET_SLICES):
+        if deadline is not None and time.monotonic() >= deadline:
+            return removed, False
+        start = low + k * step
+        where = "bucket >= :start" + ("" if k == BUCKET_SLICES - 1 else " AND bucket < :stop")
+        params = {"start": start, "stop": start + step}
+        if dry_run:
+            removed += session.execute(text(f"SELECT count(*) FROM article_buckets WHERE {where} AND {_ORPHANED}"), params).scalar_one()
+        else:
+            removed += session.execute(text(f"DELETE FROM article_buckets WHERE {where} AND {_ORPHANED}"), params).rowcount
+            session.commit()
+    return removed, True
 
 
 def _delete(session: Session, model, conditions: list, dry_run: bool, deadline: float | None, batch: int) -> tuple[int, bool]:

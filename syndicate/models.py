@@ -272,14 +272,20 @@ class ArticleBucket(Base):
     range scan of the primary key per bucket, whatever the number of stored articles. The key is
     the whole row and the date is whole seconds since 1970 (``published``): on SQLite the table is
     its own index (WITHOUT ROWID), so storing an article's ~25 rows writes one random-order b-tree
-    of small entries, not a table, its key index and a bucket index with dates as text."""
+    of small entries and nothing else.
+
+    The rows are an index derived from the article, so ``article_id`` has no foreign key and no index
+    of its own (both cost more than the row on every insert): whoever changes or deletes an article
+    deletes its rows by their key, computed again from what is stored (``dedupe.unindex``); a row
+    left behind (an article deleted by hand) is never a candidate, since no article answers to it,
+    and maintenance prunes it (``maintenance.prune_buckets``)."""
 
     __tablename__ = "article_buckets"
-    __table_args__ = (Index("ix_article_buckets_article_id", "article_id"), {"sqlite_with_rowid": False})
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     published: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # published_at, epoch seconds
-    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    article_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # articles.id (no foreign key: see above)
 
 
 class SourcePassage(Base):

@@ -115,11 +115,12 @@ def _update(session: Session, article: Article, entry: Entry, now: datetime) -> 
         return False
     if (article.title, article.content_hash) != (values["title"], values["content_hash"]):
         _remember(session, article, "edited", now)
+    before = dedupe.stored_probe(article)  # its bucket rows go by their key
     for name, value in values.items():
         setattr(article, name, value)
     article.updated_at = entry.updated_at or now
     article.changed_at = now
-    dedupe.refresh(session, article)
+    dedupe.refresh(session, article, before)
     return True
 
 

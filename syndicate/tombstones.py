@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from syndicate import clusters
+from syndicate import clusters, dedupe
 from syndicate.db import placeholder
 from syndicate.models import Article, ItemAlias, Tombstone
 
@@ -66,6 +66,7 @@ def bury(session: Session, article: Article, reason: str = "deleted") -> None:
             session.add(Tombstone(source_id=article.source_id, item_key=key, canonical_url=article.canonical_url,
                                   title=article.title[:1000], reason=reason[:200]))
     clusters.detach(session, article)
+    dedupe.unindex(session, article.id, dedupe.stored_probe(article))
     session.delete(article)
     session.flush()
 

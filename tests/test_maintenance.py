@@ -232,6 +232,26 @@ def test_housekeeping_drops_spent_host_slots_and_unverified_websub_requests(sess
     assert sorted(state for state, _ in left) == ["active", "denied"] and min(c for _, c in left) == week_ago
 
 
+def test_bucket_rows_left_without_their_article_are_pruned_slice_by_slice(runtime, session, feed_server):
+    now = utcnow()
+    feed_server.add("/a.xml", rss(item("a-story", now - timedelta(days=3), "Warnung vor gefälschten E-Mails", STORY)), headers=RSS)
+    source = make_source(session, feed_server.url("/a.xml"), city="augsburg")
+    assert poll(runtime, session, source.id).new == 1
+    kept = count(session, ArticleBucket)
+    assert kept > 20
+    gone = session.scalar(select(func.max(Article.id))) + 1000  # an article deleted by hand (no bury): its rows stay behind
+    draw = random.Random(7)
+    edges = [-(2**63), -1, 0, 2**63 - 1, *(draw.randrange(-(2**63), 2**63) for _ in range(40))]
+    session.add_all(ArticleBucket(bucket=b, published=0, article_id=gone) for b in edges)
+    session.commit()
+
+    assert maintenance.prune_buckets(session, dry_run=True) == (len(edges), True)
+    assert count(session, ArticleBucket) == kept + len(edges)
+    assert maintenance.prune_buckets(session, deadline=time.monotonic() - 1) == (0, False)  # out of time before a slice
+    assert maintenance.prune_housekeeping(session, now).buckets == len(edges)
+    assert count(session, ArticleBucket) == kept and count(session, ArticleBucket, ArticleBucket.article_id == gone) == 0
+
+
 # ---------------------------------------------------------------- database upkeep
 
 
@@ -329,10 +349,10 @@ def test_maintenance_run_command_dry_run_then_for_real(settings, runtime, sessio
     assert dry.returncode == 0, dry.stderr
     steps = {line.pop("step"): line for line in json_lines(dry.stdout)}
     assert steps == {"retain": {"by_age": 1, "by_count": 0, "complete": True, "dry_run": True},
-                     "prune": {"fetch_log": 2, "host_requests": 0, "websub_requests": 0, "complete": True, "dry_run": True}}
+                     "prune": {"fetch_log": 2, "host_requests": 0, "websub_requests": 0, "buckets": 0, "complete": True, "dry_run": True}}
     human = syndicate(settings, "maintenance", "run", "--dry-run", **limits)
     assert human.stdout.splitlines() == ["dry run: would delete 1 articles (1 by age, 0 over the per-source limit), 2 fetch-log rows, "
-                                         "0 host slots, 0 unverified WebSub requests"]
+                                         "0 host slots, 0 unverified WebSub requests, 0 orphaned bucket rows"]
     session.expire_all()
     assert count(session, Article) == 2 and count(session, FetchLog) == 4
 

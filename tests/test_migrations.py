@@ -118,5 +118,40 @@ def test_migrations_build_the_schema_the_models_describe(tmp_path):
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
         indexes = {r[0] for r in connection.execute(text("SELECT name FROM sqlite_schema WHERE tbl_name = 'articles' AND type = 'index'"))}
     engine.dispose()
-    assert [d for d in differences if d[0] in ("add_index", "remove_index", "add_column", "remove_column", "add_table", "remove_table")] == []
+    kinds = ("add_index", "remove_index", "add_column", "remove_column", "add_table", "remove_table", "add_fk", "remove_fk")
+    assert [d for d in differences if d[0] in kinds] == []
     assert "ix_articles_source_id" not in indexes and "ix_articles_cluster_id" in indexes
+
+
+def test_0013_keeps_every_bucket_row_without_the_foreign_key_and_its_index(tmp_path):
+    url = f"sqlite:///{tmp_path}/old.db"
+    migrate.upgrade(url, "0012")
+    engine = make_engine(url)
+    published = datetime(2025, 3, 4, 9, 30, 15, tzinfo=timezone.utc)
+    with Session(engine) as session:
+        city = City(slug="augsburg", name="Augsburg", kind="city")
+        session.add(city)
+        session.flush()
+        source = Source(city_id=city.id, url="https://a.example/rss", canonical_url="https://a.example/rss")
+        session.add(source)
+        session.flush()
+        session.add_all(Article(id=n, source_id=source.id, item_key=f"k{n}", title="T", content_hash="h", published_at=published) for n in (1, 2))
+        session.add_all(ArticleBucket(bucket=b, published=epoch(published), article_id=n) for n in (1, 2) for b in (-(2**63) + n, 2**63 - n, n))
+        session.commit()
+    engine.dispose()
+
+    migrate.upgrade(url, "0013")
+
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        rows = set(connection.execute(text("SELECT bucket, published, article_id FROM article_buckets")))
+        schema = connection.execute(text("SELECT sql FROM sqlite_schema WHERE name = 'article_buckets'")).scalar()
+        indexes = {r[0] for r in connection.execute(text("SELECT name FROM sqlite_schema WHERE tbl_name = 'article_buckets' AND type = 'index'"))}
+        connection.execute(text("DELETE FROM articles WHERE id = 1"))  # no cascade: the store deletes rows by key
+        connection.execute(text("INSERT INTO article_buckets VALUES (5, 0, 99)"))  # no article 99: no foreign key refuses it
+        left = set(connection.execute(text("SELECT article_id FROM article_buckets")).scalars())
+    engine.dispose()
+    assert rows == {(b, epoch(published), n) for n in (1, 2) for b in (-(2**63) + n, 2**63 - n, n)}
+    assert "WITHOUT ROWID" in schema and "REFERENCES" not in schema
+    assert not {i for i in indexes if not i.startswith("sqlite_autoindex")}
+    assert left == {1, 2, 99}

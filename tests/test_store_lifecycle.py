@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from syndicate import tombstones
+from syndicate import dedupe, tombstones
 from syndicate.clock import utcnow
 from syndicate.models import Article, ArticleBucket, ArticleRevision, Cluster, ItemAlias, SourcePassage, Tombstone
 from syndicate.publish import FeedQuery, load_items
@@ -59,6 +59,15 @@ def snapshot(session) -> tuple[int, ...]:
     return (count(session, Article), count(session, Cluster), count(session, ArticleBucket), passages, count(session, ArticleRevision))
 
 
+def bucket_rows(session, article_id: int) -> set[tuple[int, int]]:
+    return set(session.execute(select(ArticleBucket.bucket, ArticleBucket.published).where(ArticleBucket.article_id == article_id)))
+
+
+def expected_buckets(article: Article) -> set[tuple[int, int]]:
+    found = dedupe.stored_probe(article)
+    return {(bucket, found.published) for _band, bucket in found.buckets}
+
+
 def test_repoll_of_an_unchanged_source_adds_no_article_and_no_cluster(runtime, session, feed_server):
     items = [item("Warnung vor gefälschten E-Mails", STORY, "aug-1", "https://www.augsburg.de/a/1"),
              item("Bibliothek sonntags geöffnet", OTHER, "aug-2", "https://www.augsburg.de/a/2")]
@@ -88,6 +97,8 @@ def test_edited_article_changes_in_place_and_keeps_its_cluster(runtime, session,
     original = session.scalar(select(Article).where(Article.source_id == augsburg.id))
     cluster_id, article_id = original.cluster_id, original.id
     assert session.scalar(select(Article.cluster_id).where(Article.source_id == nuernberg.id)) == cluster_id
+    old_rows = bucket_rows(session, article_id)
+    assert old_rows == expected_buckets(original)  # the rows are those of the article as stored (how they are deleted)
 
     edited = STORY[:2] + ["Die Finanzverwaltung verschickt Steuerbescheide nie per E-Mail."] + STORY[3:]
     aug.body = rss(item("Warnung vor gefälschten E-Mails (aktualisiert)", edited, "aug-1", "https://www.augsburg.de/a/1")).encode()
@@ -102,6 +113,8 @@ def test_edited_article_changes_in_place_and_keeps_its_cluster(runtime, session,
     assert revision.reason == "edited" and revision.title == "Warnung vor gefälschten E-Mails" and "Bescheide" in revision.text
     (entry,) = load_items(session, FeedQuery())
     assert entry.article.id == article_id and [city.slug for city, _ in entry.also] == ["nuernberg"]
+    new_rows = bucket_rows(session, article_id)
+    assert new_rows == expected_buckets(article) and new_rows != old_rows  # the old rows went by their key
 
 
 def test_changed_guid_and_url_is_an_update_not_a_new_article(runtime, session, feed_server):

@@ -17,12 +17,11 @@ from syndicate.store import store_entries
 from tests.conftest import make_source
 
 
-def test_0010_keeps_every_bucket_with_its_date_in_whole_seconds(tmp_path):
-    url = f"sqlite:///{tmp_path}/old.db"
-    migrate.upgrade(url, "0009")
+def _articles_at(url: str, revision: str, published: list[datetime]):
+    """A database migrated to ``revision`` holding articles 1, 2, … of one source, published at these times."""
+    migrate.upgrade(url, revision)
     engine = make_engine(url)
-    published = [datetime(2025, 3, 4, 9, 30, 15, 250000, tzinfo=timezone.utc), datetime(1999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)]
-    with Session(engine) as session:  # these tables are the same at 0009 and now
+    with Session(engine) as session:
         city = City(slug="augsburg", name="Augsburg", kind="city")
         session.add(city)
         session.flush()
@@ -32,6 +31,13 @@ def test_0010_keeps_every_bucket_with_its_date_in_whole_seconds(tmp_path):
         session.add_all(Article(id=n, source_id=source.id, item_key=f"k{n}", title="T", content_hash="h", published_at=moment)
                         for n, moment in enumerate(published, start=1))
         session.commit()
+    return engine
+
+
+def test_0010_keeps_every_bucket_with_its_date_in_whole_seconds(tmp_path):
+    url = f"sqlite:///{tmp_path}/old.db"
+    published = [datetime(2025, 3, 4, 9, 30, 15, 250000, tzinfo=timezone.utc), datetime(1999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)]
+    engine = _articles_at(url, "0009", published)  # these tables are the same at 0009 and now
     with engine.begin() as connection:  # the 0009 layout
         for n, moment in enumerate(published, start=1):
             connection.execute(text("INSERT INTO article_buckets (article_id, band, bucket, published_at) VALUES (:a, 0, :b0, :at), (:a, 24, :b1, :at)"),
@@ -125,17 +131,9 @@ def test_migrations_build_the_schema_the_models_describe(tmp_path):
 
 def test_0013_keeps_every_bucket_row_without_the_foreign_key_and_its_index(tmp_path):
     url = f"sqlite:///{tmp_path}/old.db"
-    migrate.upgrade(url, "0012")
-    engine = make_engine(url)
     published = datetime(2025, 3, 4, 9, 30, 15, tzinfo=timezone.utc)
+    engine = _articles_at(url, "0012", [published, published])
     with Session(engine) as session:
-        city = City(slug="augsburg", name="Augsburg", kind="city")
-        session.add(city)
-        session.flush()
-        source = Source(city_id=city.id, url="https://a.example/rss", canonical_url="https://a.example/rss")
-        session.add(source)
-        session.flush()
-        session.add_all(Article(id=n, source_id=source.id, item_key=f"k{n}", title="T", content_hash="h", published_at=published) for n in (1, 2))
         session.add_all(ArticleBucket(bucket=b, published=epoch(published), article_id=n) for n in (1, 2) for b in (-(2**63) + n, 2**63 - n, n))
         session.commit()
     engine.dispose()

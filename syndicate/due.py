@@ -46,7 +46,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -148,8 +148,12 @@ class RunLease:
 
     def take(self, now: datetime) -> bool:
         """Start running; False when another claim or runner holds the source (or it is gone, or no longer due)."""
+        return take_all([self], now)[0]
+
+    def _take_in(self, connection: Connection, now: datetime) -> bool:
         statement = _TAKE_MANUAL if self.claim_token is None else _TAKE_CLAIMED
-        return self._run(statement, b_token=self.claim_token, b_now=now, b_new_token=self.token, b_until=now + self.length)
+        return connection.execute(statement, {"b_id": self.source_id, "b_token": self.claim_token, "b_now": now,
+                                              "b_new_token": self.token, "b_until": now + self.length}).rowcount == 1
 
     def renew(self, now: datetime) -> bool:
         return self._run(_RENEW, b_token=self.token, b_until=now + self.length)
@@ -190,6 +194,15 @@ class RunLease:
             yield self
         finally:
             _keeper.drop(self)
+
+
+def take_all(leases: list[RunLease], now: datetime) -> list[bool]:
+    """``take`` each lease (all on one engine), in one transaction: a group's sources wait once for
+    SQLite's write lock, not once each. Each take is still its own conditional UPDATE of its row."""
+    if not leases:
+        return []
+    with leases[0].engine.begin() as connection:
+        return [lease._take_in(connection, now) for lease in leases]
 
 
 class _Keeper:

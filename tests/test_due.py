@@ -101,6 +101,30 @@ def test_run_lease_refuses_a_second_runner(runtime, session):
     assert due.RunLease(runtime.engine, source.id, None, RUN).take(now)  # a manual refresh takes a free source
 
 
+def test_a_group_takes_its_leases_in_one_transaction_each_on_its_own_terms(runtime, session):
+    from sqlalchemy import event
+
+    now = utcnow()
+    first, second, third = due_sources(session, 3, now)
+    claim = due.claim_due(session, now)
+    assert due.RunLease(runtime.engine, second.id, claim.token, RUN).take(now)  # another worker runs this one
+    commits = []
+
+    def committed(connection):
+        commits.append(connection)
+
+    event.listen(runtime.engine, "commit", committed)
+    leases = [due.RunLease(runtime.engine, s.id, claim.token, RUN) for s in (first, second, third)]
+
+    assert due.take_all(leases, now) == [True, False, True]
+
+    assert len(commits) == 1  # one wait for SQLite's write lock, not three
+    event.remove(runtime.engine, "commit", committed)
+    session.expire_all()
+    assert [lease_of(session, s.id)[:2] for s in (first, third)] == [(due.RUNNING, claim.token)] * 2
+    assert lease_of(session, second.id)[0] == due.RUNNING and due.take_all([], now) == []
+
+
 def test_expired_run_lease_is_claimed_again(runtime, session):
     """kill -9: the runner stops renewing; the next tick after the lease ran out claims the source."""
     now = utcnow()

@@ -119,12 +119,12 @@ def _refresh_group(task, source_ids: list[int], token: str) -> Counter:
     """Statuses of one group's refreshes (``crashed`` for a source whose refresh raised)."""
     rt, statuses = runtime(), Counter()
     leases = {}
-    for source_id in source_ids:
-        lease = _lease(source_id, token)
-        if lease.take(utcnow()):
-            leases[source_id] = lease
+    wanted = [_lease(source_id, token) for source_id in source_ids]
+    for lease, taken in zip(wanted, due.take_all(wanted, utcnow())):  # one transaction for the group
+        if taken:
+            leases[lease.source_id] = lease
         else:
-            _skipped(source_id, token)
+            _skipped(lease.source_id, token)
             statuses["skipped"] += 1
     if len(leases) > 1:
         current: list[int | None] = [None]

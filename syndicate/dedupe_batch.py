@@ -33,7 +33,7 @@ from sqlalchemy.orm.util import identity_key
 from syndicate import boilerplate, clusters, topics
 from syndicate.db import placeholder
 from syndicate.dedupe import HUB, POLICY, Comparison, Policy, Probe, compare, html_of, same_item, same_story
-from syndicate.models import Article, ArticleTopic, Cluster
+from syndicate.models import Article, Cluster
 from syndicate.reader.neardup import Evidence
 
 _UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
@@ -53,7 +53,6 @@ _URL_USE = select(Article.canonical_url, func.count()).where(Article.canonical_u
 _BY_URL = select(Article.id, Article.source_id, Article.published_at, Article.cluster_id, Article.canonical_url).where(
     Article.canonical_url.in_(_KEYS))
 _BY_ID = select(*_COMPARED).where(Article.id.in_(_KEYS))
-_SET_CLUSTER = update(Article.__table__).where(Article.__table__.c.id == bindparam("b_id")).values(cluster_id=bindparam("b_cluster"))
 _CLUSTER_ROW = [Cluster.id, Cluster.published_at, Cluster.representative_id, Cluster.updated_at]
 _CLUSTERS = select(*_CLUSTER_ROW).where(Cluster.id.in_(_KEYS))
 _CLUSTER = select(*_CLUSTER_ROW).where(Cluster.id == bindparam("b_id"))
@@ -387,10 +386,11 @@ class Batch:
         lost = {p.id for p in self.pending if p.id not in ids}
         written = [p for p in self.pending if p.id in ids]
         real_clusters = self._write_clusters(ids)
-        if written:
-            self.session.connection().execute(_SET_CLUSTER, [
-                {"b_id": ids[p.id], "b_cluster": real_clusters[self.cluster_of(p)]} for p in written
-            ])
+        connection = self.session.connection()
+        mark = placeholder(connection)
+        if written:  # plain rows: a few hundred per group
+            connection.exec_driver_sql(f"UPDATE articles SET cluster_id = {mark} WHERE id = {mark}",
+                                       [(real_clusters[self.cluster_of(p)], ids[p.id]) for p in written])
         for old, _target in self._merged.items():
             if old > 0:
                 clusters.merge(self.session, real_clusters[self._resolve(old)], {old})
@@ -399,12 +399,10 @@ class Batch:
             boilerplate.add(self.session, dict(self._recorded))
         else:  # counted again from the items written
             boilerplate.add(self.session, Counter((p.source_id, h) for p in written for h in p.found.counted))
-        memberships = []
-        for p in written:
-            memberships += [{"article_id": ids[p.id], "topic_id": tid, "reason": m.reason, "rule": m.rule[:300]}
-                            for tid, m in explained[p.id].items()]
+        memberships = [(ids[p.id], tid, m.reason, m.rule[:300]) for p in written for tid, m in explained[p.id].items()]
         if memberships:
-            self.session.connection().execute(insert(ArticleTopic.__table__), memberships)
+            connection.exec_driver_sql(f"INSERT INTO article_topics (article_id, topic_id, reason, rule) VALUES ({mark}, {mark}, {mark}, {mark})",
+                                       memberships)
         return lost
 
     def _write_buckets(self, written: list[Pending], ids: dict[int, int]) -> None:

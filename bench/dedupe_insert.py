@@ -113,7 +113,7 @@ def setup(url: str, size: int, same_span: bool, texts: Texts) -> tuple[list[int]
             "updated_at": None, "first_seen_at": published, "changed_at": published,
         })
         buckets += [{"bucket": bucket, "published": epoch(published), "article_id": n}
-                    for bucket in {bucket for _band, bucket in neardup.buckets(signature, title)}]
+                    for bucket in neardup.buckets(signature, title)]
         passages.update((source_ids[index], h) for h in evidence.passage_hashes | {evidence.title_hash})
         if published > END - timedelta(days=2):
             recent.append((title, body, index, published))

@@ -63,7 +63,7 @@ class Probe:
     evidence: Evidence
     hashes: set[int]  # sentence hashes
     published_at: datetime
-    buckets: list[tuple[int, int]]
+    buckets: list[int]  # distinct bucket ids (neardup.buckets)
 
     @cached_property
     def published(self) -> int:
@@ -144,7 +144,7 @@ def same_item(c: Comparison, found: Probe, policy: Policy = POLICY) -> bool:
 
 def _keys(article_id: int, found: Probe) -> list[dict]:
     return [{"bucket": bucket, "published": found.published, "article_id": article_id}
-            for bucket in sorted({bucket for _band, bucket in found.buckets})]
+            for bucket in sorted(found.buckets)]
 
 
 def stored_probe(article: Article) -> Probe:
@@ -182,7 +182,7 @@ def reindex_all(connection: Connection, chunk: int = 1000) -> int:
         fresh = []
         for row in rows:
             found = probe(row.source_id, row.title, row.content_html or row.summary_html or "", row.text or "", row.published_at)
-            fresh += [{"bucket": b, "published": found.published, "article_id": row.id} for b in sorted({b for _band, b in found.buckets})]
+            fresh += [{"bucket": b, "published": found.published, "article_id": row.id} for b in sorted(found.buckets)]
         if fresh:
             connection.execute(insert(buckets), fresh)
     return done

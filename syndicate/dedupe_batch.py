@@ -22,7 +22,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from itertools import islice
+from itertools import chain, islice
 
 from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -140,7 +140,10 @@ class Batch:
             mark = placeholder(s)
             cursor = s.connection.driver_connection.cursor()  # plain tuples, fetched at once: thousands of rows per document
             try:
-                for chunk in _chunks(sorted({b for p in dated for _band, b in p.buckets})):
+                keys: set[int] = set()
+                for p in dated:
+                    keys.update(p.buckets)
+                for chunk in _chunks(sorted(keys)):
                     # ~1,250 keys per document: sent as plain parameters (SQLAlchemy's expanding IN names each one)
                     cursor.execute(_BY_BUCKET.format(keys=", ".join([mark] * len(chunk)), mark=mark), (*chunk, low, high))
                     for bucket, article_id, published in cursor.fetchall():
@@ -188,13 +191,14 @@ class Batch:
             for row in rows:
                 if row.source_id in self.sources and row.id in self.evidence:  # compared as a previous version
                     own[row.source_id] |= self._counted_of(row.id)
-        if len(self.sources) > 1:
+        if len(self.sources) > 1:  # buckets that more than one new item has (counted in C: ~25 per item)
+            shared = {bucket for bucket, n in Counter(chain.from_iterable(p.buckets for p in dated)).items() if n > 1}
             sharing: dict[int, list[Probe]] = defaultdict(list)
             for p in dated:
-                for _band, bucket in p.buckets:
+                for bucket in shared.intersection(p.buckets):
                     sharing[bucket].append(p)
             for group in sharing.values():
-                if len(group) > 1 and len(sources := {q.source_id for q in group}) > 1:
+                if len(sources := {q.source_id for q in group}) > 1:
                     sentences = set().union(*(q.counted for q in group))
                     pairs.update((source_id, h) for source_id in sources for h in sentences)
         pairs.update((source_id, h) for source_id, sentences in own.items() for h in sentences)
@@ -219,7 +223,7 @@ class Batch:
     def _hits(self, found: Probe, index: dict[int, list[tuple[int, int]]]) -> Counter:
         hits: Counter = Counter()
         window, at = self.policy.window.total_seconds(), found.published
-        for _band, bucket in found.buckets:
+        for bucket in found.buckets:
             for article_id, published in index.get(bucket, ()):
                 if abs(published - at) <= window:
                     hits[article_id] += 1
@@ -274,8 +278,9 @@ class Batch:
         if bridged := {self.cluster_of(c.article) for c in verified} - {article.cluster_id}:
             self._merge(article.cluster_id, bridged)
         self.pending.append(article)
-        for _band, bucket in found.buckets:
-            self._pending_buckets[bucket].append((article.id, found.published))
+        pending = (article.id, found.published)
+        for bucket in found.buckets:
+            self._pending_buckets[bucket].append(pending)
         self._by_hash[article.content_hash].append(article)
         if article.canonical_url:
             self._by_url[article.canonical_url].append(article)
@@ -410,7 +415,7 @@ class Batch:
         rows = []
         for p in written:
             article_id, published = ids[p.id], p.found.published
-            rows += [(bucket, published, article_id) for bucket in {bucket for _band, bucket in p.found.buckets}]
+            rows += [(bucket, published, article_id) for bucket in p.found.buckets]
         rows.sort()  # in key order: each b-tree page on the way is visited once, not once per row
         if rows:
             connection = self.session.connection()

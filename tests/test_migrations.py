@@ -96,7 +96,7 @@ def test_0011_recomputes_stored_buckets_so_old_articles_are_found_again(tmp_path
     with Session(engine) as session:
         stored = set(session.execute(select(ArticleBucket.bucket, ArticleBucket.published).where(ArticleBucket.article_id == 1)))
         found = probe(1, "Warnung vor falschen Zahlungsaufforderungen", STORY, "", published)
-        assert stored == {(bucket, epoch(published)) for _band, bucket in found.buckets}
+        assert stored == {(bucket, epoch(published)) for bucket in found.buckets}
         assert len(stored) == 25
         # the same story from another city, a day later and with a sentence more, joins the old article's cluster
         nuernberg = make_source(session, "https://nuernberg.example/rss", city="nuernberg")

@@ -32,7 +32,6 @@ from syndicate.reader.normalise import block_text
 
 SHINGLE = 3
 BANDS, ROWS = 24, 3
-TITLE_BAND = BANDS  # the band number of the title bucket
 _SENTENCE_END = re.compile(r"(?<=[^\d\s][.!?])\s+|\n+")
 _NUMBER = re.compile(r"\d+")
 
@@ -102,15 +101,15 @@ def title_hash(title: str) -> int | None:
     return _hash64(b"title:" + key.encode("utf-8")) if key else None
 
 
-def buckets(signature: numpy.ndarray | None, title: str) -> list[tuple[int, int]]:
-    """(band, bucket id) pairs: one per band of the signature, plus one for the title's content words."""
+def buckets(signature: numpy.ndarray | None, title: str) -> list[int]:
+    """The distinct bucket ids: one per band of the signature (each band's own salt makes its ids its
+    own), plus one for the title's content words."""
     found = []
     if signature is not None:
-        ids = ((signature.reshape(BANDS, ROWS) * _BAND_MIX).sum(axis=1) + _BAND_SALT).view(numpy.int64).tolist()
-        found = list(enumerate(ids))
+        found = ((signature.reshape(BANDS, ROWS) * _BAND_MIX).sum(axis=1) + _BAND_SALT).view(numpy.int64).tolist()
     if key := title_key(title):
-        found.append((TITLE_BAND, _hash64(b"title:" + key.encode("utf-8"))))
-    return found
+        found.append(_hash64(b"title:" + key.encode("utf-8")))
+    return list(dict.fromkeys(found))
 
 
 def jaccard(a: set, b: set) -> float:

@@ -288,3 +288,34 @@ def test_boilerplate_counts_read_a_pair_that_was_not_asked_for_when_a_rule_needs
     assert counted.get((source.id, 99), 0) == 0  # asked, not stored
     assert counted.get((source.id, 12), 0) == 5  # not asked: read now
     assert boilerplate.common(counted, source.id, [11, 12, 99]) == {11, 12}
+
+
+def test_articles_inserted_plainly_are_stored_as_sqlalchemy_stores_them(runtime, session, feed_server):
+    """SQLite's first write of a store goes past SQLAlchemy's statement (``dedupe_batch.insert_plain``):
+    every column must hold what SQLAlchemy's own INSERT would have put there."""
+    from sqlalchemy import insert
+
+    from syndicate.dedupe_batch import insert_plain
+
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("the plain insert is SQLite's")
+    source = make_source(session, feed_server.url("/none.xml"), city="augsburg")
+    published = datetime(2025, 3, 4, 9, 30, 15, 250000, tzinfo=timezone.utc)
+    row = {"source_id": source.id, "guid": "g", "url": "https://a.example/ä?x=1", "canonical_url": None, "title": "Tür & „Tor“",
+           "summary_html": "<p>a</p>", "content_html": "", "content_hash": "h" * 64, "author": None,
+           "categories": ["Digitalisierung", "Ä"], "enclosures": [{"href": "https://a.example/i.png", "type": "image/png", "length": "0"}],
+           "published_at": published, "updated_at": None, "first_seen_at": published, "changed_at": published}  # no text: its default
+    connection = session.connection()
+    connection.execute(insert(Article.__table__), [row | {"item_key": "by-sqlalchemy"}])
+    (inserted,) = insert_plain(connection, [row | {"item_key": "plain"}])
+    assert insert_plain(connection, [row | {"item_key": "plain"}]) == []  # stored already: left out, as ON CONFLICT DO NOTHING
+    session.commit()
+
+    def stored(key):
+        return session.connection().exec_driver_sql("SELECT * FROM articles WHERE item_key = ?", (key,)).mappings().one()
+
+    by_sqlalchemy, plain = stored("by-sqlalchemy"), stored("plain")
+    assert inserted == (plain["id"], "plain")
+    assert {k: v for k, v in plain.items() if k not in ("id", "item_key")} == {k: v for k, v in by_sqlalchemy.items() if k not in ("id", "item_key")}
+    article = session.get(Article, plain["id"])
+    assert (article.published_at, article.categories, article.text, article.simhash) == (published, ["Digitalisierung", "Ä"], "", 0)

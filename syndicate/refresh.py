@@ -15,8 +15,10 @@ the source row (``error_count``, ``last_error_reason`` …) and in the fetch log
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -140,10 +142,11 @@ def refresh_sources(session: Session, client: httpx.Client, source_ids: list[int
     try:
         if len(source_ids) > 1:  # the rows each poll starts with, read at once (``session.get`` finds them then)
             session.scalars(select(Source).where(Source.id.in_(source_ids))).all()
-        polls = {}
-        for source_id in source_ids:
+        polls, ahead = {}, _Ahead(session, client, config)
+        for n, source_id in enumerate(source_ids):
             polling(source_id)
-            polls[source_id] = _poll(session, client, source_id, config, now)
+            following = source_ids[n + 1] if n + 1 < len(source_ids) else None
+            polls[source_id] = _poll(session, client, source_id, config, now, ahead.take(source_id), lambda f=following: ahead.start(f))
         polling(None)
         _store_again_if_stale(session, [p for p in polls.values() if p is not None and not p.ended], now)
         for poll in polls.values():
@@ -157,8 +160,43 @@ def refresh_sources(session: Session, client: httpx.Client, source_ids: list[int
             for i, poll in polls.items()]
 
 
-def _poll(session: Session, client: httpx.Client, source_id: int, config: RefreshConfig, now: datetime) -> _Poll | None:
-    """Fetch and read one source (no write): its document's entries, or how it ended."""
+class _Ahead:
+    """The next source's conditional GET, on one background thread while this source is read (the
+    worker would otherwise wait for each response): started only once this source's own response is
+    in, so a worker never has more than one request out, and a host's budget sees no more than before."""
+
+    _pool: tuple[int, ThreadPoolExecutor] | None = None  # per process (a forked pool child makes its own)
+
+    def __init__(self, session: Session, client: httpx.Client, config: RefreshConfig):
+        self.session, self.client, self.config = session, client, config
+        self.pending: dict[int, Future] = {}
+
+    @classmethod
+    def _executor(cls) -> ThreadPoolExecutor:
+        if cls._pool is None or cls._pool[0] != os.getpid():
+            cls._pool = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch-ahead"))
+        return cls._pool[1]
+
+    def start(self, source_id: int | None) -> None:
+        source = self.session.get(Source, source_id) if source_id is not None else None
+        if source is not None and source.enabled:  # read here: the session stays on this thread
+            self.pending[source_id] = self._executor().submit(
+                _fetch, self.session.get_bind(), self.client, source.url, source.etag, source.last_modified, self.config)
+
+    def take(self, source_id: int) -> Future | None:
+        return self.pending.pop(source_id, None)
+
+
+def _fetch(engine, client: httpx.Client, url: str, etag: str | None, last_modified: str | None, config: RefreshConfig) -> fetching.FetchResult:
+    """One conditional GET under the host budget (no session: it may run on the fetch-ahead thread)."""
+    with politeness.host_slot(engine, url, config.host_limits):
+        return fetching.fetch(client, url, etag=etag, last_modified=last_modified, limits=config.fetch_limits)
+
+
+def _poll(session: Session, client: httpx.Client, source_id: int, config: RefreshConfig, now: datetime,
+          fetched: Future | None = None, then: Callable[[], None] = lambda: None) -> _Poll | None:
+    """Fetch and read one source (no write): its document's entries, or how it ended. ``fetched``: its
+    response, asked for ahead (``_Ahead``); ``then``: called once its response (or error) is in."""
     started = time.monotonic()
     source = session.get(Source, source_id)
     if source is None or not source.enabled:
@@ -168,8 +206,11 @@ def _poll(session: Session, client: httpx.Client, source_id: int, config: Refres
                  int(schedule.clamp(source.current_interval or config.default_interval, low, high)), low, high, config)
     outcome = poll.outcome
     try:
-        with politeness.host_slot(session.get_bind(), source.url, config.host_limits):
-            result = fetching.fetch(client, source.url, etag=source.etag, last_modified=source.last_modified, limits=config.fetch_limits)
+        try:
+            result = (fetched.result() if fetched is not None
+                      else _fetch(session.get_bind(), client, source.url, source.etag, source.last_modified, config))
+        finally:
+            then()
         poll.result, outcome.http_status, poll.body = result, result.status, result.content
         if (error := result.error()) is not None:
             raise error

@@ -314,10 +314,10 @@ def test_a_crash_in_one_source_of_a_batch_does_not_cost_the_others_their_poll(ru
     ids = [s.id for s in sources]
     real = refresh._poll
 
-    def crashing(session, client, source_id, config, now):
+    def crashing(session, client, source_id, config, now, *ahead):
         if source_id == ids[1]:
             raise KeyError("a bug met by this source only")
-        return real(session, client, source_id, config, now)
+        return real(session, client, source_id, config, now, *ahead)
 
     monkeypatch.setattr(refresh, "_poll", crashing)  # the group fails; its sources run again one by one
     assert tasks.refresh_sources.run(ids, claim.token) == {"new": 2, "crashed": 1}
@@ -340,7 +340,7 @@ def test_a_batch_out_of_time_stops_instead_of_going_on(runtime, session, monkeyp
     claim = due.claim_due(session, now)
     polled = []
 
-    def out_of_time(session, client, source_id, config, now):
+    def out_of_time(session, client, source_id, config, now, *ahead):
         polled.append(source_id)
         raise SoftTimeLimitExceeded()
 

@@ -3,6 +3,7 @@
 for each source (``_poll``, no write): load source → host slot (over budget? deferred)
   → conditional GET → rate limited? deferred → HTTP error? → not modified? → body unchanged?
   → parse (or, for an HTML newsroom, extract) → normalise
+  (once a source's response is in, the next source's host slot and GET run on the fetch-ahead thread)
 then the group (``_store``): store the documents together (upsert, cluster, topics) → per source:
   adaptive interval → validators, permanent redirect → reset the error counter
 then per source (``_finish``): error counter, schedule, fetch log → one commit, with the worker's lease releases.

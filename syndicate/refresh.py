@@ -3,7 +3,7 @@
 for each source (``_poll``, no write): load source → host slot (over budget? deferred)
   → conditional GET → rate limited? deferred → HTTP error? → not modified? → body unchanged?
   → parse (or, for an HTML newsroom, extract) → normalise
-  (once a source's response is in, the next source's host slot and GET run on the fetch-ahead thread)
+  (while a changed document is read, the next source's host slot and GET run on the fetch-ahead thread)
 then the group (``_store``): store the documents together (upsert, cluster, topics) → per source:
   adaptive interval → validators, permanent redirect → reset the error counter
 then per source (``_finish``): error counter, schedule, fetch log → one commit, with the worker's lease releases.
@@ -162,9 +162,11 @@ def refresh_sources(session: Session, client: httpx.Client, source_ids: list[int
 
 
 class _Ahead:
-    """The next source's conditional GET, on one background thread while this source is read (the
-    worker would otherwise wait for each response): started only once this source's own response is
-    in, so a worker never has more than one request out, and a host's budget sees no more than before."""
+    """The next source's conditional GET, on one background thread while this source's changed document
+    is read (the worker would otherwise wait for each response): started only once this source's own
+    response is in, so a worker never has more than one request out, and a host's budget sees no more
+    than before. After a 304 or the same body there is nothing to read meanwhile: the next GET is the
+    worker's own (a hand-over to the thread costs more than such a poll's own work)."""
 
     _pool: tuple[int, ThreadPoolExecutor] | None = None  # per process (a forked pool child makes its own)
 
@@ -197,7 +199,8 @@ def _fetch(engine, client: httpx.Client, url: str, etag: str | None, last_modifi
 def _poll(session: Session, client: httpx.Client, source_id: int, config: RefreshConfig, now: datetime,
           fetched: Future | None = None, then: Callable[[], None] = lambda: None) -> _Poll | None:
     """Fetch and read one source (no write): its document's entries, or how it ended. ``fetched``: its
-    response, asked for ahead (``_Ahead``); ``then``: called once its response (or error) is in."""
+    response, asked for ahead (``_Ahead``); ``then``: called when its response is a changed document,
+    before it is read (a 304, the same body or an error leave nothing to overlap a request with)."""
     started = time.monotonic()
     source = session.get(Source, source_id)
     if source is None or not source.enabled:
@@ -207,11 +210,8 @@ def _poll(session: Session, client: httpx.Client, source_id: int, config: Refres
                  int(schedule.clamp(source.current_interval or config.default_interval, low, high)), low, high, config)
     outcome = poll.outcome
     try:
-        try:
-            result = (fetched.result() if fetched is not None
-                      else _fetch(session.get_bind(), client, source.url, source.etag, source.last_modified, config))
-        finally:
-            then()
+        result = (fetched.result() if fetched is not None
+                  else _fetch(session.get_bind(), client, source.url, source.etag, source.last_modified, config))
         poll.result, outcome.http_status, poll.body = result, result.status, result.content
         if (error := result.error()) is not None:
             raise error
@@ -220,6 +220,7 @@ def _poll(session: Session, client: httpx.Client, source_id: int, config: Refres
         elif (digest := hashlib.sha256(result.content).hexdigest()) == source.body_hash:
             outcome.status = "unchanged"
         else:
+            then()  # a document to read: the next source's GET meanwhile
             poll.digest, poll.feed = digest, _read(session, client, source, result, config)
             base = poll.feed.link if poll.feed.link and poll.feed.link.startswith("http") else result.final_url
             poll.entries = [normalise_entry(raw, base=base, now=now, future_tolerance=config.future_tolerance) for raw in poll.feed.entries]

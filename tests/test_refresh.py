@@ -340,15 +340,16 @@ def _story_feed(city: str, n: int, when: str) -> str:
             "<p>Geladen wird mit Ökostrom; bezahlt wird per Karte oder App.</p>]]></description></item></channel></rss>")
 
 
-def test_a_group_asks_for_the_next_response_while_it_reads_the_one_it_has(runtime, session, feed_server, monkeypatch):
-    """The next source's GET runs on the fetch-ahead thread once this source's response is in: one
-    request out at a time, the same outcomes and errors as fetched in line."""
+def test_a_group_asks_for_the_next_response_while_it_reads_a_changed_document(runtime, session, feed_server, monkeypatch):
+    """The next source's GET runs on the fetch-ahead thread while a changed document is read: one
+    request out at a time, the same outcomes and errors as fetched in line. After an unchanged
+    response (nothing to read) the next GET is the worker's own."""
     import threading
 
     feed_server.add("/augsburg.xml", _story_feed("augsburg", 1, "Mon, 24 Nov 2025 08:00:00 GMT"), headers=RSS)
-    feed_server.add("/kaputt.xml", "", status=500)
     feed_server.add("/nuernberg.xml", _story_feed("nuernberg", 7, "Mon, 24 Nov 2025 10:30:00 GMT"), headers=RSS)
-    ids = [make_source(session, feed_server.url(f"/{name}.xml"), city=name).id for name in ("augsburg", "kaputt", "nuernberg")]
+    feed_server.add("/kaputt.xml", "", status=500)
+    ids = [make_source(session, feed_server.url(f"/{name}.xml"), city=name).id for name in ("augsburg", "nuernberg", "kaputt")]
     real, lock, out, seen = refresh_module._fetch, threading.Lock(), [0], []
 
     def watched(engine, client, url, *rest):
@@ -362,13 +363,20 @@ def test_a_group_asks_for_the_next_response_while_it_reads_the_one_it_has(runtim
                 out[0] -= 1
 
     monkeypatch.setattr(refresh_module, "_fetch", watched)
+    main = threading.current_thread().name
+
     outcomes = refresh_module.refresh_sources(session, runtime.client, ids, runtime.refresh_config)
 
-    assert [(o.status, o.new, o.reason) for o in outcomes] == [("new", 1, None), ("error", 0, "http_5xx"), ("new", 1, None)]
-    assert [path for path, _thread, _out in seen] == ["/augsburg.xml", "/kaputt.xml", "/nuernberg.xml"]
-    assert seen[0][1] == threading.current_thread().name and {t for _p, t, _o in seen[1:]} == {"fetch-ahead_0"}
+    assert [(o.status, o.new, o.reason) for o in outcomes] == [("new", 1, None), ("new", 1, None), ("error", 0, "http_5xx")]
+    assert [(path, thread) for path, thread, _n in seen] == [("/augsburg.xml", main), ("/nuernberg.xml", "fetch-ahead_0"),
+                                                             ("/kaputt.xml", "fetch-ahead_0")]
     assert max(n for _p, _t, n in seen) == 1  # never two requests at once
-    assert articles(session, ids[2])[0].cluster_id == articles(session, ids[0])[0].cluster_id  # stored as before
+    assert articles(session, ids[1])[0].cluster_id == articles(session, ids[0])[0].cluster_id  # stored as before
+
+    seen.clear()
+    outcomes = refresh_module.refresh_sources(session, runtime.client, ids, runtime.refresh_config)
+    assert [o.status for o in outcomes] == ["unchanged", "unchanged", "error"]
+    assert [thread for _path, thread, _n in seen] == [main, main, main]
 
 
 def test_a_group_of_sources_is_stored_in_one_transaction_and_deduplicated_in_memory(runtime, session, feed_server):

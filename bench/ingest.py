@@ -5,10 +5,13 @@ Setup (reader is a bench-only peer, never a dependency of syndicate):
 Usage:
     .venv/bin/python bench/ingest.py [--feeds 200] [--items 50] [--workers 2] [--pairs 5]
                                      [--repoll-sources 10000] [--repoll-items 2] [--rounds 10] [--max-seconds 600]
+                                     [--postgres URL] [--broker URL]
 
 A fixture server (bench/fixture.py, a separate process on 127.0.0.1) serves ``--feeds`` feeds ×
 ``--items`` items with ~15 % cross-city republications. Everything runs in a fresh temp dir on
-SQLite with the embedded (sqla+sqlite) broker.
+SQLite with the embedded (sqla+sqlite) broker; ``--postgres`` (a server: a fresh database is made
+there and dropped at the end) and ``--broker`` (Redis or RabbitMQ, its queues purged first) run it
+on those instead. reader always stores into its own SQLite file.
 
 (a) first ingest: ``--workers`` real ``celery -A workers worker --pool solo`` processes poll all
     feeds, claimed and sent as refresh batches by beat's own task (``enqueue_due``, called here
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -73,10 +77,34 @@ def run_reader(base: str, feeds: int, workers: int, path: Path) -> tuple[int, fl
     return total, elapsed, cpu
 
 
+def _fresh_postgres(server_url: str) -> str:
+    """A new, empty database on that server (its URL); ``_drop_postgres`` removes it."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    name = f"syndicate_bench_{os.getpid()}_{int(time.time())}"
+    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres(server_url: str, database_url: str) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{make_url(database_url).database}" WITH (FORCE)')
+    engine.dispose()
+
+
 def _pair_in_child(args) -> dict:
     """One (a) pair in a fresh process and temp dir (a process's imports keep the database they were given)."""
     command = [sys.executable, __file__, "--phase", "a", "--feeds", str(args.feeds), "--items", str(args.items),
-               "--workers", str(args.workers), "--max-seconds", str(args.max_seconds)]
+               "--workers", str(args.workers), "--max-seconds", str(args.max_seconds),
+               *(["--postgres", args.postgres] if args.postgres else []), *(["--broker", args.broker] if args.broker else [])]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"(a) pair failed: {done.stderr[-2000:]}")
@@ -95,6 +123,10 @@ def main() -> int:
     parser.add_argument("--max-seconds", type=float, default=600, help="bound for each waiting step")
     parser.add_argument("--pairs", type=int, default=5, help="(a) measured this many times, syndicate then reader each time")
     parser.add_argument("--phase", choices=["a"], help=argparse.SUPPRESS)  # one (a) pair only, printed as JSON (a child run)
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres): "
+                        "syndicate's data go to a fresh database made there, dropped at the end")
+    parser.add_argument("--broker", metavar="URL", help="a Redis or RabbitMQ broker (e.g. redis://127.0.0.1:6379/14) instead of the "
+                        "embedded one; its four queues are purged first")
     args = parser.parse_args()
     if args.phase == "a":
         args.rounds = args.repoll_sources = 0
@@ -102,7 +134,8 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="syndicate-ingest-"))
     (tmp / "var").mkdir()
-    env = scale.env_for(tmp)
+    database = _fresh_postgres(args.postgres) if args.postgres else None
+    env = scale.env_for(tmp, broker_url=args.broker, database_url=database)
     scale.use_env(env)
     from sqlalchemy import func, select
 
@@ -224,9 +257,12 @@ def main() -> int:
         for child in reversed(children):
             scale.stop(child)
         rt.close()
+        if database:
+            _drop_postgres(args.postgres, database)
 
     width = max(len(r[0]) for r in rows) if rows else 0
-    print(f"bench/ingest.py: {args.feeds} feeds × {args.items} items (~15 % republished), 127.0.0.1, SQLite + embedded broker, tmp {tmp}")
+    stores = f"{'PostgreSQL' if database else 'SQLite'} + {args.broker.split(':', 1)[0] if args.broker else 'embedded'} broker"
+    print(f"bench/ingest.py: {args.feeds} feeds × {args.items} items (~15 % republished), 127.0.0.1, {stores}, tmp {tmp}")
     print(f"{'figure'.ljust(width)} | value")
     print(f"{'-' * width}-+-{'-' * 60}")
     for name, value in rows:

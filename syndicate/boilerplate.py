@@ -10,14 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from syndicate.db import placeholder
 from syndicate.models import SourcePassage
-
-_UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 
 
 def add(session: Session, increments: dict[tuple[int, int], int]) -> None:
@@ -25,14 +21,16 @@ def add(session: Session, increments: dict[tuple[int, int], int]) -> None:
     if not increments:
         return
     keys = sorted(increments)
-    if session.get_bind().dialect.name in _UPSERT:  # both spell the upsert alike; sent as plain rows (~1,000 per group)
-        connection = session.connection()
-        mark = placeholder(connection)
-        connection.exec_driver_sql(
-            f"INSERT INTO source_passages (source_id, passage, articles) VALUES ({mark}, {mark}, {mark}) "
-            "ON CONFLICT (source_id, passage) DO UPDATE SET articles = source_passages.articles + excluded.articles",
-            [(s, h, increments[(s, h)]) for s, h in keys],
-        )
+    upsert = "ON CONFLICT (source_id, passage) DO UPDATE SET articles = source_passages.articles + excluded.articles"
+    name = session.get_bind().dialect.name
+    if name == "postgresql":  # three arrays in one statement (~1,000 rows per group)
+        session.connection().exec_driver_sql(
+            f"INSERT INTO source_passages (source_id, passage, articles) SELECT * FROM unnest(%s::integer[], %s::bigint[], %s::integer[]) {upsert}",
+            ([s for s, _h in keys], [h for _s, h in keys], [increments[k] for k in keys]))
+        return
+    if name == "sqlite":  # sent as plain rows
+        session.connection().exec_driver_sql(
+            f"INSERT INTO source_passages (source_id, passage, articles) VALUES (?, ?, ?) {upsert}", [(s, h, increments[(s, h)]) for s, h in keys])
         return
     for (source_id, passage) in keys:
         row = session.get(SourcePassage, (source_id, passage))

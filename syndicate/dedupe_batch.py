@@ -431,10 +431,14 @@ class Batch:
         written = [p for p in self.pending if p.id in ids]
         real_clusters = self._write_clusters(ids)
         connection = self.session.connection()
-        mark = placeholder(connection)
-        if written:  # plain rows: a few hundred per group
-            connection.exec_driver_sql(f"UPDATE articles SET cluster_id = {mark} WHERE id = {mark}",
-                                       [(real_clusters[self.cluster_of(p)], ids[p.id]) for p in written])
+        postgres = connection.dialect.name == "postgresql"  # there: arrays in one statement, not rows one by one
+        if written:  # a few hundred per group
+            pairs = [(real_clusters[self.cluster_of(p)], ids[p.id]) for p in written]
+            if postgres:
+                connection.exec_driver_sql("UPDATE articles SET cluster_id = v.c FROM unnest(%s::integer[], %s::integer[]) AS v(c, id) "
+                                           "WHERE articles.id = v.id", tuple(map(list, zip(*pairs))))
+            else:
+                connection.exec_driver_sql("UPDATE articles SET cluster_id = ? WHERE id = ?", pairs)
         for old, _target in self._merged.items():
             if old > 0:
                 clusters.merge(self.session, real_clusters[self._resolve(old)], {old})
@@ -444,9 +448,11 @@ class Batch:
         else:  # counted again from the items written
             boilerplate.add(self.session, Counter((p.source_id, h) for p in written for h in p.found.counted))
         memberships = [(ids[p.id], tid, m.reason, m.rule[:300]) for p in written for tid, m in explained[p.id].items()]
-        if memberships:
-            connection.exec_driver_sql(f"INSERT INTO article_topics (article_id, topic_id, reason, rule) VALUES ({mark}, {mark}, {mark}, {mark})",
-                                       memberships)
+        if memberships and postgres:
+            connection.exec_driver_sql("INSERT INTO article_topics (article_id, topic_id, reason, rule) "
+                                       "SELECT * FROM unnest(%s::integer[], %s::integer[], %s::text[], %s::text[])", tuple(map(list, zip(*memberships))))
+        elif memberships:
+            connection.exec_driver_sql("INSERT INTO article_topics (article_id, topic_id, reason, rule) VALUES (?, ?, ?, ?)", memberships)
         return lost
 
     def _write_buckets(self, written: list[Pending], ids: dict[int, int]) -> None:
@@ -456,10 +462,14 @@ class Batch:
             article_id, published = ids[p.id], p.found.published
             rows += [(bucket, published, article_id) for bucket in p.found.buckets]
         rows.sort()  # in key order: each b-tree page on the way is visited once, not once per row
-        if rows:
-            connection = self.session.connection()
-            mark = placeholder(connection)
-            connection.exec_driver_sql(f"INSERT INTO article_buckets (bucket, published, article_id) VALUES ({mark}, {mark}, {mark})", rows)
+        if not rows:
+            return
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":  # three arrays in one statement, not thousands of rows sent one by one
+            connection.exec_driver_sql("INSERT INTO article_buckets (bucket, published, article_id) "
+                                       "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::integer[])", tuple(map(list, zip(*rows))))
+            return
+        connection.exec_driver_sql("INSERT INTO article_buckets (bucket, published, article_id) VALUES (?, ?, ?)", rows)
 
     def _insert_articles(self) -> dict[int, int]:
         """Provisional id → real id for the items written; items under a key stored meanwhile are left out."""

@@ -17,23 +17,29 @@ branch_labels = None
 depends_on = None
 
 
+def _rebuild(foreign_key: bool) -> None:
+    """SQLite adds or drops a foreign key only with its table: the rows go to a new one."""
+    keys = [sa.ForeignKeyConstraint(['article_id'], ['articles.id'], ondelete='CASCADE')] if foreign_key else []
+    op.create_table(
+        'article_buckets_next',
+        sa.Column('bucket', sa.BigInteger(), nullable=False),
+        sa.Column('published', sa.BigInteger(), nullable=False),
+        sa.Column('article_id', sa.Integer(), nullable=False),
+        *keys,
+        sa.PrimaryKeyConstraint('bucket', 'published', 'article_id'),
+        sqlite_with_rowid=False,
+    )
+    op.execute("INSERT INTO article_buckets_next (bucket, published, article_id) SELECT bucket, published, article_id FROM article_buckets")
+    op.drop_table('article_buckets')
+    op.rename_table('article_buckets_next', 'article_buckets')
+
+
 def upgrade() -> None:
     op.drop_index('ix_article_buckets_article_id', table_name='article_buckets')
     if op.get_bind().dialect.name == "postgresql":
         op.drop_constraint('article_buckets_article_id_fkey', 'article_buckets', type_='foreignkey')
-        return
-    # SQLite drops a foreign key only with its table: the rows go to a new one without it
-    op.create_table(
-        'article_buckets_new',
-        sa.Column('bucket', sa.BigInteger(), nullable=False),
-        sa.Column('published', sa.BigInteger(), nullable=False),
-        sa.Column('article_id', sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint('bucket', 'published', 'article_id'),
-        sqlite_with_rowid=False,
-    )
-    op.execute("INSERT INTO article_buckets_new (bucket, published, article_id) SELECT bucket, published, article_id FROM article_buckets")
-    op.drop_table('article_buckets')
-    op.rename_table('article_buckets_new', 'article_buckets')
+    else:
+        _rebuild(foreign_key=False)
 
 
 def downgrade() -> None:
@@ -41,16 +47,5 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.create_foreign_key('article_buckets_article_id_fkey', 'article_buckets', 'articles', ['article_id'], ['id'], ondelete='CASCADE')
     else:
-        op.create_table(
-            'article_buckets_old',
-            sa.Column('bucket', sa.BigInteger(), nullable=False),
-            sa.Column('published', sa.BigInteger(), nullable=False),
-            sa.Column('article_id', sa.Integer(), nullable=False),
-            sa.ForeignKeyConstraint(['article_id'], ['articles.id'], ondelete='CASCADE'),
-            sa.PrimaryKeyConstraint('bucket', 'published', 'article_id'),
-            sqlite_with_rowid=False,
-        )
-        op.execute("INSERT INTO article_buckets_old (bucket, published, article_id) SELECT bucket, published, article_id FROM article_buckets")
-        op.drop_table('article_buckets')
-        op.rename_table('article_buckets_old', 'article_buckets')
+        _rebuild(foreign_key=True)
     op.create_index('ix_article_buckets_article_id', 'article_buckets', ['article_id'], unique=False)

@@ -34,6 +34,14 @@ def _articles_at(url: str, revision: str, published: list[datetime]):
     return engine
 
 
+def _bucket_table(connection) -> tuple[set, str, set[str]]:
+    """article_buckets as SQLite holds it: its rows, its CREATE statement and the names of its indexes."""
+    rows = set(connection.execute(text("SELECT bucket, published, article_id FROM article_buckets")))
+    schema = connection.execute(text("SELECT sql FROM sqlite_schema WHERE name = 'article_buckets'")).scalar()
+    indexes = {r[0] for r in connection.execute(text("SELECT name FROM sqlite_schema WHERE tbl_name = 'article_buckets' AND type = 'index'"))}
+    return rows, schema, indexes
+
+
 def test_0010_keeps_every_bucket_with_its_date_in_whole_seconds(tmp_path):
     url = f"sqlite:///{tmp_path}/old.db"
     published = [datetime(2025, 3, 4, 9, 30, 15, 250000, tzinfo=timezone.utc), datetime(1999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)]
@@ -48,9 +56,7 @@ def test_0010_keeps_every_bucket_with_its_date_in_whole_seconds(tmp_path):
 
     engine = make_engine(url)
     with engine.connect() as connection:
-        rows = set(connection.execute(text("SELECT bucket, published, article_id FROM article_buckets")))
-        schema = connection.execute(text("SELECT sql FROM sqlite_schema WHERE name = 'article_buckets'")).scalar()
-        indexes = {r[0] for r in connection.execute(text("SELECT name FROM sqlite_schema WHERE tbl_name = 'article_buckets' AND type = 'index'"))}
+        rows, schema, indexes = _bucket_table(connection)
         connection.execute(text("PRAGMA foreign_keys=ON"))
         connection.execute(text("DELETE FROM articles WHERE id = 1"))  # the buckets go with their article
         left = set(connection.execute(text("SELECT article_id FROM article_buckets")).scalars())
@@ -142,9 +148,7 @@ def test_0013_keeps_every_bucket_row_without_the_foreign_key_and_its_index(tmp_p
 
     engine = make_engine(url)
     with engine.begin() as connection:
-        rows = set(connection.execute(text("SELECT bucket, published, article_id FROM article_buckets")))
-        schema = connection.execute(text("SELECT sql FROM sqlite_schema WHERE name = 'article_buckets'")).scalar()
-        indexes = {r[0] for r in connection.execute(text("SELECT name FROM sqlite_schema WHERE tbl_name = 'article_buckets' AND type = 'index'"))}
+        rows, schema, indexes = _bucket_table(connection)
         connection.execute(text("DELETE FROM articles WHERE id = 1"))  # no cascade: the store deletes rows by key
         connection.execute(text("INSERT INTO article_buckets VALUES (5, 0, 99)"))  # no article 99: no foreign key refuses it
         left = set(connection.execute(text("SELECT article_id FROM article_buckets")).scalars())

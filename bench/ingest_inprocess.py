@@ -48,6 +48,7 @@ def main() -> int:
     parser.add_argument("--feeds", type=int, default=200)
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile-out", default=None, help="also write cProfile's statistics to this file (pstats format)")
     parser.add_argument("--group", type=int, default=None, help="sources per transaction (default: SYNDICATE_REFRESH_GROUP)")
     args = parser.parse_args()
 
@@ -102,6 +103,8 @@ def main() -> int:
     print(f"per source            {statements[0] / len(ids):.1f} SQL statements, {commits[0] / len(ids):.1f} commits")
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        if args.profile_out:
+            profiler.dump_stats(args.profile_out)
     return 0
 
 

@@ -2,7 +2,8 @@
 served on 127.0.0.1 by a separate server process.
 
 Usage: .venv/bin/python bench/fixture.py serve [--feeds 200] [--items 50] [--republished 0.15]
-       (prints "PORT <n>" on stdout once listening; feed i is at /f/<i>.xml; stop it with SIGTERM)
+       (renders every feed first, then prints "PORT <n>" on stdout once listening; feed i is at
+       /f/<i>.xml; stop it with SIGTERM)
        GET /stats answers JSON: requests, 304s and "overlaps" — requests for a feed that arrived while
        another request for the same feed was still being answered (a source polled twice at once).
 
@@ -58,7 +59,9 @@ def feed_xml(i: int, n_feeds: int, items: int, share: float) -> bytes:
 
 
 def make_handler(n_feeds: int, items: int, share: float):
-    cache: dict[int, bytes] = {}
+    # every body rendered before the server answers: the first client measured does not pay for
+    # rendering that a second one, served from the cache, would not
+    cache: dict[int, bytes] = {i: feed_xml(i, n_feeds, items, share) for i in range(n_feeds)}
     lock = threading.Lock()
     in_flight: dict[int, int] = {}
     stats = {"requests": 0, "not_modified": 0, "overlaps": 0, "overlapping_feeds": []}
@@ -98,10 +101,7 @@ def make_handler(n_feeds: int, items: int, share: float):
                 with lock:
                     stats["not_modified"] += 1
                 return self._answer(304, {"ETag": etag}, b"")
-            with lock:
-                body = cache.get(i)
-                if body is None:
-                    body = cache[i] = feed_xml(i, n_feeds, items, share)
+            body = cache[i]
             self._answer(200, {"Content-Type": "application/rss+xml", **({"ETag": etag} if etag else {})}, body)
 
         def _answer(self, status, headers, body):

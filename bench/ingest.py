@@ -19,9 +19,10 @@ on those instead. reader always stores into its own SQLite file.
     (``update_feeds(workers=--workers)``) ingests the same fixture into its own SQLite file.
     Entries/s = stored entries / wall time from the first claim to the last source checked.
     This machine's speed drifts by ±15 % within minutes, so (a) is measured ``--pairs`` times, each
-    pair syndicate then reader back to back on a fresh temp dir (the first ``--pairs`` − 1 in a child
-    process each, ``--phase a``); every pair is printed, and the ratio judged is the median of the
-    pairs' ratios.
+    pair syndicate and reader back to back on a fresh temp dir (the first ``--pairs`` − 1 in a child
+    process each, ``--phase a``); pairs alternate which runs first (reader first: before the workers
+    start); every pair is printed, and the ratio judged is the median of the pairs' ratios. The
+    fixture server renders every feed before it answers, so neither run pays for rendering.
 (c) worker memory: ``--rounds`` re-poll rounds over the same sources; VmRSS of each worker PID
     from /proc/<pid>/status after every round (not ru_maxrss).
 (b) unchanged re-poll: ``--repoll-sources`` sources on a second fixture server are primed
@@ -100,9 +101,10 @@ def _drop_postgres(server_url: str, database_url: str) -> None:
     engine.dispose()
 
 
-def _pair_in_child(args) -> dict:
+def _pair_in_child(args, reader_first: bool) -> dict:
     """One (a) pair in a fresh process and temp dir (a process's imports keep the database they were given)."""
-    command = [sys.executable, __file__, "--phase", "a", "--feeds", str(args.feeds), "--items", str(args.items),
+    command = [sys.executable, __file__, "--phase", "a", *(["--reader-first"] if reader_first else []),
+               "--feeds", str(args.feeds), "--items", str(args.items),
                "--workers", str(args.workers), "--max-seconds", str(args.max_seconds),
                *(["--postgres", args.postgres] if args.postgres else []), *(["--broker", args.broker] if args.broker else [])]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -123,6 +125,7 @@ def main() -> int:
     parser.add_argument("--max-seconds", type=float, default=600, help="bound for each waiting step")
     parser.add_argument("--pairs", type=int, default=5, help="(a) measured this many times, syndicate then reader each time")
     parser.add_argument("--phase", choices=["a"], help=argparse.SUPPRESS)  # one (a) pair only, printed as JSON (a child run)
+    parser.add_argument("--reader-first", action="store_true", help=argparse.SUPPRESS)  # that pair's reader run before the workers start
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres): "
                         "syndicate's data go to a fresh database made there, dropped at the end")
     parser.add_argument("--broker", metavar="URL", help="a Redis or RabbitMQ broker (e.g. redis://127.0.0.1:6379/14) instead of the "
@@ -130,7 +133,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.phase == "a":
         args.rounds = args.repoll_sources = 0
-    earlier = [] if args.phase else [_pair_in_child(args) for _ in range(max(0, args.pairs - 1))]
+    # pairs alternate which of the two runs first (the machine's speed drifts): 2nd, 4th, … reader first
+    earlier = [] if args.phase else [_pair_in_child(args, reader_first=n % 2 == 1) for n in range(max(0, args.pairs - 1))]
 
     tmp = Path(tempfile.mkdtemp(prefix="syndicate-ingest-"))
     (tmp / "var").mkdir()
@@ -153,6 +157,8 @@ def main() -> int:
         children.append(server)
         with rt.sessions() as s:
             ids = scale.make_sources(s, base, args.feeds)
+        if args.reader_first:  # before the workers exist, so that nothing of syndicate's runs meanwhile
+            reader_run = run_reader(base, args.feeds, args.workers, tmp / "reader.sqlite")
         scale.declare_queues(env["SYNDICATE_BROKER_URL"])
         logs = [tmp / f"worker{k}.log" for k in range(args.workers)]
         workers = [scale.start_worker(env, f"ingest{k}", logs[k]) for k in range(args.workers)]
@@ -170,8 +176,10 @@ def main() -> int:
         cpu = [scale.cpu_seconds(p.pid) - c for p, c in zip([*workers, server], cpu0)]
         with rt.sessions() as s:
             syn_entries = s.scalar(select(func.count(Article.id)))
-        r_entries, r_time, r_cpu = run_reader(base, args.feeds, args.workers, tmp / "reader.sqlite")
-        pair = {"entries": syn_entries, "seconds": syn_time, "polled": len(polled), "sources": len(ids), "cpu": cpu,
+        if not args.reader_first:
+            reader_run = run_reader(base, args.feeds, args.workers, tmp / "reader.sqlite")
+        r_entries, r_time, r_cpu = reader_run
+        pair = {"first": "reader" if args.reader_first else "syndicate", "entries": syn_entries, "seconds": syn_time, "polled": len(polled), "sources": len(ids), "cpu": cpu,
                 "reader_entries": r_entries, "reader_seconds": r_time, "reader_cpu": r_cpu}
         if args.phase == "a":
             print(json.dumps(pair))
@@ -189,7 +197,7 @@ def main() -> int:
             rows.append((f"(a) pair {n}: reader", f"{p['reader_entries']} entries / {p['reader_seconds']:.1f} s = {r_rate:.0f} entries/s "
                          f"(update_feeds(workers={args.workers})); {p['reader_cpu']:.1f} s CPU = "
                          f"{p['reader_cpu'] / p['reader_entries'] * 1000:.2f} ms per entry"))
-            rows.append((f"(a) pair {n}: ratio", f"{ratios[n - 1]:.2f}×"))
+            rows.append((f"(a) pair {n}: ratio", f"{ratios[n - 1]:.2f}× ({p['first']} ran first)"))
         rows.append(("(a) ratio syndicate/reader", f"median of {len(ratios)} pairs {ratio:.2f}× (need ≥ 2×); "
                      f"lowest {min(ratios):.2f}×, highest {max(ratios):.2f}×"))
 

@@ -141,8 +141,9 @@ def refresh_sources(session: Session, client: httpx.Client, source_ids: list[int
     now = now or utcnow()
     hooks, polling = before_commit or {}, polling or (lambda _source_id: None)
     try:
-        if len(source_ids) > 1:  # the rows each poll starts with, read at once (``session.get`` finds them then)
-            session.scalars(select(Source).where(Source.id.in_(source_ids))).all()
+        # the rows each poll starts with, read at once and held here: the session's identity map holds
+        # objects weakly, so an unreferenced row would be gone again and each ``session.get`` read it anew
+        held = session.scalars(select(Source).where(Source.id.in_(source_ids))).all() if len(source_ids) > 1 else []
         polls, ahead = {}, _Ahead(session, client, config)
         for n, source_id in enumerate(source_ids):
             polling(source_id)
@@ -154,6 +155,7 @@ def refresh_sources(session: Session, client: httpx.Client, source_ids: list[int
             if poll is not None:
                 _finish(session, poll, now, hooks.get(poll.source.id))
         session.commit()
+        del held
     except BaseException:
         session.rollback()  # nothing of the group is kept: the caller runs its sources again one by one
         raise

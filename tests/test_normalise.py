@@ -423,3 +423,57 @@ def test_sanitized_block_text_cuts_tags_as_the_parser_does():
         assert passages(clean, cut) == passages(clean, parsed), (name, clean)
         checked += 1
     assert checked >= len(HOSTILE_FRAGMENTS) + 20, checked
+
+
+# ---------------------------------------------------------------- the sanitiser's shortcut
+
+_PIECES = ["<p>", "</p>", "<b>", "</b>", "<i>", "</i>", "<em>", "</em>", "<strong>", "</strong>", "<br>", "</br>", "<br/>",
+           "<P>", "<span>", "</span>", "<a href=\"x\">", "</a>", "<!-- c -->", "&amp;", "&", "<", ">", "\"", "'", " ", "\n",
+           "\t", "\r", "\x00", "\x0c", "\x7f", "\x85", "\xa0", "\ufeff", "\ufffe", "\U0001f600", "ä", "ß", "€", "—", "Text"]
+
+
+def _check_shortcut(fragment: str) -> bool:
+    """When ``already_clean`` takes a fragment, the sanitiser proper hands it back unchanged."""
+    from syndicate.reader.normalise import already_clean, clean
+
+    if not already_clean(fragment):
+        return False
+    assert clean(fragment, BASE) == fragment.strip(), fragment
+    return True
+
+
+def test_already_clean_fragments_pass_the_sanitiser_unchanged():
+    """Every fragment of the corpus and of the fixture feeds, and hostile ones: the shortcut is taken
+    only where the sanitiser would return the same string (and it is taken for the plain ones)."""
+    taken = sum(_check_shortcut(f) for _name, f in [("hostile", f) for f in HOSTILE_FRAGMENTS] + list(_corpus_fragments()))
+    assert taken >= 20, taken
+    for plain in ["<p>Der Stadtrat tagt.</p>", "Text <b>fett</b> und <i>kursiv</i><br>neu", "<p>a</p>\n<p><em>b</em> <strong>c</strong></p>"]:
+        assert _check_shortcut(plain), plain
+    for not_plain in ["<p>a &amp; b</p>", "<p>offen", "<b><p>x</p></b>", "<p><p>x</p></p>", "<br/>", "a\xa0b", "a\rb", "<b><b>x</b></b>"]:
+        assert not _check_shortcut(not_plain), not_plain
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_already_clean_generated_fragments(seed):
+    """Random sequences of tags, entities and odd characters (hypothesis): the shortcut never changes
+    what the sanitiser returns."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=400, deadline=None, derandomize=True, database=None)
+    @given(st.lists(st.sampled_from(_PIECES) | st.text(max_size=4), max_size=14).map("".join))
+    def check(fragment):
+        _check_shortcut(fragment)
+
+    check()
+    # balanced ones, which the shortcut takes
+    @settings(max_examples=300, deadline=None, derandomize=True, database=None)
+    @given(st.lists(st.sampled_from(["b", "i", "em", "strong"]), max_size=3, unique=True),
+           st.text(alphabet=st.characters(blacklist_characters="<>&\r\x00\xa0", blacklist_categories=("Cs",)), max_size=12),
+           st.booleans(), st.integers(0, 3))
+    def balanced(inline, text, paragraph, breaks):
+        inner = "".join(f"<{t}>" for t in inline) + text + "<br>" * breaks + "".join(f"</{t}>" for t in reversed(inline))
+        fragment = f"<p>{inner}</p>" if paragraph else inner
+        _check_shortcut(fragment)
+
+    balanced()

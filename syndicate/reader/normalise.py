@@ -155,11 +155,44 @@ def absolute_url(url: str | None, base: str | None) -> str | None:
     return resolved if urlsplit(resolved).scheme.lower() in DEFAULT_PORTS else None
 
 
+# the tags of a plain fragment (paragraphs, line breaks, simple emphasis, no attributes) and any
+# character the sanitiser would write differently: "<", ">" and "&" not in such a tag, CR, NUL,
+# NBSP (written &nbsp;), the control characters, a byte order mark (dropped) and non-characters
+_PLAIN_TOKEN = re.compile(r"<(/?)(p|b|i|em|strong|br)>|[<>&\x00-\x08\x0b-\x1f\x7f-\xa0\ufeff\ufdd0-\ufdef\ufffe\uffff]")
+
+
+def already_clean(fragment: str) -> bool:
+    """Text in paragraphs, line breaks and emphasis written as the sanitiser writes them (no attributes,
+    every element closed and properly nested, paragraphs not inside others, nothing escaped): the
+    sanitiser would hand it back unchanged, so it is not parsed again (most feeds' summaries).
+    tests/test_normalise.py checks that on the corpus and on generated fragments."""
+    open_: list[str] = []
+    for token in _PLAIN_TOKEN.finditer(fragment):
+        closing, name = token.group(1, 2)
+        if name is None or (name == "br" and closing):
+            return False
+        if name == "br":
+            continue
+        if closing:
+            if not open_ or open_.pop() != name:
+                return False
+        elif name in open_ or (name == "p" and open_):
+            return False
+        else:
+            open_.append(name)
+    return not open_
+
+
 def sanitize_html(fragment: str, base: str | None = None) -> str:
     """One sanitiser with an explicit allow-list; links absolute and ``rel="noopener noreferrer"``."""
     if not fragment:
         return ""
     fragment = PIXEL_RE.sub("", fragment)
+    return fragment.strip() if already_clean(fragment) else clean(fragment, base)
+
+
+def clean(fragment: str, base: str | None = None) -> str:
+    """The sanitiser proper (``sanitize_html`` without its shortcut for fragments already clean)."""
 
     def rewrite(tag: str, attribute: str, value: str) -> str | None:
         if attribute in URL_ATTRIBUTES:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 
 from syndicate.reader.normalise import Entry
 
@@ -71,4 +72,9 @@ def item_keys(entries: list[Entry]) -> list[str]:
 
 def content_hash(entry: Entry) -> str:
     """Same title and same body text (case, punctuation and markup aside) → same hash."""
-    return _sha(normalised_text(entry.title) + "\n" + normalised_text(entry.text))
+    return _content_hash(entry.title, entry.text)
+
+
+@lru_cache(maxsize=1024)  # a document's item keys and its new rows both want each item's hash
+def _content_hash(title: str, text: str) -> str:
+    return _sha(normalised_text(title) + "\n" + normalised_text(text))

@@ -46,7 +46,10 @@ def _fold(text: str) -> str:
     folded = text.casefold().replace("ä", "ae").replace("ö", "oe").replace("ü", "ue")
     if folded.isascii():
         return folded
-    return _marks().sub("", unicodedata.normalize("NFKD", folded))
+    folded = unicodedata.normalize("NFKD", folded)
+    # the few distinct characters looked at first: most non-ASCII text left here is dashes and
+    # quotation marks ("„Stadtrat — Haushalt“"), which carry no mark to take off
+    return _marks().sub("", folded) if any(map(unicodedata.combining, set(folded))) else folded
 
 
 _SHORT = 300  # titles and words are folded again and again while a document is stored: remembered

@@ -8,7 +8,7 @@ The fixture server of bench/ingest.py (bench/fixture.py, 127.0.0.1) serves ``--f
 per transaction as a worker's batch task does, into a fresh SQLite file. Printed: entries stored, wall and CPU time, CPU per entry, the
 garbage collector's share (``gc.callbacks``), commits and SQL statements per source. The garbage
 collector is set up as a worker sets it up (workers/tasks.py ``_prepare``). ``--profile`` adds
-cProfile's 25 most expensive functions by own time.
+cProfile's 25 most expensive functions by own time; ``--sql`` the time spent in each kind of statement.
 
 Compare its CPU per entry with the ``(a) CPU during the syndicate ingest`` line of bench/ingest.py:
 the difference is what two worker processes writing to one SQLite file cost each other.
@@ -43,12 +43,43 @@ class GcClock:
             self.runs[info["generation"]] += 1
 
 
+def _time_statements(engine, totals: dict[str, list]) -> None:
+    """Wall time in the driver per kind of statement (its first words and table), and in commits."""
+    import re
+
+    from sqlalchemy import event
+
+    started: list[float] = []
+
+    def kind(statement: str) -> str:
+        words = re.sub(r"\s+", " ", statement).split(" ")
+        table = next((words[i + 1] for i, w in enumerate(words[:-1]) if w.upper() in ("FROM", "INTO", "UPDATE")), "")
+        return f"{words[0].upper()} {table}"
+
+    def add(name: str, seconds: float) -> None:
+        entry = totals.setdefault(name, [0.0, 0])
+        entry[0] += seconds
+        entry[1] += 1
+
+    event.listen(engine, "before_cursor_execute", lambda *_a: started.append(time.perf_counter()))
+    event.listen(engine, "after_cursor_execute", lambda _c, _cur, statement, *_a: add(kind(statement), time.perf_counter() - started.pop()))
+    commit = engine.dialect.do_commit
+
+    def timed_commit(dbapi_connection) -> None:
+        t0 = time.perf_counter()
+        commit(dbapi_connection)
+        add("COMMIT", time.perf_counter() - t0)
+
+    engine.dialect.do_commit = timed_commit
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--feeds", type=int, default=200)
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--profile-out", default=None, help="also write cProfile's statistics to this file (pstats format)")
+    parser.add_argument("--sql", action="store_true", help="also print the time spent in each kind of SQL statement (and in commits)")
     parser.add_argument("--group", type=int, default=None, help="sources per transaction (default: SYNDICATE_REFRESH_GROUP)")
     args = parser.parse_args()
 
@@ -72,6 +103,9 @@ def main() -> int:
         statements, commits = [0], [0]
         event.listen(rt.engine, "before_cursor_execute", lambda *_a: statements.__setitem__(0, statements[0] + 1))
         event.listen(rt.engine, "commit", lambda *_a: commits.__setitem__(0, commits[0] + 1))
+        sql_time: dict[str, list] = {}
+        if args.sql:
+            _time_statements(rt.engine, sql_time)
         german.fold("é")  # as a worker does before its first task (workers/tasks.py ``_prepare``)
         gc.collect()
         gc.freeze()
@@ -101,6 +135,8 @@ def main() -> int:
     print(f"garbage collector     {gc_total:.2f} s ({gc_total / cpu * 100:.1f} % of CPU); runs by generation {clock.runs}, "
           f"seconds {[round(x, 2) for x in clock.seconds]}")
     print(f"per source            {statements[0] / len(ids):.1f} SQL statements, {commits[0] / len(ids):.1f} commits")
+    for kind, (seconds, n) in sorted(sql_time.items(), key=lambda kv: -kv[1][0]):
+        print(f"sql {kind[:60]:60s} {seconds:6.3f} s {n:6d}×")
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
         if args.profile_out:

@@ -99,6 +99,15 @@ def probe(source_id: int, title: str, html: str, text: str, published_at: dateti
     return Probe(source_id, evidence, evidence.passage_hashes, published_at, neardup.buckets(signature, title))
 
 
+def probes(source_id: int, items: list[tuple[str, str, str, datetime, str | None]]) -> list[Probe]:
+    """``probe`` of each (title, html, text, published_at, blocks) of one source, the signatures and
+    bands of all computed together (``neardup.minhashes``): the same probes, for less work."""
+    evidence = [Evidence.of(title, html, text, blocks) for title, html, text, _published, blocks in items]
+    signatures = neardup.minhashes([e.words for e in evidence])
+    buckets = neardup.bucket_lists(signatures, [title for title, *_rest in items])
+    return [Probe(source_id, e, e.passage_hashes, item[3], found) for e, item, found in zip(evidence, items, buckets)]
+
+
 def compare(found: Probe, others: list, evidence: dict[int, Evidence], counted: dict[tuple[int, int], int],
             policy: Policy = POLICY) -> list[Comparison]:
     """Each stored (or pending) article against the probe, without the sentences that recur in either source.

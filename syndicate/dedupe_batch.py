@@ -33,7 +33,7 @@ from sqlalchemy.orm.util import identity_key
 from syndicate import boilerplate, clusters, topics
 from syndicate.db import placeholder
 from syndicate.dedupe import HUB, POLICY, Comparison, Policy, Probe, compare, html_of, same_item, same_story
-from syndicate.models import Article, Cluster
+from syndicate.models import Article, Cluster, UTCDateTime
 from syndicate.reader.neardup import Evidence
 
 _UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
@@ -111,14 +111,24 @@ _ARTICLE_COLUMNS = [c for c in Article.__table__.columns if c.name != "id"]
 ROWS_PER_INSERT = 500  # × 19 columns: well below SQLite's 32,766 parameters
 
 
+def sqlite_datetime(value: datetime | None) -> str | None:
+    """What SQLAlchemy binds for a ``UTCDateTime`` on SQLite ("2026-11-24 08:00:00.000000", the
+    fields of the aware UTC value), made by the C ``isoformat`` in a fraction of the time."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given; use UTC-aware values")
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 @cache
 def _plain_columns(dialect) -> list[tuple[str, object, object, bool]]:
     """(name, bind processor, scalar default, whether the default is computed) of each article column."""
     found = []
     for column in _ARTICLE_COLUMNS:
         scalar = column.default is not None and column.default.is_scalar
-        found.append((column.name, column.type.dialect_impl(dialect).bind_processor(dialect), column.default.arg if scalar else None,
-                      column.default is not None and not scalar))
+        process = sqlite_datetime if isinstance(column.type, UTCDateTime) else column.type.dialect_impl(dialect).bind_processor(dialect)
+        found.append((column.name, process, column.default.arg if scalar else None, column.default is not None and not scalar))
     return found
 
 

@@ -159,8 +159,9 @@ def _document(session: Session, source: Source, entries: list[Entry], now: datet
             continue
         todo.append((entry, key))
     known = _known(session, source.id, [key for _entry, key in todo])
-    probes = {key: dedupe.probe(source.id, e.title, e.content_html or e.summary_html, e.text, e.published_at, e.block_text or None)
-              for e, key in todo if key not in known}
+    new = [(e, key) for e, key in todo if key not in known]
+    probes = dict(zip((key for _e, key in new), dedupe.probes(
+        source.id, [(e.title, e.content_html or e.summary_html, e.text, e.published_at, e.block_text or None) for e, _key in new])))
     rows = {key: _new_row(e, now) for e, key in todo if key in probes}  # content hash computed once, here
     return _Document(source, todo, set(keys), known, probes, rows, counts)
 

@@ -150,3 +150,36 @@ def test_insert_race_on_the_same_item_key_is_absorbed(runtime, topics, monkeypat
         assert session.scalar(orphans) == 0
         # stored once more, normally: nothing new
         assert (store_entries(session, source, entries, rules, now).new, tables()) == (0, after)
+
+
+def test_probes_of_a_document_are_the_probes_of_its_items():
+    """``dedupe.probes`` (signatures and bands of a document computed together) gives each item's
+    ``dedupe.probe``: the corpus's and the fixtures' entries, items too short to shingle and empty ones."""
+    from syndicate import dedupe
+    from syndicate.reader.errors import SyndicateError
+    from tests.conftest import CORPUS
+    from tests.conftest import FIXTURES as ALL_FIXTURES
+
+    now = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
+    files = sorted((ALL_FIXTURES / "feeds").iterdir()) + sorted(FIXTURES.iterdir())
+    if CORPUS.is_dir():
+        files += sorted(p for p in CORPUS.rglob("*") if p.is_file())
+    documents = [[("Zwei Wörter", "<p>zwei Wörter</p>", "zwei Wörter", now, None), ("", "", "", now, None),
+                  ("Ein", "", "ein", now, None), ("Titel — „Zitat“", "<p>Satz eins. Satz zwei!</p><p>Drei</p>", "", now, None)]]
+    for path in files:
+        try:
+            feed = parse(path.read_bytes(), url="https://example.org/feed")
+        except SyndicateError:
+            continue
+        entries = [normalise_entry(raw, base="https://example.org/", now=now, future_tolerance=3600) for raw in feed.entries]
+        documents.append([(e.title, e.content_html or e.summary_html, e.text, e.published_at, e.block_text or None) for e in entries])
+    compared = 0
+    for items in documents:
+        together = dedupe.probes(7, items)
+        assert len(together) == len(items)
+        for item, found in zip(items, together):
+            alone = dedupe.probe(7, *item)
+            assert (found.source_id, found.evidence, found.hashes, found.published_at, found.buckets) == \
+                   (alone.source_id, alone.evidence, alone.hashes, alone.published_at, alone.buckets), item[0]
+            compared += 1
+    assert compared > 1000, compared

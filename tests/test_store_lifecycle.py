@@ -304,7 +304,8 @@ def test_articles_inserted_plainly_are_stored_as_sqlalchemy_stores_them(runtime,
     row = {"source_id": source.id, "guid": "g", "url": "https://a.example/ä?x=1", "canonical_url": None, "title": "Tür & „Tor“",
            "summary_html": "<p>a</p>", "content_html": "", "content_hash": "h" * 64, "author": None,
            "categories": ["Digitalisierung", "Ä"], "enclosures": [{"href": "https://a.example/i.png", "type": "image/png", "length": "0"}],
-           "published_at": published, "updated_at": None, "first_seen_at": published, "changed_at": published}  # no text: its default
+           "published_at": published, "updated_at": None, "first_seen_at": published.replace(microsecond=0),
+           "changed_at": datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=timezone.utc)}  # no text: its default
     connection = session.connection()
     connection.execute(insert(Article.__table__), [row | {"item_key": "by-sqlalchemy"}])
     (inserted,) = insert_plain(connection, [row | {"item_key": "plain"}])
@@ -319,3 +320,19 @@ def test_articles_inserted_plainly_are_stored_as_sqlalchemy_stores_them(runtime,
     assert {k: v for k, v in plain.items() if k not in ("id", "item_key")} == {k: v for k, v in by_sqlalchemy.items() if k not in ("id", "item_key")}
     article = session.get(Article, plain["id"])
     assert (article.published_at, article.categories, article.text, article.simhash) == (published, ["Digitalisierung", "Ä"], "", 0)
+
+
+def test_plain_datetimes_are_what_sqlalchemy_binds_on_sqlite():
+    from sqlalchemy.dialects import sqlite
+
+    from syndicate.dedupe_batch import sqlite_datetime
+    from syndicate.models import UTCDateTime
+
+    dialect = sqlite.dialect()
+    column = UTCDateTime()
+    process = column.dialect_impl(dialect).bind_processor(dialect)
+    for value in [datetime(2025, 3, 4, 9, 30, 15, 250000, tzinfo=timezone.utc), datetime(2026, 1, 1, tzinfo=timezone.utc),
+                  datetime(999, 12, 31, 23, 59, 59, 1, tzinfo=timezone.utc), None]:
+        assert sqlite_datetime(value) == process(value)
+    with pytest.raises(ValueError):
+        sqlite_datetime(datetime(2026, 1, 1))

@@ -137,10 +137,24 @@ def insert_plain(connection, rows: list[dict]) -> list[tuple[int, str]]:
     rows, with each value made what SQLAlchemy would bind (the columns' own bind processors: dates as
     text, lists as JSON) and the columns' scalar defaults, as a few multi-row statements: the per-row
     work of SQLAlchemy's statement machinery was most of the cost of the store's first write."""
-    columns = _plain_columns(connection.dialect)
+    return run_plain(connection, plain_statements(connection.dialect, rows))
+
+
+def run_plain(connection, statements: list[tuple[str, tuple]]) -> list[tuple[int, str]]:
+    """The statements of ``plain_statements`` sent; (id, item key) of each row written."""
+    returned = []
+    for sql, values in statements:
+        returned += connection.exec_driver_sql(sql, values).all()
+    return returned
+
+
+def plain_statements(dialect, rows: list[dict]) -> list[tuple[str, tuple]]:
+    """``insert_plain``'s statements and their values, made without a connection: the store makes
+    them before it takes SQLite's write lock, so that the lock is held for the writing only."""
+    columns = _plain_columns(dialect)
     names = ", ".join(name for name, *_ in columns)
     mark = "(" + ", ".join(["?"] * len(columns)) + ")"
-    returned = []
+    statements = []
     for start in range(0, len(rows), ROWS_PER_INSERT):
         chunk = rows[start : start + ROWS_PER_INSERT]
         values = []
@@ -150,10 +164,9 @@ def insert_plain(connection, rows: list[dict]) -> list[tuple[int, str]]:
                     raise TypeError(f"articles.{name}: a computed default; insert_plain wants the value given")
                 value = row.get(name, default)
                 values.append(process(value) if process is not None else value)
-        returned += connection.exec_driver_sql(
-            f"INSERT INTO articles ({names}) VALUES {', '.join([mark] * len(chunk))} "
-            "ON CONFLICT (source_id, item_key) DO NOTHING RETURNING id, item_key", tuple(values)).all()
-    return returned
+        statements.append((f"INSERT INTO articles ({names}) VALUES {', '.join([mark] * len(chunk))} "
+                           "ON CONFLICT (source_id, item_key) DO NOTHING RETURNING id, item_key", tuple(values)))
+    return statements
 
 
 class Batch:
@@ -431,11 +444,17 @@ class Batch:
         items another worker stored first (not written)."""
         if not self.pending:
             return set()
-        # topics first: CPU work done before the first INSERT is not done under SQLite's one write lock
+        # topics, the rows and the bucket keys first: CPU work done before the first INSERT is not done
+        # under SQLite's one write lock (the other worker's store waits for it)
         explained = {p.id: topics.explain(rules, categories=p.categories, title=p.title, text=p.text, defaults=defaults[p.source_id])
                      for p in self.pending}
+        rows = [p.row | {"source_id": p.source_id, "item_key": p.item_key} for p in self.pending]
+        sqlite = self.session.get_bind().dialect.name == "sqlite"
+        prepared = plain_statements(self.session.get_bind().dialect, rows) if sqlite else None
+        # (bucket, published, position in ``pending``), in key order: real ids follow the positions
+        keyed = sorted((bucket, p.found.published, n) for n, p in enumerate(self.pending) for bucket in p.found.buckets)
         self.session.flush()  # the ORM's own changes first (a re-keyed item frees its old key); then plain Core writes
-        ids = self._insert_articles()  # the first write: on SQLite this transaction now holds the write lock
+        ids = self._insert_articles(rows, prepared)  # the first write: on SQLite this transaction now holds the write lock
         self._check_clusters()
         lost = {p.id for p in self.pending if p.id not in ids}
         written = [p for p in self.pending if p.id in ids]
@@ -452,7 +471,7 @@ class Batch:
         for old, _target in self._merged.items():
             if old > 0:
                 clusters.merge(self.session, real_clusters[self._resolve(old)], {old})
-        self._write_buckets(written, ids)
+        self._write_buckets(keyed, ids)
         if not lost:
             boilerplate.add(self.session, dict(self._recorded))
         else:  # counted again from the items written
@@ -465,13 +484,13 @@ class Batch:
             connection.exec_driver_sql("INSERT INTO article_topics (article_id, topic_id, reason, rule) VALUES (?, ?, ?, ?)", memberships)
         return lost
 
-    def _write_buckets(self, written: list[Pending], ids: dict[int, int]) -> None:
-        """About 25 rows per article, sent to the driver as they are (plain integers)."""
-        rows = []
-        for p in written:
-            article_id, published = ids[p.id], p.found.published
-            rows += [(bucket, published, article_id) for bucket in p.found.buckets]
-        rows.sort()  # in key order: each b-tree page on the way is visited once, not once per row
+    def _write_buckets(self, keyed: list[tuple[int, int, int]], ids: dict[int, int]) -> None:
+        """About 25 rows per article, sent to the driver as they are (plain integers). ``keyed``: (bucket,
+        published, position in ``pending``) sorted, made before the write lock; a position's real id
+        grows with the position (rows are inserted in that order), so the rows stay in key order and
+        each b-tree page on the way is visited once, not once per row."""
+        real = [ids.get(p.id) for p in self.pending]
+        rows = [(bucket, published, real[n]) for bucket, published, n in keyed if real[n] is not None]
         if not rows:
             return
         connection = self.session.connection()
@@ -481,15 +500,15 @@ class Batch:
             return
         connection.exec_driver_sql("INSERT INTO article_buckets (bucket, published, article_id) VALUES (?, ?, ?)", rows)
 
-    def _insert_articles(self) -> dict[int, int]:
-        """Provisional id → real id for the items written; items under a key stored meanwhile are left out."""
+    def _insert_articles(self, rows: list[dict], prepared: list[tuple[str, tuple]] | None) -> dict[int, int]:
+        """Provisional id → real id for the items written; items under a key stored meanwhile are left out.
+        ``prepared``: on SQLite, the rows' ``plain_statements``."""
         by_key = {p.item_key: p.id for p in self.pending}
         upsert = _UPSERT.get(self.session.get_bind().dialect.name, None)
         statement = (upsert(Article.__table__).on_conflict_do_nothing(index_elements=["source_id", "item_key"])
                      if upsert is not None else insert(Article.__table__))
-        rows = [p.row | {"source_id": p.source_id, "item_key": p.item_key} for p in self.pending]
-        if self.session.get_bind().dialect.name == "sqlite":
-            return {by_key[key]: article_id for article_id, key in insert_plain(self.session.connection(), rows)}
+        if prepared is not None:
+            return {by_key[key]: article_id for article_id, key in run_plain(self.session.connection(), prepared)}
         # one compiled statement, sent as batched multi-row INSERTs ("insertmanyvalues")
         returned = self.session.connection().execute(statement.returning(Article.id, Article.item_key), rows)
         ids: dict[int, int] = {by_key[key]: article_id for article_id, key in returned}

@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     claim_limit: PositiveInt = 5000  # due sources one beat tick claims at most
     refresh_batch: PositiveInt = 20  # sources per refresh message (fewer when few are due): one message, one task, N polls
     batch_budget: PositiveFloat = 120.0  # a batch task running longer hands its remaining sources on in a new message
-    refresh_group: PositiveInt = 4  # sources of a batch fetched one after the other, then stored in one transaction
+    refresh_group: PositiveInt = 16  # sources of a batch fetched one after the other, then stored in one transaction
     default_interval: int = 900
     min_interval: int = 300
     max_interval: int = 86400

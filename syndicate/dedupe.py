@@ -94,9 +94,7 @@ def html_of(article: Article) -> str:
 
 def probe(source_id: int, title: str, html: str, text: str, published_at: datetime, blocks: str | None = None) -> Probe:
     """``blocks``: the html's ``normalise.block_text``, when normalising made it already."""
-    evidence = Evidence.of(title, html, text, blocks)
-    signature = neardup.minhash(evidence.words)
-    return Probe(source_id, evidence, evidence.passage_hashes, published_at, neardup.buckets(signature, title))
+    return probes(source_id, [(title, html, text, published_at, blocks)])[0]
 
 
 def probes(source_id: int, items: list[tuple[str, str, str, datetime, str | None]]) -> list[Probe]:

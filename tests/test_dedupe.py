@@ -154,7 +154,8 @@ def test_insert_race_on_the_same_item_key_is_absorbed(runtime, topics, monkeypat
 
 def test_probes_of_a_document_are_the_probes_of_its_items():
     """``dedupe.probes`` (signatures and bands of a document computed together) gives each item's
-    ``dedupe.probe``: the corpus's and the fixtures' entries, items too short to shingle and empty ones."""
+    ``dedupe.probe`` and each run's ``neardup.minhash``: the corpus's and the fixtures' entries, items
+    too short to shingle and empty ones."""
     from syndicate import dedupe
     from syndicate.reader.errors import SyndicateError
     from tests.conftest import CORPUS
@@ -173,10 +174,16 @@ def test_probes_of_a_document_are_the_probes_of_its_items():
             continue
         entries = [normalise_entry(raw, base="https://example.org/", now=now, future_tolerance=3600) for raw in feed.entries]
         documents.append([(e.title, e.content_html or e.summary_html, e.text, e.published_at, e.block_text or None) for e in entries])
+    from syndicate.reader import neardup
+
     compared = 0
     for items in documents:
         together = dedupe.probes(7, items)
         assert len(together) == len(items)
+        runs = [found.evidence.words for found in together]
+        for run, batched in zip(runs, neardup.minhashes(runs)):  # against the one-run computation
+            alone = neardup.minhash(run)
+            assert (batched is None and alone is None) or (batched == alone).all(), run
         for item, found in zip(items, together):
             alone = dedupe.probe(7, *item)
             assert (found.source_id, found.evidence, found.hashes, found.published_at, found.buckets) == \

@@ -128,8 +128,8 @@ def bucket_lists(signatures: list[numpy.ndarray | None], titles: list[str]) -> l
             bands[n] = row
     found = []
     for band, title in zip(bands, titles):
-        if key := title_key(title):
-            band.append(_hash64(b"title:" + key.encode("utf-8")))
+        if (hashed := title_hash(title)) is not None:
+            band.append(hashed)
         found.append(list(dict.fromkeys(band)))
     return found
 
@@ -148,12 +148,7 @@ def title_hash(title: str) -> int | None:
 def buckets(signature: numpy.ndarray | None, title: str) -> list[int]:
     """The distinct bucket ids: one per band of the signature (each band's own salt makes its ids its
     own), plus one for the title's content words."""
-    found = []
-    if signature is not None:
-        found = ((signature.reshape(BANDS, ROWS) * _BAND_MIX).sum(axis=1) + _BAND_SALT).view(numpy.int64).tolist()
-    if key := title_key(title):
-        found.append(_hash64(b"title:" + key.encode("utf-8")))
-    return list(dict.fromkeys(found))
+    return bucket_lists([signature], [title])[0]
 
 
 def jaccard(a: set, b: set) -> float:

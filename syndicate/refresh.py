@@ -143,7 +143,7 @@ def refresh_sources(session: Session, client: httpx.Client, source_ids: list[int
     try:
         # the rows each poll starts with, read at once and held here: the session's identity map holds
         # objects weakly, so an unreferenced row would be gone again and each ``session.get`` read it anew
-        held = session.scalars(select(Source).where(Source.id.in_(source_ids))).all() if len(source_ids) > 1 else []
+        _held = session.scalars(select(Source).where(Source.id.in_(source_ids))).all() if len(source_ids) > 1 else []
         polls, ahead = {}, _Ahead(session, client, config)
         for n, source_id in enumerate(source_ids):
             polling(source_id)
@@ -155,7 +155,6 @@ def refresh_sources(session: Session, client: httpx.Client, source_ids: list[int
             if poll is not None:
                 _finish(session, poll, now, hooks.get(poll.source.id))
         session.commit()
-        del held
     except BaseException:
         session.rollback()  # nothing of the group is kept: the caller runs its sources again one by one
         raise

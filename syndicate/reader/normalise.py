@@ -169,11 +169,12 @@ def already_clean(fragment: str) -> bool:
     open_: list[str] = []
     for token in _PLAIN_TOKEN.finditer(fragment):
         closing, name = token.group(1, 2)
-        if name is None or (name == "br" and closing):
+        if name is None:
             return False
         if name == "br":
-            continue
-        if closing:
+            if closing:
+                return False
+        elif closing:
             if not open_ or open_.pop() != name:
                 return False
         elif name in open_ or (name == "p" and open_):

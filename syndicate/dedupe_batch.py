@@ -24,6 +24,7 @@ from datetime import datetime
 from functools import cache, lru_cache
 from itertools import chain, islice
 
+import numpy
 from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -109,6 +110,18 @@ def _order(article) -> tuple:
 
 _ARTICLE_COLUMNS = [c for c in Article.__table__.columns if c.name != "id"]
 ROWS_PER_INSERT = 500  # × 19 columns: well below SQLite's 32,766 parameters
+
+
+def bucket_rows(pending: list) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    """The bucket index rows of pending articles as three int64 columns — bucket, published (epoch
+    seconds) and the article's position in ``pending`` — sorted by bucket, then date, then position
+    (the order of ``sorted`` on (bucket, published, position) tuples, made without building them)."""
+    counts = [len(p.found.buckets) for p in pending]
+    buckets = numpy.fromiter(chain.from_iterable(p.found.buckets for p in pending), dtype=numpy.int64, count=sum(counts))
+    published = numpy.repeat(numpy.fromiter((p.found.published for p in pending), dtype=numpy.int64, count=len(pending)), counts)
+    positions = numpy.repeat(numpy.arange(len(pending), dtype=numpy.int64), counts)
+    order = numpy.lexsort((positions, published, buckets))
+    return buckets[order], published[order], positions[order]
 
 
 def sqlite_datetime(value: datetime | None) -> str | None:
@@ -451,8 +464,7 @@ class Batch:
         rows = [p.row | {"source_id": p.source_id, "item_key": p.item_key} for p in self.pending]
         sqlite = self.session.get_bind().dialect.name == "sqlite"
         prepared = plain_statements(self.session.get_bind().dialect, rows) if sqlite else None
-        # (bucket, published, position in ``pending``), in key order: real ids follow the positions
-        keyed = sorted((bucket, p.found.published, n) for n, p in enumerate(self.pending) for bucket in p.found.buckets)
+        keyed = bucket_rows(self.pending)
         self.session.flush()  # the ORM's own changes first (a re-keyed item frees its old key); then plain Core writes
         ids = self._insert_articles(rows, prepared)  # the first write: on SQLite this transaction now holds the write lock
         self._check_clusters()
@@ -484,21 +496,23 @@ class Batch:
             connection.exec_driver_sql("INSERT INTO article_topics (article_id, topic_id, reason, rule) VALUES (?, ?, ?, ?)", memberships)
         return lost
 
-    def _write_buckets(self, keyed: list[tuple[int, int, int]], ids: dict[int, int]) -> None:
-        """About 25 rows per article, sent to the driver as they are (plain integers). ``keyed``: (bucket,
-        published, position in ``pending``) sorted, made before the write lock; a position's real id
-        grows with the position (rows are inserted in that order), so the rows stay in key order and
-        each b-tree page on the way is visited once, not once per row."""
-        real = [ids.get(p.id) for p in self.pending]
-        rows = [(bucket, published, real[n]) for bucket, published, n in keyed if real[n] is not None]
-        if not rows:
+    def _write_buckets(self, keyed: tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray], ids: dict[int, int]) -> None:
+        """About 25 rows per article, sent to the driver as they are (plain integers). ``keyed``: the
+        pending articles' ``bucket_rows``, made before the write lock; a position's real id grows with
+        the position (rows are inserted in that order), so the rows stay in key order and each b-tree
+        page on the way is visited once, not once per row."""
+        buckets, published, positions = keyed
+        real = numpy.fromiter((ids.get(p.id, 0) for p in self.pending), dtype=numpy.int64, count=len(self.pending))[positions]
+        kept = real > 0  # an item another worker stored first has no rows
+        columns = (buckets[kept].tolist(), published[kept].tolist(), real[kept].tolist())
+        if not columns[0]:
             return
         connection = self.session.connection()
         if connection.dialect.name == "postgresql":  # three arrays in one statement, not thousands of rows sent one by one
             connection.exec_driver_sql("INSERT INTO article_buckets (bucket, published, article_id) "
-                                       "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::integer[])", tuple(map(list, zip(*rows))))
+                                       "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::integer[])", columns)
             return
-        connection.exec_driver_sql("INSERT INTO article_buckets (bucket, published, article_id) VALUES (?, ?, ?)", rows)
+        connection.exec_driver_sql("INSERT INTO article_buckets (bucket, published, article_id) VALUES (?, ?, ?)", list(zip(*columns)))
 
     def _insert_articles(self, rows: list[dict], prepared: list[tuple[str, tuple]] | None) -> dict[int, int]:
         """Provisional id → real id for the items written; items under a key stored meanwhile are left out.

@@ -336,3 +336,24 @@ def test_plain_datetimes_are_what_sqlalchemy_binds_on_sqlite():
         assert sqlite_datetime(value) == process(value)
     with pytest.raises(ValueError):
         sqlite_datetime(datetime(2026, 1, 1))
+
+
+def test_bucket_rows_are_the_sorted_bucket_tuples():
+    """``bucket_rows`` (numpy) gives the rows in the order of ``sorted`` on (bucket, published, position):
+    equal dates and shared buckets tie-break as the tuples do, and the bucket ids keep their sign."""
+    import random
+    from types import SimpleNamespace
+
+    from syndicate.dedupe_batch import bucket_rows
+
+    chance = random.Random(9)
+    pool = [chance.randrange(-2**63, 2**63) for _ in range(40)] + [-2**63, 2**63 - 1, 0]
+    pending = [SimpleNamespace(found=SimpleNamespace(buckets=chance.sample(pool, chance.randrange(0, 26)),
+                                                     published=chance.choice([0, 1_700_000_000, 1_700_000_001, -86_400])))
+               for _ in range(300)]
+    buckets, published, positions = bucket_rows(pending)
+    expected = sorted((b, p.found.published, n) for n, p in enumerate(pending) for b in p.found.buckets)
+    assert list(zip(buckets.tolist(), published.tolist(), positions.tolist())) == expected
+    assert len(expected) > 3000
+    empty = bucket_rows([SimpleNamespace(found=SimpleNamespace(buckets=[], published=5))])
+    assert [column.tolist() for column in empty] == [[], [], []]

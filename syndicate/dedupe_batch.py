@@ -108,8 +108,7 @@ def _order(article) -> tuple:
     return (0, article.id) if article.id > 0 else (1, -article.id)
 
 
-_ARTICLE_COLUMNS = [c for c in Article.__table__.columns if c.name != "id"]
-ROWS_PER_INSERT = 500  # × 19 columns: well below SQLite's 32,766 parameters
+ROWS_PER_INSERT = 500  # × 19 article columns: well below SQLite's 32,766 parameters
 
 
 def bucket_rows(pending: list) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
@@ -135,10 +134,10 @@ def sqlite_datetime(value: datetime | None) -> str | None:
 
 
 @cache
-def _plain_columns(dialect) -> list[tuple[str, object, object, bool]]:
-    """(name, bind processor, scalar default, whether the default is computed) of each article column."""
+def _plain_columns(table, dialect) -> list[tuple[str, object, object, bool]]:
+    """(name, bind processor, scalar default, whether the default is computed) of each column but the id."""
     found = []
-    for column in _ARTICLE_COLUMNS:
+    for column in (c for c in table.columns if c.name != "id"):
         scalar = column.default is not None and column.default.is_scalar
         process = sqlite_datetime if isinstance(column.type, UTCDateTime) else column.type.dialect_impl(dialect).bind_processor(dialect)
         found.append((column.name, process, column.default.arg if scalar else None, column.default is not None and not scalar))
@@ -153,18 +152,22 @@ def insert_plain(connection, rows: list[dict]) -> list[tuple[int, str]]:
     return run_plain(connection, plain_statements(connection.dialect, rows))
 
 
-def run_plain(connection, statements: list[tuple[str, tuple]]) -> list[tuple[int, str]]:
-    """The statements of ``plain_statements`` sent; (id, item key) of each row written."""
+_ARTICLE_INSERT = "ON CONFLICT (source_id, item_key) DO NOTHING RETURNING id, item_key"
+
+
+def run_plain(connection, statements: list[tuple[str, tuple]]) -> list[tuple]:
+    """The statements of ``plain_statements`` sent; what they return (articles: id and item key of each row written)."""
     returned = []
     for sql, values in statements:
         returned += connection.exec_driver_sql(sql, values).all()
     return returned
 
 
-def plain_statements(dialect, rows: list[dict]) -> list[tuple[str, tuple]]:
+def plain_statements(dialect, rows: list[dict], table=Article.__table__, tail: str = _ARTICLE_INSERT) -> list[tuple[str, tuple]]:
     """``insert_plain``'s statements and their values, made without a connection: the store makes
-    them before it takes SQLite's write lock, so that the lock is held for the writing only."""
-    columns = _plain_columns(dialect)
+    them before it takes SQLite's write lock, so that the lock is held for the writing only.
+    ``table`` and ``tail`` (what follows the values): another table's rows, the same way."""
+    columns = _plain_columns(table, dialect)
     names = ", ".join(name for name, *_ in columns)
     mark = "(" + ", ".join(["?"] * len(columns)) + ")"
     statements = []
@@ -174,11 +177,10 @@ def plain_statements(dialect, rows: list[dict]) -> list[tuple[str, tuple]]:
         for row in chunk:
             for name, process, default, computed in columns:
                 if computed and name not in row:
-                    raise TypeError(f"articles.{name}: a computed default; insert_plain wants the value given")
+                    raise TypeError(f"{table.name}.{name}: a computed default; insert_plain wants the value given")
                 value = row.get(name, default)
                 values.append(process(value) if process is not None else value)
-        statements.append((f"INSERT INTO articles ({names}) VALUES {', '.join([mark] * len(chunk))} "
-                           "ON CONFLICT (source_id, item_key) DO NOTHING RETURNING id, item_key", tuple(values)))
+        statements.append((f"INSERT INTO {table.name} ({names}) VALUES {', '.join([mark] * len(chunk))} {tail}", tuple(values)))
     return statements
 
 
@@ -556,8 +558,12 @@ class Batch:
         if made:
             # matched by representative (one article is the first of one new cluster only), not by row
             # order: an ordered RETURNING is sent one row per statement on SQLite, this is one statement
-            statement = insert(Cluster.__table__).returning(Cluster.id, Cluster.representative_id)
-            by_representative = {rep: new_id for new_id, rep in self.session.connection().execute(statement, [v for _s, v in made])}
+            connection, rows = self.session.connection(), [v for _s, v in made]
+            if connection.dialect.name == "sqlite":  # as the articles: past SQLAlchemy's per-row parameter work
+                returned = run_plain(connection, plain_statements(connection.dialect, rows, Cluster.__table__, "RETURNING id, representative_id"))
+            else:
+                returned = connection.execute(insert(Cluster.__table__).returning(Cluster.id, Cluster.representative_id), rows)
+            by_representative = {rep: new_id for new_id, rep in returned}
             real.update((state.id, by_representative[v["representative_id"]]) for state, v in made)
         self.session.flush()
         return real

@@ -322,6 +322,37 @@ def test_articles_inserted_plainly_are_stored_as_sqlalchemy_stores_them(runtime,
     assert (article.published_at, article.categories, article.text, article.simhash) == (published, ["Digitalisierung", "Ä"], "", 0)
 
 
+def test_clusters_inserted_plainly_are_stored_as_sqlalchemy_stores_them(session):
+    """New clusters go past SQLAlchemy's statement on SQLite too (``plain_statements`` of the clusters
+    table): more rows than one statement takes, each as SQLAlchemy's own INSERT would store it."""
+    from sqlalchemy import insert
+
+    from syndicate.dedupe_batch import ROWS_PER_INSERT, plain_statements, run_plain
+
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("the plain insert is SQLite's")
+    start = datetime(2025, 3, 4, 9, 30, 15, 250000, tzinfo=timezone.utc)
+    rows = [{"representative_id": 10_000 + n, "published_at": start + timedelta(minutes=n), "updated_at": start + timedelta(seconds=n),
+             "created_at": start.replace(microsecond=0)} for n in range(ROWS_PER_INSERT + 7)]
+    connection = session.connection()
+    statements = plain_statements(connection.dialect, rows, Cluster.__table__, "RETURNING id, representative_id")
+    assert len(statements) == 2
+    returned = run_plain(connection, statements)
+    by_sqlalchemy = connection.execute(insert(Cluster.__table__).returning(Cluster.id, Cluster.representative_id),
+                                       [r | {"representative_id": -r["representative_id"]} for r in rows]).all()
+    session.commit()
+    assert sorted(rep for _id, rep in returned) == [r["representative_id"] for r in rows]
+    stored = {rep: (published, updated, created) for rep, published, updated, created in session.connection().exec_driver_sql(
+        "SELECT representative_id, published_at, updated_at, created_at FROM clusters")}
+    assert len(by_sqlalchemy) == len(rows) and len(stored) == 2 * len(rows)
+    assert all(stored[r["representative_id"]] == stored[-r["representative_id"]] for r in rows)
+    cluster = session.get(Cluster, dict((rep, i) for i, rep in returned)[10_003])
+    assert (cluster.published_at, cluster.updated_at) == (start + timedelta(minutes=3), start + timedelta(seconds=3))
+    with pytest.raises(TypeError, match="clusters.created_at"):
+        plain_statements(connection.dialect, [{"representative_id": 1, "published_at": start, "updated_at": start}],
+                         Cluster.__table__, "RETURNING id")
+
+
 def test_plain_datetimes_are_what_sqlalchemy_binds_on_sqlite():
     from sqlalchemy.dialects import sqlite
 

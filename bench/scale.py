@@ -157,19 +157,30 @@ def mark():
 
 
 def wait_polled(sessions, ids: set[int], since, timeout: float) -> tuple[set[int], float]:
-    """Wait until every id was checked at or after ``since`` (any outcome); returns the polled ids and the time."""
-    from sqlalchemy import select
+    """Wait until every id was checked at or after ``since`` (any outcome); returns the polled ids and the time.
+
+    The watch shares the machine with the workers it times, so each look is cheap: a count of all
+    sources checked since (one Core statement on one connection, ~0.1 ms) and only once that count
+    reaches ``len(ids)`` the ids themselves (the ORM query it replaced took ~1 ms of CPU every 20 ms)."""
+    from sqlalchemy import func, select
 
     from syndicate.models import Source
 
     started = time.monotonic()
     seen: set[int] = set()
-    while time.monotonic() - started < timeout:
-        with sessions() as s:
-            seen = set(s.scalars(select(Source.id).where(Source.last_checked_at >= since))) & ids
-        if seen >= ids:
-            break
-        time.sleep(0.02)  # the wall time measured ends at most this late
+    checked = Source.last_checked_at >= since
+    count, which = select(func.count()).select_from(Source).where(checked), select(Source.id).where(checked)
+    with sessions() as s:
+        while time.monotonic() - started < timeout:
+            connection = s.connection()
+            if connection.execute(count).scalar_one() >= len(ids):
+                seen = set(connection.execute(which).scalars()) & ids
+            s.rollback()  # the next look starts a new read transaction: it sees what was committed since
+            if seen >= ids:
+                break
+            time.sleep(0.02)  # the wall time measured ends at most this late
+        else:  # out of time: which ones were polled
+            seen = set(s.connection().execute(which).scalars()) & ids
     return seen, time.monotonic() - started
 
 

@@ -109,6 +109,7 @@ def _order(article) -> tuple:
 
 
 ROWS_PER_INSERT = 500  # × 19 article columns: well below SQLite's 32,766 parameters
+_ARTICLE_INSERT = "ON CONFLICT (source_id, item_key) DO NOTHING RETURNING id, item_key"  # what follows an article INSERT's values
 
 
 def bucket_rows(pending: list) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
@@ -150,9 +151,6 @@ def insert_plain(connection, rows: list[dict]) -> list[tuple[int, str]]:
     text, lists as JSON) and the columns' scalar defaults, as a few multi-row statements: the per-row
     work of SQLAlchemy's statement machinery was most of the cost of the store's first write."""
     return run_plain(connection, plain_statements(connection.dialect, rows))
-
-
-_ARTICLE_INSERT = "ON CONFLICT (source_id, item_key) DO NOTHING RETURNING id, item_key"
 
 
 def run_plain(connection, statements: list[tuple[str, tuple]]) -> list[tuple]:

@@ -36,7 +36,7 @@ MAINTENANCE_TIME_LIMIT = MAINTENANCE_SOFT_TIME_LIMIT + 60
 # Redis redelivers an unacknowledged message after ``visibility_timeout``; with acks_late that
 # must exceed the hard time limit plus the longest retry countdown, or a slow task runs twice.
 VISIBILITY_TIMEOUT = 3600
-if VISIBILITY_TIMEOUT <= max(task_time_limit, BATCH_TIME_LIMIT, MAINTENANCE_TIME_LIMIT) + RETRY_BACKOFF_MAX:
+if max(task_time_limit, BATCH_TIME_LIMIT, MAINTENANCE_TIME_LIMIT) + RETRY_BACKOFF_MAX >= VISIBILITY_TIMEOUT:
     raise ValueError("visibility_timeout must exceed the hard time limit plus the longest retry countdown")
 broker_transport_options: dict = {}
 if broker_url.split("://", 1)[0] in ("redis", "rediss"):

@@ -26,33 +26,88 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
+import dedupe_corpus as corpus  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
 
-import dedupe_corpus as corpus  # noqa: E402
-from syndicate import migrate, registry, topics  # noqa: E402
-from syndicate.dedupe import epoch  # noqa: E402
+from syndicate import db as migrate  # noqa: E402
 from syndicate.db import make_engine, make_session_factory  # noqa: E402
+from syndicate.dedupe.rules import epoch  # noqa: E402
+from syndicate.dedupe.store import store_entries  # noqa: E402
 from syndicate.models import Article, ArticleBucket, City, Cluster, Source, SourcePassage  # noqa: E402
 from syndicate.reader import neardup  # noqa: E402
 from syndicate.reader.fingerprint import normalised_text  # noqa: E402
 from syndicate.reader.normalise import normalise_entry  # noqa: E402
 from syndicate.reader.parse import RawEntry  # noqa: E402
-from syndicate.store import store_entries  # noqa: E402
+from syndicate.sources import registry  # noqa: E402
+from syndicate.topics import rules as topics  # noqa: E402
 
 SOURCES = 40
 PER_DAY = 150
-END = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
-STEMS = ["Stadt", "Bürger", "Verkehr", "Schul", "Bau", "Rat", "Wasser", "Park", "Energie", "Kultur", "Sport", "Sozial",
-         "Jugend", "Umwelt", "Wohn", "Straßen", "Gesundheit", "Feuerwehr", "Markt", "Kinder", "Senioren", "Rad", "Bus",
-         "Bahn", "Garten", "Friedhof", "Museum", "Theater", "Bibliothek", "Klima"]
-ENDS = ["amt", "platz", "weg", "haus", "zentrum", "projekt", "plan", "rat", "netz", "werk", "verein", "fest", "bericht",
-        "konzept", "förderung", "sanierung", "ausbau", "programm", "beirat", "gebühr", "satzung", "kasse", "büro", "leitung"]
+END = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+STEMS = [
+    "Stadt",
+    "Bürger",
+    "Verkehr",
+    "Schul",
+    "Bau",
+    "Rat",
+    "Wasser",
+    "Park",
+    "Energie",
+    "Kultur",
+    "Sport",
+    "Sozial",
+    "Jugend",
+    "Umwelt",
+    "Wohn",
+    "Straßen",
+    "Gesundheit",
+    "Feuerwehr",
+    "Markt",
+    "Kinder",
+    "Senioren",
+    "Rad",
+    "Bus",
+    "Bahn",
+    "Garten",
+    "Friedhof",
+    "Museum",
+    "Theater",
+    "Bibliothek",
+    "Klima",
+]
+ENDS = [
+    "amt",
+    "platz",
+    "weg",
+    "haus",
+    "zentrum",
+    "projekt",
+    "plan",
+    "rat",
+    "netz",
+    "werk",
+    "verein",
+    "fest",
+    "bericht",
+    "konzept",
+    "förderung",
+    "sanierung",
+    "ausbau",
+    "programm",
+    "beirat",
+    "gebühr",
+    "satzung",
+    "kasse",
+    "büro",
+    "leitung",
+]
 
 
 def vocabulary() -> list[str]:
@@ -89,8 +144,15 @@ def setup(url: str, size: int, same_span: bool, texts: Texts) -> tuple[list[int]
     with make_session_factory(engine)() as session:
         registry.sync(session, registry.load_registry(ROOT / "feeds"))  # the real topic rules
         for i in range(SOURCES):
-            session.add(Source(city=City(slug=f"kommune-{i}", name=f"Kommune {i}"), url=f"https://kommune-{i}.example/rss",
-                               canonical_url=f"https://kommune-{i}.example/rss", origin="api", default_topics=[]))
+            session.add(
+                Source(
+                    city=City(slug=f"kommune-{i}", name=f"Kommune {i}"),
+                    url=f"https://kommune-{i}.example/rss",
+                    canonical_url=f"https://kommune-{i}.example/rss",
+                    origin="api",
+                    default_topics=[],
+                )
+            )
         session.commit()
         source_ids = list(session.scalars(select(Source.id).order_by(Source.id)))
     span = timedelta(days=30) if same_span else timedelta(days=size / PER_DAY)
@@ -104,16 +166,31 @@ def setup(url: str, size: int, same_span: bool, texts: Texts) -> tuple[list[int]
         evidence = neardup.Evidence.of(title, html_of(sentences), text)
         signature = neardup.minhash(evidence.words)
         clusters.append({"id": n, "representative_id": n, "published_at": published, "updated_at": published, "created_at": published})
-        articles.append({
-            "id": n, "source_id": source_ids[index], "cluster_id": n, "item_key": hashlib.sha256(f"k{n}".encode()).hexdigest(),
-            "guid": f"g{n}", "url": f"https://kommune-{index}.example/n/{n}", "canonical_url": f"https://kommune-{index}.example/n/{n}",
-            "title": title, "summary_html": html_of(sentences), "content_html": "", "text": text,
-            "content_hash": hashlib.sha256((normalised_text(title) + "\n" + normalised_text(text)).encode()).hexdigest(),
-            "simhash": 0, "author": None, "categories": [], "language": "de", "published_at": published,
-            "updated_at": None, "first_seen_at": published, "changed_at": published,
-        })
-        buckets += [{"bucket": bucket, "published": epoch(published), "article_id": n}
-                    for bucket in neardup.buckets(signature, title)]
+        articles.append(
+            {
+                "id": n,
+                "source_id": source_ids[index],
+                "cluster_id": n,
+                "item_key": hashlib.sha256(f"k{n}".encode()).hexdigest(),
+                "guid": f"g{n}",
+                "url": f"https://kommune-{index}.example/n/{n}",
+                "canonical_url": f"https://kommune-{index}.example/n/{n}",
+                "title": title,
+                "summary_html": html_of(sentences),
+                "content_html": "",
+                "text": text,
+                "content_hash": hashlib.sha256((normalised_text(title) + "\n" + normalised_text(text)).encode()).hexdigest(),
+                "simhash": 0,
+                "author": None,
+                "categories": [],
+                "language": "de",
+                "published_at": published,
+                "updated_at": None,
+                "first_seen_at": published,
+                "changed_at": published,
+            }
+        )
+        buckets += [{"bucket": bucket, "published": epoch(published), "article_id": n} for bucket in neardup.buckets(signature, title)]
         passages.update((source_ids[index], h) for h in evidence.passage_hashes | {evidence.title_hash})
         if published > END - timedelta(days=2):
             recent.append((title, body, index, published))
@@ -148,8 +225,13 @@ def new_items(texts: Texts, recent: list, count: int, start: int) -> list[tuple[
             index = (origin + rng.randint(1, SOURCES - 1)) % SOURCES
             if kind < 0.85:  # a republication with its own lead and without the last sentence
                 body = [f"Die Kommune {index} gibt die folgende Mitteilung weiter.", *body[1:-1]]
-        raw = RawEntry(guid=f"new-{n}", link=f"https://kommune-{index}.example/neu/{n}", title=title,
-                       summary=html_of(body + [footer(index)]), published=published)
+        raw = RawEntry(
+            guid=f"new-{n}",
+            link=f"https://kommune-{index}.example/neu/{n}",
+            title=title,
+            summary=html_of(body + [footer(index)]),
+            published=published,
+        )
         items.append((index, raw))
     return items
 
@@ -186,8 +268,11 @@ def run(size: int, count: int, same_span: bool) -> tuple[float, float]:
         runs = [measure(url, source_ids, new_items(texts, recent, count, start=(i + 1) * 100000)) for i in range(3)]
         size_mb = Path(f"{tmp}/bench.db").stat().st_size / 1e6
     per_article = statistics.median(runs)
-    print(f"{size:>7,} stored: {per_article:6.2f} ms per inserted article (runs {', '.join(f'{r:.2f}' for r in runs)}; "
-          f"setup {built:.0f} s, database {size_mb:.0f} MB)", flush=True)
+    print(
+        f"{size:>7,} stored: {per_article:6.2f} ms per inserted article (runs {', '.join(f'{r:.2f}' for r in runs)}; "
+        f"setup {built:.0f} s, database {size_mb:.0f} MB)",
+        flush=True,
+    )
     return per_article, built
 
 

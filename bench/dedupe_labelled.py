@@ -30,8 +30,14 @@ OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "dedupe" /
 CITIES = ["muenchen", "augsburg", "nuernberg", "regensburg", "fuerth", "erlangen", "ingolstadt", "wuerzburg"]
 MONTHS = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"]
 SUBSTITUTIONS = [  # light editorial edits a republishing press office makes
-    ("Kommunen", "Städte und Gemeinden"), ("ab sofort", "seit heute"), ("Bürgerinnen und Bürger", "Einwohnerinnen und Einwohner"),
-    ("rund ", "etwa "), ("künftig", "in Zukunft"), ("außerdem", "zudem"), ("Außerdem", "Zudem"), ("sollte", "muss"),
+    ("Kommunen", "Städte und Gemeinden"),
+    ("ab sofort", "seit heute"),
+    ("Bürgerinnen und Bürger", "Einwohnerinnen und Einwohner"),
+    ("rund ", "etwa "),
+    ("künftig", "in Zukunft"),
+    ("außerdem", "zudem"),
+    ("Außerdem", "Zudem"),
+    ("sollte", "muss"),
 ]
 NUMBER_RE = re.compile(r"\d+")
 
@@ -59,16 +65,33 @@ class Builder:
         self.records: list[dict] = []
         self.counter = 0
 
-    def add(self, *, story: str, kind: str, source: str, title: str, sentences: list[str], published: datetime,
-            seen: datetime, guid: str | None = None, link: str | None = None, paragraphs: int = 2) -> dict:
+    def add(
+        self,
+        *,
+        story: str,
+        kind: str,
+        source: str,
+        title: str,
+        sentences: list[str],
+        published: datetime,
+        seen: datetime,
+        guid: str | None = None,
+        link: str | None = None,
+        paragraphs: int = 2,
+    ) -> dict:
         self.counter += 1
         host = corpus.SOURCES[source][2]
         record = {
-            "id": f"r{self.counter:04d}", "story": story, "kind": kind, "source": source,
+            "id": f"r{self.counter:04d}",
+            "story": story,
+            "kind": kind,
+            "source": source,
             "guid": guid or f"{source}-{self.counter:05d}",
             "link": link or f"https://{host}/aktuelles/{slugify(title)}-{self.counter}",
-            "title": title, "html": as_html(sentences, paragraphs),
-            "published": published.isoformat(), "seen": seen.isoformat(),
+            "title": title,
+            "html": as_html(sentences, paragraphs),
+            "published": published.isoformat(),
+            "seen": seen.isoformat(),
         }
         self.records.append(record)
         return record
@@ -81,8 +104,15 @@ class Builder:
     def original(self, story: dict) -> dict:
         published = datetime.fromisoformat(story["date"])
         sentences = story["body"] + [corpus.SOURCES[story["origin"]][3]]
-        return self.add(story=story["key"], kind="original", source=story["origin"], title=story["title"],
-                        sentences=sentences, published=published, seen=published + self.delay(5, 60))
+        return self.add(
+            story=story["key"],
+            kind="original",
+            source=story["origin"],
+            title=story["title"],
+            sentences=sentences,
+            published=published,
+            seen=published + self.delay(5, 60),
+        )
 
     def republication(self, story: dict, original: dict, city: str) -> dict:
         rng = self.rng
@@ -114,8 +144,16 @@ class Builder:
         link = original["link"] if rng.random() < 0.2 else None  # some copies link to the original
         if link and rng.random() < 0.5:
             link += "?utm_source=" + city
-        return self.add(story=story["key"], kind="republication", source=city, title=title,
-                        sentences=body + [footer], published=published, seen=published + self.delay(5, 120), link=link)
+        return self.add(
+            story=story["key"],
+            kind="republication",
+            source=city,
+            title=title,
+            sentences=body + [footer],
+            published=published,
+            seen=published + self.delay(5, 120),
+            link=link,
+        )
 
     def edit(self, record: dict) -> dict:
         """The same item (same GUID and link) with changed text, seen later."""
@@ -133,9 +171,18 @@ class Builder:
             text = text.replace(" und ", " sowie ", 1).replace("  ", " ")
         title = record["title"] if rng.random() < 0.7 else record["title"] + " (aktualisiert)"
         seen = datetime.fromisoformat(record["seen"]) + self.delay(60, 30 * 60)
-        return self.add(story=record["story"], kind="edit", source=record["source"], title=title,
-                        sentences=[text, html.unescape(sentences[-1])], published=datetime.fromisoformat(record["published"]),
-                        seen=seen, guid=record["guid"], link=record["link"], paragraphs=1)
+        return self.add(
+            story=record["story"],
+            kind="edit",
+            source=record["source"],
+            title=title,
+            sentences=[text, html.unescape(sentences[-1])],
+            published=datetime.fromisoformat(record["published"]),
+            seen=seen,
+            guid=record["guid"],
+            link=record["link"],
+            paragraphs=1,
+        )
 
     def guid_change(self, record: dict) -> dict:
         """The same item under a new GUID (and, mostly, a new URL) after a CMS change."""
@@ -148,9 +195,18 @@ class Builder:
         link = record["link"] if rng.random() < 0.25 else f"https://{host}/neu/{slugify(title)}"
         published = datetime.fromisoformat(record["published"]) + timedelta(hours=rng.choice([0, 0, 1, -1]))
         seen = datetime.fromisoformat(record["seen"]) + self.delay(120, 40 * 60)
-        return self.add(story=record["story"], kind="guid_change", source=record["source"], title=title,
-                        sentences=sentences, published=published, seen=seen,
-                        guid=f"{record['source']}-cms2-{self.counter + 1:05d}", link=link, paragraphs=1)
+        return self.add(
+            story=record["story"],
+            kind="guid_change",
+            source=record["source"],
+            title=title,
+            sentences=sentences,
+            published=published,
+            seen=seen,
+            guid=f"{record['source']}-cms2-{self.counter + 1:05d}",
+            link=link,
+            paragraphs=1,
+        )
 
     # ------------------------------------------------------------ recurring formats
 
@@ -162,8 +218,16 @@ class Builder:
             published = first + timedelta(weeks=issue)
             number = published.isocalendar().week
             sentences = [corpus.RU_HEADER, *blurbs[issue * 4 : issue * 4 + 4], corpus.RU_FOOTER]
-            self.add(story=f"ru-{number}", kind="recurring", source="muenchen", title=f"Rathaus Umschau {number}/2025",
-                     sentences=sentences, published=published, seen=published + self.delay(5, 30), paragraphs=3)
+            self.add(
+                story=f"ru-{number}",
+                kind="recurring",
+                source="muenchen",
+                title=f"Rathaus Umschau {number}/2025",
+                sentences=sentences,
+                published=published,
+                seen=published + self.delay(5, 30),
+                paragraphs=3,
+            )
 
     def agendas(self) -> None:
         for city, day in corpus.AGENDAS:
@@ -173,9 +237,16 @@ class Builder:
             sentences += [f"TOP {i} {item}." for i, item in enumerate(items, start=4)]
             sentences += [f"TOP {len(items) + 4} {corpus.AGENDA_STANDARD_END[0]}", *corpus.AGENDA_STANDARD_END[1:]]
             published = session - timedelta(days=7)
-            self.add(story=f"agenda-{city}-{day}", kind="recurring", source=city,
-                     title=f"Tagesordnung der Stadtratssitzung am {german_day(session)}",
-                     sentences=sentences, published=published, seen=published + self.delay(5, 90), paragraphs=4)
+            self.add(
+                story=f"agenda-{city}-{day}",
+                kind="recurring",
+                source=city,
+                title=f"Tagesordnung der Stadtratssitzung am {german_day(session)}",
+                sentences=sentences,
+                published=published,
+                seen=published + self.delay(5, 90),
+                paragraphs=4,
+            )
 
     def calendars(self) -> None:
         for city, recurring in corpus.CALENDAR_RECURRING.items():
@@ -184,9 +255,16 @@ class Builder:
                 events = self.rng.sample(corpus.CALENDAR_EVENTS[city], 3) + self.rng.sample(corpus.CALENDAR_EVENTS["regional"], 1)
                 published = datetime.fromisoformat(day + "T10:00:00+02:00") - timedelta(days=1)
                 sentences = [corpus.CALENDAR_HEADER.format(short=short), *recurring, *events, corpus.SOURCES[city][3]]
-                self.add(story=f"calendar-{city}-{day}", kind="recurring", source=city,
-                         title="Veranstaltungstipps für das Wochenende", sentences=sentences,
-                         published=published, seen=published + self.delay(5, 60), paragraphs=3)
+                self.add(
+                    story=f"calendar-{city}-{day}",
+                    kind="recurring",
+                    source=city,
+                    title="Veranstaltungstipps für das Wochenende",
+                    sentences=sentences,
+                    published=published,
+                    seen=published + self.delay(5, 60),
+                    paragraphs=3,
+                )
 
     def roadworks(self) -> None:
         items = list(corpus.ROADWORKS_ITEMS)
@@ -195,24 +273,47 @@ class Builder:
             published = datetime.fromisoformat(day + "T08:00:00+02:00")
             picked = [items[(week * 3 + i) % len(items)] for i in range(4)]  # consecutive weeks share one item
             sentences = [corpus.ROADWORKS_HEADER, *picked, corpus.ROADWORKS_FOOTER]
-            self.add(story=f"roadworks-{day}", kind="recurring", source="nuernberg", title="Baustellen der Woche",
-                     sentences=sentences, published=published, seen=published + self.delay(5, 60), paragraphs=2)
+            self.add(
+                story=f"roadworks-{day}",
+                kind="recurring",
+                source="nuernberg",
+                title="Baustellen der Woche",
+                sentences=sentences,
+                published=published,
+                seen=published + self.delay(5, 60),
+                paragraphs=2,
+            )
 
     def notices(self) -> None:
         for number, area, purpose, decided, start, end, day in corpus.NOTICES:
             published = datetime.fromisoformat(day + "T07:30:00+01:00")
             values = dict(number=number, area=area, purpose=purpose, decided=decided, start=start, end=end)
             sentences = [line.format(**values) for line in corpus.NOTICE_TEXT]
-            self.add(story=f"notice-{number}", kind="recurring", source="regensburg",
-                     title=f"Bekanntmachung: Bebauungsplan Nr. {number} „{area}“", sentences=sentences,
-                     published=published, seen=published + self.delay(5, 60), paragraphs=2)
+            self.add(
+                story=f"notice-{number}",
+                kind="recurring",
+                source="regensburg",
+                title=f"Bekanntmachung: Bebauungsplan Nr. {number} „{area}“",
+                sentences=sentences,
+                published=published,
+                seen=published + self.delay(5, 60),
+                paragraphs=2,
+            )
 
     def closures(self) -> None:
         for i, (city, title, when, day) in enumerate(corpus.CLOSURES):
             published = datetime.fromisoformat(day + "T09:00:00+01:00")
             sentences = [corpus.CLOSURE_TEXT[0].format(when=when), *corpus.CLOSURE_TEXT[1:], corpus.SOURCES[city][3]]
-            self.add(story=f"closure-{city}-{i}", kind="recurring", source=city, title=title, sentences=sentences,
-                     published=published, seen=published + self.delay(5, 60), paragraphs=1)
+            self.add(
+                story=f"closure-{city}-{i}",
+                kind="recurring",
+                source=city,
+                title=title,
+                sentences=sentences,
+                published=published,
+                seen=published + self.delay(5, 60),
+                paragraphs=1,
+            )
 
 
 def build(seed: int) -> dict:

@@ -22,12 +22,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
+import dedupe_labelled  # noqa: E402
 from sqlalchemy import create_engine, event  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-import dedupe_labelled  # noqa: E402
-from syndicate import dedupe  # noqa: E402
 from syndicate.db import _sqlite_pragmas  # noqa: E402
+from syndicate.dedupe import rules as dedupe  # noqa: E402
 from syndicate.models import Base  # noqa: E402
 from tests import labelled  # noqa: E402
 
@@ -54,8 +54,10 @@ def show(data: dict, policy: dedupe.Policy) -> None:
     by_id = {r["id"]: r for r in data["records"]}
     overall, _cross = measure(data, policy)
     for a, b in overall.merged:
-        print(f"  merged: {by_id[a]['story']} [{by_id[a]['kind']} {by_id[a]['source']}] {by_id[a]['title']!r}"
-              f"  ~  {by_id[b]['story']} [{by_id[b]['kind']} {by_id[b]['source']}] {by_id[b]['title']!r}")
+        print(
+            f"  merged: {by_id[a]['story']} [{by_id[a]['kind']} {by_id[a]['source']}] {by_id[a]['title']!r}"
+            f"  ~  {by_id[b]['story']} [{by_id[b]['kind']} {by_id[b]['source']}] {by_id[b]['title']!r}"
+        )
     print(f"  missed pairs by kinds: {dict(overall.missed)}")
 
 
@@ -78,8 +80,10 @@ def main() -> None:
     for n, policy in enumerate(policies):
         tp, fp, fn, ctp, cfp, cfn = (sum(values) for values in zip(*results[n * len(sets) : (n + 1) * len(sets)]))
         marker = "  <- default" if policy == dedupe.POLICY else ""
-        print(f"{policy.strong:6.2f} {policy.weak:5.2f} {policy.title:6.2f} | {tp / (tp + fp):10.4f} {tp / (tp + fn):7.4f} |"
-              f" {ctp / (ctp + cfp):22.4f} {ctp / (ctp + cfn):7.4f}{marker}")
+        print(
+            f"{policy.strong:6.2f} {policy.weak:5.2f} {policy.title:6.2f} | {tp / (tp + fp):10.4f} {tp / (tp + fn):7.4f} |"
+            f" {ctp / (ctp + cfp):22.4f} {ctp / (ctp + cfn):7.4f}{marker}"
+        )
 
 
 if __name__ == "__main__":

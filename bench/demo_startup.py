@@ -37,7 +37,11 @@ def one_run(timeout: float = 120.0) -> float:
         started = time.monotonic()
         process = subprocess.Popen(
             [sys.executable, "-m", "syndicate.cli", "up", "--demo", "--port", str(port)],
-            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             while time.monotonic() - started < timeout:

@@ -57,8 +57,12 @@ PG_PORTS = range(5440, 5450)
 
 
 def start_redis(log: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--daemonize", "no"], stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     time.sleep(0.5)
     return proc
 
@@ -141,8 +145,8 @@ class Watch:
         from sqlalchemy import select
         from sqlalchemy.exc import SQLAlchemyError
 
-        from syndicate import queues
         from syndicate.models import Source
+        from syndicate.ops import queues
 
         now = time.monotonic() - self.fault_at
         try:
@@ -190,8 +194,9 @@ def overlapping_polls(rt) -> int:
     from syndicate.models import FetchLog
 
     with rt.sessions() as s:
-        rows = s.execute(select(FetchLog.source_id, FetchLog.started_at, FetchLog.duration_ms)
-                         .order_by(FetchLog.source_id, FetchLog.started_at)).all()
+        rows = s.execute(
+            select(FetchLog.source_id, FetchLog.started_at, FetchLog.duration_ms).order_by(FetchLog.source_id, FetchLog.started_at)
+        ).all()
     overlaps, previous = set(), None
     for source_id, started, duration in rows:
         if previous and previous[0] == source_id and started < previous[1] + timedelta(milliseconds=previous[2]):
@@ -241,7 +246,7 @@ def scenario(args, fault: str) -> tuple[list[tuple[str, str]], bool]:
             return [("postgres: result", f"skipped: {reason}")], True
         env["SYNDICATE_DATABASE_URL"] = cluster.url
     scale.use_env(env)
-    from syndicate import migrate
+    from syndicate import db as migrate
     from syndicate.runtime import Runtime
     from syndicate.settings import Settings
 
@@ -260,9 +265,14 @@ def scenario(args, fault: str) -> tuple[list[tuple[str, str]], bool]:
         if not scale.wait_ready(logs):
             raise SystemExit(f"workers not ready: {logs}")
         started = time.monotonic()
-        beat = subprocess.Popen([scale.PY, "-m", "celery", "-A", "workers", "beat", "--loglevel", "INFO",
-                                 "--schedule", str(tmp / "beat-schedule")], env=env, cwd=scale.ROOT,
-                                stdout=(tmp / "beat.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        beat = subprocess.Popen(
+            [scale.PY, "-m", "celery", "-A", "workers", "beat", "--loglevel", "INFO", "--schedule", str(tmp / "beat-schedule")],
+            env=env,
+            cwd=scale.ROOT,
+            stdout=(tmp / "beat.log").open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         children.append(beat)
         threshold, before = int(args.fault_after * len(ids)), set()
         while len(before) < threshold and time.monotonic() - started < args.max_seconds:
@@ -291,8 +301,10 @@ def scenario(args, fault: str) -> tuple[list[tuple[str, str]], bool]:
             time.sleep(args.outage)
             if (reason := cluster.start()) is not None:
                 raise SystemExit(reason)
-            what = (f"postgres PID {pid} (port {cluster.port}, started here) shut down hard after {len(before)}/{len(ids)} polled, "
-                    f"down {args.outage:g} s, restarted")
+            what = (
+                f"postgres PID {pid} (port {cluster.port}, started here) shut down hard after {len(before)}/{len(ids)} polled, "
+                f"down {args.outage:g} s, restarted"
+            )
         watch = Watch(set(ids) - before, fault_at)
         while not watch.done() and time.monotonic() - started < args.max_seconds:
             watch.step(rt, env["SYNDICATE_BROKER_URL"])
@@ -308,26 +320,42 @@ def scenario(args, fault: str) -> tuple[list[tuple[str, str]], bool]:
         rows = [
             (f"{fault}: fault", what),
             (f"{fault}: sources polled", f"{len(polled)}/{len(ids)} ({polls} polls in all)"),
-            (f"{fault}: after the fault until all polled", f"{after:.1f} s = {after / args.tick:.1f} ticks of {args.tick:g} s"
-             + ("" if complete else f" (gave up at --max-seconds {args.max_seconds:g})")),
+            (
+                f"{fault}: after the fault until all polled",
+                f"{after:.1f} s = {after / args.tick:.1f} ticks of {args.tick:g} s"
+                + ("" if complete else f" (gave up at --max-seconds {args.max_seconds:g})"),
+            ),
         ]
         ok = complete and duplicates == 0 and lost == 0 and twice == 0 and served["overlaps"] == 0
         if fault == "kill":
             rerun = {sid: watch.polled[sid] for sid in victims if sid in watch.polled}
-            rows.append((f"{fault}: running at the kill", ", ".join(f"source {sid} polled {t:.1f} s after it"
-                                                                          for sid, t in sorted(rerun.items())) or "none running"))
+            rows.append(
+                (
+                    f"{fault}: running at the kill",
+                    ", ".join(f"source {sid} polled {t:.1f} s after it" for sid, t in sorted(rerun.items())) or "none running",
+                )
+            )
             start = max(watch.drained if watch.drained is not None else after, args.run_lease)
             late = (after - start) / args.tick
-            rows.append((f"{fault}: after max(queue drained {watch.drained or 0:.1f} s, lease ran out {args.run_lease:g} s)",
-                         f"all polled {max(late, 0):.1f} ticks later (acceptance ≤ 2)"))
+            rows.append(
+                (
+                    f"{fault}: after max(queue drained {watch.drained or 0:.1f} s, lease ran out {args.run_lease:g} s)",
+                    f"all polled {max(late, 0):.1f} ticks later (acceptance ≤ 2)",
+                )
+            )
             ok = ok and late <= 2
         if fault in ("redis", "postgres"):
-            seen = (f"{log_count(logs, r'Retry in')} task retries, {log_count(logs, r'status=skipped')} messages skipped "
-                    f"(lease held), {log_count(logs, r'[Cc]onnection to broker lost')} broker connections lost")
+            seen = (
+                f"{log_count(logs, r'Retry in')} task retries, {log_count(logs, r'status=skipped')} messages skipped "
+                f"(lease held), {log_count(logs, r'[Cc]onnection to broker lost')} broker connections lost"
+            )
             rows.append((f"{fault}: worker logs", seen))
         rows += [
-            (f"{fault}: sources polled twice at once", f"{twice} in the fetch log; the server saw {served['overlaps']} requests "
-             f"for a feed already being fetched ({served['requests']} requests in all)"),
+            (
+                f"{fault}: sources polled twice at once",
+                f"{twice} in the fetch log; the server saw {served['overlaps']} requests "
+                f"for a feed already being fetched ({served['requests']} requests in all)",
+            ),
             (f"{fault}: duplicate articles", str(duplicates)),
             (f"{fault}: lost articles", f"{lost} (stored {distinct} of {expected})"),
             (f"{fault}: result", "PASS" if ok else "FAIL"),
@@ -362,8 +390,10 @@ def main() -> int:
         return 1 if any(codes) else 0
     rows, ok = scenario(args, args.scenario)
     width = max(len(r[0]) for r in rows)
-    print(f"bench/faults.py {args.scenario}: {args.sources} sources × {args.items} items, 127.0.0.1, beat every {args.tick:g} s, "
-          f"run lease {args.run_lease:g} s, 2 worker processes")
+    print(
+        f"bench/faults.py {args.scenario}: {args.sources} sources × {args.items} items, 127.0.0.1, beat every {args.tick:g} s, "
+        f"run lease {args.run_lease:g} s, 2 worker processes"
+    )
     for name, value in rows:
         print(f"{name.ljust(width)} | {value}")
     sys.stdout.flush()

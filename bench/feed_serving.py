@@ -35,11 +35,11 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from syndicate import migrate  # noqa: E402
+from syndicate import db as migrate  # noqa: E402
 from syndicate.clock import utcnow  # noqa: E402
 from syndicate.db import make_engine, make_session_factory  # noqa: E402
 from syndicate.models import Article, ArticleTopic, City, Cluster, Source, Topic  # noqa: E402
-from syndicate.publish import FeedQuery, render_feed  # noqa: E402
+from syndicate.publish.feeds import FeedQuery, render_feed  # noqa: E402
 
 PUBLIC = "http://127.0.0.1:8000"
 PATH = "/feeds/topics/klimaschutz.atom"
@@ -50,12 +50,20 @@ def populate(url: str, entries: int) -> None:
     sessions = make_session_factory(engine)
     now = utcnow()
     with sessions() as session:
-        topic = Topic(slug="klimaschutz", title="Klimaschutz", description="Klimaschutz in bayerischen Kommunen", categories=[], keywords=[])
+        topic = Topic(
+            slug="klimaschutz", title="Klimaschutz", description="Klimaschutz in bayerischen Kommunen", categories=[], keywords=[]
+        )
         session.add(topic)
-        cities = [City(slug=s, name=n, kind="city") for s, n in (("muenchen", "Landeshauptstadt München"), ("augsburg", "Stadt Augsburg"), ("nuernberg", "Stadt Nürnberg"))]
+        cities = [
+            City(slug=s, name=n, kind="city")
+            for s, n in (("muenchen", "Landeshauptstadt München"), ("augsburg", "Stadt Augsburg"), ("nuernberg", "Stadt Nürnberg"))
+        ]
         session.add_all(cities)
         session.flush()
-        sources = [Source(city_id=c.id, url=f"https://{c.slug}.example/rss", canonical_url=f"https://{c.slug}.example/rss", origin="file") for c in cities]
+        sources = [
+            Source(city_id=c.id, url=f"https://{c.slug}.example/rss", canonical_url=f"https://{c.slug}.example/rss", origin="file")
+            for c in cities
+        ]
         session.add_all(sources)
         session.flush()
         for i in range(entries):
@@ -67,10 +75,19 @@ def populate(url: str, entries: int) -> None:
             for k, source in enumerate(members):
                 text = f"Die Stadt fördert Photovoltaik auf {i} Schuldächern und spart so {i * 17} Tonnen CO₂ im Jahr. " * 6
                 article = Article(
-                    source_id=source.id, cluster_id=cluster.id, item_key=f"{i}-{k}", url=f"https://{source.url.split('/')[2]}/presse/{i}",
-                    canonical_url=f"https://{source.url.split('/')[2]}/presse/{i}", title=f"Förderprogramm Photovoltaik, Teil {i}",
-                    summary_html=f"<p>{text[:200]}</p>", content_html=f"<p>{text}</p><p><a href='https://example.org/{i}'>Mehr</a></p>",
-                    text=text, content_hash=f"{i}-{k}", simhash=i, categories=["Klimaschutz", "Energie"], published_at=published + timedelta(minutes=k),
+                    source_id=source.id,
+                    cluster_id=cluster.id,
+                    item_key=f"{i}-{k}",
+                    url=f"https://{source.url.split('/')[2]}/presse/{i}",
+                    canonical_url=f"https://{source.url.split('/')[2]}/presse/{i}",
+                    title=f"Förderprogramm Photovoltaik, Teil {i}",
+                    summary_html=f"<p>{text[:200]}</p>",
+                    content_html=f"<p>{text}</p><p><a href='https://example.org/{i}'>Mehr</a></p>",
+                    text=text,
+                    content_hash=f"{i}-{k}",
+                    simhash=i,
+                    categories=["Klimaschutz", "Energie"],
+                    published_at=published + timedelta(minutes=k),
                     changed_at=published,
                 )
                 session.add(article)
@@ -217,8 +234,14 @@ def main() -> int:
 
         static_port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
-        env.update(SYNDICATE_DATABASE_URL=url, SYNDICATE_BROKER_URL=f"sqla+sqlite:///{work}/broker.db", SYNDICATE_VAR_DIR=str(work / "var"),
-                   SYNDICATE_PUBLIC_URL=PUBLIC, SYNDICATE_FEED_LIMIT=str(args.entries), SYNDICATE_FEED_LIMIT_MAX=str(max(200, args.entries)))
+        env.update(
+            SYNDICATE_DATABASE_URL=url,
+            SYNDICATE_BROKER_URL=f"sqla+sqlite:///{work}/broker.db",
+            SYNDICATE_VAR_DIR=str(work / "var"),
+            SYNDICATE_PUBLIC_URL=PUBLIC,
+            SYNDICATE_FEED_LIMIT=str(args.entries),
+            SYNDICATE_FEED_LIMIT_MAX=str(max(200, args.entries)),
+        )
         apps = {
             "uvicorn, cache checked per request": {"SYNDICATE_FEED_CACHE_SECONDS": "0"},
             f"uvicorn, cache fresh for {args.cache_seconds:g} s (default)": {"SYNDICATE_FEED_CACHE_SECONDS": str(args.cache_seconds)},
@@ -228,8 +251,22 @@ def main() -> int:
             for name, extra in apps.items():
                 port = free_port()
                 app = subprocess.Popen(
-                    [sys.executable, "-m", "uvicorn", "syndicate.web.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
-                     "--no-access-log", "--log-level", "warning"], env={**env, **extra}, cwd=ROOT,
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "syndicate.web.app:create_app",
+                        "--factory",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--no-access-log",
+                        "--log-level",
+                        "warning",
+                    ],
+                    env={**env, **extra},
+                    cwd=ROOT,
                 )
                 try:
                     app_url = f"http://127.0.0.1:{port}{PATH}"
@@ -252,8 +289,10 @@ def main() -> int:
             rate, p50, p99, errors = load(static_url, args.threads, args.seconds, args.max_requests)
             results["static"] = rate
             print(f"{'static: ' + static_name:58} {rate:8.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   errors {errors}")
-            print(f"feed: {PATH}, {body.count(b'<entry>'):d} entries, {len(body):,} bytes; load per server: {args.threads} threads "
-                  f"(keep-alive httpx), ≤ {args.seconds:g} s, ≤ {args.max_requests} requests")
+            print(
+                f"feed: {PATH}, {body.count(b'<entry>'):d} entries, {len(body):,} bytes; load per server: {args.threads} threads "
+                f"(keep-alive httpx), ≤ {args.seconds:g} s, ≤ {args.max_requests} requests"
+            )
         finally:
             if static is not None:
                 stop(static)

@@ -76,8 +76,7 @@ class QuietServer(ThreadingHTTPServer):
         pass
 
 
-ROUTES = ["/small.xml", "/huge-stream.xml", "/huge-declared.xml", "/gzip-bomb-50m.xml", "/gzip-bomb-1g.xml",
-          "/brotli-bomb-50m.xml"]
+ROUTES = ["/small.xml", "/huge-stream.xml", "/huge-declared.xml", "/gzip-bomb-50m.xml", "/gzip-bomb-1g.xml", "/brotli-bomb-50m.xml"]
 
 
 def serve() -> tuple[ThreadingHTTPServer, str]:
@@ -100,10 +99,10 @@ def child_worker(url: str) -> dict:
     """What a Celery worker does for one source, in this fresh process."""
     import resource
 
-    from syndicate import migrate
+    from syndicate import db as migrate
+    from syndicate.ingest.refresh import refresh_source
     from syndicate.models import City, Source
     from syndicate.reader.normalise import canonical_url
-    from syndicate.refresh import refresh_source
     from syndicate.runtime import Runtime
     from syndicate.settings import Settings
 
@@ -124,8 +123,13 @@ def child_worker(url: str) -> dict:
             elapsed = time.monotonic() - started
         runtime.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"status": outcome.status, "reason": outcome.reason, "peak_mb": round(peak, 1),
-            "before_fetch_mb": round(before, 1), "seconds": round(elapsed, 2)}
+    return {
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "peak_mb": round(peak, 1),
+        "before_fetch_mb": round(before, 1),
+        "seconds": round(elapsed, 2),
+    }
 
 
 def child_plain(url: str) -> dict:
@@ -137,8 +141,13 @@ def child_plain(url: str) -> dict:
     started = time.monotonic()
     size = len(httpx.get(url, timeout=60).content)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"status": f"{size / MIB:.0f} MiB read", "reason": None, "peak_mb": round(peak, 1),
-            "before_fetch_mb": None, "seconds": round(time.monotonic() - started, 2)}
+    return {
+        "status": f"{size / MIB:.0f} MiB read",
+        "reason": None,
+        "peak_mb": round(peak, 1),
+        "before_fetch_mb": None,
+        "seconds": round(time.monotonic() - started, 2),
+    }
 
 
 def run_child(mode: str, url: str) -> dict:
@@ -191,8 +200,10 @@ def report(base: str, args) -> int:
             if mode == "worker":
                 worst = max(worst, r["peak_mb"])
             before = f"{r['before_fetch_mb']:.1f}" if r["before_fetch_mb"] is not None else "-"
-            print(f"{path.strip('/').removesuffix('.xml'):<22} {mode:<7} {r['status']:<14} {str(r['reason']):<20} "
-                  f"{r['peak_mb']:>6.1f} MB {before:>8} {r['seconds']:>6.2f}s")
+            print(
+                f"{path.strip('/').removesuffix('.xml'):<22} {mode:<7} {r['status']:<14} {str(r['reason']):<20} "
+                f"{r['peak_mb']:>6.1f} MB {before:>8} {r['seconds']:>6.2f}s"
+            )
     print(f"largest worker peak RSS: {worst:.1f} MB ({'under' if worst < args.limit_mb else 'NOT under'} {args.limit_mb:.0f} MB)")
     return 0 if worst < args.limit_mb else 1
 

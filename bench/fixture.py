@@ -20,14 +20,34 @@ import hashlib
 import json
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CITIES = 20
-BASE = datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
-WORDS = ("Stadtrat Haushalt Klimaschutz Radweg Digitalisierung Schule Bürgerbüro Ladesäule Förderung "
-         "Sicherheit Wohnungsbau Kita Verkehr Energie Bibliothek Feuerwehr Park Sanierung Wahl Kultur").split()
+BASE = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+WORDS = [
+    "Stadtrat",
+    "Haushalt",
+    "Klimaschutz",
+    "Radweg",
+    "Digitalisierung",
+    "Schule",
+    "Bürgerbüro",
+    "Ladesäule",
+    "Förderung",
+    "Sicherheit",
+    "Wohnungsbau",
+    "Kita",
+    "Verkehr",
+    "Energie",
+    "Bibliothek",
+    "Feuerwehr",
+    "Park",
+    "Sanierung",
+    "Wahl",
+    "Kultur",
+]
 
 
 def republished(feed: int, item: int, share: float) -> bool:
@@ -54,8 +74,10 @@ def feed_xml(i: int, n_feeds: int, items: int, share: float) -> bytes:
             f"<link>https://stadt{city}.example/f{i}/meldung-{n}</link><pubDate>{date}</pubDate>"
             f"<category>Digitalisierung</category><description><![CDATA[{text}]]></description></item>"
         )
-    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Stadt {city} Quelle {i}</title>'
-            f"<link>https://stadt{city}.example/</link>{''.join(parts)}</channel></rss>").encode()
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Stadt {city} Quelle {i}</title>'
+        f"<link>https://stadt{city}.example/</link>{''.join(parts)}</channel></rss>"
+    ).encode()
 
 
 def make_handler(n_feeds: int, items: int, share: float):

@@ -103,10 +103,23 @@ def _drop_postgres(server_url: str, database_url: str) -> None:
 
 def _pair_in_child(args, reader_first: bool) -> dict:
     """One (a) pair in a fresh process and temp dir (a process's imports keep the database they were given)."""
-    command = [sys.executable, __file__, "--phase", "a", *(["--reader-first"] if reader_first else []),
-               "--feeds", str(args.feeds), "--items", str(args.items),
-               "--workers", str(args.workers), "--max-seconds", str(args.max_seconds),
-               *(["--postgres", args.postgres] if args.postgres else []), *(["--broker", args.broker] if args.broker else [])]
+    command = [
+        sys.executable,
+        __file__,
+        "--phase",
+        "a",
+        *(["--reader-first"] if reader_first else []),
+        "--feeds",
+        str(args.feeds),
+        "--items",
+        str(args.items),
+        "--workers",
+        str(args.workers),
+        "--max-seconds",
+        str(args.max_seconds),
+        *(["--postgres", args.postgres] if args.postgres else []),
+        *(["--broker", args.broker] if args.broker else []),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"(a) pair failed: {done.stderr[-2000:]}")
@@ -126,10 +139,17 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=5, help="(a) measured this many times, syndicate then reader each time")
     parser.add_argument("--phase", choices=["a"], help=argparse.SUPPRESS)  # one (a) pair only, printed as JSON (a child run)
     parser.add_argument("--reader-first", action="store_true", help=argparse.SUPPRESS)  # that pair's reader run before the workers start
-    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres): "
-                        "syndicate's data go to a fresh database made there, dropped at the end")
-    parser.add_argument("--broker", metavar="URL", help="a Redis or RabbitMQ broker (e.g. redis://127.0.0.1:6379/14) instead of the "
-                        "embedded one; its four queues are purged first")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="a PostgreSQL server (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres): "
+        "syndicate's data go to a fresh database made there, dropped at the end",
+    )
+    parser.add_argument(
+        "--broker",
+        metavar="URL",
+        help="a Redis or RabbitMQ broker (e.g. redis://127.0.0.1:6379/14) instead of the embedded one; its four queues are purged first",
+    )
     args = parser.parse_args()
     if args.phase == "a":
         args.rounds = args.repoll_sources = 0
@@ -143,7 +163,7 @@ def main() -> int:
     scale.use_env(env)
     from sqlalchemy import func, select
 
-    from syndicate import migrate
+    from syndicate import db as migrate
     from syndicate.models import Article
     from syndicate.runtime import Runtime
 
@@ -179,8 +199,17 @@ def main() -> int:
         if not args.reader_first:
             reader_run = run_reader(base, args.feeds, args.workers, tmp / "reader.sqlite")
         r_entries, r_time, r_cpu = reader_run
-        pair = {"first": "reader" if args.reader_first else "syndicate", "entries": syn_entries, "seconds": syn_time, "polled": len(polled), "sources": len(ids), "cpu": cpu,
-                "reader_entries": r_entries, "reader_seconds": r_time, "reader_cpu": r_cpu}
+        pair = {
+            "first": "reader" if args.reader_first else "syndicate",
+            "entries": syn_entries,
+            "seconds": syn_time,
+            "polled": len(polled),
+            "sources": len(ids),
+            "cpu": cpu,
+            "reader_entries": r_entries,
+            "reader_seconds": r_time,
+            "reader_cpu": r_cpu,
+        }
         if args.phase == "a":
             print(json.dumps(pair))
             return 0
@@ -190,16 +219,31 @@ def main() -> int:
         ok &= ratio >= 2 and all(p["polled"] == p["sources"] for p in pairs)
         for n, p in enumerate(pairs, start=1):
             rate, r_rate, worker_cpu = p["entries"] / p["seconds"], p["reader_entries"] / p["reader_seconds"], p["cpu"][:-1]
-            rows.append((f"(a) pair {n}: syndicate", f"{p['entries']} entries / {p['seconds']:.1f} s = {rate:.0f} entries/s "
-                         f"({p['polled']}/{p['sources']} sources, {args.workers} worker processes); worker CPU "
-                         + " + ".join(f"{c:.1f}" for c in worker_cpu) + f" s = {sum(worker_cpu) / p['entries'] * 1000:.2f} ms per entry, "
-                         f"fixture server {p['cpu'][-1]:.1f} s"))
-            rows.append((f"(a) pair {n}: reader", f"{p['reader_entries']} entries / {p['reader_seconds']:.1f} s = {r_rate:.0f} entries/s "
-                         f"(update_feeds(workers={args.workers})); {p['reader_cpu']:.1f} s CPU = "
-                         f"{p['reader_cpu'] / p['reader_entries'] * 1000:.2f} ms per entry"))
+            rows.append(
+                (
+                    f"(a) pair {n}: syndicate",
+                    f"{p['entries']} entries / {p['seconds']:.1f} s = {rate:.0f} entries/s "
+                    f"({p['polled']}/{p['sources']} sources, {args.workers} worker processes); worker CPU "
+                    + " + ".join(f"{c:.1f}" for c in worker_cpu)
+                    + f" s = {sum(worker_cpu) / p['entries'] * 1000:.2f} ms per entry, "
+                    f"fixture server {p['cpu'][-1]:.1f} s",
+                )
+            )
+            rows.append(
+                (
+                    f"(a) pair {n}: reader",
+                    f"{p['reader_entries']} entries / {p['reader_seconds']:.1f} s = {r_rate:.0f} entries/s "
+                    f"(update_feeds(workers={args.workers})); {p['reader_cpu']:.1f} s CPU = "
+                    f"{p['reader_cpu'] / p['reader_entries'] * 1000:.2f} ms per entry",
+                )
+            )
             rows.append((f"(a) pair {n}: ratio", f"{ratios[n - 1]:.2f}× ({p['first']} ran first)"))
-        rows.append(("(a) ratio syndicate/reader", f"median of {len(ratios)} pairs {ratio:.2f}× (need ≥ 2×); "
-                     f"lowest {min(ratios):.2f}×, highest {max(ratios):.2f}×"))
+        rows.append(
+            (
+                "(a) ratio syndicate/reader",
+                f"median of {len(ratios)} pairs {ratio:.2f}× (need ≥ 2×); lowest {min(ratios):.2f}×, highest {max(ratios):.2f}×",
+            )
+        )
 
         # (c) worker memory over rounds
         rss = []
@@ -212,8 +256,12 @@ def main() -> int:
         if len(rss) >= 2:
             growth = max((r10 - r2) / r2 for r2, r10 in zip(rss[1], rss[-1]))
             ok &= growth <= 0.10
-            rows.append(("(c) worker VmRSS per round (MiB)",
-                         "; ".join(f"r{n + 1}: " + "/".join(f"{v / 1024:.1f}" for v in r) for n, r in enumerate(rss))))
+            rows.append(
+                (
+                    "(c) worker VmRSS per round (MiB)",
+                    "; ".join(f"r{n + 1}: " + "/".join(f"{v / 1024:.1f}" for v in r) for n, r in enumerate(rss)),
+                )
+            )
             rows.append((f"(c) round {len(rss)} vs round 2", f"{growth:+.1%} (need within ±10 %)"))
 
         # (b) unchanged sources re-polled
@@ -255,10 +303,22 @@ def main() -> int:
                 ok &= polls >= 300 and requests == len(ids_b) and overlaps == 0
                 if n == last:
                     ok &= bytes1 <= bytes0 and not grown
-                rows.append((f"(b) unchanged re-poll {n}", f"{len(repolled)}/{len(ids_b)} sources in {re_time:.1f} s = {polls:.0f} polls/s (need ≥ 300)"))
-                rows.append((f"(b) re-poll {n}: requests served", f"{requests} ({stats1['not_modified'] - stats0['not_modified']} answered 304), "
-                             f"{overlaps} for a feed already being fetched"))
-                rows.append((f"(b) re-poll {n}: database bytes", f"{bytes0:,} → {bytes1:,} ({bytes1 - bytes0:+,}{'; need 0' if n == last else ''})"))
+                rows.append(
+                    (
+                        f"(b) unchanged re-poll {n}",
+                        f"{len(repolled)}/{len(ids_b)} sources in {re_time:.1f} s = {polls:.0f} polls/s (need ≥ 300)",
+                    )
+                )
+                rows.append(
+                    (
+                        f"(b) re-poll {n}: requests served",
+                        f"{requests} ({stats1['not_modified'] - stats0['not_modified']} answered 304), "
+                        f"{overlaps} for a feed already being fetched",
+                    )
+                )
+                rows.append(
+                    (f"(b) re-poll {n}: database bytes", f"{bytes0:,} → {bytes1:,} ({bytes1 - bytes0:+,}{'; need 0' if n == last else ''})")
+                )
                 rows.append((f"(b) re-poll {n}: rows grown", ", ".join(f"{t} +{k}" for t, k in grown.items()) or "none"))
                 rows.append((f"(b) re-poll {n}: pages changed", ", ".join(f"{t} {k:+}" for t, k in sorted(paged.items())) or "none"))
     finally:

@@ -83,16 +83,21 @@ def main() -> int:
     parser.add_argument("--profile-out", default=None, help="also write cProfile's statistics to this file (pstats format)")
     parser.add_argument("--sql", action="store_true", help="also print the time spent in each kind of SQL statement (and in commits)")
     parser.add_argument("--group", type=int, default=None, help="sources per transaction (default: SYNDICATE_REFRESH_GROUP)")
-    parser.add_argument("--repolls", type=int, default=0,
-                        help="after the first ingest, poll every source again this many times (unchanged: half 304, half "
-                             "the same body); the figures, profile and SQL times are then those of the last re-poll")
+    parser.add_argument(
+        "--repolls",
+        type=int,
+        default=0,
+        help="after the first ingest, poll every source again this many times (unchanged: half 304, half "
+        "the same body); the figures, profile and SQL times are then those of the last re-poll",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="syndicate-inprocess-"))
     scale.use_env(scale.env_for(tmp))
     from sqlalchemy import event, func, select
 
-    from syndicate import migrate, refresh
+    from syndicate import db as migrate
+    from syndicate.ingest import refresh
     from syndicate.models import Article
     from syndicate.reader import german
     from syndicate.runtime import Runtime
@@ -138,16 +143,24 @@ def main() -> int:
     finally:
         scale.stop(server)
         rt.close()
-    print(f"bench/ingest_inprocess.py: {args.feeds} feeds × {args.items} items, one process, {args.group} sources per transaction, SQLite, tmp {tmp}")
+    print(
+        f"bench/ingest_inprocess.py: {args.feeds} feeds × {args.items} items, one process, {args.group} sources per transaction, SQLite, tmp {tmp}"
+    )
     print(f"entries stored        {entries}")
     if args.repolls:
-        print(f"re-poll {args.repolls} (measured) {len(ids)} sources, wall / CPU {elapsed:.1f} s / {cpu:.1f} s = "
-              f"{len(ids) / elapsed:.0f} polls/s, {cpu / len(ids) * 1000:.2f} ms CPU per poll")
+        print(
+            f"re-poll {args.repolls} (measured) {len(ids)} sources, wall / CPU {elapsed:.1f} s / {cpu:.1f} s = "
+            f"{len(ids) / elapsed:.0f} polls/s, {cpu / len(ids) * 1000:.2f} ms CPU per poll"
+        )
     else:
-        print(f"wall / CPU            {elapsed:.1f} s / {cpu:.1f} s = {entries / elapsed:.0f} entries/s, {cpu / entries * 1000:.2f} ms CPU per entry")
+        print(
+            f"wall / CPU            {elapsed:.1f} s / {cpu:.1f} s = {entries / elapsed:.0f} entries/s, {cpu / entries * 1000:.2f} ms CPU per entry"
+        )
     gc_total = sum(clock.seconds)
-    print(f"garbage collector     {gc_total:.2f} s ({gc_total / cpu * 100:.1f} % of CPU); runs by generation {clock.runs}, "
-          f"seconds {[round(x, 2) for x in clock.seconds]}")
+    print(
+        f"garbage collector     {gc_total:.2f} s ({gc_total / cpu * 100:.1f} % of CPU); runs by generation {clock.runs}, "
+        f"seconds {[round(x, 2) for x in clock.seconds]}"
+    )
     print(f"per source            {statements[0] / len(ids):.1f} SQL statements, {commits[0] / len(ids):.1f} commits")
     for kind, (seconds, n) in sorted(sql_time.items(), key=lambda kv: -kv[1][0]):
         print(f"sql {kind[:60]:60s} {seconds:6.3f} s {n:6d}×")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import io
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
@@ -34,7 +34,7 @@ def plain(documents: list[bytes]) -> int:
 
 
 def ours(documents: list[bytes]) -> int:
-    now, count = datetime.now(timezone.utc), 0
+    now, count = datetime.now(UTC), 0
     for doc in documents:
         try:
             feed = parse(doc)
@@ -66,7 +66,9 @@ def main() -> None:
     plain_time, plain_entries = best(plain, documents, args.rounds)
     our_time, our_entries = best(ours, documents, args.rounds)
     print(f"documents: {len(documents)}, {sum(map(len, documents)) / 1e6:.2f} MB")
-    print(f"plain feedparser.parse : {plain_entries:5d} entries in {plain_time * 1000:8.1f} ms = {plain_entries / plain_time:8.0f} entries/s")
+    print(
+        f"plain feedparser.parse : {plain_entries:5d} entries in {plain_time * 1000:8.1f} ms = {plain_entries / plain_time:8.0f} entries/s"
+    )
     print(f"syndicate parse+normal.: {our_entries:5d} entries in {our_time * 1000:8.1f} ms = {our_entries / our_time:8.0f} entries/s")
     print(f"ratio (ours / plain, entries/s): {(our_entries / our_time) / (plain_entries / plain_time):.2f}")
 

@@ -27,14 +27,14 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
 def feed(i: int) -> bytes:
-    now = datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
     items = "".join(
         f"<item><guid>s{i}-{n}</guid><title>Meldung {n} der Quelle {i}</title><link>https://example.org/{i}/{n}</link>"
         f"<pubDate>{format_datetime(now - timedelta(days=n), usegmt=True)}</pubDate></item>"
@@ -112,15 +112,19 @@ def settings_for(database_url: str, args, limited: bool = True):
     from syndicate.settings import Settings
 
     return Settings(
-        database_url=database_url, allow_networks="127.0.0.1/32", var_dir=Path(tempfile.gettempdir()),
+        database_url=database_url,
+        allow_networks="127.0.0.1/32",
+        var_dir=Path(tempfile.gettempdir()),
         host_limits=f"127.0.0.1={args.k}/{args.rate}" if limited else "127.0.0.1=0/0",
-        host_busy_retry=0.05, min_interval=60, fetch_deadline=20,
+        host_busy_retry=0.05,
+        min_interval=60,
+        fetch_deadline=20,
     )
 
 
 def worker_process(database_url: str, args, ids: list[int], results) -> None:
     """One worker process: ``args.threads`` threads re-poll their share of ``ids``; counts parse calls."""
-    from syndicate import refresh
+    from syndicate.ingest import refresh
     from syndicate.models import Source
     from syndicate.runtime import Runtime
 
@@ -146,7 +150,7 @@ def worker_process(database_url: str, args, ids: list[int], results) -> None:
                 if outcome.status == "deferred":
                     with lock:
                         deferrals[outcome.reason] += 1
-                    wait = (session.get(Source, source_id).next_check_at - datetime.now(timezone.utc)).total_seconds()
+                    wait = (session.get(Source, source_id).next_check_at - datetime.now(UTC)).total_seconds()
                     heapq.heappush(pending, (time.monotonic() + max(0.0, wait), source_id))
                 else:
                     with lock:
@@ -162,10 +166,10 @@ def worker_process(database_url: str, args, ids: list[int], results) -> None:
 
 
 def prime(database_url: str, args, base: str) -> tuple[list[int], Counter]:
-    from syndicate import migrate
+    from syndicate import db as migrate
+    from syndicate.ingest.refresh import refresh_source
     from syndicate.models import City, Source
     from syndicate.reader.normalise import canonical_url
-    from syndicate.refresh import refresh_source
     from syndicate.runtime import Runtime
 
     migrate.upgrade(database_url)
@@ -174,13 +178,15 @@ def prime(database_url: str, args, base: str) -> tuple[list[int], Counter]:
         city = City(slug="muenchen", name="München")
         session.add(city)
         session.flush()
-        sources = [Source(city_id=city.id, url=f"{base}/feeds/{i}.xml", canonical_url=canonical_url(f"{base}/feeds/{i}.xml"))
-                   for i in range(args.sources)]
+        sources = [
+            Source(city_id=city.id, url=f"{base}/feeds/{i}.xml", canonical_url=canonical_url(f"{base}/feeds/{i}.xml"))
+            for i in range(args.sources)
+        ]
         session.add_all(sources)
         session.commit()
         ids = [s.id for s in sources]
         first = Counter(refresh_source(session, runtime.client, i, runtime.refresh_config).status for i in ids)
-        session.query(Source).update({Source.next_check_at: datetime.now(timezone.utc)})  # all due again, at once
+        session.query(Source).update({Source.next_check_at: datetime.now(UTC)})  # all due again, at once
         session.commit()
     runtime.close()
     return ids, first
@@ -229,16 +235,20 @@ def main() -> int:
     good = final["not_modified"] + final["unchanged"]
     share = good / args.sources
     window = STATS.window_max()
-    print(f"sources: {args.sources} on 127.0.0.1, workers: {args.processes} processes × {args.threads} threads, "
-          f"host budget K={args.k} at once, R={args.rate}/min, server {args.server_delay * 1000:.0f} ms per answer")
+    print(
+        f"sources: {args.sources} on 127.0.0.1, workers: {args.processes} processes × {args.threads} threads, "
+        f"host budget K={args.k} at once, R={args.rate}/min, server {args.server_delay * 1000:.0f} ms per answer"
+    )
     print(f"priming poll: {dict(first)}")
     print(f"re-poll: {elapsed:.1f} s; ended: {dict(final)}" + (f", unfinished: {unfinished}" if unfinished else ""))
     print(f"  not_modified + unchanged: {good}/{args.sources} = {share:.1%} (need ≥ 95 %)")
     print(f"  parse calls during the re-poll: {parse_calls} (need 0)")
     print(f"  deferrals by the host budget: {dict(deferrals) or 0}")
-    print(f"server saw: {sum(STATS.answers.values())} requests {dict(STATS.answers)}, "
-          f"max {STATS.max_open} connections open at once (need ≤ K={args.k}), "
-          f"max {STATS.max_in_flight} requests in flight, max {window} requests in any 60 s (R={args.rate})")
+    print(
+        f"server saw: {sum(STATS.answers.values())} requests {dict(STATS.answers)}, "
+        f"max {STATS.max_open} connections open at once (need ≤ K={args.k}), "
+        f"max {STATS.max_in_flight} requests in flight, max {window} requests in any 60 s (R={args.rate})"
+    )
     ok = share >= 0.95 and parse_calls == 0 and STATS.max_open <= args.k and window <= args.rate
     print("acceptance:", "PASS" if ok else "FAIL")
     return 0 if ok else 1

@@ -41,8 +41,13 @@ def use_env(env: dict[str, str]) -> None:
 
 
 def start_server(feeds: int, items: int, log: Path) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([PY, str(ROOT / "bench" / "fixture.py"), "serve", "--feeds", str(feeds), "--items", str(items)],
-                            stdout=subprocess.PIPE, stderr=log.open("wb"), start_new_session=True, text=True)
+    proc = subprocess.Popen(
+        [PY, str(ROOT / "bench" / "fixture.py"), "serve", "--feeds", str(feeds), "--items", str(items)],
+        stdout=subprocess.PIPE,
+        stderr=log.open("wb"),
+        start_new_session=True,
+        text=True,
+    )
     line = proc.stdout.readline().split()
     return proc, f"http://127.0.0.1:{line[1]}"
 
@@ -50,9 +55,30 @@ def start_server(feeds: int, items: int, log: Path) -> tuple[subprocess.Popen, s
 def start_worker(env: dict[str, str], name: str, log: Path, queues: str = "refresh") -> subprocess.Popen:
     """One worker process with the solo pool: the PID does the work, so its VmRSS is the worker's."""
     return subprocess.Popen(
-        [PY, "-m", "celery", "-A", "workers", "worker", "--pool", "solo", "-Q", queues, "-n", f"{name}@%h",
-         "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        env=env, cwd=ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            PY,
+            "-m",
+            "celery",
+            "-A",
+            "workers",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            queues,
+            "-n",
+            f"{name}@%h",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -98,9 +124,12 @@ def db_bytes(engine) -> int:
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM")
-            return int(conn.exec_driver_sql(
-                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'").scalar())
+            return int(
+                conn.exec_driver_sql(
+                    "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'"
+                ).scalar()
+            )
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
@@ -114,9 +143,12 @@ def pages_by_object(engine) -> dict[str, int]:
     relation sizes in 8 KiB pages)."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
-            return dict(conn.exec_driver_sql(
-                "SELECT c.relname, pg_relation_size(c.oid) / 8192 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i', 't')").all())
+            return dict(
+                conn.exec_driver_sql(
+                    "SELECT c.relname, pg_relation_size(c.oid) / 8192 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i', 't')"
+                ).all()
+            )
     try:
         with engine.connect() as conn:
             return dict(conn.exec_driver_sql("SELECT name, count(*) FROM dbstat GROUP BY name").all())
@@ -128,8 +160,11 @@ def row_counts(engine) -> dict[str, int]:
     from sqlalchemy import inspect
 
     with engine.connect() as conn:
-        return {t: conn.exec_driver_sql(f'SELECT count(*) FROM "{t}"').scalar()
-                for t in inspect(engine).get_table_names() if t != "alembic_version"}
+        return {
+            t: conn.exec_driver_sql(f'SELECT count(*) FROM "{t}"').scalar()
+            for t in inspect(engine).get_table_names()
+            if t != "alembic_version"
+        }
 
 
 def make_sources(session, base: str, n: int, cities: int = 20) -> list[int]:
@@ -142,8 +177,9 @@ def make_sources(session, base: str, n: int, cities: int = 20) -> list[int]:
         session.add(city)
         session.flush()
         city_ids.append(city.id)
-    sources = [Source(city_id=city_ids[i % cities], url=f"{base}/f/{i}.xml", canonical_url=canonical_url(f"{base}/f/{i}.xml"))
-               for i in range(n)]
+    sources = [
+        Source(city_id=city_ids[i % cities], url=f"{base}/f/{i}.xml", canonical_url=canonical_url(f"{base}/f/{i}.xml")) for i in range(n)
+    ]
     session.add_all(sources)
     session.commit()
     return [s.id for s in sources]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
@@ -37,8 +37,8 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         if value.tzinfo is None:  # SQLite stores naive values, written as UTC
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)  # PostgreSQL answers in the session's zone
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)  # PostgreSQL answers in the session's zone
 
 
 class Base(DeclarativeBase):

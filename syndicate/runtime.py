@@ -12,9 +12,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from syndicate.db import make_engine, make_session_factory
+from syndicate.ingest.refresh import RefreshConfig
 from syndicate.reader.fetch import make_client
 from syndicate.reader.netguard import AddressPolicy
-from syndicate.refresh import RefreshConfig
 from syndicate.settings import Settings, get_settings
 
 
@@ -37,7 +37,9 @@ class Runtime:
     @cached_property
     def client(self) -> httpx.Client:
         return make_client(
-            self.policy, timeout=self.settings.fetch_timeout, connect_timeout=self.settings.connect_timeout,
+            self.policy,
+            timeout=self.settings.fetch_timeout,
+            connect_timeout=self.settings.connect_timeout,
             user_agent=self.settings.http_user_agent,
         )
 

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     ops_queue_alert_minutes: int = 10  # alert when a queue has grown for this long
     ops_inspect_timeout: float = 1.0  # seconds to wait for workers to answer Celery's inspect
 
-    # maintenance (syndicate.maintenance task, `syndicate maintenance run`); 0 turns a limit off
+    # maintenance (syndicate.ops.maintenance task, `syndicate maintenance run`); 0 turns a limit off
     retention_days: NonNegativeInt = 365  # articles published longer ago are deleted, with tombstones
     retention_per_source: NonNegativeInt = 1000  # articles of a source beyond its newest N are deleted, with tombstones
     fetch_log_days: NonNegativeInt = 14  # fetch-log rows older than this are deleted …

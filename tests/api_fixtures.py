@@ -5,7 +5,7 @@ Import the fixtures into a test module to use them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from syndicate import tokens
+from syndicate.access import tokens
 from syndicate.models import City, Source
 from syndicate.reader.normalise import canonical_url
 from syndicate.runtime import Runtime
@@ -24,14 +24,16 @@ RSS_TYPE = {"Content-Type": "application/rss+xml; charset=utf-8"}
 
 def rss(title: str, items: list[str], slug: str = "pm", start: datetime | None = None) -> str:
     """An RSS 2.0 document; item i is published i hours after ``start`` (so the last is the newest)."""
-    start = start or datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)
+    start = start or datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
     entries = "".join(
         f"<item><title>{name}</title><link>https://{slug}.example/{i}</link><guid>{slug}-{i}</guid>"
         f"<pubDate>{format_datetime(start + timedelta(hours=i))}</pubDate><description>Text zu {name}</description></item>"
         for i, name in enumerate(items)
     )
-    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
-            f"<link>https://{slug}.example/</link>{entries}</channel></rss>")
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
+        f"<link>https://{slug}.example/</link>{entries}</channel></rss>"
+    )
 
 
 class RecordingQueue:

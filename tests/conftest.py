@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from syndicate import migrate
+from syndicate import db as migrate
 from syndicate.db import make_engine
 from syndicate.models import Base, City, Source
 from syndicate.reader.normalise import canonical_url
@@ -264,7 +264,7 @@ def session(runtime):
 @pytest.fixture
 def topics(runtime, settings):
     """The real topics.toml synced into the database."""
-    from syndicate import registry
+    from syndicate.sources import registry
 
     loaded = registry.load_registry(settings.feeds_dir)
     with runtime.sessions() as s:
@@ -303,7 +303,7 @@ def purge_queues(broker_url: str) -> None:
     """Empty syndicate's queues on the test broker (earlier tests may have enqueued work)."""
     from kombu import Connection
 
-    from syndicate.queues import QUEUES
+    from syndicate.ops.queues import QUEUES
 
     with Connection(broker_url) as connection:
         channel = connection.channel()

@@ -17,7 +17,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from syndicate import dedupe, store
+from syndicate.dedupe import rules as dedupe
+from syndicate.dedupe import store
 from syndicate.models import City, Source
 from syndicate.reader.fingerprint import item_keys
 from syndicate.reader.normalise import Entry, canonical_url, normalise_entry
@@ -31,8 +32,13 @@ def load(path: Path = LABELLED) -> dict:
 
 
 def entry_of(record: dict) -> Entry:
-    raw = RawEntry(guid=record["guid"], link=record["link"], title=record["title"], summary=record["html"],
-                   published=datetime.fromisoformat(record["published"]))
+    raw = RawEntry(
+        guid=record["guid"],
+        link=record["link"],
+        title=record["title"],
+        summary=record["html"],
+        published=datetime.fromisoformat(record["published"]),
+    )
     return normalise_entry(raw, base=None, now=datetime.fromisoformat(record["seen"]), future_tolerance=3600)
 
 

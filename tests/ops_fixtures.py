@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from syndicate.clock import utcnow
-from syndicate.refresh import refresh_source
+from syndicate.ingest.refresh import refresh_source
 from syndicate.web.app import create_app
 from tests.api_fixtures import rss
 from tests.conftest import make_source

@@ -13,11 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from syndicate import registry, tokens
+from syndicate.access import tokens
 from syndicate.clock import utcnow
+from syndicate.ingest.refresh import refresh_source
 from syndicate.models import ApiToken, Article, AuditEntry, City, FetchLog, Source
 from syndicate.reader.errors import EmptyDocument, MalformedFeed
-from syndicate.refresh import refresh_source
+from syndicate.sources import registry
 from syndicate.web.app import create_app
 from tests import processes
 from tests.api_fixtures import RSS_TYPE, add_source, api, build_api, make_city, rss  # noqa: F401  (fixture)
@@ -55,7 +56,12 @@ def city_id(session, slug: str) -> int:
 
 @pytest.mark.parametrize(
     "header, reason",
-    [(None, "missing_token"), ("Bearer syn_unbekannt", "invalid_token"), ("Basic dXNlcjpwYXNz", "missing_token"), ("Bearer ", "missing_token")],
+    [
+        (None, "missing_token"),
+        ("Bearer syn_unbekannt", "invalid_token"),
+        ("Basic dXNlcjpwYXNz", "missing_token"),
+        ("Bearer ", "missing_token"),
+    ],
 )
 def test_missing_or_bad_token_is_401(api, header, reason):
     headers = {"Authorization": header} if header else {}
@@ -88,8 +94,17 @@ def test_rate_limit_per_token_answers_429_with_retry_after(settings, runtime, to
 def test_list_shows_own_sources_with_health(api, session):
     muenchen, augsburg = session.get(City, city_id(session, "muenchen")), session.get(City, city_id(session, "augsburg"))
     ok = add_source(session, muenchen, "https://muenchen.example/rss.xml", last_success_at=utcnow())
-    failing = add_source(session, muenchen, "https://muenchen.example/kaputt.xml", origin="file", registry_file="feeds/muenchen.toml",
-                         error_count=3, last_error_reason="http_404", last_error_message="HTTP 404", last_http_status=404)
+    failing = add_source(
+        session,
+        muenchen,
+        "https://muenchen.example/kaputt.xml",
+        origin="file",
+        registry_file="feeds/muenchen.toml",
+        error_count=3,
+        last_error_reason="http_404",
+        last_error_message="HTTP 404",
+        last_http_status=404,
+    )
     add_source(session, augsburg, "https://augsburg.example/rss.xml")
     answer = api.call("GET", "/api/v1/cities/muenchen/sources", "muenchen")
     assert answer.status_code == 200
@@ -97,7 +112,12 @@ def test_list_shows_own_sources_with_health(api, session):
     assert set(rows) == {ok.id, failing.id}
     assert rows[ok.id]["health"]["status"] == "ok" and rows[ok.id]["origin"] == "api"
     health = rows[failing.id]["health"]
-    assert (health["status"], health["error_count"], health["last_error_reason"], health["last_http_status"]) == ("failing", 3, "http_404", 404)
+    assert (health["status"], health["error_count"], health["last_error_reason"], health["last_http_status"]) == (
+        "failing",
+        3,
+        "http_404",
+        404,
+    )
     assert health["next_check_at"] and rows[failing.id]["registry_file"] == "feeds/muenchen.toml"
     single = api.call("GET", f"/api/v1/sources/{failing.id}", "muenchen").json()
     assert single == rows[failing.id]
@@ -142,13 +162,21 @@ def test_create_validates_previews_audits_and_enqueues_after_commit(api, session
     assert answer.status_code == 201, answer.text
     created = answer.json()
     assert created["preview"] == {
-        "feed_title": "Pressemitteilungen München", "format": "rss20", "item_count": 4,
-        "latest_titles": ["Vierte Meldung", "Dritte Meldung", "Zweite Meldung"], "final_url": feed_server.url("/presse.xml"),
+        "feed_title": "Pressemitteilungen München",
+        "format": "rss20",
+        "item_count": 4,
+        "latest_titles": ["Vierte Meldung", "Dritte Meldung", "Zweite Meldung"],
+        "final_url": feed_server.url("/presse.xml"),
         "site_url": "https://pm.example/",
     }
     source = created["source"]
     assert (source["city"], source["origin"], source["title"], source["default_topics"], source["min_interval"]) == (
-        "muenchen", "api", "Presse", ["digitalisierung"], 600)
+        "muenchen",
+        "api",
+        "Presse",
+        ["digitalisierung"],
+        600,
+    )
     assert source["health"]["status"] == "new" and created["refresh_queued"] is True and created["warning"] is None
     assert route.hits == 1
     assert api.queue.sent == [source["id"]] and api.queue.visible == [True]  # enqueued after the commit
@@ -183,7 +211,11 @@ def test_create_refuses_a_url_that_redirects_to_a_registered_feed(api, session, 
     serve_feed(feed_server)
     existing = add_source(session, session.get(City, city_id(session, "muenchen")), feed_server.url("/presse.xml"))
     feed_server.add("/alt.xml", status=301, headers={"Location": "/presse.xml"})
-    body = problem(api.call("POST", "/api/v1/cities/muenchen/sources", "muenchen", json={"url": feed_server.url("/alt.xml")}), 409, "already_registered")
+    body = problem(
+        api.call("POST", "/api/v1/cities/muenchen/sources", "muenchen", json={"url": feed_server.url("/alt.xml")}),
+        409,
+        "already_registered",
+    )
     assert body["existing"]["id"] == existing.id
 
 
@@ -198,7 +230,9 @@ def test_not_a_feed_is_refused_with_its_reason_unless_forced(api, session, feed_
     assert forced.json()["preview"] is None and forced.json()["warning"]["reason"] == "not_a_feed"
 
 
-@pytest.mark.parametrize("path, reason", [("/fehlt.xml", "http_404"), ("/leer.xml", EmptyDocument.reason), ("/kaputt.json", MalformedFeed.reason)])
+@pytest.mark.parametrize(
+    "path, reason", [("/fehlt.xml", "http_404"), ("/leer.xml", EmptyDocument.reason), ("/kaputt.json", MalformedFeed.reason)]
+)
 def test_failing_test_fetch_is_refused_with_its_reason(api, session, feed_server, path, reason):
     feed_server.add("/leer.xml", "", headers=RSS_TYPE)
     feed_server.add("/kaputt.json", "{not json", headers={"Content-Type": "application/feed+json"})
@@ -220,7 +254,9 @@ def test_failing_test_fetch_is_refused_with_its_reason(api, session, feed_server
 def test_address_policy_and_scheme_are_never_forced(api, session, feed_server, url, reason, force):
     serve_feed(feed_server)
     feed_server.add("/redirect-out", status=302, headers={"Location": f"http://127.0.0.2:{feed_server.port}/presse.xml"})
-    answer = api.call("POST", "/api/v1/cities/muenchen/sources", "muenchen", json={"url": url.format(port=feed_server.port), "force": force})
+    answer = api.call(
+        "POST", "/api/v1/cities/muenchen/sources", "muenchen", json={"url": url.format(port=feed_server.port), "force": force}
+    )
     problem(answer, 422, reason)
     assert session.scalar(select(func.count(Source.id))) == 0 and api.queue.sent == []
 
@@ -245,7 +281,11 @@ def test_create_validates_the_body(api, session, feed_server, body, reason):
 
 def test_create_for_an_unknown_city_is_404(api, feed_server):
     serve_feed(feed_server)
-    problem(api.call("POST", "/api/v1/cities/nirgendwo/sources", "operator", json={"url": feed_server.url("/presse.xml")}), 404, "city_not_found")
+    problem(
+        api.call("POST", "/api/v1/cities/nirgendwo/sources", "operator", json={"url": feed_server.url("/presse.xml")}),
+        404,
+        "city_not_found",
+    )
     assert feed_server.routes["/presse.xml"].hits == 0
 
 
@@ -254,8 +294,12 @@ def test_create_for_an_unknown_city_is_404(api, feed_server):
 
 def test_update_changes_fields_and_audits_before_and_after(api, session):
     source = add_source(session, session.get(City, city_id(session, "muenchen")), "https://muenchen.example/rss.xml", title="Alt")
-    answer = api.call("PATCH", f"/api/v1/sources/{source.id}", "muenchen",
-                      json={"title": "Neu", "default_topics": ["klimaschutz"], "min_interval": 900, "max_interval": 7200})
+    answer = api.call(
+        "PATCH",
+        f"/api/v1/sources/{source.id}",
+        "muenchen",
+        json={"title": "Neu", "default_topics": ["klimaschutz"], "min_interval": 900, "max_interval": 7200},
+    )
     assert answer.status_code == 200, answer.text
     assert (answer.json()["title"], answer.json()["default_topics"], answer.json()["max_interval"]) == ("Neu", ["klimaschutz"], 7200)
     cleared = api.call("PATCH", f"/api/v1/sources/{source.id}", "muenchen", json={"title": None, "max_interval": None}).json()
@@ -267,8 +311,12 @@ def test_update_changes_fields_and_audits_before_and_after(api, session):
 
 @pytest.mark.parametrize(
     "body, reason",
-    [({"default_topics": ["gibt-es-nicht"]}, "unknown_topic"), ({"max_interval": 120}, "invalid_interval"),
-     ({"enabled": None}, "invalid_request"), ({"url": "https://anders.example/"}, "invalid_request")],
+    [
+        ({"default_topics": ["gibt-es-nicht"]}, "unknown_topic"),
+        ({"max_interval": 120}, "invalid_interval"),
+        ({"enabled": None}, "invalid_request"),
+        ({"url": "https://anders.example/"}, "invalid_request"),
+    ],
 )
 def test_update_validates(api, session, body, reason):
     source = add_source(session, session.get(City, city_id(session, "muenchen")), "https://muenchen.example/rss.xml", min_interval=600)
@@ -278,8 +326,12 @@ def test_update_validates(api, session, body, reason):
 
 
 def test_disable_and_enable_through_patch(api, session):
-    source = add_source(session, session.get(City, city_id(session, "muenchen")), "https://muenchen.example/rss.xml",
-                        next_check_at=utcnow() + timedelta(days=1))
+    source = add_source(
+        session,
+        session.get(City, city_id(session, "muenchen")),
+        "https://muenchen.example/rss.xml",
+        next_check_at=utcnow() + timedelta(days=1),
+    )
     assert api.call("PATCH", f"/api/v1/sources/{source.id}", "muenchen", json={"enabled": False}).json()["health"]["status"] == "disabled"
     enabled = api.call("PATCH", f"/api/v1/sources/{source.id}", "muenchen", json={"enabled": True}).json()
     assert enabled["enabled"] is True
@@ -297,14 +349,24 @@ def test_retire_stops_polling_and_keeps_articles(api, session, runtime, feed_ser
     assert "Vierte Meldung" in api.client.get("/feeds/all.atom").text
     entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "source.retire"))
     assert entry.before["enabled"] is True and entry.after["enabled"] is False
-    again = problem(api.call("POST", "/api/v1/cities/muenchen/sources", "muenchen", json={"url": feed_server.url("/presse.xml")}), 409, "already_registered")
+    again = problem(
+        api.call("POST", "/api/v1/cities/muenchen/sources", "muenchen", json={"url": feed_server.url("/presse.xml")}),
+        409,
+        "already_registered",
+    )
     assert again["existing"]["id"] == source.id
 
 
 @pytest.mark.parametrize("method, body", [("PATCH", {"title": "Neu"}), ("DELETE", None)])
 def test_file_managed_sources_are_read_only(api, session, method, body):
-    source = add_source(session, session.get(City, city_id(session, "muenchen")), "https://muenchen.example/rss.xml",
-                        origin="file", registry_file="feeds/muenchen.toml", title="Aus der Datei")
+    source = add_source(
+        session,
+        session.get(City, city_id(session, "muenchen")),
+        "https://muenchen.example/rss.xml",
+        origin="file",
+        registry_file="feeds/muenchen.toml",
+        title="Aus der Datei",
+    )
     answer = api.call(method, f"/api/v1/sources/{source.id}", "muenchen", json=body)
     assert problem(answer, 409, "file_managed")["registry_file"] == "feeds/muenchen.toml"
     assert "feeds/muenchen.toml" in answer.json()["message"]
@@ -317,8 +379,14 @@ def test_file_managed_sources_are_read_only(api, session, method, body):
 
 
 def test_refresh_at_most_every_five_minutes(api, session):
-    source = add_source(session, session.get(City, city_id(session, "muenchen")), "https://muenchen.example/rss.xml",
-                        origin="file", registry_file="feeds/muenchen.toml", next_check_at=utcnow() + timedelta(hours=1))
+    source = add_source(
+        session,
+        session.get(City, city_id(session, "muenchen")),
+        "https://muenchen.example/rss.xml",
+        origin="file",
+        registry_file="feeds/muenchen.toml",
+        next_check_at=utcnow() + timedelta(hours=1),
+    )
     answer = api.call("POST", f"/api/v1/sources/{source.id}/refresh", "muenchen")
     assert answer.status_code == 202 and answer.json()["queued"] is True
     assert api.queue.sent == [source.id] and api.queue.visible == [True]
@@ -361,12 +429,20 @@ def test_discover_on_a_feed_returns_the_feed_itself(api, feed_server):
     serve_feed(feed_server)
     feed_server.add("/umzug", status=301, headers={"Location": "/presse.xml"})
     answer = api.call("POST", "/api/v1/discover", "augsburg", json={"url": feed_server.url("/umzug")})
-    assert answer.json() == {"url": feed_server.url("/presse.xml"),
-                             "feeds": [{"url": feed_server.url("/presse.xml"), "title": "Pressemitteilungen München", "type": "rss"}]}
+    assert answer.json() == {
+        "url": feed_server.url("/presse.xml"),
+        "feeds": [{"url": feed_server.url("/presse.xml"), "title": "Pressemitteilungen München", "type": "rss"}],
+    }
 
 
-@pytest.mark.parametrize("url, reason", [("http://127.0.0.2:{port}/presse/", "blocked_address"), ("file:///etc/passwd", "invalid_url"),
-                                         ("http://127.0.0.1:{port}/fehlt", "http_404")])
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("http://127.0.0.2:{port}/presse/", "blocked_address"),
+        ("file:///etc/passwd", "invalid_url"),
+        ("http://127.0.0.1:{port}/fehlt", "http_404"),
+    ],
+)
 def test_discover_goes_through_the_fetcher_and_address_policy(api, feed_server, url, reason):
     feed_server.add("/presse/", HTML_PAGE, headers={"Content-Type": "text/html"})
     problem(api.call("POST", "/api/v1/discover", "muenchen", json={"url": url.format(port=feed_server.port)}), 422, reason)
@@ -463,13 +539,26 @@ def test_a_city_token_never_touches_another_city(api, session, runtime, feed_ser
 
 def test_sources_export_writes_registry_toml_that_sync_takes_over(api, settings, session):
     muenchen = session.get(City, city_id(session, "muenchen"))
-    first = add_source(session, muenchen, "https://muenchen.example/rss.xml", title='Presse "aktuell" – München',
-                       default_topics=["digitalisierung", "klimaschutz"], min_interval=600, max_interval=7200)
+    first = add_source(
+        session,
+        muenchen,
+        "https://muenchen.example/rss.xml",
+        title='Presse "aktuell" – München',
+        default_topics=["digitalisierung", "klimaschutz"],
+        min_interval=600,
+        max_interval=7200,
+    )
     second = add_source(session, muenchen, "https://muenchen.example/verkehr.xml", enabled=False)
     add_source(session, muenchen, "https://muenchen.example/datei.xml", origin="file", registry_file="feeds/muenchen.toml")
     add_source(session, session.get(City, city_id(session, "augsburg")), "https://augsburg.example/rss.xml")
-    result = subprocess.run([sys.executable, "-m", "syndicate.cli", "sources", "export", "--city", "muenchen"],
-                            env=cli_env(settings), cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "syndicate.cli", "sources", "export", "--city", "muenchen"],
+        env=cli_env(settings),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     parsed = registry.CityFile.model_validate(tomllib.loads(result.stdout))
     assert parsed.city.slug == "muenchen" and parsed.city.name == "München"
@@ -478,11 +567,23 @@ def test_sources_export_writes_registry_toml_that_sync_takes_over(api, settings,
         (second.url, None, [], False, None, None),
     ]
     target = settings.feeds_dir / "muenchen.toml"
-    written = subprocess.run([sys.executable, "-m", "syndicate.cli", "sources", "export", "--city", "muenchen", "-o", str(target)],
-                             env=cli_env(settings), cwd=ROOT, capture_output=True, text=True, timeout=60)
+    written = subprocess.run(
+        [sys.executable, "-m", "syndicate.cli", "sources", "export", "--city", "muenchen", "-o", str(target)],
+        env=cli_env(settings),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert written.returncode == 0 and target.read_text(encoding="utf-8") == result.stdout
-    again = subprocess.run([sys.executable, "-m", "syndicate.cli", "sources", "export", "--city", "muenchen", "-o", str(target)],
-                           env=cli_env(settings), cwd=ROOT, capture_output=True, text=True, timeout=60)
+    again = subprocess.run(
+        [sys.executable, "-m", "syndicate.cli", "sources", "export", "--city", "muenchen", "-o", str(target)],
+        env=cli_env(settings),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert again.returncode == 2 and target.read_text(encoding="utf-8") == result.stdout  # never overwritten
     registry.sync(session, registry.load_registry(settings.feeds_dir))
     session.expire_all()
@@ -506,14 +607,33 @@ def test_source_created_through_the_api_is_polled_by_a_worker_and_published(sett
     purge(settings.broker_url)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     worker = processes.start(  # a worker only, no beat: the task the API sends is the only way in
-        [sys.executable, "-m", "celery", "-A", "workers", "worker", "--pool", "threads", "-c", "2",
-         "-n", f"api-{token}@%h", "--loglevel", "INFO"],
-        cli_env(settings), tmp_path / "worker.log", ROOT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers",
+            "worker",
+            "--pool",
+            "threads",
+            "-c",
+            "2",
+            "-n",
+            f"api-{token}@%h",
+            "--loglevel",
+            "INFO",
+        ],
+        cli_env(settings),
+        tmp_path / "worker.log",
+        ROOT,
     )
     try:
         with TestClient(create_app(settings)) as client:  # the real task queue, from settings.broker_url
-            answer = client.post("/api/v1/cities/testhausen/sources", json={"url": feed_server.url("/e2e.xml")},
-                                 headers={"Authorization": f"Bearer {secret}"})
+            answer = client.post(
+                "/api/v1/cities/testhausen/sources",
+                json={"url": feed_server.url("/e2e.xml")},
+                headers={"Authorization": f"Bearer {secret}"},
+            )
             assert answer.status_code == 201 and answer.json()["refresh_queued"] is True, answer.text
 
             def published():

@@ -11,9 +11,9 @@ from collections import Counter
 
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -53,8 +53,12 @@ class Fuzzer:
     def run(self, operation, headers: dict, checks: list, examples: int = EXAMPLES, **fixed) -> None:
         @given(case=operation.as_strategy(**fixed))
         @hypothesis_settings(
-            max_examples=examples, deadline=None, derandomize=True, database=None,
-            phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck),
+            max_examples=examples,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
         )
         def one(case):
             self.cases += 1
@@ -65,8 +69,10 @@ class Fuzzer:
 
     def report(self, capsys, what: str) -> None:
         with capsys.disabled():
-            print(f"\nschemathesis ({what}): {self.cases} generated cases over {len(self.operations)} operations; "
-                  f"statuses {dict(sorted(self.statuses.items()))}")
+            print(
+                f"\nschemathesis ({what}): {self.cases} generated cases over {len(self.operations)} operations; "
+                f"statuses {dict(sorted(self.statuses.items()))}"
+            )
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from kombu import Connection
 from sqlalchemy import func, select
 
 from syndicate.models import Article, FetchLog
-from syndicate.publish import FeedQuery, build_feed
+from syndicate.publish.feeds import FeedQuery, build_feed
 from tests import processes
 from tests.conftest import ROOT, cli_env, make_source
 
@@ -45,11 +45,15 @@ def celery_processes(settings, tmp_path):
     name = f"e2e-{uuid.uuid4().hex[:8]}@%h"
     worker = processes.start(
         [sys.executable, "-m", "celery", "-A", "workers", "worker", "--pool", "threads", "-c", "2", "-n", name, "--loglevel", "INFO"],
-        env, tmp_path / "worker.log", ROOT,
+        env,
+        tmp_path / "worker.log",
+        ROOT,
     )
     beat = processes.start(
         [sys.executable, "-m", "celery", "-A", "workers", "beat", "--loglevel", "INFO", "--schedule", str(tmp_path / "beat-schedule")],
-        env, tmp_path / "beat.log", ROOT,
+        env,
+        tmp_path / "beat.log",
+        ROOT,
     )
     yield tmp_path
     processes.stop(beat)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -17,7 +17,7 @@ from syndicate.reader.parse import parse
 from tests.conftest import CORPUS
 
 SUITE = CORPUS / "feedparser-tests"
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 WORDS = {"not", "and", "bozo", "feed", "entries", "title", "link", "published_parsed", "updated_parsed", "None"}
 FIELD = re.compile(r"\b(title|link|published_parsed|updated_parsed)\b")
 AGREEMENT_FLOOR = 0.72  # measured 336/447 = 75.2 % on 2026-11-24; misses are deliberate: titles lose markup, empty entries are dropped, no feed-level dates
@@ -76,7 +76,9 @@ def test_agreement_with_feedparser_expectations(capsys):
             dropped += view is not None and not view["entries"] and "entries" in case["expect"]
     total = agreed + len(disagreed)
     with capsys.disabled():
-        print(f"\nfeedparser conformance (titles, links, dates): {agreed}/{total} agree ({agreed / total:.1%}); "
-              f"{dropped} of the {len(disagreed)} others are documents whose only entry is empty and dropped")
+        print(
+            f"\nfeedparser conformance (titles, links, dates): {agreed}/{total} agree ({agreed / total:.1%}); "
+            f"{dropped} of the {len(disagreed)} others are documents whose only entry is empty and dropped"
+        )
     assert total >= 100
     assert agreed / total >= AGREEMENT_FLOOR, disagreed[:20]

@@ -12,7 +12,7 @@ import os
 import re
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -33,11 +33,8 @@ ENTRY_KEYS = {"url", "canonical_url", "title", "published_at", "summary_html", "
 
 
 def _cli() -> list[str]:
-    """``python -m syndicate.cli`` when the module runs as a program, else the installed script."""
-    source = (Path(__file__).resolve().parent.parent / "syndicate" / "cli.py").read_text(encoding="utf-8")
-    if 'if __name__ == "__main__"' in source:
-        return [sys.executable, "-m", "syndicate.cli"]
-    return [str(Path(sys.executable).with_name("syndicate"))]
+    """The CLI as a program of this interpreter (``python -m syndicate.cli``)."""
+    return [sys.executable, "-m", "syndicate.cli"]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +47,12 @@ def corpus_run(tmp_path_factory):
     env.update(SYNDICATE_VAR_DIR=str(var), SYNDICATE_DATABASE_URL=f"sqlite:///{var}/unused.db")
     proc = subprocess.run(
         [*_cli(), "parse", "--json", *files],
-        capture_output=True, text=True, encoding="utf-8", env=env, cwd=var, timeout=120,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        cwd=var,
+        timeout=120,
     )
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     results = [json.loads(line) for line in lines]
@@ -144,7 +146,7 @@ def test_real_world_quirks(corpus_run):
 
 # ---------------------------------------------------------------- our own misbehaving feeds, in-process
 
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 def _run(path: Path):
@@ -199,8 +201,8 @@ def test_duplicate_guids_are_disambiguated_by_position():
 
 def test_german_dates_in_pubdate():
     _, (market, spring) = _run(FIXTURES / "feeds" / "misbehaving_german_dates_no_guid.xml")
-    assert market.published_at == datetime(2026, 11, 23, 23, 0, tzinfo=timezone.utc)
-    assert spring.published_at == datetime(2026, 3, 3, 9, 0, tzinfo=timezone.utc)
+    assert market.published_at == datetime(2026, 11, 23, 23, 0, tzinfo=UTC)
+    assert spring.published_at == datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
     assert not market.date_estimated and not spring.date_estimated
     assert item_key(market) != item_key(spring)
 

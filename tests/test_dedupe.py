@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from syndicate import topics as topic_rules
 from syndicate.clock import utcnow
+from syndicate.dedupe.store import store_entries
+from syndicate.ingest.refresh import refresh_source
 from syndicate.models import Article, Cluster, Source
 from syndicate.reader.normalise import normalise_entry
 from syndicate.reader.parse import parse
-from syndicate.refresh import refresh_source
-from syndicate.store import store_entries
+from syndicate.topics import rules as topic_rules
 from tests.conftest import FeedServer, make_source
 
 FIXTURES = Path(__file__).parent / "fixtures" / "refresh"
@@ -65,7 +65,7 @@ def test_same_story_from_three_cities_is_one_cluster(runtime, session, server):
     assert muc.cluster_id == nbg.cluster_id == aug.cluster_id
     cluster = session.get(Cluster, muc.cluster_id)
     assert cluster.representative_id == aug.id  # the earliest publication, although polled last
-    assert cluster.published_at == datetime(2025, 3, 4, 7, 30, tzinfo=timezone.utc)
+    assert cluster.published_at == datetime(2025, 3, 4, 7, 30, tzinfo=UTC)
     members = session.scalars(select(Article.id).where(Article.cluster_id == cluster.id)).all()
     assert sorted(members) == sorted([muc.id, nbg.id, aug.id])
 
@@ -102,7 +102,9 @@ def test_storing_the_same_entries_twice_does_not_duplicate(runtime, topics):
         session.commit()
     with runtime.sessions() as other:  # a second worker with the same document
         source = other.get(Source, source.id)
-        second = store_entries(other, source, _entries("muenchen.xml", "https://ru.muenchen.de/rss", now), topic_rules.load_rules(other), now)
+        second = store_entries(
+            other, source, _entries("muenchen.xml", "https://ru.muenchen.de/rss", now), topic_rules.load_rules(other), now
+        )
         other.commit()
     assert (first.new, first.updated) == (2, 0)
     assert (second.new, second.updated, second.duplicates) == (0, 0, 0)
@@ -114,7 +116,7 @@ def test_storing_the_same_entries_twice_does_not_duplicate(runtime, topics):
 def test_insert_race_on_the_same_item_key_is_absorbed(runtime, topics, monkeypatch):
     """Another worker inserted the items between our lookup and our insert: the unique key refuses
     ours, nothing is counted twice, and no cluster, bucket or topic row is left without its article."""
-    from syndicate import store
+    from syndicate.dedupe import store
     from syndicate.models import ArticleBucket, ArticleTopic, SourcePassage
 
     now = utcnow()
@@ -127,7 +129,8 @@ def test_insert_race_on_the_same_item_key_is_absorbed(runtime, topics, monkeypat
 
         def tables():
             return [session.scalar(select(func.count()).select_from(t)) for t in (Article, Cluster, ArticleBucket, ArticleTopic)] + [
-                session.scalar(select(func.sum(SourcePassage.articles)))]
+                session.scalar(select(func.sum(SourcePassage.articles)))
+            ]
 
         before = tables()
         real_known, lookups = store._known, []
@@ -156,17 +159,23 @@ def test_probes_of_a_document_are_the_probes_of_its_items():
     """``dedupe.probes`` (signatures and bands of a document computed together) gives each item's
     ``dedupe.probe`` and each run's ``neardup.minhash``: the corpus's and the fixtures' entries, items
     too short to shingle and empty ones."""
-    from syndicate import dedupe
+    from syndicate.dedupe import rules as dedupe
     from syndicate.reader.errors import SyndicateError
     from tests.conftest import CORPUS
     from tests.conftest import FIXTURES as ALL_FIXTURES
 
-    now = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 24, 12, tzinfo=UTC)
     files = sorted((ALL_FIXTURES / "feeds").iterdir()) + sorted(FIXTURES.iterdir())
     if CORPUS.is_dir():
         files += sorted(p for p in CORPUS.rglob("*") if p.is_file())
-    documents = [[("Zwei Wörter", "<p>zwei Wörter</p>", "zwei Wörter", now, None), ("", "", "", now, None),
-                  ("Ein", "", "ein", now, None), ("Titel — „Zitat“", "<p>Satz eins. Satz zwei!</p><p>Drei</p>", "", now, None)]]
+    documents = [
+        [
+            ("Zwei Wörter", "<p>zwei Wörter</p>", "zwei Wörter", now, None),
+            ("", "", "", now, None),
+            ("Ein", "", "ein", now, None),
+            ("Titel — „Zitat“", "<p>Satz eins. Satz zwei!</p><p>Drei</p>", "", now, None),
+        ]
+    ]
     for path in files:
         try:
             feed = parse(path.read_bytes(), url="https://example.org/feed")
@@ -186,7 +195,12 @@ def test_probes_of_a_document_are_the_probes_of_its_items():
             assert (batched is None and alone is None) or (batched == alone).all(), run
         for item, found in zip(items, together):
             alone = dedupe.probe(7, *item)
-            assert (found.source_id, found.evidence, found.hashes, found.published_at, found.buckets) == \
-                   (alone.source_id, alone.evidence, alone.hashes, alone.published_at, alone.buckets), item[0]
+            assert (found.source_id, found.evidence, found.hashes, found.published_at, found.buckets) == (
+                alone.source_id,
+                alone.evidence,
+                alone.hashes,
+                alone.published_at,
+                alone.buckets,
+            ), item[0]
             compared += 1
     assert compared > 1000, compared

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 import pytest
 
-from syndicate import dedupe
+from syndicate.dedupe import rules as dedupe
 from tests import labelled
 from tests.conftest import ROOT
 
@@ -55,10 +55,13 @@ def test_same_story_precision_and_recall(session, data, capsys):
     with capsys.disabled():
         thresholds = ", ".join(f"{k}={v.days}d" if isinstance(v, timedelta) else f"{k}={v}" for k, v in asdict(dedupe.POLICY).items())
         print(f"\nlabelled set: {len(data['records'])} records, {overall.pairs} pairs; thresholds: {thresholds}")
-        print(f"  all pairs:          precision {overall.precision:.4f} recall {overall.recall:.4f} "
-              f"(tp {overall.tp}, fp {overall.fp}, fn {overall.fn})")
-        print(f"  cross-source pairs: precision {cross.precision:.4f} recall {cross.recall:.4f} "
-              f"(tp {cross.tp}, fp {cross.fp}, fn {cross.fn})")
+        print(
+            f"  all pairs:          precision {overall.precision:.4f} recall {overall.recall:.4f} "
+            f"(tp {overall.tp}, fp {overall.fp}, fn {overall.fn})"
+        )
+        print(
+            f"  cross-source pairs: precision {cross.precision:.4f} recall {cross.recall:.4f} (tp {cross.tp}, fp {cross.fp}, fn {cross.fn})"
+        )
         print(f"  GUID/URL changes stored as updates of the same row: {recognised}/{guid_changes}; edits in place: {edited}/{edits}")
         for a, b in overall.merged:
             print(f"  wrongly merged: {by_id[a]['story']} ({by_id[a]['source']}) ~ {by_id[b]['story']} ({by_id[b]['source']})")

@@ -10,8 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from syndicate import due
 from syndicate.clock import utcnow
+from syndicate.ingest import due
 from syndicate.models import BeatTick, FetchLog, Source
 from tests.conftest import make_source
 
@@ -219,9 +219,12 @@ def test_refresh_task_runs_under_the_lease(runtime, session, feed_server, monkey
     from workers import tasks
 
     monkeypatch.setattr(tasks, "_runtime", runtime)
-    route = feed_server.add("/a.xml", '<rss version="2.0"><channel><title>A</title><item><guid>1</guid>'
-                            '<title>Eins</title><link>https://a.example/1</link></item></channel></rss>',
-                            headers={"Content-Type": "application/rss+xml"})
+    route = feed_server.add(
+        "/a.xml",
+        '<rss version="2.0"><channel><title>A</title><item><guid>1</guid>'
+        "<title>Eins</title><link>https://a.example/1</link></item></channel></rss>",
+        headers={"Content-Type": "application/rss+xml"},
+    )
     source = make_source(session, feed_server.url("/a.xml"))
     source.next_check_at = utcnow() - timedelta(seconds=1)
     session.commit()
@@ -266,8 +269,10 @@ def test_batch_task_polls_each_source_under_its_own_lease(runtime, session, feed
     from workers import tasks
 
     monkeypatch.setattr(tasks, "_runtime", runtime)
-    item = ('<rss version="2.0"><channel><title>{n}</title><item><guid>{n}</guid><title>Meldung {n}</title>'
-            '<link>https://a.example/{n}</link></item></channel></rss>')
+    item = (
+        '<rss version="2.0"><channel><title>{n}</title><item><guid>{n}</guid><title>Meldung {n}</title>'
+        "<link>https://a.example/{n}</link></item></channel></rss>"
+    )
     routes = [feed_server.add(f"/{n}.xml", item.format(n=n), headers={"Content-Type": "application/rss+xml"}) for n in range(4)]
     sources = [make_source(session, feed_server.url(f"/{n}.xml")) for n in range(4)]
     for source in sources:
@@ -297,12 +302,14 @@ def test_batch_task_polls_each_source_under_its_own_lease(runtime, session, feed
 
 
 def test_a_crash_in_one_source_of_a_batch_does_not_cost_the_others_their_poll(runtime, session, feed_server, monkeypatch, caplog):
-    from syndicate import refresh
+    from syndicate.ingest import refresh
     from workers import tasks
 
     monkeypatch.setattr(tasks, "_runtime", runtime)
-    item = ('<rss version="2.0"><channel><title>{n}</title><item><guid>{n}</guid><title>Meldung {n}</title>'
-            '<link>https://a.example/{n}</link></item></channel></rss>')
+    item = (
+        '<rss version="2.0"><channel><title>{n}</title><item><guid>{n}</guid><title>Meldung {n}</title>'
+        "<link>https://a.example/{n}</link></item></channel></rss>"
+    )
     for n in range(3):
         feed_server.add(f"/c{n}.xml", item.format(n=n), headers={"Content-Type": "application/rss+xml"})
     sources = [make_source(session, feed_server.url(f"/c{n}.xml")) for n in range(3)]
@@ -331,7 +338,7 @@ def test_a_batch_out_of_time_stops_instead_of_going_on(runtime, session, monkeyp
     """The soft time limit ends the batch (the source it hit is backed off); it is not one source's crash."""
     from celery.exceptions import SoftTimeLimitExceeded
 
-    from syndicate import refresh
+    from syndicate.ingest import refresh
     from workers import tasks
 
     monkeypatch.setattr(tasks, "_runtime", runtime)
@@ -376,14 +383,15 @@ def test_refresh_tasks_route_to_the_refresh_queue_with_limits_above_their_work()
     assert app.conf.task_soft_time_limit > 2 * settings.fetch_deadline and app.conf.task_time_limit > app.conf.task_soft_time_limit
     assert refresh_sources.soft_time_limit >= settings.batch_budget + app.conf.task_soft_time_limit
     assert refresh_sources.time_limit > refresh_sources.soft_time_limit
-    assert celeryconfig.VISIBILITY_TIMEOUT > refresh_sources.time_limit + celeryconfig.RETRY_BACKOFF_MAX
+    assert refresh_sources.time_limit + celeryconfig.RETRY_BACKOFF_MAX < celeryconfig.VISIBILITY_TIMEOUT
     assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost and app.conf.worker_prefetch_multiplier == 1
     assert refresh_source.autoretry_for and refresh_sources.autoretry_for and refresh_sources.retry_jitter
 
 
 def test_the_embedded_broker_polls_for_the_next_message_without_idling_a_second(broker_url):
-    import celeryconfig
     from kombu import Connection
+
+    import celeryconfig
 
     if not broker_url.startswith("sqla+"):
         pytest.skip("the suite runs on another broker")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import feedparser
 
-from syndicate.publish import FeedQuery, build_feed
-from syndicate.refresh import refresh_source
+from syndicate.ingest.refresh import refresh_source
+from syndicate.publish.feeds import FeedQuery, build_feed
 from tests.conftest import make_source
 from tests.test_feed_formats import check_atom, check_json, check_rss
 

@@ -2,29 +2,47 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from syndicate.reader.normalise import normalise_entry, repair_text
 from syndicate.reader.parse import parse
 
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 def rss(title: bytes, declared: str = "utf-8", bom: bytes = b"") -> bytes:
     return (
         bom + b'<?xml version="1.0" encoding="' + declared.encode() + b'"?><rss version="2.0"><channel><title>t</title>'
-        b"<item><title>" + title + b"</title><link>https://www.augsburg.de/pm/1</link><description>" + title
+        b"<item><title>"
+        + title
+        + b"</title><link>https://www.augsburg.de/pm/1</link><description>"
+        + title
         + b"</description></item></channel></rss>"
     )
 
 
 CASES = [
-    pytest.param(rss("„Bürgerfest“ – 5 € Eintritt".encode("cp1252"), "iso-8859-1"), None, "„Bürgerfest“ – 5 € Eintritt", id="windows-1252-labelled-iso-8859-1"),
-    pytest.param(rss("Müllabfuhr in der Maximilianstraße".encode("utf-8").decode("latin-1").encode("utf-8")), None, "Müllabfuhr in der Maximilianstraße", id="double-encoded-utf-8"),
-    pytest.param(rss("Grünflächen".encode("utf-8"), "iso-8859-1", b"\xef\xbb\xbf"), None, "Grünflächen", id="utf-8-bom-beats-declaration"),
-    pytest.param(rss("Grünflächen".encode("latin-1"), "iso-8859-1"), "application/rss+xml; charset=utf-8", "Grünflächen", id="http-charset-conflicts-with-body"),
+    pytest.param(
+        rss("„Bürgerfest“ – 5 € Eintritt".encode("cp1252"), "iso-8859-1"),
+        None,
+        "„Bürgerfest“ – 5 € Eintritt",
+        id="windows-1252-labelled-iso-8859-1",
+    ),
+    pytest.param(
+        rss("Müllabfuhr in der Maximilianstraße".encode().decode("latin-1").encode("utf-8")),
+        None,
+        "Müllabfuhr in der Maximilianstraße",
+        id="double-encoded-utf-8",
+    ),
+    pytest.param(rss("Grünflächen".encode(), "iso-8859-1", b"\xef\xbb\xbf"), None, "Grünflächen", id="utf-8-bom-beats-declaration"),
+    pytest.param(
+        rss("Grünflächen".encode("latin-1"), "iso-8859-1"),
+        "application/rss+xml; charset=utf-8",
+        "Grünflächen",
+        id="http-charset-conflicts-with-body",
+    ),
 ]
 
 

@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 from lxml import etree
 
-from syndicate.publish import FeedQuery, build_feed
+from syndicate.publish.feeds import FeedQuery, build_feed
 from tests.conftest import FIXTURES, make_source
 from tests.test_dedupe import poll_all, server  # noqa: F401 - server is a fixture
 

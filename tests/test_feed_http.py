@@ -4,8 +4,8 @@ before= cursor and RFC 5005 links, the render cache, and the OPML of all feeds."
 from __future__ import annotations
 
 import json
-from email.utils import format_datetime, parsedate_to_datetime
 from datetime import timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 from xml.etree import ElementTree as ET
 
 import feedparser
@@ -13,8 +13,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from syndicate import publish
-from syndicate.refresh import refresh_source
+from syndicate.ingest.refresh import refresh_source
+from syndicate.publish import feeds as publish
 from syndicate.web.app import create_app
 from tests.conftest import make_source
 from tests.test_dedupe import poll_all, server  # noqa: F401 - server is a fixture
@@ -92,7 +92,7 @@ def _next(document, fmt):
 
 @pytest.mark.parametrize("fmt", ["rss", "atom", "json"])
 def test_paging_walks_back_through_every_story(client, stories, fmt):
-    url, seen, pages = "/feeds/all.{fmt}?limit=1".format(fmt=fmt), [], 0
+    url, seen, pages = f"/feeds/all.{fmt}?limit=1", [], 0
     while url:
         response = client.get(url.removeprefix(BASE))
         assert response.status_code == 200, response.text
@@ -155,7 +155,11 @@ def test_opml_lists_every_feed(client, stories):
     assert response.status_code == 200 and "attachment" in response.headers["content-disposition"]
     outlines = ET.fromstring(response.content).findall("./body/outline")
     urls = [o.get("xmlUrl") for o in outlines]
-    assert f"{BASE}/feeds/all.atom" in urls and f"{BASE}/feeds/topics/klimaschutz.atom" in urls and f"{BASE}/feeds/cities/augsburg.atom" in urls
+    assert (
+        f"{BASE}/feeds/all.atom" in urls
+        and f"{BASE}/feeds/topics/klimaschutz.atom" in urls
+        and f"{BASE}/feeds/cities/augsburg.atom" in urls
+    )
     assert all(o.get("type") == "rss" and o.get("text") for o in outlines)
     rss = ET.fromstring(client.get("/feeds/opml?format=rss").content)
     assert all(o.get("xmlUrl").endswith(".rss") for o in rss.findall("./body/outline"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import time
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import brotli
 import pytest
@@ -17,7 +17,7 @@ from syndicate.reader.parse import parse
 from tests.conftest import FIXTURES, FeedServer
 
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
-NOW = datetime(2026, 11, 24, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +62,7 @@ def get(client, url, *, max_bytes=1_000_000, max_redirects=5, **kw):
         ("1.5", None),
         ("soon", None),
     ],
-    ids=["none", "empty", "seconds", "padded", "zero", "http-date", "http-date-offset", "past-date", "negative",
-         "fraction", "garbage"],
+    ids=["none", "empty", "seconds", "padded", "zero", "http-date", "http-date-offset", "past-date", "negative", "fraction", "garbage"],
 )
 def test_parse_retry_after(value, expected):
     assert parse_retry_after(value, now=NOW) == expected
@@ -83,8 +82,18 @@ def test_parse_retry_after(value, expected):
         ({"expires": "Tue, 24 Nov 2026 11:00:00 GMT"}, 0),
         ({"expires": "0"}, None),
     ],
-    ids=["none", "max-age", "among-directives", "case-insensitive", "no-cache", "not-a-number", "max-age-wins",
-         "expires", "expires-past", "expires-invalid"],
+    ids=[
+        "none",
+        "max-age",
+        "among-directives",
+        "case-insensitive",
+        "no-cache",
+        "not-a-number",
+        "max-age-wins",
+        "expires",
+        "expires-past",
+        "expires-invalid",
+    ],
 )
 def test_parse_max_age(headers, expected):
     assert parse_max_age(headers, now=NOW) == expected
@@ -102,8 +111,7 @@ def test_result_retry_after_only_for_429_and_503(status, header, expected):
 
 @pytest.mark.parametrize(
     "status, reason",
-    [(404, "http_404"), (410, "http_410"), (403, "http_403"), (401, "http_401"), (418, "http_4xx"),
-     (500, "http_5xx"), (503, "http_5xx")],
+    [(404, "http_404"), (410, "http_410"), (403, "http_403"), (401, "http_401"), (418, "http_4xx"), (500, "http_5xx"), (503, "http_5xx")],
     ids=str,
 )
 def test_http_status_reason_codes(status, reason):
@@ -271,9 +279,11 @@ def test_gzip_body_is_decoded(client, feed_server):
 
 def test_slow_server_times_out(feed_server):
     feed_server.add("/slow", RSS, delay=1.5)
-    with make_client(AddressPolicy(["127.0.0.1/32"]), timeout=0.5, user_agent="t") as slow_client:
-        with pytest.raises(errors.FetchTimeout) as info:
-            get(slow_client, feed_server.url("/slow"))
+    with (
+        make_client(AddressPolicy(["127.0.0.1/32"]), timeout=0.5, user_agent="t") as slow_client,
+        pytest.raises(errors.FetchTimeout) as info,
+    ):
+        get(slow_client, feed_server.url("/slow"))
     assert info.value.reason == "timeout"
     assert isinstance(info.value, errors.NetworkError)
 

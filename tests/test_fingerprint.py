@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -10,7 +10,7 @@ from syndicate.reader.fingerprint import content_hash, item_key, normalised_text
 from syndicate.reader.normalise import normalise_entry
 from syndicate.reader.parse import RawEntry
 
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 PRESS_RELEASE = (
     "Die Landeshauptstadt München baut in den kommenden zwei Jahren 200 neue Ladesäulen für Elektroautos. "

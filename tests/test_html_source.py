@@ -4,33 +4,60 @@ pages, and refresh_source end to end against a real HTTP server on 127.0.0.1."""
 from __future__ import annotations
 
 import tomllib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
 import pytest
 from sqlalchemy import select
 
-from syndicate.publish import FeedQuery, build_feed
+from syndicate.ingest.refresh import refresh_source
 from syndicate.models import Article, ArticleTopic, FetchLog, Source, Topic
+from syndicate.publish.feeds import FeedQuery, build_feed
 from syndicate.reader import html_source
 from syndicate.reader.errors import SelectorsMatchedNothing
 from syndicate.reader.html_source import Selectors
-from syndicate.refresh import refresh_source
-from syndicate.registry import SourceEntry
+from syndicate.sources.registry import SourceEntry
 from tests.conftest import make_source
 
 FIXTURES = Path(__file__).parent / "fixtures" / "html"
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 
-NUERNBERG = Selectors(item="div.pm-liste > div.pm-eintrag", title="h3", link="h3 a@href", date="span.datum",
-                      summary="p.teaser", next="a[rel~=next]", max_pages=2)
-AKDB = Selectors(item="article.news-teaser", title="xpath:.//h2", link="h2 a", date=".news-teaser__date",
-                 summary="p.news-teaser__text", image="img", categories="ul.news-teaser__tags a")
-BSI = Selectors(item=".c-search-result-list__item", title=".c-teaser__headline", link="a.c-teaser__link",
-                date=".c-teaser__date", summary=".c-teaser__text", next=".c-pagination__item--next a")
-AUGSBURG = Selectors(item=".news-list-view .article", title="h3 [itemprop=headline]", link="h3 a", date="time",
-                     summary=".teaser-text p", categories=".news-list-category", next="li.next a")
+NUERNBERG = Selectors(
+    item="div.pm-liste > div.pm-eintrag",
+    title="h3",
+    link="h3 a@href",
+    date="span.datum",
+    summary="p.teaser",
+    next="a[rel~=next]",
+    max_pages=2,
+)
+AKDB = Selectors(
+    item="article.news-teaser",
+    title="xpath:.//h2",
+    link="h2 a",
+    date=".news-teaser__date",
+    summary="p.news-teaser__text",
+    image="img",
+    categories="ul.news-teaser__tags a",
+)
+BSI = Selectors(
+    item=".c-search-result-list__item",
+    title=".c-teaser__headline",
+    link="a.c-teaser__link",
+    date=".c-teaser__date",
+    summary=".c-teaser__text",
+    next=".c-pagination__item--next a",
+)
+AUGSBURG = Selectors(
+    item=".news-list-view .article",
+    title="h3 [itemprop=headline]",
+    link="h3 a",
+    date="time",
+    summary=".teaser-text p",
+    categories=".news-list-category",
+    next="li.next a",
+)
 
 
 def page(name: str) -> bytes:
@@ -38,7 +65,7 @@ def page(name: str) -> bytes:
 
 
 def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def poll(runtime, session, source_id):
@@ -65,7 +92,11 @@ def test_nuernberg_list_with_explicit_selectors():
     assert [(e.title, e.link, e.published) for e in feed.entries] == [
         ("Neue Radwege am Frauentorgraben freigegeben", "https://www.nuernberg.de/presse/mitteilungen/pm_4711.html", utc(2026, 10, 13, 22)),
         ("Bürgeramt Nord: geänderte Öffnungszeiten", "https://www.nuernberg.de/presse/mitteilungen/pm_4710.html", utc(2026, 10, 12, 22)),
-        ("Klimaschutzfahrplan: Stadtrat beschließt Wärmeplanung", "https://www.nuernberg.de/presse/mitteilungen/pm_4709.html", utc(2026, 10, 11, 22)),
+        (
+            "Klimaschutzfahrplan: Stadtrat beschließt Wärmeplanung",
+            "https://www.nuernberg.de/presse/mitteilungen/pm_4709.html",
+            utc(2026, 10, 11, 22),
+        ),
     ]
     assert feed.entries[0].summary.startswith("Der Oberbürgermeister hat heute")
 
@@ -83,33 +114,47 @@ def test_akdb_news_with_xpath_base_href_tags_and_images():
 def test_augsburg_typo3_archive_with_time_elements_and_categories():
     feed = html_source.extract(page("augsburg_archiv.html"), "https://www.augsburg.de/presse-archiv/", AUGSBURG)
     assert [e.title for e in feed.entries] == [
-        "Stadtwerke bauen Fernwärme aus", "Neue Ladesäulen in der Innenstadt", "Online-Terminvergabe im Bürgerbüro"]
+        "Stadtwerke bauen Fernwärme aus",
+        "Neue Ladesäulen in der Innenstadt",
+        "Online-Terminvergabe im Bürgerbüro",
+    ]
     assert [e.published for e in feed.entries] == [utc(2026, 10, 13, 22), utc(2026, 10, 12, 22), utc(2026, 10, 9, 22)]
     assert [e.categories for e in feed.entries] == [["Umwelt"], ["Mobilität"], ["Bürgerservice"]]
     assert all(e.link.startswith("https://www.augsburg.de/buergerservice-rathaus/") for e in feed.entries)
-    assert html_source.next_page(page("augsburg_archiv.html"), "https://www.augsburg.de/presse-archiv/", AUGSBURG) == \
-        "https://www.augsburg.de/presse-archiv/page-2"
+    assert (
+        html_source.next_page(page("augsburg_archiv.html"), "https://www.augsburg.de/presse-archiv/", AUGSBURG)
+        == "https://www.augsburg.de/presse-archiv/page-2"
+    )
 
 
 def test_bsi_government_site_builder_page():
     feed = html_source.extract(page("bsi_gsb.html"), "https://www.bsi.bund.de/DE/Presse/pressemitteilungen_node.html", BSI)
     assert [(e.title, e.link, e.published) for e in feed.entries] == [
-        ("Die Lage der IT-Sicherheit in Deutschland 2026",
-         "https://www.bsi.bund.de/SharedDocs/Pressemitteilungen/DE/2026/lagebericht-2026_141026.html", utc(2026, 10, 13, 22)),
-        ("Mehr Cyberresilienz für Kommunen",
-         "https://www.bsi.bund.de/SharedDocs/Pressemitteilungen/DE/2026/kommunen-cyberresilienz_021026.html", utc(2026, 10, 1, 22)),
+        (
+            "Die Lage der IT-Sicherheit in Deutschland 2026",
+            "https://www.bsi.bund.de/SharedDocs/Pressemitteilungen/DE/2026/lagebericht-2026_141026.html",
+            utc(2026, 10, 13, 22),
+        ),
+        (
+            "Mehr Cyberresilienz für Kommunen",
+            "https://www.bsi.bund.de/SharedDocs/Pressemitteilungen/DE/2026/kommunen-cyberresilienz_021026.html",
+            utc(2026, 10, 1, 22),
+        ),
     ]  # "Datum 14.10.2026"; the session id is gone from the link
     assert feed.entries[0].summary.startswith("Das BSI hat heute")
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("14.10.2026", utc(2026, 10, 13, 22)),
-    ("14. Oktober 2026", utc(2026, 10, 13, 22)),
-    ("3. März 2026, 9:30 Uhr", utc(2026, 3, 3, 8, 30)),
-    ("2020-10-14T10:15:00+02:00", utc(2020, 10, 14, 8, 15)),
-    ("2026-01-05", utc(2026, 1, 4, 23)),
-    ("irgendwann", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("14.10.2026", utc(2026, 10, 13, 22)),
+        ("14. Oktober 2026", utc(2026, 10, 13, 22)),
+        ("3. März 2026, 9:30 Uhr", utc(2026, 3, 3, 8, 30)),
+        ("2020-10-14T10:15:00+02:00", utc(2020, 10, 14, 8, 15)),
+        ("2026-01-05", utc(2026, 1, 4, 23)),
+        ("irgendwann", None),
+    ],
+)
 def test_dates_german_and_iso_to_utc(text, expected):
     assert html_source.parse_date(text) == expected
 
@@ -131,12 +176,15 @@ def test_detection_prefers_an_advertised_feed():
     assert found.selectors is None
 
 
-@pytest.mark.parametrize("name, url, explicit", [
-    ("nuernberg_list.html", "https://www.nuernberg.de/presse/mitteilungen/", NUERNBERG),
-    ("akdb_news.html", "https://www.akdb.de/newsroom/", AKDB),
-    ("augsburg_archiv.html", "https://www.augsburg.de/presse-archiv/", AUGSBURG),
-    ("bsi_gsb.html", "https://www.bsi.bund.de/DE/Presse/pressemitteilungen_node.html", BSI),
-])
+@pytest.mark.parametrize(
+    "name, url, explicit",
+    [
+        ("nuernberg_list.html", "https://www.nuernberg.de/presse/mitteilungen/", NUERNBERG),
+        ("akdb_news.html", "https://www.akdb.de/newsroom/", AKDB),
+        ("augsburg_archiv.html", "https://www.augsburg.de/presse-archiv/", AUGSBURG),
+        ("bsi_gsb.html", "https://www.bsi.bund.de/DE/Presse/pressemitteilungen_node.html", BSI),
+    ],
+)
 def test_detected_blocks_extract_the_same_items_as_explicit_selectors(name, url, explicit):
     found = html_source.detect(page(name), url)
     assert not found.feeds and found.selectors is not None
@@ -162,8 +210,13 @@ def test_article_page_metadata_from_json_ld_og_time_and_tags():
 
 
 def test_registry_accepts_html_sources_and_refuses_bad_selectors():
-    entry = SourceEntry.model_validate({"url": "https://www.nuernberg.de/presse/mitteilungen/", "kind": "html",
-                                        "html": {"item": "div.pm-eintrag", "date": "span.datum", "max_pages": 3}})
+    entry = SourceEntry.model_validate(
+        {
+            "url": "https://www.nuernberg.de/presse/mitteilungen/",
+            "kind": "html",
+            "html": {"item": "div.pm-eintrag", "date": "span.datum", "max_pages": 3},
+        }
+    )
     assert entry.html.item == "div.pm-eintrag"
     with pytest.raises(ValueError, match="invalid selector"):
         SourceEntry.model_validate({"url": "https://a.example/", "kind": "html", "html": {"item": "div[[["}})
@@ -212,9 +265,14 @@ def test_refresh_changed_list_updates_in_place_and_redesign_is_an_error(runtime,
 def test_refresh_akdb_with_article_pages_fills_topics_and_costs_one_request_per_article(runtime, session, feed_server, topics):
     listing = page("akdb_news.html").replace(b"https://www.akdb.de/", feed_server.url("/").encode())
     news = feed_server.add("/newsroom/", listing, headers=HTML, etag='"v1"')
-    articles = {path: feed_server.add(path, page("akdb_article.html"), headers=HTML) for path in (
-        "/newsroom/news/bayernid-fuer-alle-kommunen/", "/newsroom/pressemitteilungen/akdb-rechenzentrum-zertifiziert/",
-        "/newsroom/ereport/ozg-umsetzung-in-bayern")}
+    articles = {
+        path: feed_server.add(path, page("akdb_article.html"), headers=HTML)
+        for path in (
+            "/newsroom/news/bayernid-fuer-alle-kommunen/",
+            "/newsroom/pressemitteilungen/akdb-rechenzentrum-zertifiziert/",
+            "/newsroom/ereport/ozg-umsetzung-in-bayern",
+        )
+    }
     selectors = Selectors(**{**AKDB.as_dict(), "article_pages": True})
     source = html_source_row(session, feed_server.url("/newsroom/"), selectors, city="akdb")
 
@@ -263,7 +321,7 @@ def test_cli_probe_proposes_selectors_and_add_registers_an_html_source(runtime, 
     assert probe["kind"] == "html" and len(probe["items"]) == 3
     assert probe["items"][0]["categories"] == ["IT/Digitalisierung", "IT-Sicherheit"]
     assert probe["items"][0]["published_at"] == "2020-10-13T22:00:00Z"
-    assert '[sources.html]' in probe["toml"] and probe["selectors"]["item"] == "article.news-teaser.col-md-4"
+    assert "[sources.html]" in probe["toml"] and probe["selectors"]["item"] == "article.news-teaser.col-md-4"
 
     done, (advertised,) = _cli(settings, "sources", "probe", feed_server.url("/mit-feed/"))
     assert advertised["kind"] == "advertised_feeds" and advertised["feeds"] == [feed_server.url("/aktuelles/rss.xml")]
@@ -280,10 +338,17 @@ def test_cli_probe_proposes_selectors_and_add_registers_an_html_source(runtime, 
 
 def test_twenty_entries_cost_twenty_one_requests_then_one_per_poll(runtime, session, feed_server):
     items = "".join(
-        f'<li class="meldung"><a href="/pm_{n}.html">Meldung Nummer {n}</a> <span>{n:02d}.09.2026</span></li>' for n in range(1, 21))
+        f'<li class="meldung"><a href="/pm_{n}.html">Meldung Nummer {n}</a> <span>{n:02d}.09.2026</span></li>' for n in range(1, 21)
+    )
     listing = feed_server.add("/liste.html", f"<html><body><ul class='pm'>{items}</ul></body></html>", headers=HTML, etag='"a"')
-    pages = [feed_server.add(f"/pm_{n}.html", f"<html><body><time datetime='2026-09-{n:02d}T10:00:00+02:00'></time>"
-                             f"<p>Text {n}</p></body></html>", headers=HTML) for n in range(1, 21)]
+    pages = [
+        feed_server.add(
+            f"/pm_{n}.html",
+            f"<html><body><time datetime='2026-09-{n:02d}T10:00:00+02:00'></time><p>Text {n}</p></body></html>",
+            headers=HTML,
+        )
+        for n in range(1, 21)
+    ]
     source = html_source_row(session, feed_server.url("/liste.html"), Selectors(item="li.meldung", article_pages=True))
     assert poll(runtime, session, source.id).new == 20
     assert listing.hits + sum(p.hits for p in pages) == 21

@@ -26,10 +26,22 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install -y chromium); the index page browser test needs it"
 )
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", "--disable-dev-shm-usage", "--hide-scrollbars"]
-SLUGS = ["all"] + [f"topics/{t}" for t in ("it-sicherheit", "digitalisierung", "klimaschutz", "mobilitaet", "buergerservice")] + [
-    f"cities/{c}" for c in ("muenchen", "augsburg", "nuernberg")]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+]
+SLUGS = (
+    ["all"]
+    + [f"topics/{t}" for t in ("it-sicherheit", "digitalisierung", "klimaschutz", "mobilitaet", "buergerservice")]
+    + [f"cities/{c}" for c in ("muenchen", "augsburg", "nuernberg")]
+)
 TYPES = {"rss": "application/rss+xml", "atom": "application/atom+xml", "json": "application/feed+json"}
 
 
@@ -38,7 +50,9 @@ def served_index(settings, runtime, topics):
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server_ = uvicorn.Server(uvicorn.Config(create_app(settings.model_copy(update={"public_url": base})), log_level="warning", lifespan="off"))
+    server_ = uvicorn.Server(
+        uvicorn.Config(create_app(settings.model_copy(update={"public_url": base})), log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server_.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

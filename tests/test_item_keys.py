@@ -3,18 +3,27 @@ a document with too many unusable GUIDs falls back to links."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from syndicate.reader.fingerprint import item_key, item_keys
 from syndicate.reader.normalise import Entry, canonical_url
 
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 def entry(guid=None, url=None, title="Titel", text="Text", published=NOW, estimated=False) -> Entry:
     return Entry(
-        title=title, url=url, canonical_url=canonical_url(url), guid=guid, summary_html="", content_html="",
-        text=text, published_at=published, updated_at=None, author=None, date_estimated=estimated,
+        title=title,
+        url=url,
+        canonical_url=canonical_url(url),
+        guid=guid,
+        summary_html="",
+        content_html="",
+        text=text,
+        published_at=published,
+        updated_at=None,
+        author=None,
+        date_estimated=estimated,
     )
 
 
@@ -64,12 +73,12 @@ def test_up_to_five_percent_unusable_keeps_guids():
 def test_no_guid_no_link_uses_title_and_date():
     a = entry(title="Sitzung des Stadtrats", published=NOW)
     same_later_text = entry(title="Sitzung des Stadtrats", text="geänderter Text", published=NOW)
-    other_date = entry(title="Sitzung des Stadtrats", published=datetime(2026, 11, 1, tzinfo=timezone.utc))
+    other_date = entry(title="Sitzung des Stadtrats", published=datetime(2026, 11, 1, tzinfo=UTC))
     assert item_keys([a]) == item_keys([same_later_text])
     assert item_keys([a]) != item_keys([other_date])
 
 
 def test_estimated_date_is_not_part_of_the_key():
     a = entry(title="Ohne Datum", text="Inhalt", published=NOW, estimated=True)
-    b = entry(title="Ohne Datum", text="Inhalt", published=datetime(2026, 12, 1, tzinfo=timezone.utc), estimated=True)
+    b = entry(title="Ohne Datum", text="Inhalt", published=datetime(2026, 12, 1, tzinfo=UTC), estimated=True)
     assert item_keys([a]) == item_keys([b])

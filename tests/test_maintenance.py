@@ -14,23 +14,70 @@ import pytest
 from sqlalchemy import exists, func, select, text
 from sqlalchemy.engine import make_url
 
-from syndicate import maintenance, sources_service
 from syndicate.clock import utcnow
 from syndicate.db import make_engine
+from syndicate.ingest.refresh import refresh_source
 from syndicate.models import (
-    Article, ArticleBucket, ArticleTopic, Cluster, FetchLog, HostRequest, Source, Tombstone, WebSubSubscription,
+    Article,
+    ArticleBucket,
+    ArticleTopic,
+    Cluster,
+    FetchLog,
+    HostRequest,
+    Source,
+    Tombstone,
+    WebSubSubscription,
 )
-from syndicate.publish import FeedQuery, load_items
-from syndicate.refresh import refresh_source
+from syndicate.ops import maintenance
+from syndicate.publish.feeds import FeedQuery, load_items
 from syndicate.runtime import Runtime
+from syndicate.sources import service as sources_service
 from tests.conftest import make_source
 from tests.test_cli import json_lines, syndicate
 from tests.test_store_lifecycle import OTHER, STORY
 
 RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
-WORDS = ("Stadtrat Haushalt Radweg Schule Kita Brücke Bürgerhaus Spielplatz Wahl Sitzung Baustelle Feuerwehr Museum "
-         "Bibliothek Friedhof Markt Fest Konzert Ausstellung Sanierung Förderung Antrag Bebauungsplan Wasser Strom "
-         "Müllabfuhr Winterdienst Park Bäume Jugend Senioren Sport Halle Bad Verkehr Ampel Parkplatz Bus Bahnhof").split()
+WORDS = [
+    "Stadtrat",
+    "Haushalt",
+    "Radweg",
+    "Schule",
+    "Kita",
+    "Brücke",
+    "Bürgerhaus",
+    "Spielplatz",
+    "Wahl",
+    "Sitzung",
+    "Baustelle",
+    "Feuerwehr",
+    "Museum",
+    "Bibliothek",
+    "Friedhof",
+    "Markt",
+    "Fest",
+    "Konzert",
+    "Ausstellung",
+    "Sanierung",
+    "Förderung",
+    "Antrag",
+    "Bebauungsplan",
+    "Wasser",
+    "Strom",
+    "Müllabfuhr",
+    "Winterdienst",
+    "Park",
+    "Bäume",
+    "Jugend",
+    "Senioren",
+    "Sport",
+    "Halle",
+    "Bad",
+    "Verkehr",
+    "Ampel",
+    "Parkplatz",
+    "Bus",
+    "Bahnhof",
+]
 
 
 def filler(seed: int) -> list[str]:
@@ -41,15 +88,19 @@ def filler(seed: int) -> list[str]:
 
 def item(guid: str, published: datetime, title: str | None = None, sentences: list[str] | None = None) -> str:
     body = "".join(f"&lt;p&gt;{s}&lt;/p&gt;" for s in sentences or filler(hash(guid) % 10_000))
-    return (f"<item><title>{title or 'Meldung ' + guid}</title><link>https://www.example-stadt.de/{guid}</link>"
-            f'<guid isPermaLink="false">{guid}</guid><pubDate>{format_datetime(published)}</pubDate>'
-            f"<description>{body}</description></item>")
+    return (
+        f"<item><title>{title or 'Meldung ' + guid}</title><link>https://www.example-stadt.de/{guid}</link>"
+        f'<guid isPermaLink="false">{guid}</guid><pubDate>{format_datetime(published)}</pubDate>'
+        f"<description>{body}</description></item>"
+    )
 
 
 def rss(*items: str, built: datetime | None = None) -> str:
     stamp = format_datetime(built or utcnow())
-    return ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Presse</title>'
-            f"<link>https://www.example-stadt.de/</link><lastBuildDate>{stamp}</lastBuildDate>{''.join(items)}</channel></rss>")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Presse</title>'
+        f"<link>https://www.example-stadt.de/</link><lastBuildDate>{stamp}</lastBuildDate>{''.join(items)}</channel></rss>"
+    )
 
 
 def poll(runtime, session, source_id: int):
@@ -79,9 +130,11 @@ def assert_clusters_consistent(session) -> None:
 
 def test_retention_by_age_buries_old_articles_and_hands_their_clusters_on(runtime, session, feed_server, topics):
     now = utcnow()
-    a_items = [item("a-story", now - timedelta(days=368), "Warnung vor gefälschten E-Mails", STORY),
-               item("a-other", now - timedelta(days=400), "Bibliothek sonntags geöffnet", OTHER),
-               item("a-recent", now - timedelta(days=10))]
+    a_items = [
+        item("a-story", now - timedelta(days=368), "Warnung vor gefälschten E-Mails", STORY),
+        item("a-other", now - timedelta(days=400), "Bibliothek sonntags geöffnet", OTHER),
+        item("a-recent", now - timedelta(days=10)),
+    ]
     route = feed_server.add("/a.xml", rss(*a_items), headers=RSS)
     feed_server.add("/b.xml", rss(item("b-story", now - timedelta(days=362), "Warnung vor gefälschten E-Mails", STORY)), headers=RSS)
     a = make_source(session, feed_server.url("/a.xml"), city="augsburg", topics=["it-sicherheit"])
@@ -146,8 +199,9 @@ def test_retention_per_source_keeps_the_newest_n_of_each_source(runtime, session
 
 def test_dry_run_counts_what_a_run_deletes_and_a_deadline_stops_between_batches(runtime, session, feed_server):
     now = utcnow()
-    feed_server.add("/a.xml", rss(item("old", now - timedelta(days=400)), *(item(f"a-{n}", now - timedelta(days=n)) for n in range(2, 6))),
-                    headers=RSS)
+    feed_server.add(
+        "/a.xml", rss(item("old", now - timedelta(days=400)), *(item(f"a-{n}", now - timedelta(days=n)) for n in range(2, 6))), headers=RSS
+    )
     a = make_source(session, feed_server.url("/a.xml"))
     assert poll(runtime, session, a.id).new == 5
 
@@ -197,12 +251,24 @@ def test_fetch_log_pruning_keeps_young_rows_and_the_newest_of_each_source(sessio
 def test_a_run_of_quiet_polls_is_pruned_by_its_latest_attempt(session):
     now = utcnow()
     source = make_source(session, "https://www.example-stadt.de/ruhig.xml")
-    session.add_all([
-        FetchLog(source_id=source.id, started_at=now - timedelta(days=40), last_started_at=now - timedelta(days=20),
-                 status="not_modified", repeats=900),  # a run that ended 20 days ago: goes
-        FetchLog(source_id=source.id, started_at=now - timedelta(days=19), last_started_at=now - timedelta(hours=1),
-                 status="unchanged", repeats=2000),  # began 19 days ago, polled an hour ago: stays
-    ])
+    session.add_all(
+        [
+            FetchLog(
+                source_id=source.id,
+                started_at=now - timedelta(days=40),
+                last_started_at=now - timedelta(days=20),
+                status="not_modified",
+                repeats=900,
+            ),  # a run that ended 20 days ago: goes
+            FetchLog(
+                source_id=source.id,
+                started_at=now - timedelta(days=19),
+                last_started_at=now - timedelta(hours=1),
+                status="unchanged",
+                repeats=2000,
+            ),  # began 19 days ago, polled an hour ago: stays
+        ]
+    )
     session.commit()
     assert maintenance.prune_fetch_log(session, now, keep_days=14, keep_per_source=0).fetch_log == 1
     assert [row.repeats for row in sources_service.fetch_log(session, source, 10)] == [2000]
@@ -211,17 +277,34 @@ def test_a_run_of_quiet_polls_is_pruned_by_its_latest_attempt(session):
 def test_housekeeping_drops_spent_host_slots_and_unverified_websub_requests(session):
     now = utcnow()
     old, hold = now - timedelta(minutes=10), timedelta(seconds=60)
-    session.add_all([
-        HostRequest(host="finished.de", started_at=old, expires_at=old + hold, finished_at=old + timedelta(seconds=2)),
-        HostRequest(host="crashed.de", started_at=old, expires_at=old + hold),  # never released, expired
-        HostRequest(host="slow.de", started_at=old, expires_at=now + hold),  # still held
-        HostRequest(host="recent.de", started_at=now - timedelta(seconds=20), expires_at=now + hold, finished_at=now),  # counts for the rate
-    ])
+    session.add_all(
+        [
+            HostRequest(host="finished.de", started_at=old, expires_at=old + hold, finished_at=old + timedelta(seconds=2)),
+            HostRequest(host="crashed.de", started_at=old, expires_at=old + hold),  # never released, expired
+            HostRequest(host="slow.de", started_at=old, expires_at=now + hold),  # still held
+            HostRequest(
+                host="recent.de", started_at=now - timedelta(seconds=20), expires_at=now + hold, finished_at=now
+            ),  # counts for the rate
+        ]
+    )
     week_ago = now - timedelta(days=8)
-    for state, expires, created in [("denied", None, week_ago), ("pending", None, week_ago), ("active", now + timedelta(days=3), week_ago),
-                                    ("denied", None, now - timedelta(hours=1))]:
-        session.add(WebSubSubscription(callback=f"https://abo.example/{state}/{created:%s}", topic="http://127.0.0.1:8000/feeds/all.atom",
-                                       state=state, lease_seconds=600, expires_at=expires, created_at=created, failures=0))
+    for state, expires, created in [
+        ("denied", None, week_ago),
+        ("pending", None, week_ago),
+        ("active", now + timedelta(days=3), week_ago),
+        ("denied", None, now - timedelta(hours=1)),
+    ]:
+        session.add(
+            WebSubSubscription(
+                callback=f"https://abo.example/{state}/{created:%s}",
+                topic="http://127.0.0.1:8000/feeds/all.atom",
+                state=state,
+                lease_seconds=600,
+                expires_at=expires,
+                created_at=created,
+                failures=0,
+            )
+        )
     session.commit()
 
     report = maintenance.prune_housekeeping(session, now, batch=1)
@@ -348,11 +431,15 @@ def test_maintenance_run_command_dry_run_then_for_real(settings, runtime, sessio
     dry = syndicate(settings, "maintenance", "run", "--dry-run", "--json", **limits)
     assert dry.returncode == 0, dry.stderr
     steps = {line.pop("step"): line for line in json_lines(dry.stdout)}
-    assert steps == {"retain": {"by_age": 1, "by_count": 0, "complete": True, "dry_run": True},
-                     "prune": {"fetch_log": 2, "host_requests": 0, "websub_requests": 0, "buckets": 0, "complete": True, "dry_run": True}}
+    assert steps == {
+        "retain": {"by_age": 1, "by_count": 0, "complete": True, "dry_run": True},
+        "prune": {"fetch_log": 2, "host_requests": 0, "websub_requests": 0, "buckets": 0, "complete": True, "dry_run": True},
+    }
     human = syndicate(settings, "maintenance", "run", "--dry-run", **limits)
-    assert human.stdout.splitlines() == ["dry run: would delete 1 articles (1 by age, 0 over the per-source limit), 2 fetch-log rows, "
-                                         "0 host slots, 0 unverified WebSub requests, 0 orphaned bucket rows"]
+    assert human.stdout.splitlines() == [
+        "dry run: would delete 1 articles (1 by age, 0 over the per-source limit), 2 fetch-log rows, "
+        "0 host slots, 0 unverified WebSub requests, 0 orphaned bucket rows"
+    ]
     session.expire_all()
     assert count(session, Article) == 2 and count(session, FetchLog) == 4
 
@@ -360,7 +447,9 @@ def test_maintenance_run_command_dry_run_then_for_real(settings, runtime, sessio
     assert done.returncode == 0, done.stderr
     deleted, upkept = done.stdout.splitlines()
     assert deleted.startswith("deleted 1 articles (1 by age, 0 over the per-source limit), 2 fetch-log rows")
-    assert upkept.startswith("sqlite: PRAGMA optimize, incremental vacuum freed" if runtime.engine.dialect.name == "sqlite" else "postgresql: VACUUM")
+    assert upkept.startswith(
+        "sqlite: PRAGMA optimize, incremental vacuum freed" if runtime.engine.dialect.name == "sqlite" else "postgresql: VACUUM"
+    )
     session.expire_all()
     assert guids(session, source) == {"new"} and count(session, Tombstone, Tombstone.source_id == source.id) == 1
     assert count(session, FetchLog) == 2  # the refresh's row and the newest old one

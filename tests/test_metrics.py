@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from syndicate.clock import utcnow
-from syndicate.due import record_tick
+from syndicate.ingest.due import record_tick
 from syndicate.models import FetchLog, Source
 from tests.conftest import make_source
 from tests.ops_fixtures import NEWS, client, healthy_and_failing, poll, samples, value
@@ -66,7 +66,10 @@ def test_duration_histogram_buckets(settings, runtime, session):
     session.commit()
     with client(settings) as c:
         found = scrape(c)
-    buckets = {le: value(found, "syndicate_fetch_duration_seconds_bucket", status="new", le=le) for le in ("0.05", "0.25", "0.5", "5.0", "10.0", "+Inf")}
+    buckets = {
+        le: value(found, "syndicate_fetch_duration_seconds_bucket", status="new", le=le)
+        for le in ("0.05", "0.25", "0.5", "5.0", "10.0", "+Inf")
+    }
     assert buckets == {"0.05": 1, "0.25": 1, "0.5": 2, "5.0": 2, "10.0": 3, "+Inf": 3}
     assert value(found, "syndicate_fetch_duration_seconds_sum", status="new") == pytest.approx(7.34)
     assert value(found, "syndicate_fetch_duration_seconds_bucket", status="error", le="30.0") == 1
@@ -78,8 +81,17 @@ def test_duration_histogram_buckets(settings, runtime, session):
 def test_a_folded_run_of_quiet_polls_counts_as_that_many_fetches(settings, runtime, session):
     source = make_source(session, "http://127.0.0.1:9/feed.xml")
     now = utcnow()
-    session.add(FetchLog(source_id=source.id, started_at=now, duration_ms=20, status="not_modified", http_status=304,
-                         repeats=40, last_started_at=now + timedelta(hours=5)))
+    session.add(
+        FetchLog(
+            source_id=source.id,
+            started_at=now,
+            duration_ms=20,
+            status="not_modified",
+            http_status=304,
+            repeats=40,
+            last_started_at=now + timedelta(hours=5),
+        )
+    )
     session.add(FetchLog(source_id=source.id, started_at=now, duration_ms=600, status="unchanged", http_status=200))
     session.commit()
     with client(settings) as c:
@@ -114,8 +126,15 @@ def test_websub_subscriptions_by_state(settings, runtime, session):
     from syndicate.models import WebSubSubscription
 
     for i, (state, failures) in enumerate([("active", 0), ("active", 3), ("pending", 0)]):
-        session.add(WebSubSubscription(callback=f"http://127.0.0.1:9/cb/{i}", topic="http://127.0.0.1:8000/feeds/all.atom",
-                                       state=state, lease_seconds=3600, failures=failures))
+        session.add(
+            WebSubSubscription(
+                callback=f"http://127.0.0.1:9/cb/{i}",
+                topic="http://127.0.0.1:8000/feeds/all.atom",
+                state=state,
+                lease_seconds=3600,
+                failures=failures,
+            )
+        )
     session.commit()
     with client(settings) as c:
         found = scrape(c)

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from syndicate import migrate
+from syndicate import db
 from syndicate.clock import utcnow
 from syndicate.db import make_engine
-from syndicate.dedupe import epoch, probe
+from syndicate.dedupe.rules import epoch, probe
+from syndicate.dedupe.store import store_entries
 from syndicate.models import Article, ArticleBucket, City, Cluster, Source
 from syndicate.reader.normalise import Entry, html_to_text
-from syndicate.store import store_entries
 from tests.conftest import make_source
 
 
 def _articles_at(url: str, revision: str, published: list[datetime]):
     """A database migrated to ``revision`` holding articles 1, 2, … of one source, published at these times."""
-    migrate.upgrade(url, revision)
+    db.upgrade(url, revision)
     engine = make_engine(url)
     with Session(engine) as session:
         city = City(slug="augsburg", name="Augsburg", kind="city")
@@ -28,8 +28,10 @@ def _articles_at(url: str, revision: str, published: list[datetime]):
         source = Source(city_id=city.id, url="https://a.example/rss", canonical_url="https://a.example/rss")
         session.add(source)
         session.flush()
-        session.add_all(Article(id=n, source_id=source.id, item_key=f"k{n}", title="T", content_hash="h", published_at=moment)
-                        for n, moment in enumerate(published, start=1))
+        session.add_all(
+            Article(id=n, source_id=source.id, item_key=f"k{n}", title="T", content_hash="h", published_at=moment)
+            for n, moment in enumerate(published, start=1)
+        )
         session.commit()
     return engine
 
@@ -38,21 +40,25 @@ def _bucket_table(connection) -> tuple[set, str, set[str]]:
     """article_buckets as SQLite holds it: its rows, its CREATE statement and the names of its indexes."""
     rows = set(connection.execute(text("SELECT bucket, published, article_id FROM article_buckets")))
     schema = connection.execute(text("SELECT sql FROM sqlite_schema WHERE name = 'article_buckets'")).scalar()
-    indexes = {r[0] for r in connection.execute(text("SELECT name FROM sqlite_schema WHERE tbl_name = 'article_buckets' AND type = 'index'"))}
+    indexes = {
+        r[0] for r in connection.execute(text("SELECT name FROM sqlite_schema WHERE tbl_name = 'article_buckets' AND type = 'index'"))
+    }
     return rows, schema, indexes
 
 
 def test_0010_keeps_every_bucket_with_its_date_in_whole_seconds(tmp_path):
     url = f"sqlite:///{tmp_path}/old.db"
-    published = [datetime(2025, 3, 4, 9, 30, 15, 250000, tzinfo=timezone.utc), datetime(1999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)]
+    published = [datetime(2025, 3, 4, 9, 30, 15, 250000, tzinfo=UTC), datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC)]
     engine = _articles_at(url, "0009", published)  # these tables are the same at 0009 and now
     with engine.begin() as connection:  # the 0009 layout
         for n, moment in enumerate(published, start=1):
-            connection.execute(text("INSERT INTO article_buckets (article_id, band, bucket, published_at) VALUES (:a, 0, :b0, :at), (:a, 24, :b1, :at)"),
-                               {"a": n, "b0": -(2**63) + n, "b1": 2**63 - n, "at": moment.strftime("%Y-%m-%d %H:%M:%S.%f")})
+            connection.execute(
+                text("INSERT INTO article_buckets (article_id, band, bucket, published_at) VALUES (:a, 0, :b0, :at), (:a, 24, :b1, :at)"),
+                {"a": n, "b0": -(2**63) + n, "b1": 2**63 - n, "at": moment.strftime("%Y-%m-%d %H:%M:%S.%f")},
+            )
     engine.dispose()
 
-    migrate.upgrade(url, "0010")
+    db.upgrade(url, "0010")
 
     engine = make_engine(url)
     with engine.connect() as connection:
@@ -61,8 +67,12 @@ def test_0010_keeps_every_bucket_with_its_date_in_whole_seconds(tmp_path):
         connection.execute(text("DELETE FROM articles WHERE id = 1"))  # the buckets go with their article
         left = set(connection.execute(text("SELECT article_id FROM article_buckets")).scalars())
     engine.dispose()
-    assert rows == {(-(2**63) + 1, epoch(published[0]), 1), (2**63 - 1, epoch(published[0]), 1),
-                    (-(2**63) + 2, epoch(published[1]), 2), (2**63 - 2, epoch(published[1]), 2)}
+    assert rows == {
+        (-(2**63) + 1, epoch(published[0]), 1),
+        (2**63 - 1, epoch(published[0]), 1),
+        (-(2**63) + 2, epoch(published[1]), 2),
+        (2**63 - 2, epoch(published[1]), 2),
+    }
     assert epoch(published[0]) == 1741080615
     assert "WITHOUT ROWID" in schema
     assert "ix_article_buckets_article_id" in indexes
@@ -70,33 +80,56 @@ def test_0010_keeps_every_bucket_with_its_date_in_whole_seconds(tmp_path):
     assert {c.name for c in ArticleBucket.__table__.columns} == {"bucket", "published", "article_id"}
 
 
-STORY = ("<p>Die Stadt warnt vor gefälschten E-Mails, die im Namen des Bürgerbüros Zahlungen verlangen. "
-         "Betroffene sollen keine Links öffnen und den Vorfall der Polizei melden.</p>"
-         "<p>Das Bürgerbüro verschickt keine Zahlungsaufforderungen per E-Mail.</p>")
+STORY = (
+    "<p>Die Stadt warnt vor gefälschten E-Mails, die im Namen des Bürgerbüros Zahlungen verlangen. "
+    "Betroffene sollen keine Links öffnen und den Vorfall der Polizei melden.</p>"
+    "<p>Das Bürgerbüro verschickt keine Zahlungsaufforderungen per E-Mail.</p>"
+)
 
 
 def entry(title: str, url: str, html: str, published: datetime) -> Entry:
-    return Entry(title=title, url=url, canonical_url=url, guid=url, summary_html=html, content_html="",
-                 text=html_to_text(html), published_at=published, updated_at=None, author=None)
+    return Entry(
+        title=title,
+        url=url,
+        canonical_url=url,
+        guid=url,
+        summary_html=html,
+        content_html="",
+        text=html_to_text(html),
+        published_at=published,
+        updated_at=None,
+        author=None,
+    )
 
 
 def test_0011_recomputes_stored_buckets_so_old_articles_are_found_again(tmp_path):
     url = f"sqlite:///{tmp_path}/old.db"
-    migrate.upgrade(url, "0010")
+    db.upgrade(url, "0010")
     engine = make_engine(url)
-    published = datetime(2025, 3, 4, 9, 30, tzinfo=timezone.utc)
+    published = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
     with Session(engine) as session:  # an article stored at 0010, its buckets made by the former signature
         augsburg = make_source(session, "https://augsburg.example/rss", city="augsburg")
         session.add(Cluster(id=1, representative_id=None, published_at=published, updated_at=published, created_at=published))
-        session.add(Article(id=1, source_id=augsburg.id, item_key="k1", title="Warnung vor falschen Zahlungsaufforderungen",
-                            summary_html=STORY, content_html="", text=html_to_text(STORY), content_hash="h", published_at=published,
-                            cluster_id=1))
+        session.add(
+            Article(
+                id=1,
+                source_id=augsburg.id,
+                item_key="k1",
+                title="Warnung vor falschen Zahlungsaufforderungen",
+                summary_html=STORY,
+                content_html="",
+                text=html_to_text(STORY),
+                content_hash="h",
+                published_at=published,
+                cluster_id=1,
+            )
+        )
         session.flush()
         session.add_all(ArticleBucket(bucket=-(2**63) + n, published=epoch(published), article_id=1) for n in range(25))
         session.commit()
     engine.dispose()
 
-    migrate.upgrade(url)
+    db.upgrade(url)
 
     engine = make_engine(url)
     with Session(engine) as session:
@@ -106,8 +139,12 @@ def test_0011_recomputes_stored_buckets_so_old_articles_are_found_again(tmp_path
         assert len(stored) == 25
         # the same story from another city, a day later and with a sentence more, joins the old article's cluster
         nuernberg = make_source(session, "https://nuernberg.example/rss", city="nuernberg")
-        copy = entry("Warnung vor falschen Zahlungsaufforderungen im Namen des Bürgerbüros", "https://nuernberg.example/n/1",
-                     STORY + "<p>Weitere Hinweise gibt die Polizei.</p>", published + timedelta(days=1))
+        copy = entry(
+            "Warnung vor falschen Zahlungsaufforderungen im Namen des Bürgerbüros",
+            "https://nuernberg.example/n/1",
+            STORY + "<p>Weitere Hinweise gibt die Polizei.</p>",
+            published + timedelta(days=1),
+        )
         counts = store_entries(session, nuernberg, [copy], [], utcnow())
         session.commit()
         assert (counts.new, counts.duplicates) == (1, 1)
@@ -124,7 +161,7 @@ def test_migrations_build_the_schema_the_models_describe(tmp_path):
     from syndicate.models import Base
 
     url = f"sqlite:///{tmp_path}/head.db"
-    migrate.upgrade(url)
+    db.upgrade(url)
     engine = make_engine(url)
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
@@ -137,14 +174,16 @@ def test_migrations_build_the_schema_the_models_describe(tmp_path):
 
 def test_0013_keeps_every_bucket_row_without_the_foreign_key_and_its_index(tmp_path):
     url = f"sqlite:///{tmp_path}/old.db"
-    published = datetime(2025, 3, 4, 9, 30, 15, tzinfo=timezone.utc)
+    published = datetime(2025, 3, 4, 9, 30, 15, tzinfo=UTC)
     engine = _articles_at(url, "0012", [published, published])
     with Session(engine) as session:
-        session.add_all(ArticleBucket(bucket=b, published=epoch(published), article_id=n) for n in (1, 2) for b in (-(2**63) + n, 2**63 - n, n))
+        session.add_all(
+            ArticleBucket(bucket=b, published=epoch(published), article_id=n) for n in (1, 2) for b in (-(2**63) + n, 2**63 - n, n)
+        )
         session.commit()
     engine.dispose()
 
-    migrate.upgrade(url, "0013")
+    db.upgrade(url, "0013")
 
     engine = make_engine(url)
     with engine.begin() as connection:

@@ -21,10 +21,10 @@ import brotli
 import pytest
 from sqlalchemy import func, select
 
-from syndicate import status as ops_status
 from syndicate.clock import utcnow
+from syndicate.ingest.refresh import RefreshOutcome, refresh_source
 from syndicate.models import Article, FetchLog, Source
-from syndicate.refresh import RefreshOutcome, refresh_source
+from syndicate.ops import status as ops_status
 from tests.conftest import FeedServer, make_source
 
 DEADLINE = 2.0
@@ -44,10 +44,15 @@ def servers():
 @pytest.fixture
 def settings(settings):
     """conftest's settings (allow only 127.0.0.1/32) with a small total deadline and a long read timeout."""
-    return settings.model_copy(update={
-        "fetch_deadline": DEADLINE, "connect_timeout": 1.0, "fetch_timeout": 10 * DEADLINE,
-        "max_body_bytes": 10 * MIB, "max_decoded_bytes": 20 * MIB,
-    })
+    return settings.model_copy(
+        update={
+            "fetch_deadline": DEADLINE,
+            "connect_timeout": 1.0,
+            "fetch_timeout": 10 * DEADLINE,
+            "max_body_bytes": 10 * MIB,
+            "max_decoded_bytes": 20 * MIB,
+        }
+    )
 
 
 @dataclass

@@ -9,9 +9,8 @@ import time
 
 import pytest
 
-from syndicate.reader import errors
+from syndicate.reader import errors, netguard
 from syndicate.reader.fetch import fetch, make_client
-from syndicate.reader import netguard
 from syndicate.reader.netguard import AddressPolicy, classify, is_public
 from tests.conftest import FeedServer
 
@@ -142,22 +141,35 @@ def test_policy_allows(allow, literal, host, port, allowed):
 
 # every denied range, IPv4 and IPv6, at its first and last address where that matters; each names its range
 DENIED_TABLE = [
-    ("0.0.0.0", "this_network"), ("0.255.255.255", "this_network"),
-    ("10.0.0.0", "private"), ("10.255.255.255", "private"),
-    ("100.64.0.0", "cgnat"), ("100.127.255.255", "cgnat"),
-    ("127.0.0.1", "loopback"), ("127.255.255.254", "loopback"),
-    ("169.254.0.1", "link_local"), ("169.254.169.254", "link_local"),
-    ("172.16.0.0", "private"), ("172.31.255.255", "private"),
+    ("0.0.0.0", "this_network"),
+    ("0.255.255.255", "this_network"),
+    ("10.0.0.0", "private"),
+    ("10.255.255.255", "private"),
+    ("100.64.0.0", "cgnat"),
+    ("100.127.255.255", "cgnat"),
+    ("127.0.0.1", "loopback"),
+    ("127.255.255.254", "loopback"),
+    ("169.254.0.1", "link_local"),
+    ("169.254.169.254", "link_local"),
+    ("172.16.0.0", "private"),
+    ("172.31.255.255", "private"),
     ("192.0.0.8", "ietf_protocol"),
-    ("192.0.2.1", "documentation"), ("198.51.100.7", "documentation"), ("203.0.113.255", "documentation"),
+    ("192.0.2.1", "documentation"),
+    ("198.51.100.7", "documentation"),
+    ("203.0.113.255", "documentation"),
     ("192.88.99.1", "relay_anycast"),
-    ("192.168.0.1", "private"), ("192.168.255.255", "private"),
-    ("198.18.0.1", "benchmarking"), ("198.19.255.255", "benchmarking"),
-    ("224.0.0.1", "multicast"), ("239.255.255.250", "multicast"),
-    ("240.0.0.1", "reserved"), ("255.255.255.255", "reserved"),
+    ("192.168.0.1", "private"),
+    ("192.168.255.255", "private"),
+    ("198.18.0.1", "benchmarking"),
+    ("198.19.255.255", "benchmarking"),
+    ("224.0.0.1", "multicast"),
+    ("239.255.255.250", "multicast"),
+    ("240.0.0.1", "reserved"),
+    ("255.255.255.255", "reserved"),
     ("::", "unspecified"),
     ("::1", "loopback"),
-    ("::7f00:1", "ipv4_compatible"), ("::808:808", "ipv4_compatible"),
+    ("::7f00:1", "ipv4_compatible"),
+    ("::808:808", "ipv4_compatible"),
     ("::ffff:0:7f00:1", "ipv4_translated"),
     ("::ffff:127.0.0.1", "loopback (embedded 127.0.0.1)"),
     ("::ffff:10.1.2.3", "private (embedded 10.1.2.3)"),
@@ -170,14 +182,20 @@ DENIED_TABLE = [
     ("2002:c0a8:101::", "private (embedded 192.168.1.1)"),
     ("2002:e000:1::", "multicast (embedded 224.0.0.1)"),
     ("100::1", "discard"),
-    ("2001::1", "ietf_protocol"), ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "ietf_protocol"),  # Teredo
-    ("2001:db8::1", "documentation"), ("3fff::1", "documentation"),
+    ("2001::1", "ietf_protocol"),
+    ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "ietf_protocol"),  # Teredo
+    ("2001:db8::1", "documentation"),
+    ("3fff::1", "documentation"),
     ("5f00::1", "srv6"),
-    ("fc00::1", "unique_local"), ("fd12:3456::1", "unique_local"),
-    ("fe80::1", "link_local"), ("febf::1", "link_local"),
+    ("fc00::1", "unique_local"),
+    ("fd12:3456::1", "unique_local"),
+    ("fe80::1", "link_local"),
+    ("febf::1", "link_local"),
     ("fec0::1", "site_local"),
-    ("ff02::1", "multicast"), ("ff0e::1", "multicast"),
-    ("4000::1", "reserved"), ("1::1", "reserved"),  # outside 2000::/3, the only global unicast block
+    ("ff02::1", "multicast"),
+    ("ff0e::1", "multicast"),
+    ("4000::1", "reserved"),
+    ("1::1", "reserved"),  # outside 2000::/3, the only global unicast block
 ]
 
 
@@ -190,9 +208,23 @@ def test_classify_names_every_denied_range(literal, name):
 
 @pytest.mark.parametrize(
     "literal",
-    ["8.8.8.8", "1.1.1.1", "100.63.255.255", "100.128.0.0", "172.15.255.255", "172.32.0.0", "192.169.0.1",
-     "198.17.255.255", "198.20.0.0", "223.255.255.255", "2001:4860:4860::8888", "2a00:1450:4001::1",
-     "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"],
+    [
+        "8.8.8.8",
+        "1.1.1.1",
+        "100.63.255.255",
+        "100.128.0.0",
+        "172.15.255.255",
+        "172.32.0.0",
+        "192.169.0.1",
+        "198.17.255.255",
+        "198.20.0.0",
+        "223.255.255.255",
+        "2001:4860:4860::8888",
+        "2a00:1450:4001::1",
+        "::ffff:8.8.8.8",
+        "64:ff9b::808:808",
+        "2002:808:808::1",
+    ],
 )
 def test_classify_public(literal):
     assert classify(ip(literal)) is None and is_public(ip(literal))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -20,12 +20,12 @@ from syndicate.reader.normalise import (
 )
 from syndicate.reader.parse import RawEntry, parse
 
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 BASE = "https://www.muenchen.de/news/"
 
 
 def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 # ---------------------------------------------------------------- canonical_url
@@ -62,10 +62,32 @@ def utc(*args) -> datetime:
         ("http://[::1]:8080/a", None, "http://[::1]:8080/a"),
     ],
     ids=[
-        "case", "http-default-port", "https-default-port", "other-port", "443-on-http-kept", "fragment", "empty-path",
-        "sorted-query", "utm", "click-ids", "wt_mc", "tracking-case", "blank-value-kept", "whitespace", "ftp", "mailto",
-        "javascript", "file", "empty", "none", "bad-port", "relative-root", "relative-path", "scheme-relative",
-        "absolute-with-base", "ipv6",
+        "case",
+        "http-default-port",
+        "https-default-port",
+        "other-port",
+        "443-on-http-kept",
+        "fragment",
+        "empty-path",
+        "sorted-query",
+        "utm",
+        "click-ids",
+        "wt_mc",
+        "tracking-case",
+        "blank-value-kept",
+        "whitespace",
+        "ftp",
+        "mailto",
+        "javascript",
+        "file",
+        "empty",
+        "none",
+        "bad-port",
+        "relative-root",
+        "relative-path",
+        "scheme-relative",
+        "absolute-with-base",
+        "ipv6",
     ],
 )
 def test_canonical_url(url, base, expected):
@@ -119,11 +141,34 @@ def test_canonical_url_variants_agree():
         ("", ""),
     ],
     ids=[
-        "script", "style", "form", "iframe", "object-embed", "event-handler-style-class", "img-onerror", "javascript-href",
-        "javascript-mixed-case", "javascript-leading-space", "vbscript", "data-href", "data-non-image-src",
-        "data-image-kept", "relative-href-root", "relative-href-path", "relative-img", "rel-replaced", "pixel",
-        "pixel-unquoted", "pixel-uppercase", "not-a-pixel-wide", "not-a-pixel-10", "mailto-link", "mailto-img", "comment",
-        "svg-script", "empty",
+        "script",
+        "style",
+        "form",
+        "iframe",
+        "object-embed",
+        "event-handler-style-class",
+        "img-onerror",
+        "javascript-href",
+        "javascript-mixed-case",
+        "javascript-leading-space",
+        "vbscript",
+        "data-href",
+        "data-non-image-src",
+        "data-image-kept",
+        "relative-href-root",
+        "relative-href-path",
+        "relative-img",
+        "rel-replaced",
+        "pixel",
+        "pixel-unquoted",
+        "pixel-uppercase",
+        "not-a-pixel-wide",
+        "not-a-pixel-10",
+        "mailto-link",
+        "mailto-img",
+        "comment",
+        "svg-script",
+        "empty",
     ],
 )
 def test_sanitize_html(fragment, expected):
@@ -170,8 +215,7 @@ def test_html_to_text(fragment, expected):
         ("&lt;script&gt;alert(1)&lt;/script&gt;Titel", "Titel"),
         ("  Normaler Titel ", "Normaler Titel"),
     ],
-    ids=["entities", "escaped-tags", "tags-and-space", "double-escaped", "escaped-lt", "bare-ampersand", "amp",
-         "escaped-script", "plain"],
+    ids=["entities", "escaped-tags", "tags-and-space", "double-escaped", "escaped-lt", "bare-ampersand", "amp", "escaped-script", "plain"],
 )
 def test_clean_title(title, expected):
     assert clean_title(title) == expected
@@ -215,11 +259,32 @@ def test_shorten():
         ("", None),
         (None, None),
     ],
-    ids=["word-month", "numeric-time", "maerz-umlaut", "maerz-ae", "summer-time", "numeric-summer", "abbrev",
-         "uppercase", "new-year-utc-previous-day", "weekday-abbrev", "dot-time", "uhr", "rfc822-german-utc",
-         "rfc822-german-gmt", "rfc822-german-offset", "numeric-negative-offset", "mesz", "mez", "impossible-offset",
-         "impossible-day", "unknown-month",
-         "no-date", "empty", "none"],
+    ids=[
+        "word-month",
+        "numeric-time",
+        "maerz-umlaut",
+        "maerz-ae",
+        "summer-time",
+        "numeric-summer",
+        "abbrev",
+        "uppercase",
+        "new-year-utc-previous-day",
+        "weekday-abbrev",
+        "dot-time",
+        "uhr",
+        "rfc822-german-utc",
+        "rfc822-german-gmt",
+        "rfc822-german-offset",
+        "numeric-negative-offset",
+        "mesz",
+        "mez",
+        "impossible-offset",
+        "impossible-day",
+        "unknown-month",
+        "no-date",
+        "empty",
+        "none",
+    ],
 )
 def test_parse_date_text(text, expected):
     result = parse_date_text(text)
@@ -302,9 +367,7 @@ def test_entry_urls_titles_and_lists():
     assert entry.canonical_url == "https://www.muenchen.de/presse/1.html"
     assert entry.guid == "g-1"
     assert entry.title == "Neu im Rathaus"
-    assert entry.summary_html == (
-        '<p>Text <a href="https://www.muenchen.de/presse/2.html" rel="noopener noreferrer">mehr</a></p>'
-    )
+    assert entry.summary_html == ('<p>Text <a href="https://www.muenchen.de/presse/2.html" rel="noopener noreferrer">mehr</a></p>')
     assert entry.author == "Presseamt"
     assert entry.categories == ["Digitalisierung", "IT & Sicherheit"]
     assert entry.enclosures == [{"href": "https://www.muenchen.de/media/a.mp3", "type": "audio/mpeg"}]
@@ -338,13 +401,33 @@ def test_missing_title(raw, title):
     assert norm(raw).title == title
 
 
-@pytest.mark.parametrize("url", [
-    "https://www.muenchen.de/aktuelles/2025/meldung-1", "http://stadt.example", "https://a.example:8443/x/y.html",
-    "https://a.example/a/../b/./c", "https://user@a.example/x", "https://a.example/x?", "https://a.example/x#",
-    "https://a.example/x?id=5&utm_source=y", "https://a.example/x;p=1", "https://[::1]/x", "https://a.example/ä",
-    "https://a.example/x y", "HTTPS://A.EXAMPLE/X", "http:///x", "https://a.example//x", "https:a.example/x",
-    "/relative/path", "relative", "//a.example/x", "mailto:rathaus@a.example", "javascript:alert(1)", "ftp://a.example/x",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://www.muenchen.de/aktuelles/2025/meldung-1",
+        "http://stadt.example",
+        "https://a.example:8443/x/y.html",
+        "https://a.example/a/../b/./c",
+        "https://user@a.example/x",
+        "https://a.example/x?",
+        "https://a.example/x#",
+        "https://a.example/x?id=5&utm_source=y",
+        "https://a.example/x;p=1",
+        "https://[::1]/x",
+        "https://a.example/ä",
+        "https://a.example/x y",
+        "HTTPS://A.EXAMPLE/X",
+        "http:///x",
+        "https://a.example//x",
+        "https:a.example/x",
+        "/relative/path",
+        "relative",
+        "//a.example/x",
+        "mailto:rathaus@a.example",
+        "javascript:alert(1)",
+        "ftp://a.example/x",
+    ],
+)
 @pytest.mark.parametrize("base", ["https://www.augsburg.de/presse/", "http://nuernberg.example/", None])
 def test_absolute_url_shortcut_answers_as_urljoin(url, base):
     from urllib.parse import urljoin, urlsplit
@@ -355,14 +438,37 @@ def test_absolute_url_shortcut_answers_as_urljoin(url, base):
     assert absolute_url(f"  {url}\n", base) == expected
 
 
-@pytest.mark.parametrize("url", [
-    "https://www.muenchen.de/aktuelles/2025/meldung-1", "http://stadt.example", "https://stadt.example/", "http://a.example:80/x",
-    "https://a.example/a/../b/./c", "https://user@a.example/x", "https://a.example/x?", "https://a.example/x#",
-    "https://a.example/x?id=5&utm_source=y", "https://a.example/x;p=1", "https://[::1]/x", "https://a.example/ä",
-    "https://a.example/x y", "HTTPS://A.EXAMPLE/X", "https://WWW.a.example/x", "http:///x", "https://a.example//x",
-    "https:a.example/x", "/relative/path", "relative", "//a.example/x", "mailto:rathaus@a.example", "ftp://a.example/x",
-    "https://a.example/%7Ex/%zz", "https://a..example/x", "https://a.example/x:y@z!$&'()*+,=-._~",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://www.muenchen.de/aktuelles/2025/meldung-1",
+        "http://stadt.example",
+        "https://stadt.example/",
+        "http://a.example:80/x",
+        "https://a.example/a/../b/./c",
+        "https://user@a.example/x",
+        "https://a.example/x?",
+        "https://a.example/x#",
+        "https://a.example/x?id=5&utm_source=y",
+        "https://a.example/x;p=1",
+        "https://[::1]/x",
+        "https://a.example/ä",
+        "https://a.example/x y",
+        "HTTPS://A.EXAMPLE/X",
+        "https://WWW.a.example/x",
+        "http:///x",
+        "https://a.example//x",
+        "https:a.example/x",
+        "/relative/path",
+        "relative",
+        "//a.example/x",
+        "mailto:rathaus@a.example",
+        "ftp://a.example/x",
+        "https://a.example/%7Ex/%zz",
+        "https://a..example/x",
+        "https://a.example/x:y@z!$&'()*+,=-._~",
+    ],
+)
 @pytest.mark.parametrize("base", ["https://www.augsburg.de/presse/", "http://nuernberg.example/", None])
 def test_canonical_url_shortcut_answers_as_the_full_canonicalisation(url, base):
     from syndicate.reader import normalise
@@ -379,12 +485,23 @@ def test_canonical_url_shortcut_answers_as_the_full_canonicalisation(url, base):
 
 
 HOSTILE_FRAGMENTS = [
-    '<p title="a > b">Text</p><p>zwei</p>', "<p title='sagt \"nein\"'>x</p>", '<img alt="a<b" src="https://a.example/i.png">nach',
-    "<p>a &lt;b&gt; c &amp;amp; d</p>", "<script>alert(1)</script><p>sichtbar</p>", "<!-- versteckt --><p>da</p>",
-    "<p>eins<br>zwei<br/>drei</p><ul><li>vier</li><li>fünf</li></ul>", "<table><tr><td>A</td>Text<td>B</td></tr></table>",
-    "<p>&nbsp;&#8222;Zitat&#8220;&nbsp;</p>", "<a href=\"javascript:x\">Link</a> <a href='https://a.example/?a=1&b=2'>ok</a>",
-    "<pre>  vor\n  formatiert </pre>", "<p>unclosed <b>bold <i>it</p>", "a < b > c", "<style>p{}</style>Text",
-    "<svg><text>svg</text></svg>", "<math><mi>x</mi></math>", "<p data-x=\"1\" onclick=\"x()\">attrs</p>",
+    '<p title="a > b">Text</p><p>zwei</p>',
+    "<p title='sagt \"nein\"'>x</p>",
+    '<img alt="a<b" src="https://a.example/i.png">nach',
+    "<p>a &lt;b&gt; c &amp;amp; d</p>",
+    "<script>alert(1)</script><p>sichtbar</p>",
+    "<!-- versteckt --><p>da</p>",
+    "<p>eins<br>zwei<br/>drei</p><ul><li>vier</li><li>fünf</li></ul>",
+    "<table><tr><td>A</td>Text<td>B</td></tr></table>",
+    "<p>&nbsp;&#8222;Zitat&#8220;&nbsp;</p>",
+    "<a href=\"javascript:x\">Link</a> <a href='https://a.example/?a=1&b=2'>ok</a>",
+    "<pre>  vor\n  formatiert </pre>",
+    "<p>unclosed <b>bold <i>it</p>",
+    "a < b > c",
+    "<style>p{}</style>Text",
+    "<svg><text>svg</text></svg>",
+    "<math><mi>x</mi></math>",
+    '<p data-x="1" onclick="x()">attrs</p>',
 ]
 
 
@@ -427,9 +544,50 @@ def test_sanitized_block_text_cuts_tags_as_the_parser_does():
 
 # ---------------------------------------------------------------- the sanitiser's shortcut
 
-_PIECES = ["<p>", "</p>", "<b>", "</b>", "<i>", "</i>", "<em>", "</em>", "<strong>", "</strong>", "<br>", "</br>", "<br/>",
-           "<P>", "<span>", "</span>", "<a href=\"x\">", "</a>", "<!-- c -->", "&amp;", "&", "<", ">", "\"", "'", " ", "\n",
-           "\t", "\r", "\x00", "\x0c", "\x7f", "\x85", "\xa0", "\ufeff", "\ufffe", "\U0001f600", "ä", "ß", "€", "—", "Text"]
+_PIECES = [
+    "<p>",
+    "</p>",
+    "<b>",
+    "</b>",
+    "<i>",
+    "</i>",
+    "<em>",
+    "</em>",
+    "<strong>",
+    "</strong>",
+    "<br>",
+    "</br>",
+    "<br/>",
+    "<P>",
+    "<span>",
+    "</span>",
+    '<a href="x">',
+    "</a>",
+    "<!-- c -->",
+    "&amp;",
+    "&",
+    "<",
+    ">",
+    '"',
+    "'",
+    " ",
+    "\n",
+    "\t",
+    "\r",
+    "\x00",
+    "\x0c",
+    "\x7f",
+    "\x85",
+    "\xa0",
+    "\ufeff",
+    "\ufffe",
+    "\U0001f600",
+    "ä",
+    "ß",
+    "€",
+    "—",
+    "Text",
+]
 
 
 def _check_shortcut(fragment: str) -> bool:
@@ -447,7 +605,11 @@ def test_already_clean_fragments_pass_the_sanitiser_unchanged():
     only where the sanitiser would return the same string (and it is taken for the plain ones)."""
     taken = sum(_check_shortcut(f) for _name, f in [("hostile", f) for f in HOSTILE_FRAGMENTS] + list(_corpus_fragments()))
     assert taken >= 20, taken
-    for plain in ["<p>Der Stadtrat tagt.</p>", "Text <b>fett</b> und <i>kursiv</i><br>neu", "<p>a</p>\n<p><em>b</em> <strong>c</strong></p>"]:
+    for plain in [
+        "<p>Der Stadtrat tagt.</p>",
+        "Text <b>fett</b> und <i>kursiv</i><br>neu",
+        "<p>a</p>\n<p><em>b</em> <strong>c</strong></p>",
+    ]:
         assert _check_shortcut(plain), plain
     for not_plain in ["<p>a &amp; b</p>", "<p>offen", "<b><p>x</p></b>", "<p><p>x</p></p>", "<br/>", "a\xa0b", "a\rb", "<b><b>x</b></b>"]:
         assert not _check_shortcut(not_plain), not_plain
@@ -466,11 +628,15 @@ def test_already_clean_generated_fragments(seed):
         _check_shortcut(fragment)
 
     check()
+
     # balanced ones, which the shortcut takes
     @settings(max_examples=300, deadline=None, derandomize=True, database=None)
-    @given(st.lists(st.sampled_from(["b", "i", "em", "strong"]), max_size=3, unique=True),
-           st.text(alphabet=st.characters(blacklist_characters="<>&\r\x00\xa0", blacklist_categories=("Cs",)), max_size=12),
-           st.booleans(), st.integers(0, 3))
+    @given(
+        st.lists(st.sampled_from(["b", "i", "em", "strong"]), max_size=3, unique=True),
+        st.text(alphabet=st.characters(blacklist_characters="<>&\r\x00\xa0", blacklist_categories=("Cs",)), max_size=12),
+        st.booleans(),
+        st.integers(0, 3),
+    )
     def balanced(inline, text, paragraph, breaks):
         inner = "".join(f"<{t}>" for t in inline) + text + "<br>" * breaks + "".join(f"</{t}>" for t in reversed(inline))
         fragment = f"<p>{inner}</p>" if paragraph else inner

@@ -7,9 +7,9 @@ import xml.etree.ElementTree as ET
 import pytest
 from sqlalchemy import delete, func, select
 
-from syndicate import opml
 from syndicate.errors import Invalid
 from syndicate.models import AuditEntry, City, Source
+from syndicate.sources import opml
 from tests.api_fixtures import RSS_TYPE, add_source, api, make_city, rss  # noqa: F401  (fixture)
 
 OPML_TYPE = {"Content-Type": "text/x-opml"}
@@ -22,9 +22,22 @@ def outlines(document: bytes) -> list[dict]:
 
 def test_export_lists_every_source_of_the_city(api, session):
     muenchen = session.scalar(select(City).where(City.slug == "muenchen"))
-    add_source(session, muenchen, "https://muenchen.example/rss.xml?a=1&b=2", title="Presse & Medien", site_url="https://muenchen.example/",
-               default_topics=["digitalisierung", "klimaschutz"])
-    add_source(session, muenchen, "https://muenchen.example/datei.xml", origin="file", registry_file="feeds/muenchen.toml", feed_title="Aus der Datei")
+    add_source(
+        session,
+        muenchen,
+        "https://muenchen.example/rss.xml?a=1&b=2",
+        title="Presse & Medien",
+        site_url="https://muenchen.example/",
+        default_topics=["digitalisierung", "klimaschutz"],
+    )
+    add_source(
+        session,
+        muenchen,
+        "https://muenchen.example/datei.xml",
+        origin="file",
+        registry_file="feeds/muenchen.toml",
+        feed_title="Aus der Datei",
+    )
     add_source(session, session.scalar(select(City).where(City.slug == "augsburg")), "https://augsburg.example/rss.xml")
     answer = api.call("GET", "/api/v1/cities/muenchen/opml", "muenchen")
     assert answer.status_code == 200
@@ -32,16 +45,24 @@ def test_export_lists_every_source_of_the_city(api, session):
     root = ET.fromstring(answer.content)
     assert root.tag == "opml" and root.get("version") == "2.0" and "München" in root.findtext("head/title")
     assert outlines(answer.content) == [
-        {"type": "rss", "text": "Presse & Medien", "title": "Presse & Medien", "xmlUrl": "https://muenchen.example/rss.xml?a=1&b=2",
-         "htmlUrl": "https://muenchen.example/", "category": "/digitalisierung,/klimaschutz"},
+        {
+            "type": "rss",
+            "text": "Presse & Medien",
+            "title": "Presse & Medien",
+            "xmlUrl": "https://muenchen.example/rss.xml?a=1&b=2",
+            "htmlUrl": "https://muenchen.example/",
+            "category": "/digitalisierung,/klimaschutz",
+        },
         {"type": "rss", "text": "Aus der Datei", "title": "Aus der Datei", "xmlUrl": "https://muenchen.example/datei.xml"},
     ]
 
 
 def test_round_trip_into_an_empty_city_keeps_every_source(api, session, feed_server):
-    specs = [("/presse.xml", {"title": "Presse", "default_topics": ["digitalisierung"]}),
-             ("/klima.xml", {"default_topics": ["klimaschutz", "mobilitaet"]}),
-             ("/rathaus.xml?rubrik=1&seite=2", {"title": "Rathaus <Umschau> & mehr"})]
+    specs = [
+        ("/presse.xml", {"title": "Presse", "default_topics": ["digitalisierung"]}),
+        ("/klima.xml", {"default_topics": ["klimaschutz", "mobilitaet"]}),
+        ("/rathaus.xml?rubrik=1&seite=2", {"title": "Rathaus <Umschau> & mehr"}),
+    ]
     for path, _ in specs:
         feed_server.add(path.split("?")[0], rss(f"Feed {path}", ["Eins", "Zwei"]), headers=RSS_TYPE)
     for path, extra in specs:
@@ -75,19 +96,22 @@ def test_import_reports_each_outline_and_goes_on(api, session, feed_server):
     document = f"""<?xml version="1.0" encoding="UTF-8"?>
 <opml version="1.0"><head><title>Export aus einem Feedreader</title></head><body>
   <outline text="Ordner">
-    <outline text="Gute Nachrichten" type="rss" xmlUrl="{feed_server.url('/gut.xml')}" category="/digitalisierung,/Kultur,Sport"/>
-    <outline text="Seite" type="rss" xmlUrl="{feed_server.url('/seite.html')}"/>
+    <outline text="Gute Nachrichten" type="rss" xmlUrl="{feed_server.url("/gut.xml")}" category="/digitalisierung,/Kultur,Sport"/>
+    <outline text="Seite" type="rss" xmlUrl="{feed_server.url("/seite.html")}"/>
   </outline>
   <outline text="ohne URL"/>
-  <outline text="Schon da" type="rss" xmlUrl="{feed_server.url('/schon-da.xml')}"/>
+  <outline text="Schon da" type="rss" xmlUrl="{feed_server.url("/schon-da.xml")}"/>
   <outline text="Gesperrt" type="rss" xmlUrl="http://127.0.0.2:{feed_server.port}/gut.xml"/>
-  <outline text="Gut doppelt" type="rss" xmlUrl="{feed_server.url('/gut.xml')}?utm_source=x"/>
+  <outline text="Gut doppelt" type="rss" xmlUrl="{feed_server.url("/gut.xml")}?utm_source=x"/>
 </body></opml>"""
     answer = api.call("POST", "/api/v1/cities/muenchen/opml", "muenchen", content=document.encode(), headers=OPML_TYPE)
     assert answer.status_code == 200, answer.text
     results = answer.json()["results"]
     assert [(r["status"], r["reason"]) for r in results] == [
-        ("created", None), ("refused", "not_a_feed"), ("refused", "already_registered"), ("refused", "blocked_address"),
+        ("created", None),
+        ("refused", "not_a_feed"),
+        ("refused", "already_registered"),
+        ("refused", "blocked_address"),
         ("refused", "already_registered"),
     ]
     created = session.get(Source, results[0]["id"])
@@ -99,7 +123,11 @@ def test_import_reports_each_outline_and_goes_on(api, session, feed_server):
 
     forced = api.call("POST", "/api/v1/cities/muenchen/opml?force=true", "muenchen", content=document.encode(), headers=OPML_TYPE).json()
     assert [(r["status"], r["reason"]) for r in forced["results"]][:4] == [
-        ("refused", "already_registered"), ("created", None), ("refused", "already_registered"), ("refused", "blocked_address")]
+        ("refused", "already_registered"),
+        ("created", None),
+        ("refused", "already_registered"),
+        ("refused", "blocked_address"),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import socket
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -19,10 +19,12 @@ from kombu import Queue as KombuQueue
 from sqlalchemy import select
 
 import syndicate
-from syndicate import alerts, queues, status, tokens, workerinfo
+from syndicate.access import tokens
 from syndicate.clock import utcnow
-from syndicate.due import record_tick
+from syndicate.ingest.due import record_tick
 from syndicate.models import ApiToken, Source
+from syndicate.ops import alerts, queues, status
+from syndicate.ops import workers as workerinfo
 from syndicate.web.opsaccess import client_allowed
 from syndicate.web.tasks import TaskQueue
 from tests import processes
@@ -106,19 +108,22 @@ def test_source_page_shows_a_run_of_quiet_polls_as_one_row(settings, runtime, se
 # ---------------------------------------------------------------- access
 
 
-@pytest.mark.parametrize("host, allowed, expected", [
-    ("127.0.0.1", "127.0.0.1/32,::1/128", True),
-    ("::1", "127.0.0.1/32,::1/128", True),
-    ("::ffff:127.0.0.1", "127.0.0.1/32", True),
-    ("127.0.0.2", "127.0.0.1/32,::1/128", False),
-    ("10.1.2.3", "10.0.0.0/8", True),
-    ("10.1.2.3", "127.0.0.1/32, 192.168.0.0/16", False),
-    ("testclient", "127.0.0.1/32,::1/128", False),
-    ("testclient", "127.0.0.1/32,testclient", True),
-    ("127.0.0.1", "", False),
-    ("127.0.0.1", "not-a-network/99", False),
-    (None, "127.0.0.1/32", False),
-])
+@pytest.mark.parametrize(
+    "host, allowed, expected",
+    [
+        ("127.0.0.1", "127.0.0.1/32,::1/128", True),
+        ("::1", "127.0.0.1/32,::1/128", True),
+        ("::ffff:127.0.0.1", "127.0.0.1/32", True),
+        ("127.0.0.2", "127.0.0.1/32,::1/128", False),
+        ("10.1.2.3", "10.0.0.0/8", True),
+        ("10.1.2.3", "127.0.0.1/32, 192.168.0.0/16", False),
+        ("testclient", "127.0.0.1/32,::1/128", False),
+        ("testclient", "127.0.0.1/32,testclient", True),
+        ("127.0.0.1", "", False),
+        ("127.0.0.1", "not-a-network/99", False),
+        (None, "127.0.0.1/32", False),
+    ],
+)
 def test_client_allowed(host, allowed, expected):
     assert client_allowed(host, allowed) is expected
 
@@ -205,10 +210,14 @@ def drop_queue(url: str, name: str) -> None:
 
 BROKERS = [
     pytest.param("embedded", id="embedded"),
-    pytest.param("redis://127.0.0.1:6379/14", id="redis",
-                 marks=pytest.mark.skipif(not port_open(6379), reason="no Redis on 127.0.0.1:6379")),
-    pytest.param("amqp://guest:guest@127.0.0.1:5672//", id="rabbitmq",
-                 marks=pytest.mark.skipif(not port_open(5672), reason="no RabbitMQ on 127.0.0.1:5672")),
+    pytest.param(
+        "redis://127.0.0.1:6379/14", id="redis", marks=pytest.mark.skipif(not port_open(6379), reason="no Redis on 127.0.0.1:6379")
+    ),
+    pytest.param(
+        "amqp://guest:guest@127.0.0.1:5672//",
+        id="rabbitmq",
+        marks=pytest.mark.skipif(not port_open(5672), reason="no RabbitMQ on 127.0.0.1:5672"),
+    ),
 ]
 
 
@@ -298,9 +307,27 @@ def test_a_real_worker_appears_with_its_processed_tasks(settings, runtime, sessi
     queue, name = f"ops-{uuid.uuid4().hex[:8]}", f"ops-{uuid.uuid4().hex[:8]}@%h"
     hostname = name.replace("%h", socket.gethostname())
     worker = processes.start(  # a queue of its own: it takes no other test's tasks
-        [sys.executable, "-m", "celery", "-A", "workers", "worker", "--pool", "threads", "-c", "2", "-n", name,
-         "-Q", queue, "--loglevel", "INFO"],
-        cli_env(settings), tmp_path / "worker.log", ROOT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers",
+            "worker",
+            "--pool",
+            "threads",
+            "-c",
+            "2",
+            "-n",
+            name,
+            "-Q",
+            queue,
+            "--loglevel",
+            "INFO",
+        ],
+        cli_env(settings),
+        tmp_path / "worker.log",
+        ROOT,
     )
     probe_settings = settings.model_copy(update={"ops_inspect_timeout": 0.5})
 
@@ -343,11 +370,28 @@ def test_queue_trend_tells_growing_from_draining():
 def test_alerts_are_evaluated_and_logged(settings, caplog):
     now = utcnow()
     summary = status.Summary(
-        failing=[{"id": 7, "url": "https://x.example/feed", "city": "fuerth", "state": "broken", "reason": "http_5xx",
-                  "errors": 30, "since": (now - timedelta(hours=7)).isoformat()},
-                 {"id": 8, "url": "https://y.example/feed", "city": "fuerth", "state": "failing", "reason": "timeout",
-                  "errors": 1, "since": (now - timedelta(minutes=5)).isoformat()}],
-        last_beat_tick=now - timedelta(seconds=200), beat_age_seconds=200.0,
+        failing=[
+            {
+                "id": 7,
+                "url": "https://x.example/feed",
+                "city": "fuerth",
+                "state": "broken",
+                "reason": "http_5xx",
+                "errors": 30,
+                "since": (now - timedelta(hours=7)).isoformat(),
+            },
+            {
+                "id": 8,
+                "url": "https://y.example/feed",
+                "city": "fuerth",
+                "state": "failing",
+                "reason": "timeout",
+                "errors": 1,
+                "since": (now - timedelta(minutes=5)).isoformat(),
+            },
+        ],
+        last_beat_tick=now - timedelta(seconds=200),
+        beat_age_seconds=200.0,
     )
     state = alerts.AlertState()
     for minute in range(0, 12):
@@ -382,35 +426,48 @@ def test_check_alerts_task_logs_a_source_failing_too_long(runtime, session, poll
 
 
 def _row(**values):
-    base = dict(enabled=True, error_count=0, last_error_reason=None, first_error_at=None, last_checked_at=None,
-                last_success_at=None, last_http_status=None)
+    base = dict(
+        enabled=True,
+        error_count=0,
+        last_error_reason=None,
+        first_error_at=None,
+        last_checked_at=None,
+        last_success_at=None,
+        last_http_status=None,
+    )
     return SimpleNamespace(**{**base, **values})
 
 
-NOW = datetime(2026, 11, 2, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("row, expected", [
-    (_row(enabled=False, error_count=3), "disabled"),
-    (_row(error_count=2, last_error_reason="http_410", first_error_at=NOW - timedelta(days=3)), "gone"),
-    (_row(error_count=1, last_error_reason="http_404", first_error_at=NOW), "gone"),
-    (_row(error_count=9, last_error_reason="timeout", first_error_at=NOW - timedelta(hours=7)), "broken"),
-    (_row(error_count=9, last_error_reason="timeout", first_error_at=NOW - timedelta(hours=5)), "failing"),
-    (_row(error_count=1, last_error_reason="http_5xx", last_checked_at=NOW - timedelta(hours=6)), "broken"),
-    (_row(last_http_status=429, last_success_at=NOW - timedelta(days=1)), "deferred"),
-    (_row(last_http_status=503), "deferred"),
-    (_row(last_http_status=304, last_success_at=NOW), "ok"),
-    (_row(), "new"),
-])
+@pytest.mark.parametrize(
+    "row, expected",
+    [
+        (_row(enabled=False, error_count=3), "disabled"),
+        (_row(error_count=2, last_error_reason="http_410", first_error_at=NOW - timedelta(days=3)), "gone"),
+        (_row(error_count=1, last_error_reason="http_404", first_error_at=NOW), "gone"),
+        (_row(error_count=9, last_error_reason="timeout", first_error_at=NOW - timedelta(hours=7)), "broken"),
+        (_row(error_count=9, last_error_reason="timeout", first_error_at=NOW - timedelta(hours=5)), "failing"),
+        (_row(error_count=1, last_error_reason="http_5xx", last_checked_at=NOW - timedelta(hours=6)), "broken"),
+        (_row(last_http_status=429, last_success_at=NOW - timedelta(days=1)), "deferred"),
+        (_row(last_http_status=503), "deferred"),
+        (_row(last_http_status=304, last_success_at=NOW), "ok"),
+        (_row(), "new"),
+    ],
+)
 def test_source_state(row, expected):
     assert status.source_state(row, NOW, broken_after=6 * 3600) == expected
 
 
-@pytest.mark.parametrize("now, start", [
-    (datetime(2026, 11, 2, 23, 30, tzinfo=timezone.utc), datetime(2026, 11, 2, 23, 0, tzinfo=timezone.utc)),  # 00:30 in Munich
-    (datetime(2026, 11, 2, 22, 30, tzinfo=timezone.utc), datetime(2026, 11, 1, 23, 0, tzinfo=timezone.utc)),
-    (datetime(2026, 7, 1, 21, 30, tzinfo=timezone.utc), datetime(2026, 6, 30, 22, 0, tzinfo=timezone.utc)),  # summer time
-])
+@pytest.mark.parametrize(
+    "now, start",
+    [
+        (datetime(2026, 11, 2, 23, 30, tzinfo=UTC), datetime(2026, 11, 2, 23, 0, tzinfo=UTC)),  # 00:30 in Munich
+        (datetime(2026, 11, 2, 22, 30, tzinfo=UTC), datetime(2026, 11, 1, 23, 0, tzinfo=UTC)),
+        (datetime(2026, 7, 1, 21, 30, tzinfo=UTC), datetime(2026, 6, 30, 22, 0, tzinfo=UTC)),  # summer time
+    ],
+)
 def test_today_is_a_bavarian_day(now, start):
     assert status.start_of_today(now) == start
 

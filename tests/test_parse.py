@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,29 +14,82 @@ FEEDS = FIXTURES / "feeds"
 
 
 def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
     "name, fmt, title, count, first_title, first_link, first_guid, first_published",
     [
-        ("rss091.xml", "rss091u", "Stadt Augsburg – Pressemitteilungen", 2, "Neues Bürgerbüro im Stadtteil Haunstetten",
-         "https://www.augsburg.de/aktuelles/buergerbuero-haunstetten", None, None),
-        ("rss10.rdf", "rss10", "Stadt Nürnberg – Presse", 1, "Glasfaserausbau in der Südstadt beginnt",
-         "https://www.nuernberg.de/presse/mitteilungen/pm_1001.html",
-         "https://www.nuernberg.de/presse/mitteilungen/pm_1001.html", utc(2026, 3, 3, 8, 30)),
-        ("rss20.xml", "rss20", "Rathaus Umschau", 2, "Neue Ladesäulen für Elektroautos",
-         "https://stadt.muenchen.de/news/ladesaeulen.html?utm_source=rss&utm_medium=feed", "muc-2026-0815",
-         utc(2026, 11, 24, 9, 0)),
-        ("atom03.xml", "atom03", "AKDB Aktuelles", 1, "OZG-Leistungen für Kommunen",
-         "https://www.akdb.de/aktuelles/ozg-leistungen", "tag:akdb.de,2026:ozg-leistungen", utc(2026, 11, 20, 12, 0)),
-        ("atom10.xml", "atom10", "BSI – Sicherheitshinweise", 2, "Kritische Schwachstelle in Webserver-Software",
-         "https://www.bsi.bund.de/DE/Service-Navi/Presse/warnung-1.html",
-         "urn:uuid:2f1b1c2e-0000-4000-8000-000000000002", utc(2026, 11, 22, 7, 0)),
-        ("jsonfeed10.json", "json1", "Stadt Augsburg – Klimaschutz", 2, "Solaroffensive auf städtischen Dächern",
-         "https://www.augsburg.de/umwelt/klima/solaroffensive", "aux-klima-1", utc(2026, 11, 19, 9, 0)),
-        ("jsonfeed11.json", "json11", "Nürnberg Mobil", 1, "Dichterer U-Bahn-Takt ab Dezember",
-         "https://www.nuernberg.de/mobil/u-bahn-takt.html", "nbg-mobil-7", utc(2026, 11, 17, 5, 0)),
+        (
+            "rss091.xml",
+            "rss091u",
+            "Stadt Augsburg – Pressemitteilungen",
+            2,
+            "Neues Bürgerbüro im Stadtteil Haunstetten",
+            "https://www.augsburg.de/aktuelles/buergerbuero-haunstetten",
+            None,
+            None,
+        ),
+        (
+            "rss10.rdf",
+            "rss10",
+            "Stadt Nürnberg – Presse",
+            1,
+            "Glasfaserausbau in der Südstadt beginnt",
+            "https://www.nuernberg.de/presse/mitteilungen/pm_1001.html",
+            "https://www.nuernberg.de/presse/mitteilungen/pm_1001.html",
+            utc(2026, 3, 3, 8, 30),
+        ),
+        (
+            "rss20.xml",
+            "rss20",
+            "Rathaus Umschau",
+            2,
+            "Neue Ladesäulen für Elektroautos",
+            "https://stadt.muenchen.de/news/ladesaeulen.html?utm_source=rss&utm_medium=feed",
+            "muc-2026-0815",
+            utc(2026, 11, 24, 9, 0),
+        ),
+        (
+            "atom03.xml",
+            "atom03",
+            "AKDB Aktuelles",
+            1,
+            "OZG-Leistungen für Kommunen",
+            "https://www.akdb.de/aktuelles/ozg-leistungen",
+            "tag:akdb.de,2026:ozg-leistungen",
+            utc(2026, 11, 20, 12, 0),
+        ),
+        (
+            "atom10.xml",
+            "atom10",
+            "BSI – Sicherheitshinweise",
+            2,
+            "Kritische Schwachstelle in Webserver-Software",
+            "https://www.bsi.bund.de/DE/Service-Navi/Presse/warnung-1.html",
+            "urn:uuid:2f1b1c2e-0000-4000-8000-000000000002",
+            utc(2026, 11, 22, 7, 0),
+        ),
+        (
+            "jsonfeed10.json",
+            "json1",
+            "Stadt Augsburg – Klimaschutz",
+            2,
+            "Solaroffensive auf städtischen Dächern",
+            "https://www.augsburg.de/umwelt/klima/solaroffensive",
+            "aux-klima-1",
+            utc(2026, 11, 19, 9, 0),
+        ),
+        (
+            "jsonfeed11.json",
+            "json11",
+            "Nürnberg Mobil",
+            1,
+            "Dichterer U-Bahn-Takt ab Dezember",
+            "https://www.nuernberg.de/mobil/u-bahn-takt.html",
+            "nbg-mobil-7",
+            utc(2026, 11, 17, 5, 0),
+        ),
     ],
     ids=["rss091", "rss10", "rss20", "atom03", "atom10", "jsonfeed1.0", "jsonfeed1.1"],
 )
@@ -116,8 +169,7 @@ def test_detect_format(content, expected):
     [
         (b"", errors.EmptyDocument, "not_a_feed"),
         (b"   \r\n\t ", errors.EmptyDocument, "not_a_feed"),
-        (b"<!DOCTYPE html><html><head><title>Stadt</title></head><body><p>Willkommen</p></body></html>",
-         errors.NotAFeed, "not_a_feed"),
+        (b"<!DOCTYPE html><html><head><title>Stadt</title></head><body><p>Willkommen</p></body></html>", errors.NotAFeed, "not_a_feed"),
         (b"<html><body><item><title>looks like an item</title></item></body></html>", errors.NotAFeed, "not_a_feed"),
         (b'{"name": "not a feed", "items": []}', errors.NotAFeed, "not_a_feed"),
         (b'[{"id": 1}]', errors.NotAFeed, "not_a_feed"),
@@ -126,8 +178,18 @@ def test_detect_format(content, expected):
         (b'<?xml version="1.0"?><catalog><book>x</book></catalog>', errors.NotAFeed, "not_a_feed"),
         (b"just some words", errors.MalformedFeed, "parse_error"),
     ],
-    ids=["empty", "whitespace", "html-page", "html-with-item", "json-object", "json-array", "json-other-version",
-         "json-truncated", "other-xml", "plain-text"],
+    ids=[
+        "empty",
+        "whitespace",
+        "html-page",
+        "html-with-item",
+        "json-object",
+        "json-array",
+        "json-other-version",
+        "json-truncated",
+        "other-xml",
+        "plain-text",
+    ],
 )
 def test_refusals(content, error, reason):
     with pytest.raises(error) as info:
@@ -161,7 +223,7 @@ def test_empty_items_are_skipped():
 
 @pytest.mark.parametrize(
     "items",
-    ['5', '"abc"', '{"a": 1}', '[{"id": "x", "tags": "abc", "authors": 5, "attachments": 7, "date_published": 3}]'],
+    ["5", '"abc"', '{"a": 1}', '[{"id": "x", "tags": "abc", "authors": 5, "attachments": 7, "date_published": 3}]'],
     ids=["number", "string", "object", "bad-item-fields"],
 )
 def test_json_feed_with_wrong_types_does_not_crash(items):
@@ -185,8 +247,16 @@ def test_bozo_feed_still_parses_with_reason():
 
 @pytest.mark.parametrize(
     "content_type",
-    [None, "text/html", "text/html; charset=utf-8", "application/rss+xml; charset=utf-8", "text/xml",
-     "text/xml; charset=iso-8859-1", "application/octet-stream", "text/plain"],
+    [
+        None,
+        "text/html",
+        "text/html; charset=utf-8",
+        "application/rss+xml; charset=utf-8",
+        "text/xml",
+        "text/xml; charset=iso-8859-1",
+        "application/octet-stream",
+        "text/plain",
+    ],
     ids=["none", "html", "html-utf8", "rss-utf8", "text-xml", "text-xml-latin1", "octet-stream", "text-plain"],
 )
 @pytest.mark.parametrize(

@@ -9,12 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from syndicate import moves, politeness, refresh
 from syndicate.clock import utcnow
+from syndicate.ingest import moves, politeness, refresh
+from syndicate.ingest.refresh import refresh_source
 from syndicate.models import HostRequest, Source
 from syndicate.reader import errors
 from syndicate.reader.hints import feed_interval, update_period_seconds
-from syndicate.refresh import refresh_source
 from syndicate.runtime import Runtime
 from syndicate.settings import Settings, parse_host_limits
 from tests.conftest import make_source
@@ -107,8 +107,11 @@ def test_slots_are_atomic_across_threads(runtime):
 
 @pytest.mark.parametrize(
     "value, expected",
-    [("", {}), ("stadt.muenchen.de=4/120", {"stadt.muenchen.de": (4, 120)}),
-     (" A.de = 1/10 , b.de=0/0,", {"a.de": (1, 10), "b.de": (0, 0)})],
+    [
+        ("", {}),
+        ("stadt.muenchen.de=4/120", {"stadt.muenchen.de": (4, 120)}),
+        (" A.de = 1/10 , b.de=0/0,", {"a.de": (1, 10), "b.de": (0, 0)}),
+    ],
     ids=["empty", "one", "spaces-case-zero"],
 )
 def test_parse_host_limits(value, expected):
@@ -212,14 +215,16 @@ def test_feed_interval_takes_the_longest_hint():
     "channel, expected",
     [
         ("<ttl>180</ttl>", 10800),
-        ('<sy:updatePeriod>daily</sy:updatePeriod><sy:updateFrequency>2</sy:updateFrequency>', 43200),
+        ("<sy:updatePeriod>daily</sy:updatePeriod><sy:updateFrequency>2</sy:updateFrequency>", 43200),
         ("<ttl>1</ttl>", 600),  # a short ttl never shortens: the default interval (no dated items) stays
     ],
     ids=["ttl", "sy-update-period", "short-ttl"],
 )
 def test_feed_hints_lengthen_the_interval(runtime, session, feed_server, channel, expected):
-    body = ('<?xml version="1.0"?><rss version="2.0" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/">'
-            f"<channel><title>t</title>{channel}<item><guid>1</guid><title>a</title></item></channel></rss>")
+    body = (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/">'
+        f"<channel><title>t</title>{channel}<item><guid>1</guid><title>a</title></item></channel></rss>"
+    )
     feed_server.add("/feed.xml", body)
     source = make_source(session, feed_server.url("/feed.xml"))
     now = utcnow()
@@ -285,7 +290,7 @@ def test_redirect_must_be_consistent():
 
 
 def test_long_failing_source_is_broken_still_enabled_and_listed(runtime, session, feed_server, settings):
-    from syndicate import status
+    from syndicate.ops import status
     from tests.test_cli import json_lines, syndicate
 
     feed_server.add("/kaputt.xml", b"Fehler", status=500)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import feedparser
 import pytest
 
-from syndicate.publish import FeedQuery, UnknownFeed, build_feed
+from syndicate.publish.feeds import FeedQuery, UnknownFeed, build_feed
 from tests.conftest import make_source
 from tests.test_dedupe import PHISHING, poll_all, server  # noqa: F401 - server is a fixture
 
@@ -50,12 +50,12 @@ def test_all_feed_has_each_story_once_newest_first(session, stories, fmt):
 
     assert parsed.version == ("rss20" if fmt == "rss" else "atom10")
     assert titles(parsed) == NEWEST_FIRST
-    dates = [datetime(*entry.published_parsed[:6], tzinfo=timezone.utc) for entry in parsed.entries]
+    dates = [datetime(*entry.published_parsed[:6], tzinfo=UTC) for entry in parsed.entries]
     assert dates == sorted(dates, reverse=True)
     shared = parsed.entries[-1]
     # the representative is Augsburg's copy, the earliest publication
     assert shared.link.startswith("https://www.bayern.de/presse/warnung-phishing-2025")
-    assert dates[-1] == datetime(2025, 3, 4, 7, 30, tzinfo=timezone.utc)
+    assert dates[-1] == datetime(2025, 3, 4, 7, 30, tzinfo=UTC)
     text = body_of(shared)
     assert "Auch veröffentlicht von" in text
     assert "Landeshauptstadt München" in text and "Stadt Nürnberg" in text
@@ -85,7 +85,13 @@ def test_json_feed(session, stories):
 
 @pytest.mark.parametrize(
     "slug, expected",
-    [("it-sicherheit", [PHISHING]), ("mobilitaet", [RADWEGE]), ("klimaschutz", [SOLAR]), ("buergerservice", [OSTERN]), ("digitalisierung", [])],
+    [
+        ("it-sicherheit", [PHISHING]),
+        ("mobilitaet", [RADWEGE]),
+        ("klimaschutz", [SOLAR]),
+        ("buergerservice", [OSTERN]),
+        ("digitalisierung", []),
+    ],
 )
 def test_topic_feed_contains_only_matching_stories(session, stories, slug, expected):
     parsed = feed(session, "atom", kind="topic", slug=slug)

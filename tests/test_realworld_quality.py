@@ -4,7 +4,7 @@ http(s) link, a UTC date, a title, no umlaut mojibake, and sanitised HTML with n
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ REAL_WORLD = CORPUS / "real-world"
 DOCUMENTS = sorted(p for p in REAL_WORLD.rglob("*") if p.suffix in (".xml", ".json")) if REAL_WORLD.is_dir() else []
 MOJIBAKE = re.compile("Ã¤|Ã¼|Ã¶|ÃŸ|Ã„|Ãœ|Ã–|â€")
 EXECUTABLE = re.compile(r"<script|<[^>]*\son[a-z]+\s*=|(?:href|src)\s*=\s*[\"']?\s*(?:javascript|vbscript):", re.I)
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.skipif(not DOCUMENTS, reason="../shared/corpus/real-world is not present")

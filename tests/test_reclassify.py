@@ -3,21 +3,22 @@ as the Celery task ``syndicate.reclassify``, and queued by ``syndicate sources s
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
-from syndicate import queues, registry
-from syndicate import topics as topic_rules
+from syndicate.dedupe.store import store_entries
 from syndicate.models import ArticleTopic, Source, Topic
+from syndicate.ops import queues
 from syndicate.reader.normalise import normalise_entry
 from syndicate.reader.parse import RawEntry
-from syndicate.store import store_entries
+from syndicate.sources import registry
+from syndicate.topics import rules as topic_rules
 from tests.conftest import make_source
 from tests.test_cli import syndicate
 
-NOW = datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 ARTICLES = [
     ("Cyberangriff auf Kreisverwaltung", "Die Server der Verwaltung wurden verschlüsselt.", []),
     ("Neue Öffnungszeiten im Freibad", "Das Freibad öffnet im Mai.", []),
@@ -28,8 +29,12 @@ ARTICLES = [
 
 def entries():
     return [
-        normalise_entry(RawEntry(guid=f"g{i}", link=f"https://www.augsburg.de/a/{i}", title=title, summary=text,
-                                 published=NOW, categories=categories), base=None, now=NOW, future_tolerance=3600)
+        normalise_entry(
+            RawEntry(guid=f"g{i}", link=f"https://www.augsburg.de/a/{i}", title=title, summary=text, published=NOW, categories=categories),
+            base=None,
+            now=NOW,
+            future_tolerance=3600,
+        )
         for i, (title, text, categories) in enumerate(ARTICLES)
     ]
 
@@ -65,8 +70,8 @@ def change_rules(settings, old: str, new: str) -> None:
 
 def test_changed_rules_reclassify_stored_articles(session, stored, settings):
     before = memberships(session)
-    change_rules(settings, 'exclude = ["Freibad*", ', 'exclude = [')  # the Freibad joins Bürgerservice
-    change_rules(settings, '"Tram", ', '')  # "Tram" is no mobility keyword any more
+    change_rules(settings, 'exclude = ["Freibad*", ', "exclude = [")  # the Freibad joins Bürgerservice
+    change_rules(settings, '"Tram", ', "")  # "Tram" is no mobility keyword any more
     report = registry.sync(session, registry.load_registry(settings.feeds_dir))
     assert report.rules_changed
 
@@ -87,7 +92,8 @@ def test_sync_without_rule_changes_reports_none(session, stored, settings):
 def test_default_topic_change_of_a_source_counts_as_a_rule_change(session, settings, topics):
     (settings.feeds_dir / "augsburg.toml").write_text(
         '[city]\nslug = "augsburg"\nname = "Stadt Augsburg"\n\n[[sources]]\nurl = "https://www.augsburg.de/rss"\ntopics = []\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     registry.sync(session, registry.load_registry(settings.feeds_dir))
     city_file = settings.feeds_dir / "augsburg.toml"
     city_file.write_text(city_file.read_text(encoding="utf-8").replace("topics = []", 'topics = ["klimaschutz"]'), encoding="utf-8")
@@ -98,7 +104,7 @@ def test_default_topic_change_of_a_source_counts_as_a_rule_change(session, setti
 def test_reclassify_celery_task(runtime, session, stored, settings, monkeypatch):
     from workers import tasks
 
-    change_rules(settings, '"Tram", ', '')
+    change_rules(settings, '"Tram", ', "")
     registry.sync(session, registry.load_registry(settings.feeds_dir))
     monkeypatch.setattr(tasks, "_runtime", runtime)
     assert tasks.reclassify.name == "syndicate.reclassify"
@@ -126,7 +132,7 @@ def test_sources_sync_queues_reclassification_when_rules_changed(runtime, sessio
     assert "re-classified" not in unchanged.stdout
     assert queues.depth(settings.broker_url)["maintenance"] == before
 
-    change_rules(settings, '"Tram", ', '')
+    change_rules(settings, '"Tram", ', "")
     changed = syndicate(settings, "sources", "sync", COLUMNS="1000")
 
     assert changed.returncode == 0, changed.stderr

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
-from syndicate import refresh as refresh_module
 from syndicate.clock import utcnow
+from syndicate.ingest import refresh as refresh_module
+from syndicate.ingest.refresh import refresh_source
 from syndicate.models import Article, FetchLog, Source
-from syndicate.refresh import refresh_source
 from tests.conftest import make_source
 
 FIXTURES = Path(__file__).parent / "fixtures" / "refresh"
@@ -50,9 +50,9 @@ def test_first_poll_stores_normalised_articles(runtime, session, feed_server):
     assert [a.title for a in stored] == ["Stadtrat beschließt Haushalt 2025", "Sperrung der Ludwigstraße am Wochenende"]
     haushalt, sperrung = stored
     # dates: +0100 in the feed → UTC, timezone-aware
-    assert haushalt.published_at == datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)
+    assert haushalt.published_at == datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
     assert haushalt.published_at.utcoffset() == timedelta(0)
-    assert sperrung.published_at == datetime(2025, 3, 4, 13, 30, tzinfo=timezone.utc)
+    assert sperrung.published_at == datetime(2025, 3, 4, 13, 30, tzinfo=UTC)
     # the relative item link became absolute
     parts = urlsplit(haushalt.url)
     assert parts.scheme in ("http", "https") and parts.netloc
@@ -66,7 +66,10 @@ def test_first_poll_stores_normalised_articles(runtime, session, feed_server):
     assert "/haushalt/2025" in stored_html and 'rel="noopener noreferrer"' in stored_html
     assert "Die Stadtkämmerei erläutert die Zahlen am Dienstag." in stored_html
     # plain text: no markup, no script source
-    assert haushalt.text == "Der Stadtrat hat den Haushalt für das kommende Jahr beschlossen. Die Stadtkämmerei erläutert die Zahlen am Dienstag."
+    assert (
+        haushalt.text
+        == "Der Stadtrat hat den Haushalt für das kommende Jahr beschlossen. Die Stadtkämmerei erläutert die Zahlen am Dienstag."
+    )
     assert sperrung.text == "Wegen Bauarbeiten ist die Ludwigstraße gesperrt."
     # every article sits in a cluster; the source row records the success
     assert all(a.cluster_id is not None for a in stored)
@@ -126,7 +129,11 @@ def test_quiet_polls_fold_into_one_fetch_log_row_and_a_change_starts_a_new_one(r
     for t in t_same:
         assert poll(runtime, session, source.id, now=t).status == "unchanged"
     assert [row[:3] for row in log()] == [
-        ("new", 200, 1), ("not_modified", 304, 3), ("error", 500, 1), ("not_modified", 304, 1), ("unchanged", 200, 2),
+        ("new", 200, 1),
+        ("not_modified", 304, 3),
+        ("error", 500, 1),
+        ("not_modified", 304, 1),
+        ("unchanged", 200, 2),
     ]
     assert log()[-1][3:] == (t_same[0], t_same[1])
     assert count(session, Article, Article.source_id == source.id) == 2
@@ -308,7 +315,7 @@ def test_other_http_errors_have_stable_reasons(runtime, session, feed_server, st
 def test_crash_while_storing_leaves_nothing_half_stored(runtime, session, feed_server, monkeypatch):
     """A worker that dies after the first of two items (here: an exception) must not leave that
     item stored without a cluster: the next poll would find it by its key and never cluster it."""
-    from syndicate import dedupe_batch
+    from syndicate.dedupe import batch as dedupe_batch
 
     feed_server.add("/rathaus.xml", fixture("rathaus_v1.xml"), headers=RSS)
     source = make_source(session, feed_server.url("/rathaus.xml"))
@@ -333,11 +340,13 @@ def test_crash_while_storing_leaves_nothing_half_stored(runtime, session, feed_s
 
 
 def _story_feed(city: str, n: int, when: str) -> str:
-    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Stadt {city}</title>'
-            f"<link>https://{city}.example/</link><item><guid>{city}-{n}</guid><title>Neue Ladesäulen am Rathausplatz</title>"
-            f"<link>https://{city}.example/presse/{n}</link><pubDate>{when}</pubDate><description><![CDATA["
-            "<p>Die Stadtwerke haben am Rathausplatz zwölf neue Ladesäulen für Elektroautos in Betrieb genommen.</p>"
-            "<p>Geladen wird mit Ökostrom; bezahlt wird per Karte oder App.</p>]]></description></item></channel></rss>")
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Stadt {city}</title>'
+        f"<link>https://{city}.example/</link><item><guid>{city}-{n}</guid><title>Neue Ladesäulen am Rathausplatz</title>"
+        f"<link>https://{city}.example/presse/{n}</link><pubDate>{when}</pubDate><description><![CDATA["
+        "<p>Die Stadtwerke haben am Rathausplatz zwölf neue Ladesäulen für Elektroautos in Betrieb genommen.</p>"
+        "<p>Geladen wird mit Ökostrom; bezahlt wird per Karte oder App.</p>]]></description></item></channel></rss>"
+    )
 
 
 def test_a_group_asks_for_the_next_response_while_it_reads_a_changed_document(runtime, session, feed_server, monkeypatch):
@@ -368,8 +377,11 @@ def test_a_group_asks_for_the_next_response_while_it_reads_a_changed_document(ru
     outcomes = refresh_module.refresh_sources(session, runtime.client, ids, runtime.refresh_config)
 
     assert [(o.status, o.new, o.reason) for o in outcomes] == [("new", 1, None), ("new", 1, None), ("error", 0, "http_5xx")]
-    assert [(path, thread) for path, thread, _n in seen] == [("/augsburg.xml", main), ("/nuernberg.xml", "fetch-ahead_0"),
-                                                             ("/kaputt.xml", "fetch-ahead_0")]
+    assert [(path, thread) for path, thread, _n in seen] == [
+        ("/augsburg.xml", main),
+        ("/nuernberg.xml", "fetch-ahead_0"),
+        ("/kaputt.xml", "fetch-ahead_0"),
+    ]
     assert max(n for _p, _t, n in seen) == 1  # never two requests at once
     assert articles(session, ids[1])[0].cluster_id == articles(session, ids[0])[0].cluster_id  # stored as before
 
@@ -400,7 +412,11 @@ def test_a_group_of_sources_is_stored_in_one_transaction_and_deduplicated_in_mem
     finally:
         event.remove(session, "after_commit", counted)
     session.expire_all()
-    assert [(o.id, o.status, o.new, o.duplicates) for o in outcomes] == [(ids[0], "new", 1, 0), (ids[1], "new", 1, 1), (ids[2], "error", 0, 0)]
+    assert [(o.id, o.status, o.new, o.duplicates) for o in outcomes] == [
+        (ids[0], "new", 1, 0),
+        (ids[1], "new", 1, 1),
+        (ids[2], "error", 0, 0),
+    ]
     assert outcomes[2].reason == "http_5xx"
     first, copy = articles(session, ids[0])[0], articles(session, ids[1])[0]
     assert first.cluster_id == copy.cluster_id is not None
@@ -412,13 +428,15 @@ def test_a_group_of_sources_is_stored_in_one_transaction_and_deduplicated_in_mem
     assert [count(session, FetchLog, FetchLog.source_id == i) for i in ids] == [1, 1, 1]
 
 
-def test_a_cluster_merged_away_by_another_worker_after_the_read_is_stored_again_from_fresh_reads(runtime, session, feed_server, monkeypatch):
+def test_a_cluster_merged_away_by_another_worker_after_the_read_is_stored_again_from_fresh_reads(
+    runtime, session, feed_server, monkeypatch
+):
     """Between a batch's read and its write another worker merges the stored cluster it wants to join
     into a new one: the write notices (dedupe_batch.StaleRead), the store is rolled back and runs again
     with fresh reads, and the copy joins the cluster that exists now — no crash, nothing lost."""
     from sqlalchemy import text
 
-    from syndicate import store
+    from syndicate.dedupe import store
     from syndicate.models import Cluster
 
     feed_server.add("/augsburg.xml", _story_feed("augsburg", 1, "Mon, 24 Nov 2025 08:00:00 GMT"), headers=RSS)
@@ -432,9 +450,14 @@ def test_a_cluster_merged_away_by_another_worker_after_the_read_is_stored_again_
         writes.append(1)
         if len(writes) == 1:  # the other worker, on its own connection, after our read and before our write
             with runtime.engine.begin() as connection:
-                moved = connection.execute(text("INSERT INTO clusters (published_at, updated_at, created_at, representative_id) "
-                                                "SELECT published_at, updated_at, created_at, representative_id FROM clusters WHERE id = :c "
-                                                "RETURNING id"), {"c": old_cluster}).scalar_one()
+                moved = connection.execute(
+                    text(
+                        "INSERT INTO clusters (published_at, updated_at, created_at, representative_id) "
+                        "SELECT published_at, updated_at, created_at, representative_id FROM clusters WHERE id = :c "
+                        "RETURNING id"
+                    ),
+                    {"c": old_cluster},
+                ).scalar_one()
                 connection.execute(text("UPDATE articles SET cluster_id = :n WHERE cluster_id = :c"), {"n": moved, "c": old_cluster})
                 connection.execute(text("DELETE FROM clusters WHERE id = :c"), {"c": old_cluster})
         return real_write(batch, *args, **kwargs)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from syndicate.schedule import adaptive_interval, clamp, deferral_delay, error_delay, next_check_at, success_delay
+from syndicate.ingest.schedule import adaptive_interval, clamp, deferral_delay, error_delay, next_check_at, success_delay
 
 
 class FixedRng:
@@ -40,14 +40,13 @@ def test_clamp(value, low, high, expected):
         (30, 60, 3600, None, 60),
         (7200, 60, 3600, None, 3600),
     ],
-    ids=["interval", "hint", "short-hint-ignored", "hint-above-max", "zero-hint-ignored", "interval-below-min",
-         "interval-above-max"],
+    ids=["interval", "hint", "short-hint-ignored", "hint-above-max", "zero-hint-ignored", "interval-below-min", "interval-above-max"],
 )
 def test_success_delay(interval, low, high, hint, expected):
     assert success_delay(interval=interval, low=low, high=high, hint=hint) == expected
 
 
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 def _posts(*hours_ago: float) -> list[datetime]:
@@ -71,8 +70,21 @@ def _posts(*hours_ago: float) -> list[datetime]:
         ([NOW + timedelta(days=1)], None, 900),  # a date in the future says nothing about frequency
         (_posts(*[i / 10 for i in range(2000)]), None, 300),  # a flood: never below the minimum
     ],
-    ids=["every-6h", "daily", "weekly", "hourly", "stale-month", "stale-10-days", "no-dates", "hint-no-dates",
-         "hint-lengthens", "hint-never-shortens", "hint-capped", "future-date", "flood-min"],
+    ids=[
+        "every-6h",
+        "daily",
+        "weekly",
+        "hourly",
+        "stale-month",
+        "stale-10-days",
+        "no-dates",
+        "hint-no-dates",
+        "hint-lengthens",
+        "hint-never-shortens",
+        "hint-capped",
+        "future-date",
+        "flood-min",
+    ],
 )
 def test_adaptive_interval(published, feed_hint, expected):
     got = adaptive_interval(published, NOW, default=900, low=300, high=86400, feed_hint=feed_hint)
@@ -122,6 +134,6 @@ def test_error_delay_grows_monotonically_until_cap():
 
 
 def test_next_check_at():
-    now = datetime(2026, 11, 24, 23, 59, 30, tzinfo=timezone.utc)
-    assert next_check_at(now, 90) == datetime(2026, 11, 25, 0, 1, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 24, 23, 59, 30, tzinfo=UTC)
+    assert next_check_at(now, 90) == datetime(2026, 11, 25, 0, 1, 0, tzinfo=UTC)
     assert next_check_at(now, 0) == now

@@ -5,16 +5,17 @@ hub URLs, bridging clusters, tombstones."""
 from __future__ import annotations
 
 import html
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from syndicate import dedupe, tombstones
 from syndicate.clock import utcnow
+from syndicate.dedupe import rules as dedupe
+from syndicate.dedupe import tombstones
+from syndicate.ingest.refresh import refresh_source
 from syndicate.models import Article, ArticleBucket, ArticleRevision, Cluster, ItemAlias, SourcePassage, Tombstone
-from syndicate.publish import FeedQuery, load_items
-from syndicate.refresh import refresh_source
+from syndicate.publish.feeds import FeedQuery, load_items
 from tests.conftest import make_source
 
 RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
@@ -35,13 +36,17 @@ OTHER = [
 
 def item(title: str, sentences: list[str], guid: str, link: str, day: str = "Mon, 03 Mar 2025 09:00:00 +0100") -> str:
     body = "".join(f"<p>{s}</p>" for s in sentences)
-    return (f"<item><title>{html.escape(title)}</title><link>{link}</link><guid isPermaLink=\"false\">{guid}</guid>"
-            f"<pubDate>{day}</pubDate><description>{html.escape(body)}</description></item>")
+    return (
+        f'<item><title>{html.escape(title)}</title><link>{link}</link><guid isPermaLink="false">{guid}</guid>'
+        f"<pubDate>{day}</pubDate><description>{html.escape(body)}</description></item>"
+    )
 
 
 def rss(*items: str, built: str = "Mon, 03 Mar 2025 10:00:00 +0100") -> str:
-    return ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Pressemitteilungen</title>'
-            f"<link>https://www.augsburg.de/</link><lastBuildDate>{built}</lastBuildDate>{''.join(items)}</channel></rss>")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Pressemitteilungen</title>'
+        f"<link>https://www.augsburg.de/</link><lastBuildDate>{built}</lastBuildDate>{''.join(items)}</channel></rss>"
+    )
 
 
 def poll(runtime, session, source_id, now=None):
@@ -69,8 +74,10 @@ def expected_buckets(article: Article) -> set[tuple[int, int]]:
 
 
 def test_repoll_of_an_unchanged_source_adds_no_article_and_no_cluster(runtime, session, feed_server):
-    items = [item("Warnung vor gefälschten E-Mails", STORY, "aug-1", "https://www.augsburg.de/a/1"),
-             item("Bibliothek sonntags geöffnet", OTHER, "aug-2", "https://www.augsburg.de/a/2")]
+    items = [
+        item("Warnung vor gefälschten E-Mails", STORY, "aug-1", "https://www.augsburg.de/a/1"),
+        item("Bibliothek sonntags geöffnet", OTHER, "aug-2", "https://www.augsburg.de/a/2"),
+    ]
     route = feed_server.add("/aug.xml", rss(*items), headers=RSS)
     source = make_source(session, feed_server.url("/aug.xml"), city="augsburg")
     assert poll(runtime, session, source.id).new == 2
@@ -86,10 +93,23 @@ def test_repoll_of_an_unchanged_source_adds_no_article_and_no_cluster(runtime, s
 
 def test_edited_article_changes_in_place_and_keeps_its_cluster(runtime, session, feed_server):
     t0 = utcnow() - timedelta(hours=3)
-    aug = feed_server.add("/aug.xml", rss(item("Warnung vor gefälschten E-Mails", STORY, "aug-1", "https://www.augsburg.de/a/1")), headers=RSS)
+    aug = feed_server.add(
+        "/aug.xml", rss(item("Warnung vor gefälschten E-Mails", STORY, "aug-1", "https://www.augsburg.de/a/1")), headers=RSS
+    )
     copy = ["Die Stadt Nürnberg gibt die folgende Mitteilung des Landesamts weiter."] + STORY[:5]  # own lead, last sentence dropped
-    feed_server.add("/nbg.xml", rss(item("Phishing-Mails im Namen des Finanzamts", copy, "nbg-7", "https://www.nuernberg.de/p/7",
-                                         day="Tue, 04 Mar 2025 08:00:00 +0100")), headers=RSS)
+    feed_server.add(
+        "/nbg.xml",
+        rss(
+            item(
+                "Phishing-Mails im Namen des Finanzamts",
+                copy,
+                "nbg-7",
+                "https://www.nuernberg.de/p/7",
+                day="Tue, 04 Mar 2025 08:00:00 +0100",
+            )
+        ),
+        headers=RSS,
+    )
     augsburg = make_source(session, feed_server.url("/aug.xml"), city="augsburg", name="Stadt Augsburg")
     nuernberg = make_source(session, feed_server.url("/nbg.xml"), city="nuernberg", name="Stadt Nürnberg")
     assert poll(runtime, session, augsburg.id, now=t0).new == 1
@@ -118,8 +138,10 @@ def test_edited_article_changes_in_place_and_keeps_its_cluster(runtime, session,
 
 
 def test_changed_guid_and_url_is_an_update_not_a_new_article(runtime, session, feed_server):
-    first = [item("Warnung vor gefälschten E-Mails", STORY, "aug-1", "https://www.augsburg.de/a/1"),
-             item("Bibliothek sonntags geöffnet", OTHER, "aug-2", "https://www.augsburg.de/a/2")]
+    first = [
+        item("Warnung vor gefälschten E-Mails", STORY, "aug-1", "https://www.augsburg.de/a/1"),
+        item("Bibliothek sonntags geöffnet", OTHER, "aug-2", "https://www.augsburg.de/a/2"),
+    ]
     route = feed_server.add("/aug.xml", rss(*first), headers=RSS)
     source = make_source(session, feed_server.url("/aug.xml"), city="augsburg")
     assert poll(runtime, session, source.id).new == 2
@@ -148,8 +170,10 @@ def test_same_link_for_distinct_items_is_no_update(runtime, session, feed_server
     route = feed_server.add("/aug.xml", rss(item("Warnung vor gefälschten E-Mails", STORY, "aug-1", page)), headers=RSS)
     source = make_source(session, feed_server.url("/aug.xml"), city="augsburg")
     assert poll(runtime, session, source.id).new == 1
-    route.body = rss(item("Bibliothek sonntags geöffnet", OTHER, "aug-2", page, day="Mon, 10 Mar 2025 09:00:00 +0100"),
-                     item("Warnung vor gefälschten E-Mails", STORY, "aug-1", page)).encode()
+    route.body = rss(
+        item("Bibliothek sonntags geöffnet", OTHER, "aug-2", page, day="Mon, 10 Mar 2025 09:00:00 +0100"),
+        item("Warnung vor gefälschten E-Mails", STORY, "aug-1", page),
+    ).encode()
     outcome = poll(runtime, session, source.id)
     assert (outcome.new, outcome.updated) == (1, 0)
     assert count(session, Cluster) == 2
@@ -164,8 +188,16 @@ def test_recurring_issues_with_shared_boilerplate_stay_separate(runtime, session
         ["Im Olympiapark beginnt die Sanierung der Eissporthalle.", "Die Volkshochschule startet ein neues Programm."],
         ["Die Feuerwehr stellt drei neue Drehleitern in Dienst.", "Im Englischen Garten werden Wege erneuert."],
     ]
-    issues = [item("Rathaus Umschau", [header, *blurbs, footer], f"ru-{n}", f"https://ru.muenchen.de/{n}",
-                   day=f"Fri, {7 + 7 * n:02d} Mar 2025 12:00:00 +0100") for n, blurbs in enumerate(news)]
+    issues = [
+        item(
+            "Rathaus Umschau",
+            [header, *blurbs, footer],
+            f"ru-{n}",
+            f"https://ru.muenchen.de/{n}",
+            day=f"Fri, {7 + 7 * n:02d} Mar 2025 12:00:00 +0100",
+        )
+        for n, blurbs in enumerate(news)
+    ]
     feed_server.add("/ru.xml", rss(*issues), headers=RSS)
     source = make_source(session, feed_server.url("/ru.xml"), city="muenchen")
 
@@ -192,13 +224,15 @@ def test_an_article_that_bridges_two_clusters_merges_them(runtime, session, feed
     cluster = session.scalar(select(Cluster))
     erlangen = session.scalar(select(Article).where(Article.guid == "erlangen-1"))
     assert cluster.representative_id == erlangen.id  # the earliest publication
-    assert cluster.published_at == datetime(2025, 3, 3, 7, 0, tzinfo=timezone.utc)
+    assert cluster.published_at == datetime(2025, 3, 3, 7, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def two_items(runtime, session, feed_server):
-    items = [item("Warnung vor gefälschten E-Mails", STORY, "aug-1", "https://www.augsburg.de/a/1"),
-             item("Bibliothek sonntags geöffnet", OTHER, "aug-2", "https://www.augsburg.de/a/2")]
+    items = [
+        item("Warnung vor gefälschten E-Mails", STORY, "aug-1", "https://www.augsburg.de/a/1"),
+        item("Bibliothek sonntags geöffnet", OTHER, "aug-2", "https://www.augsburg.de/a/2"),
+    ]
     route = feed_server.add("/aug.xml", rss(*items), headers=RSS)
     source = make_source(session, feed_server.url("/aug.xml"), city="augsburg")
     assert poll(runtime, session, source.id).new == 2
@@ -239,7 +273,7 @@ def test_articles_delete_command_leaves_a_tombstone(runtime, session, two_items,
 
 def test_purged_items_do_not_come_back(runtime, session, two_items):
     source, route, items = two_items
-    assert tombstones.purge(session, datetime(2025, 3, 4, tzinfo=timezone.utc)) == 2
+    assert tombstones.purge(session, datetime(2025, 3, 4, tzinfo=UTC)) == 2
     assert (count(session, Article), count(session, Cluster), count(session, ArticleBucket)) == (0, 0, 0)
     route.body = rss(*items, built="Tue, 04 Mar 2025 10:00:00 +0100").encode()
     outcome = poll(runtime, session, source.id)
@@ -250,18 +284,30 @@ def test_purged_items_do_not_come_back(runtime, session, two_items):
 def test_a_blocked_url_is_refused_in_every_source(runtime, session, feed_server):
     tombstones.bury_url(session, "https://www.bayern.de/presse/warnung")
     session.commit()
-    feed_server.add("/nbg.xml", rss(item("Warnung", STORY, "nbg-1", "https://www.bayern.de/presse/warnung?utm_source=x"),
-                                    item("Bibliothek", OTHER, "nbg-2", "https://www.nuernberg.de/b")), headers=RSS)
+    feed_server.add(
+        "/nbg.xml",
+        rss(
+            item("Warnung", STORY, "nbg-1", "https://www.bayern.de/presse/warnung?utm_source=x"),
+            item("Bibliothek", OTHER, "nbg-2", "https://www.nuernberg.de/b"),
+        ),
+        headers=RSS,
+    )
     source = make_source(session, feed_server.url("/nbg.xml"), city="nuernberg")
     assert poll(runtime, session, source.id).new == 1
     assert session.scalar(select(Article.guid)) == "nbg-2"
 
 
 def test_deleting_the_representative_hands_the_cluster_on(runtime, session, feed_server):
-    feed_server.add("/a.xml", rss(item("Warnung vor gefälschten E-Mails", STORY, "a-1", "https://a.de/1",
-                                       day="Mon, 03 Mar 2025 08:00:00 +0100")), headers=RSS)
-    feed_server.add("/b.xml", rss(item("Warnung vor gefälschten E-Mails", STORY, "b-1", "https://b.de/1",
-                                       day="Mon, 03 Mar 2025 12:00:00 +0100")), headers=RSS)
+    feed_server.add(
+        "/a.xml",
+        rss(item("Warnung vor gefälschten E-Mails", STORY, "a-1", "https://a.de/1", day="Mon, 03 Mar 2025 08:00:00 +0100")),
+        headers=RSS,
+    )
+    feed_server.add(
+        "/b.xml",
+        rss(item("Warnung vor gefälschten E-Mails", STORY, "b-1", "https://b.de/1", day="Mon, 03 Mar 2025 12:00:00 +0100")),
+        headers=RSS,
+    )
     first = make_source(session, feed_server.url("/a.xml"), city="augsburg")
     second = make_source(session, feed_server.url("/b.xml"), city="nuernberg")
     poll(runtime, session, first.id)
@@ -273,15 +319,17 @@ def test_deleting_the_representative_hands_the_cluster_on(runtime, session, feed
     session.expire_all()
     cluster = session.get(Cluster, b.cluster_id)
     assert cluster.representative_id == b.id
-    assert cluster.published_at == datetime(2025, 3, 3, 11, 0, tzinfo=timezone.utc)
+    assert cluster.published_at == datetime(2025, 3, 3, 11, 0, tzinfo=UTC)
 
 
 def test_boilerplate_counts_read_a_pair_that_was_not_asked_for_when_a_rule_needs_it(session):
     """A count the batch did not read beforehand is read on first use, never taken as 0."""
-    from syndicate import boilerplate
+    from syndicate.dedupe import boilerplate
 
     source = make_source(session, "https://a.example/rss")
-    session.add_all([SourcePassage(source_id=source.id, passage=11, articles=3), SourcePassage(source_id=source.id, passage=12, articles=5)])
+    session.add_all(
+        [SourcePassage(source_id=source.id, passage=11, articles=3), SourcePassage(source_id=source.id, passage=12, articles=5)]
+    )
     session.commit()
     counted = boilerplate.counts(session, [(source.id, 11), (source.id, 99)])
     assert dict(counted) == {(source.id, 11): 3}
@@ -295,17 +343,29 @@ def test_articles_inserted_plainly_are_stored_as_sqlalchemy_stores_them(runtime,
     every column must hold what SQLAlchemy's own INSERT would have put there."""
     from sqlalchemy import insert
 
-    from syndicate.dedupe_batch import insert_plain
+    from syndicate.dedupe.batch import insert_plain
 
     if session.get_bind().dialect.name != "sqlite":
         pytest.skip("the plain insert is SQLite's")
     source = make_source(session, feed_server.url("/none.xml"), city="augsburg")
-    published = datetime(2025, 3, 4, 9, 30, 15, 250000, tzinfo=timezone.utc)
-    row = {"source_id": source.id, "guid": "g", "url": "https://a.example/ä?x=1", "canonical_url": None, "title": "Tür & „Tor“",
-           "summary_html": "<p>a</p>", "content_html": "", "content_hash": "h" * 64, "author": None,
-           "categories": ["Digitalisierung", "Ä"], "enclosures": [{"href": "https://a.example/i.png", "type": "image/png", "length": "0"}],
-           "published_at": published, "updated_at": None, "first_seen_at": published.replace(microsecond=0),
-           "changed_at": datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=timezone.utc)}  # no text: its default
+    published = datetime(2025, 3, 4, 9, 30, 15, 250000, tzinfo=UTC)
+    row = {
+        "source_id": source.id,
+        "guid": "g",
+        "url": "https://a.example/ä?x=1",
+        "canonical_url": None,
+        "title": "Tür & „Tor“",
+        "summary_html": "<p>a</p>",
+        "content_html": "",
+        "content_hash": "h" * 64,
+        "author": None,
+        "categories": ["Digitalisierung", "Ä"],
+        "enclosures": [{"href": "https://a.example/i.png", "type": "image/png", "length": "0"}],
+        "published_at": published,
+        "updated_at": None,
+        "first_seen_at": published.replace(microsecond=0),
+        "changed_at": datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+    }  # no text: its default
     connection = session.connection()
     connection.execute(insert(Article.__table__), [row | {"item_key": "by-sqlalchemy"}])
     (inserted,) = insert_plain(connection, [row | {"item_key": "plain"}])
@@ -317,7 +377,9 @@ def test_articles_inserted_plainly_are_stored_as_sqlalchemy_stores_them(runtime,
 
     by_sqlalchemy, plain = stored("by-sqlalchemy"), stored("plain")
     assert inserted == (plain["id"], "plain")
-    assert {k: v for k, v in plain.items() if k not in ("id", "item_key")} == {k: v for k, v in by_sqlalchemy.items() if k not in ("id", "item_key")}
+    assert {k: v for k, v in plain.items() if k not in ("id", "item_key")} == {
+        k: v for k, v in by_sqlalchemy.items() if k not in ("id", "item_key")
+    }
     article = session.get(Article, plain["id"])
     assert (article.published_at, article.categories, article.text, article.simhash) == (published, ["Digitalisierung", "Ä"], "", 0)
 
@@ -327,43 +389,61 @@ def test_clusters_inserted_plainly_are_stored_as_sqlalchemy_stores_them(session)
     table): more rows than one statement takes, each as SQLAlchemy's own INSERT would store it."""
     from sqlalchemy import insert
 
-    from syndicate.dedupe_batch import ROWS_PER_INSERT, plain_statements, run_plain
+    from syndicate.dedupe.batch import ROWS_PER_INSERT, plain_statements, run_plain
 
     if session.get_bind().dialect.name != "sqlite":
         pytest.skip("the plain insert is SQLite's")
-    start = datetime(2025, 3, 4, 9, 30, 15, 250000, tzinfo=timezone.utc)
-    rows = [{"representative_id": 10_000 + n, "published_at": start + timedelta(minutes=n), "updated_at": start + timedelta(seconds=n),
-             "created_at": start.replace(microsecond=0)} for n in range(ROWS_PER_INSERT + 7)]
+    start = datetime(2025, 3, 4, 9, 30, 15, 250000, tzinfo=UTC)
+    rows = [
+        {
+            "representative_id": 10_000 + n,
+            "published_at": start + timedelta(minutes=n),
+            "updated_at": start + timedelta(seconds=n),
+            "created_at": start.replace(microsecond=0),
+        }
+        for n in range(ROWS_PER_INSERT + 7)
+    ]
     connection = session.connection()
     statements = plain_statements(connection.dialect, rows, Cluster.__table__, "RETURNING id, representative_id")
     assert len(statements) == 2
     returned = run_plain(connection, statements)
-    by_sqlalchemy = connection.execute(insert(Cluster.__table__).returning(Cluster.id, Cluster.representative_id),
-                                       [r | {"representative_id": -r["representative_id"]} for r in rows]).all()
+    by_sqlalchemy = connection.execute(
+        insert(Cluster.__table__).returning(Cluster.id, Cluster.representative_id),
+        [r | {"representative_id": -r["representative_id"]} for r in rows],
+    ).all()
     session.commit()
     assert sorted(rep for _id, rep in returned) == [r["representative_id"] for r in rows]
-    stored = {rep: (published, updated, created) for rep, published, updated, created in session.connection().exec_driver_sql(
-        "SELECT representative_id, published_at, updated_at, created_at FROM clusters")}
+    stored = {
+        rep: (published, updated, created)
+        for rep, published, updated, created in session.connection().exec_driver_sql(
+            "SELECT representative_id, published_at, updated_at, created_at FROM clusters"
+        )
+    }
     assert len(by_sqlalchemy) == len(rows) and len(stored) == 2 * len(rows)
     assert all(stored[r["representative_id"]] == stored[-r["representative_id"]] for r in rows)
-    cluster = session.get(Cluster, dict((rep, i) for i, rep in returned)[10_003])
+    cluster = session.get(Cluster, {rep: i for i, rep in returned}[10_003])
     assert (cluster.published_at, cluster.updated_at) == (start + timedelta(minutes=3), start + timedelta(seconds=3))
     with pytest.raises(TypeError, match="clusters.created_at"):
-        plain_statements(connection.dialect, [{"representative_id": 1, "published_at": start, "updated_at": start}],
-                         Cluster.__table__, "RETURNING id")
+        plain_statements(
+            connection.dialect, [{"representative_id": 1, "published_at": start, "updated_at": start}], Cluster.__table__, "RETURNING id"
+        )
 
 
 def test_plain_datetimes_are_what_sqlalchemy_binds_on_sqlite():
     from sqlalchemy.dialects import sqlite
 
-    from syndicate.dedupe_batch import sqlite_datetime
+    from syndicate.dedupe.batch import sqlite_datetime
     from syndicate.models import UTCDateTime
 
     dialect = sqlite.dialect()
     column = UTCDateTime()
     process = column.dialect_impl(dialect).bind_processor(dialect)
-    for value in [datetime(2025, 3, 4, 9, 30, 15, 250000, tzinfo=timezone.utc), datetime(2026, 1, 1, tzinfo=timezone.utc),
-                  datetime(999, 12, 31, 23, 59, 59, 1, tzinfo=timezone.utc), None]:
+    for value in [
+        datetime(2025, 3, 4, 9, 30, 15, 250000, tzinfo=UTC),
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
+        None,
+    ]:
         assert sqlite_datetime(value) == process(value)
     with pytest.raises(ValueError):
         sqlite_datetime(datetime(2026, 1, 1))
@@ -375,13 +455,18 @@ def test_bucket_rows_are_the_sorted_bucket_tuples():
     import random
     from types import SimpleNamespace
 
-    from syndicate.dedupe_batch import bucket_rows
+    from syndicate.dedupe.batch import bucket_rows
 
     chance = random.Random(9)
-    pool = [chance.randrange(-2**63, 2**63) for _ in range(40)] + [-2**63, 2**63 - 1, 0]
-    pending = [SimpleNamespace(found=SimpleNamespace(buckets=chance.sample(pool, chance.randrange(0, 26)),
-                                                     published=chance.choice([0, 1_700_000_000, 1_700_000_001, -86_400])))
-               for _ in range(300)]
+    pool = [chance.randrange(-(2**63), 2**63) for _ in range(40)] + [-(2**63), 2**63 - 1, 0]
+    pending = [
+        SimpleNamespace(
+            found=SimpleNamespace(
+                buckets=chance.sample(pool, chance.randrange(0, 26)), published=chance.choice([0, 1_700_000_000, 1_700_000_001, -86_400])
+            )
+        )
+        for _ in range(300)
+    ]
     buckets, published, positions = bucket_rows(pending)
     expected = sorted((b, p.found.published, n) for n, p in enumerate(pending) for b in p.found.buckets)
     assert list(zip(buckets.tolist(), published.tolist(), positions.tolist())) == expected

@@ -11,7 +11,7 @@ import sys
 import pytest
 from sqlalchemy import select
 
-from syndicate import tokens
+from syndicate.access import tokens
 from syndicate.errors import NotFound
 from syndicate.models import ApiToken, AuditEntry
 from tests.api_fixtures import api, make_city  # noqa: F401  (fixture)

@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-from syndicate import registry
 from syndicate.models import Topic
-from syndicate.topics import TopicRule, category_labels, classify, keyword_pattern
+from syndicate.sources import registry
+from syndicate.topics.rules import TopicRule, category_labels, classify, keyword_pattern
 from tests.conftest import ROOT
 
 
@@ -60,11 +60,31 @@ def found(rules, *, categories=(), title="", text="", defaults=()) -> dict[str, 
         (dict(title="Phishing", defaults=["mobilitaet"]), {"mobilitaet": "source", "it-sicherheit": "keyword"}),
     ],
     ids=[
-        "category-split", "category-split-spaces", "two-categories", "category-hyphen", "category-semicolon",
-        "category-unknown", "keyword-prefix-star", "keyword-prefix-exact", "keyword-prefix-long", "keyword-prefix-plural",
-        "keyword-word", "keyword-after-hyphen", "keyword-acronym", "keyword-phrase", "keyword-case", "keyword-umlaut",
-        "keyword-compound-head", "no-match-tram-inside-word", "no-match-acronym-prefix", "no-match-cert-inside-word",
-        "no-match-open-air", "nothing", "source-default", "source-beats-category", "source-and-keyword",
+        "category-split",
+        "category-split-spaces",
+        "two-categories",
+        "category-hyphen",
+        "category-semicolon",
+        "category-unknown",
+        "keyword-prefix-star",
+        "keyword-prefix-exact",
+        "keyword-prefix-long",
+        "keyword-prefix-plural",
+        "keyword-word",
+        "keyword-after-hyphen",
+        "keyword-acronym",
+        "keyword-phrase",
+        "keyword-case",
+        "keyword-umlaut",
+        "keyword-compound-head",
+        "no-match-tram-inside-word",
+        "no-match-acronym-prefix",
+        "no-match-cert-inside-word",
+        "no-match-open-air",
+        "nothing",
+        "source-default",
+        "source-beats-category",
+        "source-and-keyword",
     ],
 )
 def test_classify(rules, kw, expected):
@@ -94,8 +114,22 @@ def test_real_topics_present(rules):
         (["  ", ""], "anything", None),
         ([], "anything", None),
     ],
-    ids=["star-suffix", "star-exact", "star-compound-part", "star-short-prefix", "word", "word-not-prefix", "word-punct", "word-hyphen",
-         "phrase-case", "phrase-not-joined", "regex-escaped", "literal-dot", "blank-keywords", "no-keywords"],
+    ids=[
+        "star-suffix",
+        "star-exact",
+        "star-compound-part",
+        "star-short-prefix",
+        "word",
+        "word-not-prefix",
+        "word-punct",
+        "word-hyphen",
+        "phrase-case",
+        "phrase-not-joined",
+        "regex-escaped",
+        "literal-dot",
+        "blank-keywords",
+        "no-keywords",
+    ],
 )
 def test_keyword_pattern(keywords, text, matches):
     pattern = keyword_pattern(keywords)
@@ -120,7 +154,7 @@ def test_category_labels(categories, expected):
 
 
 def test_rules_loaded_from_database(topics, session):
-    from syndicate.topics import load_rules
+    from syndicate.topics.rules import load_rules
 
     loaded = load_rules(session)
     assert [r.slug for r in loaded] == sorted(t.slug for t in topics)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from syndicate.topics import SOURCE_RULE, explain
+from syndicate.topics.rules import SOURCE_RULE, explain
 from tests.test_topics import rules  # noqa: F401 - the real topics.toml as rules (a fixture)
 
 H = "it-sicherheit"

@@ -9,7 +9,7 @@ import feedparser
 import pytest
 from fastapi.testclient import TestClient
 
-from syndicate.refresh import refresh_source
+from syndicate.ingest.refresh import refresh_source
 from syndicate.web.app import create_app
 from tests.conftest import make_source
 from tests.test_dedupe import PHISHING, poll_all, server  # noqa: F401 - server is a fixture
@@ -38,7 +38,9 @@ def entries(response) -> list[str]:
     return [entry.title for entry in parsed.entries]
 
 
-@pytest.mark.parametrize("fmt, content_type, version", [("rss", "application/rss+xml", "rss20"), ("atom", "application/atom+xml", "atom10")])
+@pytest.mark.parametrize(
+    "fmt, content_type, version", [("rss", "application/rss+xml", "rss20"), ("atom", "application/atom+xml", "atom10")]
+)
 def test_all_feed_as_rss_and_atom(client, stories, fmt, content_type, version):
     response = client.get(f"/feeds/all.{fmt}")
 

@@ -15,9 +15,9 @@ import feedparser
 import pytest
 from fastapi.testclient import TestClient
 
-from syndicate import websub
 from syndicate.clock import utcnow
 from syndicate.models import WebSubSubscription
+from syndicate.publish import websub
 from syndicate.runtime import Runtime
 from syndicate.web.app import create_app
 from tests.test_dedupe import PHISHING, poll_all, server  # noqa: F401 - server is a fixture
@@ -122,7 +122,9 @@ def test_subscribe_verify_deliver_signed_retry_renew_unsubscribe(hub, runtime, s
 
     assert worker_runtime.websub_verify.apply(args=(sub_id,)).get() == "active"
     check = subscriber.verifications[-1]
-    assert check["hub.mode"] == "subscribe" and check["hub.topic"] == TOPIC and check["hub.lease_seconds"] == "600" and check["from"] == "test"
+    assert (
+        check["hub.mode"] == "subscribe" and check["hub.topic"] == TOPIC and check["hub.lease_seconds"] == "600" and check["from"] == "test"
+    )
     session.expire_all()
     sub = session.get(WebSubSubscription, sub_id)
     assert sub.state == "active" and abs((sub.expires_at - utcnow()) - timedelta(seconds=600)) < timedelta(seconds=10)

@@ -59,5 +59,3 @@ def test_body_that_looks_like_a_path_is_not_opened(tmp_path):
         assert "aus Datei" not in str(exc)
     else:
         assert feed.title != "aus Datei"
-
-

@@ -4,5 +4,5 @@ from celery import Celery
 
 app = Celery("syndicate")
 app.config_from_object("celeryconfig")
-import workers.tasks  # noqa: E402,F401  register the tasks
 import workers.maintenance  # noqa: E402,F401
+import workers.tasks  # noqa: E402,F401  register the tasks

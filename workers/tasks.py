@@ -15,8 +15,11 @@ from kombu.exceptions import OperationalError as BrokerOperationalError
 from sqlalchemy.exc import OperationalError
 
 import celeryconfig
-from syndicate import alerts, due, queues, refresh, status, websub, workerinfo
 from syndicate.clock import utcnow
+from syndicate.ingest import due, refresh
+from syndicate.ops import alerts, queues, status
+from syndicate.ops import workers as workerinfo
+from syndicate.publish import websub
 from syndicate.reader import german
 from syndicate.runtime import Runtime
 from workers.app import app
@@ -52,7 +55,7 @@ def _prepare(**_kwargs) -> None:
     entries, bench/ingest_inprocess.py: 9 young collections, 0.1 s, instead of 92 and 0.3 s at 7,000)."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
     german.fold("é")
-    runtime().client
+    _ = runtime().client
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
@@ -82,19 +85,27 @@ TRANSIENT = (OperationalError, BrokerOperationalError)  # database locked/unreac
 
 
 RETRYING = dict(
-    acks_late=True, autoretry_for=TRANSIENT, retry_backoff=celeryconfig.RETRY_BACKOFF,
-    retry_backoff_max=celeryconfig.RETRY_BACKOFF_MAX, retry_jitter=True, max_retries=celeryconfig.RETRY_MAX,
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=celeryconfig.RETRY_BACKOFF,
+    retry_backoff_max=celeryconfig.RETRY_BACKOFF_MAX,
+    retry_jitter=True,
+    max_retries=celeryconfig.RETRY_MAX,
 )
 
 
 @app.task(name="syndicate.refresh_source", **RETRYING)
 def refresh_source(source_id: int, token: str | None = None) -> dict:
-    """``token``: the beat's claim (syndicate.due); none for a manual refresh, which takes a free lease."""
+    """``token``: the beat's claim (syndicate.ingest.due); none for a manual refresh, which takes a free lease."""
     return _refresh_one(refresh_source, source_id, token).as_dict()
 
 
-@app.task(name="syndicate.refresh_sources", soft_time_limit=celeryconfig.BATCH_SOFT_TIME_LIMIT,
-          time_limit=celeryconfig.BATCH_TIME_LIMIT, **RETRYING)
+@app.task(
+    name="syndicate.refresh_sources",
+    soft_time_limit=celeryconfig.BATCH_SOFT_TIME_LIMIT,
+    time_limit=celeryconfig.BATCH_TIME_LIMIT,
+    **RETRYING,
+)
 def refresh_sources(source_ids: list[int], token: str) -> dict:
     """One beat message for several claimed sources, polled in groups of ``refresh_group``: each
     source of a group under its own lease, fetched and read one after the other, then the group
@@ -137,9 +148,14 @@ def _refresh_group(task, source_ids: list[int], token: str) -> Counter:
                 for lease in leases.values():
                     held.enter_context(lease.renewed())
                 session = held.enter_context(rt.sessions())
-                outcomes = refresh.refresh_sources(session, rt.client, list(leases), rt.refresh_config,
-                                                   before_commit={i: lease.release_in for i, lease in leases.items()},
-                                                   polling=lambda source_id: current.__setitem__(0, source_id))
+                outcomes = refresh.refresh_sources(
+                    session,
+                    rt.client,
+                    list(leases),
+                    rt.refresh_config,
+                    before_commit={i: lease.release_in for i, lease in leases.items()},
+                    polling=lambda source_id: current.__setitem__(0, source_id),
+                )
         except (*TRANSIENT, SoftTimeLimitExceeded) as exc:  # retried as a whole / the task's time is up
             retrying = isinstance(exc, TRANSIENT) and (task.request.retries or 0) < task.max_retries
             for source_id, lease in leases.items():  # out of time: the source being polled is backed off, the others queued
@@ -206,7 +222,9 @@ def enqueue_due() -> int:
     lost_before = _refresh_queue_empty_since(rt.settings.broker_url)
     with rt.sessions() as session:
         claim = due.claim_due(session, now, limit=rt.settings.claim_limit, lost_before=lost_before)
-        for batch in due.batches(claim.ids, rt.settings.refresh_batch, group=rt.settings.refresh_group):  # rows are committed before the tasks are sent
+        for batch in due.batches(
+            claim.ids, rt.settings.refresh_batch, group=rt.settings.refresh_group
+        ):  # rows are committed before the tasks are sent
             if len(batch) == 1:
                 refresh_source.apply_async((batch[0], claim.token))
             else:
@@ -228,7 +246,7 @@ def _refresh_queue_empty_since(broker_url: str) -> datetime | None:
 
 @app.task(name="syndicate.check_alerts")
 def check_alerts() -> list[str]:
-    """Evaluate the alerts and log them (see syndicate.alerts); returns the active ones."""
+    """Evaluate the alerts and log them (see syndicate.ops.alerts); returns the active ones."""
     rt = runtime()
     with rt.sessions() as session:
         summary = status.summarise(session, broken_after=rt.settings.ops_failing_alert_after)
@@ -261,8 +279,13 @@ def websub_fanout() -> int:
 
 
 @app.task(
-    name="syndicate.websub_deliver", acks_late=True, autoretry_for=(websub.DeliveryFailed,),
-    retry_backoff=30, retry_backoff_max=3600, retry_jitter=True, max_retries=8,
+    name="syndicate.websub_deliver",
+    acks_late=True,
+    autoretry_for=(websub.DeliveryFailed,),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    retry_jitter=True,
+    max_retries=8,
 )
 def websub_deliver(subscription_id: int) -> str:
     """POST the changed feed to one subscriber; a refused delivery is retried with exponential backoff."""
@@ -274,7 +297,7 @@ def websub_deliver(subscription_id: int) -> str:
 @app.task(name="syndicate.reclassify")
 def reclassify() -> dict:
     """Recompute every stored article's topic memberships with the current rules (after `sources sync`)."""
-    from syndicate import topics
+    from syndicate.topics import rules as topics
 
     rt = runtime()
     with rt.sessions() as session:

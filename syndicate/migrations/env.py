@@ -1,4 +1,4 @@
-"""Alembic environment. The URL comes from ``syndicate.migrate`` (which got it from Settings)."""
+"""Alembic environment. The URL comes from ``syndicate.db`` (which got it from Settings)."""
 
 from alembic import context
 

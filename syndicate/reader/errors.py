@@ -3,7 +3,7 @@
     SyndicateError                      reason
     ├── Deferral                        deferred            not a failure: tried again later, no error counted
     │   ├── RateLimited                 rate_limited        429, or 503 with Retry-After (``retry_after`` seconds)
-    │   └── HostBusy                    host_busy, host_rate  our own per-host budget is spent (syndicate.politeness)
+    │   └── HostBusy                    host_busy, host_rate  our own per-host budget is spent (syndicate.ingest.politeness)
     ├── FetchError                      fetch_error
     │   ├── InvalidURL                  invalid_url         not http(s), no host
     │   ├── BlockedAddress              blocked_address     the address policy (netguard) refused every address

@@ -13,7 +13,7 @@ both paths give the same normalised entries.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from feedparser.urls import make_safe_absolute_uri
 from lxml import etree
@@ -25,20 +25,35 @@ DC = "{http://purl.org/dc/elements/1.1/}"
 ITEM_TEXT = {"title", "link", "guid", "description", "pubDate", "category", "comments", f"{CONTENT}encoded", f"{DC}creator", f"{DC}date"}
 ITEM_IGNORED = {"enclosure", "source"}  # enclosure is read from its attributes
 # namespaces whose elements feedparser keeps under their own keys, never in the fields read here
-HARMLESS = ("{http://search.yahoo.com/mrss/}", "{http://purl.org/rss/1.0/modules/slash/}",
-            "{http://wellformedweb.org/CommentAPI/}", "{http://www.georss.org/georss}")
+HARMLESS = (
+    "{http://search.yahoo.com/mrss/}",
+    "{http://purl.org/rss/1.0/modules/slash/}",
+    "{http://wellformedweb.org/CommentAPI/}",
+    "{http://www.georss.org/georss}",
+)
 CHANNEL_READ = {"title", "link", "language", "ttl"}
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=False,
-                          remove_pis=False, strip_cdata=True, recover=False)
+_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    huge_tree=False,
+    remove_comments=False,
+    remove_pis=False,
+    strip_cdata=True,
+    recover=False,
+)
 _DECLARED = re.compile(rb'^\s*<\?xml[^>]*encoding\s*=\s*["\']([A-Za-z0-9._-]+)["\']')
 _CHARSET = re.compile(r"charset\s*=\s*\"?([A-Za-z0-9._-]+)", re.I)
-_RELATIVE = re.compile(r"""\b(?:href|src|cite|poster|background|longdesc|usemap|action|codebase|data|profile)\s*=\s*(?!["']?\s*(?:https?:|mailto:|data:))""", re.I)
+_RELATIVE = re.compile(
+    r"""\b(?:href|src|cite|poster|background|longdesc|usemap|action|codebase|data|profile)\s*=\s*(?!["']?\s*(?:https?:|mailto:|data:))""",
+    re.I,
+)
 _RFC822 = re.compile(
     r"^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),\s*)?(\d{1,2})\s+(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s+(\d{4})\s+"
     r"(\d{2}):(\d{2})(?::(\d{2}))?\s+(GMT|UTC|UT|Z|[+-]\d{4})$"
 )
-_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+_MONTHS = {m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)}
 _W3C = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
 
 
@@ -189,7 +204,7 @@ def _rfc822(text: str) -> datetime | None:
     else:
         offset = (-1 if zone[0] == "-" else 1) * timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
     try:
-        local = datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second or 0), tzinfo=timezone.utc)
+        local = datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second or 0), tzinfo=UTC)
     except ValueError:
         return None
     return local - offset
@@ -202,7 +217,7 @@ def _w3c(text: str) -> datetime | None:
     year, month, day, hour, minute, second, zone = match.groups()
     offset = timedelta(0) if zone == "Z" else (-1 if zone[0] == "-" else 1) * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
     try:
-        local = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0), tzinfo=timezone.utc)
+        local = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0), tzinfo=UTC)
     except ValueError:
         return None
     return local - offset

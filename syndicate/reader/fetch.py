@@ -15,7 +15,7 @@ import email.utils
 import re
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -106,8 +106,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> int | N
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
     return max(0, int((when - now).total_seconds()))
 
 
@@ -122,8 +122,8 @@ def parse_max_age(headers: dict[str, str], now: datetime | None = None) -> int |
         except (TypeError, ValueError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        now = now or datetime.now(timezone.utc)
+            when = when.replace(tzinfo=UTC)
+        now = now or datetime.now(UTC)
         return max(0, int((when - now).total_seconds()))
     return None
 
@@ -216,8 +216,7 @@ def _read_body(response: httpx.Response, limits: FetchLimits) -> tuple[bytes, in
             if len(body) > cap:
                 if decoder.compressed:
                     raise errors.DecompressionBomb(
-                        f"{received} compressed bytes expand past the limit of {cap} bytes "
-                        f"({response.headers.get('content-encoding')})"
+                        f"{received} compressed bytes expand past the limit of {cap} bytes ({response.headers.get('content-encoding')})"
                     )
                 raise errors.TooLarge(f"body exceeds the limit of {cap} bytes")
 

@@ -15,7 +15,7 @@ import json
 import mimetypes
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import lxml.html
 from lxml import etree
@@ -127,8 +127,8 @@ def parse_date(value: str | None) -> datetime | None:
     except ValueError:
         return parse_date_text(text)
     if parsed.tzinfo is None:  # a local date or time: Europe/Berlin, as parse_date_text assumes
-        return parsed.replace(tzinfo=BERLIN).astimezone(timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        return parsed.replace(tzinfo=BERLIN).astimezone(UTC)
+    return parsed.astimezone(UTC)
 
 
 def _date_value(value) -> str | None:
@@ -174,8 +174,12 @@ def _entry(item, selectors: Selectors) -> RawEntry:
     image_url = image if isinstance(image, str) else (image.get("src") or image.get("data-src")) if image is not None else None
     categories = [_text(c) for c in select(item, selectors.categories)] if selectors.categories else []
     return RawEntry(
-        guid=None, link=link, title=_text(title_el) if title_el is not None else "", summary=summary,
-        published=published, date_text=None if published else date_text,
+        guid=None,
+        link=link,
+        title=_text(title_el) if title_el is not None else "",
+        summary=summary,
+        published=published,
+        date_text=None if published else date_text,
         categories=[c for c in dict.fromkeys(categories) if c],
         enclosures=[{"href": image_url, "type": mimetypes.guess_type(image_url)[0] or "image/jpeg"}] if image_url else [],
     )
@@ -232,7 +236,10 @@ def article_metadata(content: bytes, url: str) -> RawEntry:
     categories += [str(c) for c in doc.xpath("//meta[@property='article:tag']/@content")]
     categories += [_text(el) for el in _category_elements(doc)]
     return RawEntry(
-        link=url, title=str(data.get("headline") or meta.get("og:title") or ""), published=published, updated=updated,
+        link=url,
+        title=str(data.get("headline") or meta.get("og:title") or ""),
+        published=published,
+        updated=updated,
         content=main_text_html(content, url),
         categories=[c for c in dict.fromkeys(c.strip() for c in categories if isinstance(c, str)) if c],
     )
@@ -266,9 +273,10 @@ def _category_elements(doc) -> list:
     found = []
     for el in doc.xpath("//*[@class or @rel]"):
         classes = (el.get("class") or "").lower()
-        if el.get("rel") == "tag" or (el.tag in ("a", "li", "span") and any(h in classes for h in CATEGORY_HINTS)):
-            if not el.xpath(".//a|.//li|.//span") or el.get("rel") == "tag":
-                found.append(el)
+        if (el.get("rel") == "tag" or (el.tag in ("a", "li", "span") and any(h in classes for h in CATEGORY_HINTS))) and (
+            not el.xpath(".//a|.//li|.//span") or el.get("rel") == "tag"
+        ):
+            found.append(el)
     return found
 
 
@@ -314,7 +322,7 @@ def detect_blocks(doc) -> Selectors | None:
         if isinstance(el.tag, str) and el.getparent() is not None and el.tag not in ("a", "span", "time", "p", "script", "style"):
             groups.setdefault((el.getparent(), el.tag, el.get("class") or ""), []).append(el)
     scored = []
-    for (parent, tag, _cls), members in groups.items():
+    for (parent, _tag, _cls), members in groups.items():
         good = [m for m in members if m.xpath(".//a[@href]") and (m.xpath(".//time") or _has_date(_text(m)))]
         if len(good) >= 2:
             scored.append((len(good), -len(members) + len(good), -_depth(parent), members, good))
@@ -407,7 +415,11 @@ def _next_selector(doc) -> str | None:
     for a in doc.xpath("//a[@href]"):
         classes = (a.get("class") or "") + " " + (a.getparent().get("class") or "")
         if re.search(r"next|weiter", classes, re.I):
-            return _simple(a) if "next" in (a.get("class") or "").lower() or "weiter" in (a.get("class") or "").lower() else f"{_simple(a.getparent())} > a"
+            return (
+                _simple(a)
+                if "next" in (a.get("class") or "").lower() or "weiter" in (a.get("class") or "").lower()
+                else f"{_simple(a.getparent())} > a"
+            )
     return None
 
 

@@ -13,7 +13,7 @@ Passages are hashed so that a store can count, per source, which sentences recur
 footers, press contacts: boilerplate) and leave them out before comparing. Two items whose
 shingle sets have Jaccard similarity s share at least one band with probability
 1 − (1 − s³)²⁴: 0.49 at s = 0.3, 0.80 at 0.4, 0.95 at 0.5, 0.99 at 0.6, 0.024 at 0.1, 0.003
-at 0.05. Candidates are then verified on the exact shingle sets; see ``syndicate.dedupe`` for
+at 0.05. Candidates are then verified on the exact shingle sets; see ``syndicate.dedupe.rules`` for
 the thresholds.
 """
 

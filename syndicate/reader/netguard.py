@@ -74,10 +74,9 @@ def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 def classify(ip: IPAddress) -> str | None:
     """The name of the denied range ``ip`` falls into, or None for a public unicast address."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        if (inner := embedded_ipv4(ip)) is not None:
-            reason = classify(inner)
-            return f"{reason} (embedded {inner})" if reason else None
+    if isinstance(ip, ipaddress.IPv6Address) and (inner := embedded_ipv4(ip)) is not None:
+        reason = classify(inner)
+        return f"{reason} (embedded {inner})" if reason else None
     for net, name in DENIED:
         if ip.version == net.version and ip in net:
             return name

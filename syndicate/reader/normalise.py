@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -17,14 +17,79 @@ from syndicate.reader.parse import RawEntry
 BERLIN = ZoneInfo("Europe/Berlin")
 SUMMARY_CHARS = 300
 
-TRACKING_PARAMS = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "wt_mc", "wt.mc_id", "_hsenc", "_hsmi", "igshid", "yclid", "ref_src"}
+TRACKING_PARAMS = {
+    "fbclid",
+    "gclid",
+    "dclid",
+    "msclkid",
+    "mc_cid",
+    "mc_eid",
+    "wt_mc",
+    "wt.mc_id",
+    "_hsenc",
+    "_hsmi",
+    "igshid",
+    "yclid",
+    "ref_src",
+}
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "details", "dfn", "div",
-    "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins",
-    "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "small", "span", "strong", "sub", "summary", "sup",
-    "table", "tbody", "td", "tfoot", "th", "thead", "time", "tr", "u", "ul", "audio", "video", "source",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "caption",
+    "cite",
+    "code",
+    "dd",
+    "del",
+    "details",
+    "dfn",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "figcaption",
+    "figure",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "mark",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "s",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "summary",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "time",
+    "tr",
+    "u",
+    "ul",
+    "audio",
+    "video",
+    "source",
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
@@ -40,17 +105,38 @@ ALLOWED_ATTRIBUTES = {
     "source": {"src", "type"},
 }
 URL_ATTRIBUTES = {"href", "src", "cite", "poster"}
-PIXEL_RE = re.compile(
-    r"<img\b(?=[^>]*\bwidth\s*=\s*[\"']?1[\"'\s/>])(?=[^>]*\bheight\s*=\s*[\"']?1[\"'\s/>])[^>]*>", re.I
-)
+PIXEL_RE = re.compile(r"<img\b(?=[^>]*\bwidth\s*=\s*[\"']?1[\"'\s/>])(?=[^>]*\bheight\s*=\s*[\"']?1[\"'\s/>])[^>]*>", re.I)
 BLOCK_RE = re.compile(r"<(?:/?(?:p|div|li|ul|ol|h\d|tr|td|th|blockquote|pre|table|dd|dt|figure|figcaption)|br|hr)\b", re.I)
 SPACE_RE = re.compile(r"\s+")
 
 GERMAN_MONTHS = {
-    "januar": 1, "jan": 1, "jänner": 1, "februar": 2, "feb": 2, "märz": 3, "maerz": 3, "mär": 3, "mrz": 3,
-    "april": 4, "apr": 4, "mai": 5, "juni": 6, "jun": 6, "juli": 7, "jul": 7, "august": 8, "aug": 8,
-    "september": 9, "sep": 9, "sept": 9, "oktober": 10, "okt": 10, "november": 11, "nov": 11,
-    "dezember": 12, "dez": 12,
+    "januar": 1,
+    "jan": 1,
+    "jänner": 1,
+    "februar": 2,
+    "feb": 2,
+    "märz": 3,
+    "maerz": 3,
+    "mär": 3,
+    "mrz": 3,
+    "april": 4,
+    "apr": 4,
+    "mai": 5,
+    "juni": 6,
+    "jun": 6,
+    "juli": 7,
+    "jul": 7,
+    "august": 8,
+    "aug": 8,
+    "september": 9,
+    "sep": 9,
+    "sept": 9,
+    "oktober": 10,
+    "okt": 10,
+    "november": 11,
+    "nov": 11,
+    "dezember": 12,
+    "dez": 12,
 }
 # a zone after the time ("+0000", "GMT", "MESZ") is honoured; without one the time is Berlin time
 _TIME = r"(?:,?\s+(\d{1,2})[:.](\d{2})(?::(\d{2}))?(?:\s*([+-]\d{2}:?\d{2}|Z|GMT|UTC|UT|MESZ|MEZ|CEST|CET)\b)?)?"
@@ -62,8 +148,13 @@ ZONE_HOURS = {"Z": 0, "GMT": 0, "UTC": 0, "UT": 0, "MEZ": 1, "CET": 1, "MESZ": 2
 # ftfy repairs mojibake (UTF-8 read as Latin-1/cp1252, also twice) and C1 control characters
 # (windows-1252 bytes decoded as ISO-8859-1); everything else it could change stays as it is.
 REPAIR = TextFixerConfig(
-    unescape_html=False, uncurl_quotes=False, fix_line_breaks=False, fix_latin_ligatures=False,
-    fix_character_width=False, normalization=None, explain=False,
+    unescape_html=False,
+    uncurl_quotes=False,
+    fix_line_breaks=False,
+    fix_latin_ligatures=False,
+    fix_character_width=False,
+    normalization=None,
+    explain=False,
 )
 SUSPICIOUS_RE = re.compile("[\x80-\x9f\xc2\xc3\xe2\ufffd]")
 CATEGORY_SPLIT_RE = re.compile(r"\s*[/>|»]\s*")
@@ -129,7 +220,8 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
         host = f"[{host}]"
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     query = sorted(
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if not k.lower().startswith("utm_") and k.lower() not in TRACKING_PARAMS
     )
     path = quote(parts.path, safe="/%:@!$&'()*+,;=-._~") or "/"  # spaces and the like percent-encoded
@@ -285,7 +377,7 @@ def parse_date_text(value: str | None) -> datetime | None:
         local = datetime(year, month, day, hour, minute, second, tzinfo=tz)
     except ValueError:
         return None
-    return local.astimezone(timezone.utc)
+    return local.astimezone(UTC)
 
 
 def normalise_entry(raw: RawEntry, *, base: str | None, now: datetime, future_tolerance: int) -> Entry:
@@ -317,9 +409,7 @@ def normalise_entry(raw: RawEntry, *, base: str | None, now: datetime, future_to
         updated_at=updated,
         author=clean_title(repair_text(raw.author)) if raw.author else None,
         categories=split_categories(raw.categories),
-        enclosures=[
-            {**e, "href": absolute_url(e.get("href"), base)} for e in raw.enclosures if absolute_url(e.get("href"), base)
-        ],
+        enclosures=[{**e, "href": absolute_url(e.get("href"), base)} for e in raw.enclosures if absolute_url(e.get("href"), base)],
         date_estimated=estimated,
         block_text=blocks,
     )

@@ -12,7 +12,7 @@ import calendar
 import io
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import feedparser
 
@@ -63,7 +63,7 @@ def _struct_to_datetime(value) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
     except (OverflowError, ValueError, OSError):
         return None
 
@@ -112,9 +112,7 @@ def parse_feedparser(content: bytes, *, url: str | None = None, content_type: st
     if content_type:
         headers["content-type"] = content_type
     try:
-        parsed = feedparser.parse(
-            io.BytesIO(content), response_headers=headers, sanitize_html=False, resolve_relative_uris=True
-        )
+        parsed = feedparser.parse(io.BytesIO(content), response_headers=headers, sanitize_html=False, resolve_relative_uris=True)
     except Exception as exc:  # feedparser should not raise; a crash in it is still only a malformed feed
         raise MalformedFeed(f"feedparser failed: {exc.__class__.__name__}: {exc}") from exc
     version = parsed.get("version") or ""
@@ -145,7 +143,7 @@ def _json_date(value) -> datetime | None:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return when.astimezone(timezone.utc) if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _json_author(item: dict) -> str | None:

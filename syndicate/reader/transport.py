@@ -78,9 +78,7 @@ class _Backend(GuardedBackend):
         return _DeadlineStream(super().connect_tcp(host, port, timeout, local_address, socket_options))
 
 
-def make_client(
-    policy: AddressPolicy, *, timeout: float, user_agent: str, connect_timeout: float | None = None
-) -> httpx.Client:
+def make_client(policy: AddressPolicy, *, timeout: float, user_agent: str, connect_timeout: float | None = None) -> httpx.Client:
     """An httpx client whose every connection is checked by ``policy`` and bounded by ``deadline``.
 
     Connections are not kept alive, and the request says so (``Connection: close``), so that the

@@ -9,12 +9,13 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from syndicate import sources_service, tokens
+from syndicate.access import tokens
+from syndicate.access.tokens import Principal
 from syndicate.errors import Forbidden, TooSoon
 from syndicate.models import City, Source
-from syndicate.registry import SLUG
 from syndicate.runtime import Runtime
-from syndicate.tokens import Principal
+from syndicate.sources import service as sources_service
+from syndicate.sources.registry import SLUG
 from syndicate.web.problems import Unauthorized
 from syndicate.web.ratelimit import RateLimiter
 from syndicate.web.tasks import TaskQueue

@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 from syndicate.models import ApiToken
 from syndicate.web.deps import RuntimeDep, SessionDep
 
-operator_bearer = HTTPBearer(auto_error=False, scheme_name="OperatorToken", description="Betreiber-Token aus `syndicate token create --operator`")
+operator_bearer = HTTPBearer(
+    auto_error=False, scheme_name="OperatorToken", description="Betreiber-Token aus `syndicate token create --operator`"
+)
 
 
 def client_allowed(host: str | None, allowed: str) -> bool:
@@ -43,9 +45,9 @@ def client_allowed(host: str | None, allowed: str) -> bool:
 
 
 def is_operator_token(session: Session, secret: str) -> bool:
-    """Through ``syndicate.tokens`` when it is there; else the stored hash (sha256), scope and revocation."""
+    """Through ``syndicate.access.tokens`` when it is there; else the stored hash (sha256), scope and revocation."""
     try:
-        from syndicate import tokens
+        from syndicate.access import tokens
     except ImportError:
         tokens = None
     if tokens is not None and hasattr(tokens, "verify"):
@@ -57,7 +59,9 @@ def is_operator_token(session: Session, secret: str) -> bool:
 
 
 def require_ops_access(
-    request: Request, runtime: RuntimeDep, session: SessionDep,
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(operator_bearer)],
 ) -> None:
     if client_allowed(request.client.host if request.client else None, runtime.settings.ops_allow_networks):

@@ -9,15 +9,24 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from syndicate.clock import utcnow
-from syndicate.status import LOCAL_TIME
+from syndicate.ops.status import LOCAL_TIME
 
 STATE_LABELS = {
-    "ok": "in Ordnung", "new": "neu", "deferred": "zurückgestellt", "failing": "fehlerhaft",
-    "broken": "defekt", "gone": "verschwunden", "disabled": "deaktiviert",
+    "ok": "in Ordnung",
+    "new": "neu",
+    "deferred": "zurückgestellt",
+    "failing": "fehlerhaft",
+    "broken": "defekt",
+    "gone": "verschwunden",
+    "disabled": "deaktiviert",
 }
 FETCH_LABELS = {
-    "new": "neue Meldungen", "not_modified": "nicht geändert (304)", "unchanged": "unverändert",
-    "error": "Fehler", "deferred": "zurückgestellt", "skipped": "übersprungen",
+    "new": "neue Meldungen",
+    "not_modified": "nicht geändert (304)",
+    "unchanged": "unverändert",
+    "error": "Fehler",
+    "deferred": "zurückgestellt",
+    "skipped": "übersprungen",
 }
 FETCH_KINDS = {"error": "error", "deferred": "warn"}  # css class of a fetch outcome; others are ok
 

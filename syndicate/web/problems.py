@@ -38,8 +38,15 @@ class Unauthorized(ServiceError):
 
 
 def problem(status: int, reason: str, message: str, headers: dict[str, str] | None = None, **extra) -> JSONResponse:
-    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": message,
-            "reason": reason, "message": message, **extra}
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": message,
+        "reason": reason,
+        "message": message,
+        **extra,
+    }
     return JSONResponse(body, status_code=status, headers=headers, media_type=MEDIA_TYPE)
 
 

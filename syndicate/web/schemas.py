@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from syndicate.models import AuditEntry, FetchLog, Source
 from syndicate.reader.discover import FeedLink
-from syndicate.registry import SLUG, HtmlExtraction
-from syndicate.sources_service import Preview
+from syndicate.sources.registry import SLUG, HtmlExtraction
+from syndicate.sources.service import Preview
 
 TEXT = r"^[^\x00-\x1f\x7f]*$"  # one line of text: no control characters (PostgreSQL refuses NUL)
 
@@ -43,7 +43,8 @@ class SourceCreate(_Input):
     min_interval: Interval | None = None
     max_interval: Interval | None = None
     kind: Literal["feed", "html"] | None = Field(
-        default=None, description="html: eine Newsroom-Seite ohne Feed; ohne Angabe erkannt (Feed, sonst wiederkehrende Artikelblöcke)")
+        default=None, description="html: eine Newsroom-Seite ohne Feed; ohne Angabe erkannt (Feed, sonst wiederkehrende Artikelblöcke)"
+    )
     extraction: HtmlExtraction | None = Field(default=None, description="Selektoren für kind html (wie [sources.html] in feeds/*.toml)")
     force: bool = Field(default=False, description="auch registrieren, wenn der Testabruf kein Feed liefert")
 
@@ -97,17 +98,33 @@ class SourcePublic(BaseModel):
     @classmethod
     def of(cls, source: Source) -> SourcePublic:
         health = SourceHealth(
-            status=source.health, last_checked_at=source.last_checked_at, last_success_at=source.last_success_at,
-            next_check_at=source.next_check_at if source.enabled else None, error_count=source.error_count,
-            last_error_reason=source.last_error_reason, last_error_message=source.last_error_message,
+            status=source.health,
+            last_checked_at=source.last_checked_at,
+            last_success_at=source.last_success_at,
+            next_check_at=source.next_check_at if source.enabled else None,
+            error_count=source.error_count,
+            last_error_reason=source.last_error_reason,
+            last_error_message=source.last_error_message,
             last_http_status=source.last_http_status,
         )
         return cls(
-            id=source.id, city=source.city.slug, url=source.url, title=source.title, feed_title=source.feed_title,
-            site_url=source.site_url, origin=source.origin, registry_file=source.registry_file, enabled=source.enabled,
-            default_topics=list(source.default_topics or []), min_interval=source.min_interval, max_interval=source.max_interval,
-            created_at=source.created_at, last_manual_refresh_at=source.last_manual_refresh_at, health=health,
-            kind=source.kind or "feed", extraction=source.extraction,
+            id=source.id,
+            city=source.city.slug,
+            url=source.url,
+            title=source.title,
+            feed_title=source.feed_title,
+            site_url=source.site_url,
+            origin=source.origin,
+            registry_file=source.registry_file,
+            enabled=source.enabled,
+            default_topics=list(source.default_topics or []),
+            min_interval=source.min_interval,
+            max_interval=source.max_interval,
+            created_at=source.created_at,
+            last_manual_refresh_at=source.last_manual_refresh_at,
+            health=health,
+            kind=source.kind or "feed",
+            extraction=source.extraction,
         )
 
 
@@ -155,7 +172,10 @@ class FetchPublic(BaseModel):
     duplicates: int
     reason: str | None
     message: str | None
-    repeats: int = Field(1, description="identical quiet outcomes (not_modified/unchanged) folded into this row, the first at started_at (duration_ms and bytes are the first's)")
+    repeats: int = Field(
+        1,
+        description="identical quiet outcomes (not_modified/unchanged) folded into this row, the first at started_at (duration_ms and bytes are the first's)",
+    )
     last_started_at: datetime | None = Field(None, description="the latest attempt of this row: started_at unless repeats > 1")
 
     @classmethod
@@ -213,6 +233,14 @@ class AuditPublic(BaseModel):
     @classmethod
     def of(cls, entry: AuditEntry, city: str | None) -> AuditPublic:
         return cls(
-            id=entry.id, at=entry.at, actor=entry.actor, token_id=entry.token_id, action=entry.action, city=city,
-            target_type=entry.target_type, target_id=entry.target_id, before=entry.before, after=entry.after,
+            id=entry.id,
+            at=entry.at,
+            actor=entry.actor,
+            token_id=entry.token_id,
+            action=entry.action,
+            city=city,
+            target_type=entry.target_type,
+            target_id=entry.target_id,
+            before=entry.before,
+            after=entry.after,
         )

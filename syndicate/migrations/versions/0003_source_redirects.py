@@ -6,21 +6,21 @@ day; ``sources.redirects`` keeps the pending candidate and the history of old UR
 Revision ID: 0003
 Revises: 0002
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
-
-revision = '0003'
-down_revision = '0002'
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('sources', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('redirects', sa.JSON(), nullable=True))
+    with op.batch_alter_table("sources", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("redirects", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('sources', schema=None) as batch_op:
-        batch_op.drop_column('redirects')
+    with op.batch_alter_table("sources", schema=None) as batch_op:
+        batch_op.drop_column("redirects")

@@ -3,21 +3,22 @@
 The signature (syndicate.reader.neardup) no longer hashes each shingle with SHAKE-128 and each
 band with BLAKE2b; it hashes each word once and does the rest in numpy. Bucket ids made the old
 way would never meet new ones, so every stored article's buckets are computed again from its
-stored title, HTML and text (syndicate.dedupe.reindex_all, in chunks of 1,000 articles).
+stored title, HTML and text (syndicate.dedupe.rules.reindex_all, in chunks of 1,000 articles).
 
 Revision ID: 0011
 Revises: 0010
 """
+
 from alembic import op
 
-revision = '0011'
-down_revision = '0010'
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    from syndicate.dedupe import reindex_all
+    from syndicate.dedupe.rules import reindex_all
 
     reindex_all(op.get_bind())
 

@@ -6,17 +6,18 @@ source; the second index only cost a b-tree insert per stored article (and a del
 Revision ID: 0012
 Revises: 0011
 """
+
 from alembic import op
 
-revision = '0012'
-down_revision = '0011'
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.drop_index('ix_articles_source_id', table_name='articles')
+    op.drop_index("ix_articles_source_id", table_name="articles")
 
 
 def downgrade() -> None:
-    op.create_index('ix_articles_source_id', 'articles', ['source_id'], unique=False)
+    op.create_index("ix_articles_source_id", "articles", ["source_id"], unique=False)

@@ -8,36 +8,37 @@ second b-tree insert for each of the ~25 rows a new article writes.
 Revision ID: 0013
 Revises: 0012
 """
-from alembic import op
-import sqlalchemy as sa
 
-revision = '0013'
-down_revision = '0012'
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
 
 def _rebuild(foreign_key: bool) -> None:
     """SQLite adds or drops a foreign key only with its table: the rows go to a new one."""
-    keys = [sa.ForeignKeyConstraint(['article_id'], ['articles.id'], ondelete='CASCADE')] if foreign_key else []
+    keys = [sa.ForeignKeyConstraint(["article_id"], ["articles.id"], ondelete="CASCADE")] if foreign_key else []
     op.create_table(
-        'article_buckets_next',
-        sa.Column('bucket', sa.BigInteger(), nullable=False),
-        sa.Column('published', sa.BigInteger(), nullable=False),
-        sa.Column('article_id', sa.Integer(), nullable=False),
+        "article_buckets_next",
+        sa.Column("bucket", sa.BigInteger(), nullable=False),
+        sa.Column("published", sa.BigInteger(), nullable=False),
+        sa.Column("article_id", sa.Integer(), nullable=False),
         *keys,
-        sa.PrimaryKeyConstraint('bucket', 'published', 'article_id'),
+        sa.PrimaryKeyConstraint("bucket", "published", "article_id"),
         sqlite_with_rowid=False,
     )
     op.execute("INSERT INTO article_buckets_next (bucket, published, article_id) SELECT bucket, published, article_id FROM article_buckets")
-    op.drop_table('article_buckets')
-    op.rename_table('article_buckets_next', 'article_buckets')
+    op.drop_table("article_buckets")
+    op.rename_table("article_buckets_next", "article_buckets")
 
 
 def upgrade() -> None:
-    op.drop_index('ix_article_buckets_article_id', table_name='article_buckets')
+    op.drop_index("ix_article_buckets_article_id", table_name="article_buckets")
     if op.get_bind().dialect.name == "postgresql":
-        op.drop_constraint('article_buckets_article_id_fkey', 'article_buckets', type_='foreignkey')
+        op.drop_constraint("article_buckets_article_id_fkey", "article_buckets", type_="foreignkey")
     else:
         _rebuild(foreign_key=False)
 
@@ -45,7 +46,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DELETE FROM article_buckets WHERE NOT EXISTS (SELECT 1 FROM articles WHERE articles.id = article_buckets.article_id)")
     if op.get_bind().dialect.name == "postgresql":
-        op.create_foreign_key('article_buckets_article_id_fkey', 'article_buckets', 'articles', ['article_id'], ['id'], ondelete='CASCADE')
+        op.create_foreign_key("article_buckets_article_id_fkey", "article_buckets", "articles", ["article_id"], ["id"], ondelete="CASCADE")
     else:
         _rebuild(foreign_key=True)
-    op.create_index('ix_article_buckets_article_id', 'article_buckets', ['article_id'], unique=False)
+    op.create_index("ix_article_buckets_article_id", "article_buckets", ["article_id"], unique=False)

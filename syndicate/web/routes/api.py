@@ -11,11 +11,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from syndicate import audit, opml, sources_service
+from syndicate.access import audit
 from syndicate.errors import Invalid
+from syndicate.sources import opml
+from syndicate.sources import service as sources_service
 from syndicate.web.deps import OperatorToken, OwnedCity, OwnedSource, RuntimeDep, SessionDep, TaskQueueDep, TokenDep
 from syndicate.web.problems import documented
 from syndicate.web.schemas import (
+    SLUG,
     AuditPublic,
     DiscoveredFeed,
     DiscoverRequest,
@@ -24,7 +27,6 @@ from syndicate.web.schemas import (
     ImportResult,
     OpmlImported,
     PreviewPublic,
-    SLUG,
     RefreshQueued,
     SourceCreate,
     SourceCreated,
@@ -48,14 +50,18 @@ def create_source(
     body: SourceCreate, city: OwnedCity, principal: TokenDep, session: SessionDep, runtime: RuntimeDep, queue: TaskQueueDep
 ) -> SourceCreated:
     """Eine Quelle registrieren: Testabruf + Vorschau; kein Feed → 422 mit Grund, außer mit ``force``."""
-    spec = sources_service.SourceSpec(**body.model_dump(exclude={"force", "extraction"}),
-                                      extraction=body.extraction.model_dump(exclude_none=True) if body.extraction else None)
+    spec = sources_service.SourceSpec(
+        **body.model_dump(exclude={"force", "extraction"}),
+        extraction=body.extraction.model_dump(exclude_none=True) if body.extraction else None,
+    )
     created = sources_service.create_source(
         session, runtime.client, runtime.refresh_config, city, spec, actor=principal.actor, enqueue=queue.refresh, force=body.force
     )
     return SourceCreated(
-        source=SourcePublic.of(created.source), preview=PreviewPublic.of(created.preview),
-        warning=created.warning, refresh_queued=created.queued,
+        source=SourcePublic.of(created.source),
+        preview=PreviewPublic.of(created.preview),
+        warning=created.warning,
+        refresh_queued=created.queued,
     )
 
 
@@ -98,7 +104,8 @@ def discover(body: DiscoverRequest, principal: TokenDep, runtime: RuntimeDep) ->
 
 
 @router.get(
-    "/cities/{city}/opml", response_class=Response,
+    "/cities/{city}/opml",
+    response_class=Response,
     responses={200: {"content": {OPML_TYPE: {"schema": {"type": "string"}}}, "description": "OPML 2.0"}, **documented(404)},
 )
 def export_opml(city: OwnedCity, session: SessionDep) -> Response:
@@ -117,26 +124,34 @@ async def read_opml(request: Request) -> bytes:
 
 
 @router.post(
-    "/cities/{city}/opml", responses=documented(404),
+    "/cities/{city}/opml",
+    responses=documented(404),
     openapi_extra={"requestBody": {"required": True, "content": {OPML_TYPE: {"schema": {"type": "string"}}}}},
 )
 def import_opml(
-    document: Annotated[bytes, Depends(read_opml)], city: OwnedCity, principal: TokenDep, session: SessionDep,
-    runtime: RuntimeDep, queue: TaskQueueDep, force: bool = False,
+    document: Annotated[bytes, Depends(read_opml)],
+    city: OwnedCity,
+    principal: TokenDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    queue: TaskQueueDep,
+    force: bool = False,
 ) -> OpmlImported:
     """Jeden Feed eines OPML-Dokuments registrieren, mit derselben Prüfung wie ein einzelnes POST."""
     results = opml.import_document(
         session, runtime.client, runtime.refresh_config, city, document, actor=principal.actor, enqueue=queue.refresh, force=force
     )
     return OpmlImported(
-        created=sum(r["status"] == "created" for r in results), refused=sum(r["status"] == "refused" for r in results),
+        created=sum(r["status"] == "created" for r in results),
+        refused=sum(r["status"] == "refused" for r in results),
         results=[ImportResult(**r) for r in results],
     )
 
 
 @router.get("/audit", responses=documented(403))
 def read_audit(
-    principal: OperatorToken, session: SessionDep,
+    principal: OperatorToken,
+    session: SessionDep,
     city: Annotated[str | None, Query(max_length=64, pattern=SLUG)] = None,
     action: Annotated[str | None, Query(max_length=60, pattern=r"^[a-z_.]+$")] = None,
     before_id: DbId | None = None,

@@ -13,8 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from syndicate import feedindex
-from syndicate.publish import FORMATS, FeedCache, FeedQuery, InvalidCursor, RenderedFeed, UnknownFeed
+from syndicate.publish import index as feedindex
+from syndicate.publish.feeds import FORMATS, FeedCache, FeedQuery, InvalidCursor, RenderedFeed, UnknownFeed
 from syndicate.web.deps import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
@@ -89,19 +89,47 @@ def _query(request: Request, kind: str, slug: str | None, city, topic, q, limit,
 @router.get("/opml", summary="OPML-Liste aller Feeds")
 def opml_all(session: SessionDep, runtime: RuntimeDep, fmt: Annotated[str, Query(alias="format", pattern="^(rss|atom|json)$")] = "atom"):
     body = feedindex.opml(feedindex.feeds(session), runtime.settings.public_url, fmt)
-    return Response(body, media_type="text/x-opml; charset=utf-8", headers={"Content-Disposition": 'attachment; filename="syndicate-feeds.opml"'})
+    return Response(
+        body, media_type="text/x-opml; charset=utf-8", headers={"Content-Disposition": 'attachment; filename="syndicate-feeds.opml"'}
+    )
 
 
 @router.api_route("/all.{fmt}", methods=["GET", "HEAD"])
-async def all_feed(fmt: str, request: Request, city: CityParam = None, topic: str | None = None, q: SearchParam = None, limit: LimitParam = None, before: BeforeParam = None):
+async def all_feed(
+    fmt: str,
+    request: Request,
+    city: CityParam = None,
+    topic: str | None = None,
+    q: SearchParam = None,
+    limit: LimitParam = None,
+    before: BeforeParam = None,
+):
     return await _respond(request, _query(request, "all", None, city, topic, q, limit, before), fmt)
 
 
 @router.api_route("/topics/{slug}.{fmt}", methods=["GET", "HEAD"])
-async def topic_feed(slug: str, fmt: str, request: Request, city: CityParam = None, topic: str | None = None, q: SearchParam = None, limit: LimitParam = None, before: BeforeParam = None):
+async def topic_feed(
+    slug: str,
+    fmt: str,
+    request: Request,
+    city: CityParam = None,
+    topic: str | None = None,
+    q: SearchParam = None,
+    limit: LimitParam = None,
+    before: BeforeParam = None,
+):
     return await _respond(request, _query(request, "topic", slug, city, topic, q, limit, before), fmt)
 
 
 @router.api_route("/cities/{slug}.{fmt}", methods=["GET", "HEAD"])
-async def city_feed(slug: str, fmt: str, request: Request, city: CityParam = None, topic: str | None = None, q: SearchParam = None, limit: LimitParam = None, before: BeforeParam = None):
+async def city_feed(
+    slug: str,
+    fmt: str,
+    request: Request,
+    city: CityParam = None,
+    topic: str | None = None,
+    q: SearchParam = None,
+    limit: LimitParam = None,
+    before: BeforeParam = None,
+):
     return await _respond(request, _query(request, "city", slug, city, topic, q, limit, before), fmt)

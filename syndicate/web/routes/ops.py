@@ -14,8 +14,10 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import SQLAlchemyError
 
-from syndicate import alerts, metrics, opsview, status, workerinfo
 from syndicate.clock import utcnow
+from syndicate.ops import alerts, metrics, status
+from syndicate.ops import dashboard as opsview
+from syndicate.ops import workers as workerinfo
 from syndicate.settings import Settings
 from syndicate.web import opsui
 from syndicate.web.deps import RuntimeDep, SessionDep
@@ -72,7 +74,9 @@ SortKey = Literal["state", "city", "source", "last_success", "reason", "next_che
 
 @router.get("/ops", dependencies=[OpsAccess], response_class=HTMLResponse)
 def dashboard(
-    request: Request, session: SessionDep, runtime: RuntimeDep,
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
     state: Annotated[str | None, Query(max_length=20)] = None,
     city: Annotated[str | None, Query(max_length=64)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
@@ -84,13 +88,26 @@ def dashboard(
     try:
         view = opsview.dashboard(session, runtime.settings, query, ops.probe, ops.alerts)
     except SQLAlchemyError as exc:
-        return HTMLResponse(f"<!doctype html><html lang=de><title>Betrieb</title><h1>Datenbank nicht erreichbar</h1>"
-                            f"<p>{html.escape(exc.__class__.__name__)}</p></html>", status_code=503)
-    return templates.TemplateResponse(request, "ops.html", {
-        "view": view, "query": query, "labels": opsui.STATE_LABELS, "states": status.STATES,
-        "problem_states": status.PROBLEM_STATES, "sparkline": opsui.sparkline, "refresh": REFRESH_SECONDS,
-        "sort_url": lambda key: _sort_url(query, key), "broker": _broker_kind(runtime.settings.broker_url),
-    })
+        return HTMLResponse(
+            f"<!doctype html><html lang=de><title>Betrieb</title><h1>Datenbank nicht erreichbar</h1>"
+            f"<p>{html.escape(exc.__class__.__name__)}</p></html>",
+            status_code=503,
+        )
+    return templates.TemplateResponse(
+        request,
+        "ops.html",
+        {
+            "view": view,
+            "query": query,
+            "labels": opsui.STATE_LABELS,
+            "states": status.STATES,
+            "problem_states": status.PROBLEM_STATES,
+            "sparkline": opsui.sparkline,
+            "refresh": REFRESH_SECONDS,
+            "sort_url": lambda key: _sort_url(query, key),
+            "broker": _broker_kind(runtime.settings.broker_url),
+        },
+    )
 
 
 @router.get("/ops/sources/{source_id}", dependencies=[OpsAccess], response_class=HTMLResponse)
@@ -99,11 +116,22 @@ def source_page(request: Request, source_id: Annotated[int, Path(ge=1, le=2**31 
     page = opsview.source_page(session, source_id, now, runtime.settings.ops_failing_alert_after)
     if page is None:
         raise HTTPException(404, f"Quelle {source_id} gibt es nicht")
-    return templates.TemplateResponse(request, "ops_source.html", {
-        "page": page, "line": page.line, "now": now, "labels": opsui.STATE_LABELS, "fetch_labels": opsui.FETCH_LABELS,
-        "fetch_kinds": opsui.FETCH_KINDS, "chart": opsui.latency_chart(page.fetches), "spark": opsui.sparkline(page.line.per_day, 280, 40),
-        "day_counts": list(zip(opsview.spark_days(now), page.line.per_day)), "refresh": REFRESH_SECONDS,
-    })
+    return templates.TemplateResponse(
+        request,
+        "ops_source.html",
+        {
+            "page": page,
+            "line": page.line,
+            "now": now,
+            "labels": opsui.STATE_LABELS,
+            "fetch_labels": opsui.FETCH_LABELS,
+            "fetch_kinds": opsui.FETCH_KINDS,
+            "chart": opsui.latency_chart(page.fetches),
+            "spark": opsui.sparkline(page.line.per_day, 280, 40),
+            "day_counts": list(zip(opsview.spark_days(now), page.line.per_day)),
+            "refresh": REFRESH_SECONDS,
+        },
+    )
 
 
 def _sort_url(query: opsview.TableQuery, key: str) -> str:
@@ -116,4 +144,5 @@ def _broker_kind(url: str) -> str:
     if workerinfo.embedded(url):
         return "eingebettet (SQLite)"
     return {"redis": "Redis", "rediss": "Redis", "amqp": "RabbitMQ", "amqps": "RabbitMQ", "pyamqp": "RabbitMQ"}.get(
-        url.split("://", 1)[0], url.split("://", 1)[0])
+        url.split("://", 1)[0], url.split("://", 1)[0]
+    )

@@ -7,7 +7,8 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from syndicate import feedindex
+
+from syndicate.publish import index as feedindex
 from syndicate.web.deps import RuntimeDep, SessionDep
 
 router = APIRouter(tags=["pages"])
@@ -18,6 +19,12 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templa
 def index(request: Request, session: SessionDep, runtime: RuntimeDep):
     feeds = [(f.title, f.description, f.path) for f in feedindex.feeds(session)]
     return templates.TemplateResponse(
-        request, "index.html",
-        {"feeds": feeds, "base": runtime.settings.public_url.rstrip("/"), "formats": ("rss", "atom", "json"), "types": feedindex.FORMAT_TYPES},
+        request,
+        "index.html",
+        {
+            "feeds": feeds,
+            "base": runtime.settings.public_url.rstrip("/"),
+            "formats": ("rss", "atom", "json"),
+            "types": feedindex.FORMAT_TYPES,
+        },
     )

@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from syndicate import websub
+from syndicate.publish import websub
 from syndicate.web.deps import RuntimeDep, SessionDep, TaskQueueDep
 
 router = APIRouter(tags=["websub"])
@@ -25,7 +25,9 @@ async def hub(request: Request, session: SessionDep, runtime: RuntimeDep, queue:
     if lease and not lease.isdigit():
         raise HTTPException(400, detail={"reason": "invalid_lease", "message": "hub.lease_seconds muss eine Zahl sein"})
     secret = form.get("hub.secret")
-    request_ = websub.Request(mode, str(form.get("hub.callback", "")), topic, int(lease) if lease else None, str(secret) if secret else None)
+    request_ = websub.Request(
+        mode, str(form.get("hub.callback", "")), topic, int(lease) if lease else None, str(secret) if secret else None
+    )
     try:
         sub = websub.subscribe(session, request_, runtime.settings.public_url)
     except websub.HubError as exc:

@@ -1,0 +1,675 @@
+"""The ``syndicate`` command (Typer). ``--json`` prints one JSON object per line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from syndicate import db, demo
+from syndicate.cli import up as runner
+from syndicate.ingest.refresh import refresh_source
+from syndicate.models import City, Source
+from syndicate.ops import status
+from syndicate.publish.feeds import FORMATS, FeedQuery, UnknownFeed, build_feed
+from syndicate.reader import fetch as fetching
+from syndicate.reader.errors import SyndicateError
+from syndicate.reader.normalise import canonical_url, feed_title, normalise_entry
+from syndicate.reader.parse import parse as parse_document
+from syndicate.runtime import Runtime
+from syndicate.settings import Settings, get_settings
+from syndicate.sources import registry
+
+app = typer.Typer(help="syndicate – Kommunaler Feed-Verbund Bayern", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database", no_args_is_help=True)
+sources_app = typer.Typer(help="Sources", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(sources_app, name="sources")
+console = Console()
+err = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="one JSON object per line")]
+
+
+def _emit(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _ready_runtime(settings: Settings | None = None) -> Runtime:
+    settings = settings or get_settings()
+    db.upgrade(settings.database_url)
+    return Runtime(settings)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    """Print an error whole (no wrapping, no markup: paths and keys must stay greppable) and exit."""
+    sys.stderr.write(f"Fehler: {message}\n")
+    raise typer.Exit(code)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations."""
+    db.upgrade(get_settings().database_url)
+    console.print("database is up to date")
+
+
+def _sync(rt: Runtime) -> registry.SyncReport:
+    try:
+        loaded = registry.load_registry(rt.settings.feeds_dir)
+    except registry.RegistryError as exc:
+        _fail(str(exc))
+    with rt.sessions() as session:
+        return registry.sync(session, loaded)
+
+
+@sources_app.command("sync")
+def sources_sync() -> None:
+    """Read feeds/*.toml into the database (idempotent)."""
+    rt = _ready_runtime()
+    report = _sync(rt)
+    console.print(
+        f"{report.cities} cities, {report.topics} topics; sources: {report.created} created, "
+        f"{report.updated} updated, {report.unchanged} unchanged, {report.retired} retired"
+    )
+    if report.rules_changed:
+        _queue_reclassify(rt)
+
+
+def _source_row(source: Source) -> dict:
+    return {
+        "id": source.id,
+        "city": source.city.slug,
+        "url": source.url,
+        "title": source.title or source.feed_title,
+        "origin": source.origin,
+        "enabled": source.enabled,
+        "health": status.source_state(source, datetime.now(UTC), get_settings().ops_failing_alert_after),
+        "last_success_at": source.last_success_at,
+        "next_check_at": source.next_check_at,
+        "error_count": source.error_count,
+        "last_error_reason": source.last_error_reason,
+    }
+
+
+@sources_app.command("list")
+def sources_list(as_json: JsonOpt = False) -> None:
+    """List sources with their health."""
+    rt = _ready_runtime()
+    with rt.sessions() as session:
+        rows = [_source_row(s) for s in session.scalars(select(Source).order_by(Source.id))]
+    if as_json:
+        for row in rows:
+            _emit(row)
+        return
+    table = Table("id", "city", "health", "url", "reason")
+    for row in rows:
+        table.add_row(str(row["id"]), row["city"], row["health"], row["url"], row["last_error_reason"] or "")
+    console.print(table)
+
+
+@sources_app.command("add")
+def sources_add(
+    urls: Annotated[list[str], typer.Argument(help="feed URLs")],
+    city: Annotated[str, typer.Option("--city", help="city slug")],
+    title: Annotated[str | None, typer.Option("--title")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register one or more feed URLs for a city (origin api)."""
+    rt = _ready_runtime()
+    with rt.sessions() as session:
+        owner = session.scalar(select(City).where(City.slug == city))
+        if owner is None:
+            _fail(f"unknown city {city!r}; run `syndicate sources sync` or check feeds/")
+        failed = False
+        for url in urls:
+            key = canonical_url(url)
+            if key is None:
+                result = {"url": url, "error": "invalid_url", "message": "not an absolute http(s) URL"}
+                failed = True
+            elif (existing := session.scalar(select(Source).where(Source.canonical_url == key))) is not None:
+                result = {"url": url, "error": "already_registered", "id": existing.id}
+                failed = True
+            else:
+                kind, extraction, detected = _detect_kind(rt, url)
+                source = Source(city_id=owner.id, url=url, canonical_url=key, title=title, origin="api", kind=kind, extraction=extraction)
+                session.add(source)
+                session.commit()
+                result = {"url": url, "id": source.id, "kind": kind, "detected": detected}
+            _emit(result) if as_json else console.print(result)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _detect_kind(rt: Runtime, url: str) -> tuple[str, dict | None, str]:
+    """feed, or html with detected selectors when the page is a newsroom without a feed; and what was found."""
+    from syndicate.sources.service import detect_source
+
+    try:
+        found = detect_source(rt.client, url, rt.refresh_config)
+    except SyndicateError as exc:
+        return "feed", None, f"not checked ({exc.reason}: {exc.message})"
+    if found.is_feed:
+        return "feed", None, "a feed"
+    if found.feeds:
+        return (
+            "feed",
+            None,
+            "an HTML page that advertises feeds: " + ", ".join(link.url for link in found.feeds[:5]) + " (add one of those instead)",
+        )
+    if found.selectors is None:
+        return "feed", None, "an HTML page without a feed and without recognisable article blocks"
+    return (
+        "html",
+        found.selectors.as_dict(),
+        f"an HTML newsroom without a feed: {len(found.items)} articles, selectors {found.selectors.as_dict()}",
+    )
+
+
+@sources_app.command("probe")
+def sources_probe(url: Annotated[str, typer.Argument(help="a newsroom page or feed URL")], as_json: JsonOpt = False) -> None:
+    """Show what would be extracted from URL and propose selectors for feeds/<city>.toml; no database."""
+    from syndicate.reader import html_source
+    from syndicate.sources.service import detect_source
+
+    rt = Runtime()
+    try:
+        found = detect_source(rt.client, url, rt.refresh_config)
+    except SyndicateError as exc:
+        _fail(f"{url}: {exc.reason}: {exc.message}", 1)
+    finally:
+        rt.close()
+    kind = "feed" if found.is_feed else "advertised_feeds" if found.feeds else "html" if found.selectors else "nothing"
+    items = [
+        {
+            "title": e.title,
+            "url": e.link,
+            "published_at": _iso(e.published) if e.published else None,
+            "date_text": e.date_text,
+            "categories": e.categories,
+        }
+        for e in found.items
+    ]
+    toml = html_source.selectors_toml(found.url, found.selectors) if found.selectors else None
+    if as_json:
+        _emit(
+            {
+                "url": found.url,
+                "kind": kind,
+                "feeds": [link.url for link in found.feeds],
+                "selectors": found.selectors.as_dict() if found.selectors else None,
+                "items": items,
+                "toml": toml,
+            }
+        )
+    else:
+        console.print(f"{found.url}: {kind}", highlight=False)
+        for link in found.feeds:
+            console.print(f"  feed: {link.url} ({link.type})", highlight=False)
+        for item in items:
+            console.print(
+                f"  {item['published_at'] or item['date_text'] or '?'}  {item['title']}  {item['url']}  {item['categories']}",
+                highlight=False,
+            )
+        if toml:
+            console.print("\n# proposed for feeds/<city>.toml (check before use):\n" + toml, highlight=False, markup=False)
+    if kind == "nothing":
+        raise typer.Exit(1)
+
+
+@sources_app.command("disable")
+def sources_disable(source_id: int) -> None:
+    """Stop polling a source (its articles stay)."""
+    rt = _ready_runtime()
+    with rt.sessions() as session:
+        source = session.get(Source, source_id)
+        if source is None:
+            _fail(f"no source with id {source_id}")
+        source.enabled = False
+        session.commit()
+    console.print(f"source {source_id} disabled")
+
+
+@sources_app.command("export")
+def sources_export(
+    city: Annotated[str, typer.Option("--city", help="city slug")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write here instead of stdout")] = None,
+) -> None:
+    """Write a city's API-registered sources as TOML in the feeds/ schema."""
+    from syndicate.errors import ServiceError
+    from syndicate.sources import export as registry_export
+
+    rt = _ready_runtime()
+    with rt.sessions() as session:
+        try:
+            text = registry_export.city_toml(session, city)
+        except ServiceError as exc:
+            _fail(exc.message)
+    if output is None:
+        sys.stdout.write(text)
+    elif output.exists():
+        _fail(f"{output} exists; append the [[sources]] blocks to it by hand instead")
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output}")
+
+
+topics_app = typer.Typer(help="Topics", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+articles_app = typer.Typer(help="Articles", no_args_is_help=True)
+app.add_typer(articles_app, name="articles")
+RECLASSIFY_TASK = "syndicate.reclassify"  # workers/tasks.py, maintenance queue
+
+
+def _send_task(broker_url: str, name: str) -> None:
+    """Enqueue a task by name (nothing here imports ``workers``)."""
+    from celery import Celery
+
+    from syndicate.db import ensure_sqlite_dir
+
+    if broker_url.startswith("sqla+"):
+        ensure_sqlite_dir(broker_url.removeprefix("sqla+"))
+    client = Celery("syndicate-cli", broker=broker_url, set_as_current=False)
+    client.conf.update(task_ignore_result=True, broker_connection_retry_on_startup=False, broker_connection_max_retries=1)
+    try:
+        client.send_task(name, queue="maintenance", retry=False)
+    finally:
+        client.close()
+
+
+def _queue_reclassify(rt: Runtime) -> None:
+    """Topic rules changed: stored articles are re-classified in the background by a worker."""
+    from syndicate.models import Article
+
+    with rt.sessions() as session:
+        if session.execute(select(Article.id).limit(1)).first() is None:
+            return  # nothing stored yet
+    try:
+        _send_task(rt.settings.broker_url, RECLASSIFY_TASK)
+    except Exception as exc:  # the broker's own errors: tell the operator how to do it by hand
+        err.print(f"topic rules changed, but {RECLASSIFY_TASK} could not be queued ({exc}); run `syndicate topics reclassify`")
+        return
+    console.print(f"topic rules changed: stored articles will be re-classified ({RECLASSIFY_TASK} queued)")
+
+
+@topics_app.command("reclassify")
+def topics_reclassify(as_json: JsonOpt = False) -> None:
+    """Re-classify all stored articles with the current topic rules, in this process."""
+    from syndicate.topics import rules as topics
+
+    rt = _ready_runtime()
+    with rt.sessions() as session:
+        report = topics.reclassify(session)
+    if as_json:
+        _emit(report.as_dict())
+    else:
+        console.print(f"{report.articles} articles, {report.changed} changed (+{report.added} / -{report.removed} memberships)")
+
+
+@articles_app.command("delete")
+def articles_delete(
+    article_ids: Annotated[list[int], typer.Argument(help="article ids")],
+    reason: Annotated[str, typer.Option(help="kept on the tombstone")] = "deleted",
+) -> None:
+    """Delete articles; tombstones keep them from coming back on the next poll."""
+    from syndicate.dedupe import tombstones
+    from syndicate.models import Article
+
+    rt = _ready_runtime()
+    with rt.sessions() as session:
+        for article_id in article_ids:
+            article = session.get(Article, article_id)
+            if article is None:
+                _fail(f"no article with id {article_id}")
+            tombstones.bury(session, article, reason)
+        session.commit()
+    console.print(f"{len(article_ids)} article(s) deleted")
+
+
+@articles_app.command("purge")
+def articles_purge(
+    older_than: Annotated[int, typer.Option("--older-than", min=1, help="days since publication")],
+) -> None:
+    """Retention: delete articles published more than N days ago, with tombstones."""
+    from datetime import timedelta
+
+    from syndicate.clock import utcnow
+    from syndicate.dedupe import tombstones
+
+    rt = _ready_runtime()
+    with rt.sessions() as session:
+        purged = tombstones.purge(session, utcnow() - timedelta(days=older_than))
+    console.print(f"{purged} article(s) purged")
+
+
+maintenance_app = typer.Typer(help="Retention, pruning, database upkeep", no_args_is_help=True)
+app.add_typer(maintenance_app, name="maintenance")
+
+
+@maintenance_app.command("run")
+def maintenance_run(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count what would be deleted; change nothing")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Retention, fetch-log pruning and database upkeep once, in this process (the syndicate.ops.maintenance task's work)."""
+    from syndicate.clock import utcnow
+    from syndicate.ops import maintenance
+
+    rt = _ready_runtime()
+    with rt.sessions() as session:
+        report = maintenance.run(session, utcnow(), maintenance.Limits.from_settings(rt.settings), dry_run=dry_run)
+    rt.close()
+    if as_json:
+        for step, values in report.as_dict().items():
+            if values is not None:
+                _emit({"step": step, **values})
+    else:
+        sys.stdout.write("".join(line + "\n" for line in report.lines()))  # unwrapped: operators grep it
+
+
+token_app = typer.Typer(help="API tokens", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    city: Annotated[str | None, typer.Option("--city", help="a token for this city's sources")] = None,
+    operator: Annotated[bool, typer.Option("--operator", help="a token for all cities and the audit log")] = False,
+    name: Annotated[str | None, typer.Option("--name", help="what the token is for")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a token and print its secret once (only its hash is stored)."""
+    from syndicate.access import tokens
+    from syndicate.errors import ServiceError
+
+    if bool(city) == operator:
+        _fail("give exactly one of --city SLUG or --operator")
+    rt = _ready_runtime()
+    with rt.sessions() as session:
+        try:
+            token, secret = tokens.create(session, city=city, name=name)
+        except ServiceError as exc:
+            _fail(exc.message)
+        scope = "operator" if operator else f"city:{city}"
+    if as_json:
+        _emit({"id": token.id, "token": secret, "scope": scope})
+    else:
+        console.print(f"token {token.id} ({scope}); the secret is shown only now:", highlight=False)
+        sys.stdout.write(secret + "\n")
+
+
+@token_app.command("list")
+def token_list(as_json: JsonOpt = False) -> None:
+    """List tokens (never their secrets)."""
+    from syndicate.access import tokens
+
+    rt = _ready_runtime()
+    with rt.sessions() as session:
+        rows = [tokens.describe(t) for t in tokens.list_tokens(session)]
+    if as_json:
+        for row in rows:
+            _emit(row)
+        return
+    table = Table("id", "scope", "city", "prefix", "name", "created", "last used", "revoked")
+    for row in rows:
+        table.add_row(*(str(row[k] or "") for k in ("id", "scope", "city", "prefix", "name", "created_at", "last_used_at", "revoked_at")))
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int) -> None:
+    """Revoke a token; requests with it get 401 from now on."""
+    from syndicate.access import tokens
+    from syndicate.errors import ServiceError
+
+    rt = _ready_runtime()
+    with rt.sessions() as session:
+        try:
+            tokens.revoke(session, token_id)
+        except ServiceError as exc:
+            _fail(exc.message)
+    console.print(f"token {token_id} revoked")
+
+
+def _select_sources(session, all_: bool, refs: list[str]) -> list[int]:
+    if all_:
+        return list(session.scalars(select(Source.id).where(Source.enabled.is_(True)).order_by(Source.id)))
+    ids = []
+    for ref in refs:
+        source = (
+            session.get(Source, int(ref))
+            if ref.isdigit()
+            else session.scalar(select(Source).where(Source.canonical_url == canonical_url(ref)))
+        )
+        if source is None:
+            _fail(f"no source {ref!r}")
+        ids.append(source.id)
+    return ids
+
+
+@app.command()
+def poll(
+    all_: Annotated[bool, typer.Option("--all", help="every enabled source")] = False,
+    source: Annotated[list[str] | None, typer.Option("--source", help="source id or URL (repeatable)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Refresh sources now, in this process (no broker needed)."""
+    if not all_ and not source:
+        _fail("give --all or --source ID_OR_URL")
+    rt = _ready_runtime()
+    errors = 0
+    with rt.sessions() as session:
+        ids = _select_sources(session, all_, source or [])
+    for source_id in ids:
+        with rt.sessions() as session:
+            outcome = refresh_source(session, rt.client, source_id, rt.refresh_config)
+        errors += outcome.status == "error"
+        if as_json:
+            _emit(outcome.as_dict())
+        else:
+            console.print(
+                f"{outcome.id:>4} {outcome.status:<12} new={outcome.new} updated={outcome.updated} "
+                f"dup={outcome.duplicates} {outcome.reason or ''} {outcome.url}",
+                highlight=False,
+            )
+    rt.close()
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _parse_one(rt: Runtime, ref: str, now: datetime) -> dict:
+    from syndicate.reader import fingerprint
+
+    content_type, base = None, None
+    if ref.startswith(("http://", "https://")):
+        result = fetching.fetch(rt.client, ref, limits=rt.refresh_config.fetch_limits)
+        if (error := result.error()) is not None:
+            raise error
+        content, content_type, base = result.content, result.content_type, result.final_url
+    else:
+        path = Path(ref)
+        if not path.is_file():
+            return {"file": ref, "error": {"reason": "file_not_found", "message": f"no such file: {ref}"}}
+        content = path.read_bytes()
+    feed = parse_document(content, url=base, content_type=content_type)
+    link = feed.link if feed.link and feed.link.startswith("http") else base
+    normalised = [normalise_entry(raw, base=link, now=now, future_tolerance=rt.settings.future_tolerance) for raw in feed.entries]
+    entries = [
+        {
+            "url": entry.url,
+            "canonical_url": entry.canonical_url,
+            "title": entry.title,
+            "published_at": _iso(entry.published_at),
+            "summary_html": entry.summary_html,
+            "text": entry.text,
+            "categories": entry.categories,
+            "item_key": key,
+        }
+        for entry, key in zip(normalised, fingerprint.item_keys(normalised))
+    ]
+    return {"file": ref, "format": feed.format, "title": feed_title(feed.title), "entries": entries}
+
+
+@app.command("parse")
+def parse_cmd(refs: Annotated[list[str], typer.Argument(help="files or URLs")], as_json: JsonOpt = False) -> None:
+    """Fetch or read documents, parse and normalise them; no database."""
+    from syndicate.clock import utcnow
+
+    rt = Runtime()
+    now, failures = utcnow(), 0
+    for ref in refs:
+        try:
+            result = _parse_one(rt, ref, now)
+        except SyndicateError as exc:
+            result = {"file": ref, "error": {"reason": exc.reason, "message": exc.message}}
+        except Exception as exc:  # a bug must not stop a corpus run; it is reported with its own code
+            result = {"file": ref, "error": {"reason": "internal_error", "message": f"{exc.__class__.__name__}: {exc}"}}
+        failures += "error" in result
+        if as_json:
+            _emit(result)
+        elif "error" in result:
+            console.print(f"{ref}: error {result['error']['reason']}: {result['error']['message']}", highlight=False)
+        else:
+            console.print(f"{ref}: {result['format']}, {len(result['entries'])} entries", highlight=False)
+    rt.close()
+    if failures == len(refs):
+        raise typer.Exit(1)
+
+
+@app.command()
+def publish(
+    feed: Annotated[str, typer.Argument(help="topic slug, city:SLUG or all")] = "all",
+    fmt: Annotated[str, typer.Option("--format", help="rss, atom or json")] = "rss",
+) -> None:
+    """Print a merged feed."""
+    rt = _ready_runtime()
+    kind, slug = ("all", None) if feed == "all" else ("city", feed[5:]) if feed.startswith("city:") else ("topic", feed)
+    with rt.sessions() as session:
+        try:
+            body = build_feed(session, FeedQuery(kind=kind, slug=slug, limit=rt.settings.feed_limit), fmt, rt.settings.public_url)
+        except UnknownFeed as exc:
+            _fail(str(exc))
+    sys.stdout.buffer.write(body + b"\n")
+
+
+@app.command()
+def export(directory: Path) -> None:
+    """Write every merged feed in every format, plus feeds.opml, into DIRECTORY (each file atomically: temp + rename)."""
+    from syndicate.publish import index as feedindex
+
+    rt = _ready_runtime()
+    with rt.sessions() as session:
+        refs = feedindex.feeds(session, limit=rt.settings.feed_limit)
+        files = {
+            f"{ref.path.removeprefix('/feeds/')}.{fmt}": build_feed(session, ref.query, fmt, rt.settings.public_url)
+            for ref in refs
+            for fmt in FORMATS
+        }
+    files["feeds.opml"] = feedindex.opml(refs, rt.settings.public_url)
+    for name, body in files.items():
+        target = directory / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        temporary.write_bytes(body)
+        os.replace(temporary, target)
+    console.print(f"wrote {len(files) - 1} feeds and feeds.opml to {directory}")
+
+
+@app.command("status")
+def status_cmd(as_json: JsonOpt = False) -> None:
+    """Sources by state, articles, queues, workers, last beat tick. Exit 1 when something is failing."""
+    rt = _ready_runtime()
+    with rt.sessions() as session:
+        view = status.overview(session, rt.settings)
+    summary = view.summary
+    if as_json:
+        _emit(view.as_dict())
+    else:
+        table = Table("what", "value", title="syndicate status")
+        for state in status.STATES:
+            if summary.count(state):
+                table.add_row(f"sources {state}", str(summary.count(state)))
+        table.add_row("articles (today)", f"{summary.articles} ({summary.articles_today})")
+        table.add_row("stories (today)", f"{summary.clusters} ({summary.clusters_today})")
+        table.add_row("broker", view.broker_error or "reachable")
+        for queue, depth in sorted(view.queues.items()):
+            table.add_row(f"queue {queue}", str(depth))
+        workers = ", ".join(f"{w.hostname} (active {w.active}, processed {w.processed})" for w in view.workers.workers)
+        table.add_row("workers online", f"{len(view.workers.workers)}" + (f": {workers}" if workers else ""))
+        beat = (
+            f"{summary.last_beat_tick:%Y-%m-%d %H:%M:%S} UTC ({summary.beat_age_seconds:.0f}s ago)" if summary.last_beat_tick else "never"
+        )
+        table.add_row("last beat tick", beat + (" [red]stale[/red]" if view.beat_stale else ""))
+        console.print(table)
+        for failing in summary.failing:
+            console.print(
+                f"{failing['state']}: #{failing['id']} {failing['url']}: {failing['reason']} ({failing['errors']}×)", highlight=False
+            )
+        for problem in view.problems:
+            err.print(f"[red]problem:[/red] {problem}", highlight=False)
+    if view.problems:
+        raise typer.Exit(1)
+
+
+@app.command()
+def up(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    demo_mode: Annotated[bool, typer.Option("--demo", help="serve bundled sample feeds on loopback and poll those")] = False,
+    concurrency: Annotated[int, typer.Option(help="worker threads")] = 4,
+) -> None:
+    """Run API, Celery worker and beat together on the embedded default."""
+    settings = get_settings()
+    overrides: dict[str, str] = {}
+    server = None
+    if demo_mode:
+        server = demo.serve_samples("127.0.0.1", 0)
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        feeds_dir = demo.write_registry(settings.var_dir / "demo" / "feeds", base, settings.feeds_dir / "topics.toml")
+        overrides = {
+            "SYNDICATE_FEEDS_DIR": str(feeds_dir),
+            "SYNDICATE_DATABASE_URL": f"sqlite:///{settings.var_dir}/demo.db",
+            "SYNDICATE_BROKER_URL": f"sqla+sqlite:///{settings.var_dir}/demo-broker.db",
+            "SYNDICATE_ALLOW_NETWORKS": "127.0.0.1/32",
+            "SYNDICATE_BEAT_INTERVAL": "5",
+            "SYNDICATE_MIN_INTERVAL": "60",
+            "SYNDICATE_DEFAULT_INTERVAL": "120",
+        }
+        for stale in ("demo.db", "demo.db-wal", "demo.db-shm", "demo-broker.db", "celerybeat-schedule"):
+            (settings.var_dir / stale).unlink(missing_ok=True)
+    env = {**os.environ, **overrides, "SYNDICATE_PUBLIC_URL": f"http://{host}:{port}"}
+    effective = Settings(**{k.removeprefix("SYNDICATE_").lower(): v for k, v in overrides.items()})
+    rt = _ready_runtime(effective)
+    report = _sync(rt)
+    if report.rules_changed:
+        _queue_reclassify(rt)  # the worker started below picks it up
+    rt.close()
+    console.print(f"registry: {report.cities} cities, {report.created + report.updated + report.unchanged} sources, {report.topics} topics")
+    if demo_mode:
+        console.print(f"demo feeds served at {base}/ (muenchen.xml, augsburg.atom, nuernberg.xml, akdb.atom, bsi.xml)")
+    console.print(f"syndicate läuft: http://{host}:{port}/  (Ctrl-C beendet API, Worker und Beat)")
+    runner.declare_queues(effective.broker_url)
+    children = runner.start(runner.commands(host, port, str(effective.var_dir), concurrency), env)
+    code = runner.supervise(children)
+    if server is not None:
+        server.shutdown()
+    raise typer.Exit(code)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,193 @@
+"""Queries behind the operator dashboard: the source table, a source's fetch log, the audit tail.
+
+The table is filtered and sorted here (by query parameters, so it works without JavaScript);
+states come from ``status.source_state``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from syndicate.access import audit
+from syndicate.clock import utcnow
+from syndicate.models import Article, AuditEntry, FetchLog, Source
+from syndicate.ops import alerts, status
+from syndicate.settings import Settings
+
+SPARK_DAYS = 14
+# problems first: the order of the default sort
+STATE_ORDER = {state: i for i, state in enumerate(("broken", "gone", "failing", "deferred", "new", "ok", "disabled"))}
+
+
+@dataclass
+class SourceLine:
+    id: int
+    city: str
+    city_name: str
+    title: str
+    url: str
+    state: str
+    last_success_at: datetime | None
+    last_checked_at: datetime | None
+    reason: str | None
+    message: str | None
+    errors: int
+    next_check_at: datetime | None
+    failing_since: datetime | None
+    per_day: list[int] = field(default_factory=list)  # articles published per UTC day, oldest first
+
+    @property
+    def items(self) -> int:
+        return sum(self.per_day)
+
+
+@dataclass(frozen=True)
+class TableQuery:
+    state: str | None = None
+    city: str | None = None
+    q: str | None = None
+    sort: str = "state"
+    desc: bool = False
+
+
+def _stamp(value: datetime | None) -> float:
+    return value.timestamp() if value else float("-inf")
+
+
+SORTS = {
+    "state": lambda line: (STATE_ORDER.get(line.state, 99), line.city, line.id),
+    "city": lambda line: (line.city_name.casefold(), line.id),
+    "source": lambda line: ((line.title or line.url).casefold(), line.id),
+    "last_success": lambda line: (_stamp(line.last_success_at), line.id),
+    "reason": lambda line: (line.reason or "", line.id),
+    "next_check": lambda line: (_stamp(line.next_check_at), line.id),
+    "items": lambda line: (line.items, line.id),
+}
+
+
+def _day(column, dialect: str):
+    """The UTC calendar day of a timestamp column as 'YYYY-MM-DD'."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    return func.substr(column, 1, 10)  # SQLite stores 'YYYY-MM-DD HH:MM:SS…' in UTC
+
+
+def spark_days(now: datetime, days: int = SPARK_DAYS) -> list[str]:
+    today = now.date()
+    return [(today - timedelta(days=offset)).isoformat() for offset in range(days - 1, -1, -1)]
+
+
+def items_per_day(session: Session, now: datetime, days: int = SPARK_DAYS, *filters) -> dict[int, list[int]]:
+    """Articles published per source and UTC day over the last ``days`` days."""
+    labels = spark_days(now, days)
+    start = datetime.fromisoformat(labels[0]).replace(tzinfo=now.tzinfo)
+    day = _day(Article.published_at, session.get_bind().dialect.name)
+    query = (
+        select(Article.source_id, day, func.count())
+        .where(Article.published_at >= start, Article.published_at <= now, *filters)
+        .group_by(Article.source_id, day)
+    )
+    position = {label: i for i, label in enumerate(labels)}
+    series: dict[int, list[int]] = {}
+    for source_id, label, count in session.execute(query):
+        if label in position:
+            series.setdefault(source_id, [0] * days)[position[label]] = count
+    return series
+
+
+def source_lines(session: Session, rows: list, now: datetime, broken_after: float) -> list[SourceLine]:
+    only = (Article.source_id == rows[0].id,) if len(rows) == 1 else ()
+    per_day = items_per_day(session, now, SPARK_DAYS, *only)
+    empty = [0] * SPARK_DAYS
+    return [
+        SourceLine(
+            id=row.id,
+            city=row.city,
+            city_name=row.city_name,
+            title=row.title or row.feed_title or "",
+            url=row.url,
+            state=status.source_state(row, now, broken_after),
+            last_success_at=row.last_success_at,
+            last_checked_at=row.last_checked_at,
+            reason=row.last_error_reason,
+            message=row.last_error_message,
+            errors=row.error_count,
+            next_check_at=row.next_check_at,
+            failing_since=row.first_error_at if row.error_count else None,
+            per_day=per_day.get(row.id, empty),
+        )
+        for row in rows
+    ]
+
+
+def select_lines(lines: list[SourceLine], query: TableQuery) -> list[SourceLine]:
+    chosen = [
+        line
+        for line in lines
+        if (not query.state or line.state == query.state or (query.state == "problem" and line.state in status.PROBLEM_STATES))
+        and (not query.city or line.city == query.city)
+        and (not query.q or query.q.casefold() in f"{line.title} {line.url} {line.reason or ''}".casefold())
+    ]
+    return sorted(chosen, key=SORTS.get(query.sort, SORTS["state"]), reverse=query.desc)
+
+
+def cities(lines: list[SourceLine]) -> list[tuple[str, str]]:
+    return sorted({(line.city, line.city_name) for line in lines}, key=lambda pair: pair[1].casefold())
+
+
+@dataclass
+class SourcePage:
+    line: SourceLine
+    fetches: list[FetchLog]  # newest first
+
+
+def source_page(session: Session, source_id: int, now: datetime, broken_after: float, limit: int = 100) -> SourcePage | None:
+    rows = status.source_rows(session, Source.id == source_id)
+    if not rows:
+        return None
+    line = source_lines(session, rows, now, broken_after)[0]
+    fetches = list(
+        session.scalars(
+            select(FetchLog).where(FetchLog.source_id == source_id).order_by(FetchLog.started_at.desc(), FetchLog.id.desc()).limit(limit)
+        )
+    )
+    return SourcePage(line, fetches)
+
+
+def audit_tail(session: Session, limit: int = 20) -> list[tuple[AuditEntry, str | None]]:
+    return audit.entries(session, limit=limit)
+
+
+@dataclass
+class Dashboard:
+    now: datetime
+    overview: status.Overview
+    lines: list[SourceLine]  # filtered and sorted
+    total: int  # sources before filtering
+    cities: list[tuple[str, str]]
+    alerts: list[alerts.Alert]
+    audit: list[tuple[AuditEntry, str | None]]
+    days: list[str] = field(default_factory=list)  # sparkline labels, oldest first
+
+
+def dashboard(
+    session: Session, settings: Settings, query: TableQuery, probe, alert_state: alerts.AlertState, now: datetime | None = None
+) -> Dashboard:
+    now = now or utcnow()
+    rows = status.source_rows(session)
+    overview = status.overview(session, settings, now, probe, rows)
+    lines = source_lines(session, rows, now, settings.ops_failing_alert_after)
+    return Dashboard(
+        now=now,
+        overview=overview,
+        lines=select_lines(lines, query),
+        total=len(lines),
+        cities=cities(lines),
+        alerts=alert_state.check(overview.summary, overview.queues, settings, now),
+        audit=audit_tail(session),
+        days=spark_days(now),
+    )

@@ -1,0 +1,200 @@
+"""``/metrics`` in the Prometheus text format, computed from the database at scrape time.
+
+Every worker process writes one ``fetch_log`` row per attempt (a run of identical quiet polls is
+folded into one row with ``repeats``), so summing that table gives
+the numbers of all workers on all machines without prometheus_client's multiprocess mode: the
+database is the shared store. Counters count the rows the fetch log keeps (should old rows be
+pruned, a counter drops, which Prometheus reads as a reset). Gauges come from the source rows,
+the broker (queue depth), the workers (inspect or heartbeat) and the beat tick.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from sqlalchemy import case, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from syndicate.clock import utcnow
+from syndicate.models import Article, Cluster, FetchLog
+from syndicate.ops import alerts, status
+from syndicate.ops.workers import WorkerReport
+from syndicate.settings import Settings
+
+log = logging.getLogger("syndicate.metrics")
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+DURATION_BUCKETS_MS = (50, 100, 250, 500, 1000, 2500, 5000, 10000, 20000, 30000)
+
+
+@dataclass
+class Scrape:
+    """What one scrape knows besides the database."""
+
+    now: datetime
+    queues: dict[str, int]
+    broker_error: str | None
+    workers: WorkerReport
+    alert_list: list[alerts.Alert]
+
+
+def fetch_families(session: Session) -> list[Metric]:
+    """Fetches by status and reason, duration histogram by status, articles and duplicates: one pass over the fetch log."""
+    fetches = CounterMetricFamily("syndicate_fetches", "Feed fetch attempts by outcome and error reason", labels=["status", "reason"])
+    new = CounterMetricFamily("syndicate_articles_ingested", "Articles stored for the first time")
+    updated = CounterMetricFamily("syndicate_articles_updated", "Stored articles changed by a later fetch")
+    duplicates = CounterMetricFamily("syndicate_duplicates", "Items recognised as duplicates while storing", labels=["kind"])
+    duration = HistogramMetricFamily(
+        "syndicate_fetch_duration_seconds", "Duration of feed fetches (fetch, parse, store)", labels=["status"]
+    )
+    # a folded run of quiet polls (repeats > 1) counts as that many fetches, each at the run's first duration
+    buckets = [func.sum(case((FetchLog.duration_ms <= limit, FetchLog.repeats), else_=0)) for limit in DURATION_BUCKETS_MS]
+    query = select(
+        FetchLog.status,
+        FetchLog.reason,
+        func.sum(FetchLog.repeats),
+        func.sum(FetchLog.duration_ms * FetchLog.repeats),
+        func.sum(FetchLog.new_items),
+        func.sum(FetchLog.updated_items),
+        func.sum(FetchLog.duplicates),
+        *buckets,
+    ).group_by(FetchLog.status, FetchLog.reason)
+    totals = {"new": 0, "updated": 0, "duplicates": 0}
+    by_status: dict[str, list[float]] = {}
+    for fetch_status, reason, count, ms, n_new, n_updated, n_dup, *in_bucket in session.execute(query):
+        fetches.add_metric([fetch_status, reason or ""], count)
+        totals["new"] += n_new or 0
+        totals["updated"] += n_updated or 0
+        totals["duplicates"] += n_dup or 0
+        acc = by_status.setdefault(fetch_status, [0.0] * (len(DURATION_BUCKETS_MS) + 2))
+        acc[0] += count
+        acc[1] += (ms or 0) / 1000
+        for i, n in enumerate(in_bucket):
+            acc[2 + i] += n or 0
+    for fetch_status, (count, seconds, *in_bucket) in sorted(by_status.items()):
+        edges = [(str(limit / 1000), n) for limit, n in zip(DURATION_BUCKETS_MS, in_bucket)] + [("+Inf", count)]
+        duration.add_metric([fetch_status], edges, seconds)
+    new.add_metric([], totals["new"])
+    updated.add_metric([], totals["updated"])
+    duplicates.add_metric(["stored"], totals["duplicates"])
+    return [fetches, duration, new, updated, duplicates]
+
+
+def content_families(session: Session) -> list[Metric]:
+    articles = GaugeMetricFamily(
+        "syndicate_articles", "Articles in the database", value=session.scalar(select(func.count(Article.id))) or 0
+    )
+    clusters = GaugeMetricFamily(
+        "syndicate_clusters", "Stories (clusters of the same article)", value=session.scalar(select(func.count(Cluster.id))) or 0
+    )
+    joined = session.scalar(select(func.count(Article.id)).where(Article.cluster_id.is_not(None)))
+    distinct = session.scalar(select(func.count(func.distinct(Article.cluster_id))))
+    story = GaugeMetricFamily(
+        "syndicate_story_duplicates", "Articles that repeat a story another article already tells", value=(joined or 0) - (distinct or 0)
+    )
+    return [articles, clusters, story]
+
+
+def websub_families(session: Session) -> list[Metric]:
+    """Subscriptions of the WebSub hub by state, and those whose last delivery failed."""
+    from syndicate.models import WebSubSubscription as Sub
+
+    by_state = GaugeMetricFamily("syndicate_websub_subscriptions", "WebSub subscriptions by state", labels=["state"])
+    for state, count in session.execute(select(Sub.state, func.count()).group_by(Sub.state)):
+        by_state.add_metric([state], count)
+    failing = session.scalar(select(func.count()).select_from(Sub).where(Sub.failures > 0)) or 0
+    return [
+        by_state,
+        GaugeMetricFamily("syndicate_websub_failing_subscriptions", "Subscriptions whose last delivery failed", value=failing),
+    ]
+
+
+def source_families(summary: status.Summary, rows: list, now: datetime, broken_after: float) -> list[Metric]:
+    by_state = GaugeMetricFamily("syndicate_sources", "Sources by state", labels=["state"])
+    for state in status.STATES:
+        by_state.add_metric([state], summary.count(state))
+    broken = GaugeMetricFamily(
+        "syndicate_sources_broken",
+        "Sources failing longer than the alert threshold (broken or gone)",
+        value=summary.count("broken") + summary.count("gone"),
+    )
+    success = GaugeMetricFamily(
+        "syndicate_source_last_success_timestamp_seconds", "Last successful fetch per source", labels=["source_id", "city"]
+    )
+    errors = GaugeMetricFamily("syndicate_source_consecutive_errors", "Failed fetches since the last success", labels=["source_id", "city"])
+    for row in rows:
+        if row.last_success_at is not None:
+            success.add_metric([str(row.id), row.city], row.last_success_at.timestamp())
+        errors.add_metric([str(row.id), row.city], row.error_count)
+    today = GaugeMetricFamily("syndicate_articles_today", "Articles first seen today (Europe/Berlin)", value=summary.articles_today)
+    return [by_state, broken, success, errors, today]
+
+
+def runtime_families(summary: status.Summary | None, scrape: Scrape) -> list[Metric]:
+    families: list[Metric] = [GaugeMetricFamily("syndicate_broker_up", "Broker reachable", value=0 if scrape.broker_error else 1)]
+    depth = GaugeMetricFamily("syndicate_queue_depth", "Messages waiting in a Celery queue", labels=["queue"])
+    for queue, count in sorted(scrape.queues.items()):
+        depth.add_metric([queue], count)
+    families.append(depth)
+    families.append(GaugeMetricFamily("syndicate_workers_online", "Celery workers that answered", value=len(scrape.workers.workers)))
+    active = GaugeMetricFamily("syndicate_worker_active_tasks", "Tasks a worker runs now", labels=["hostname"])
+    processed = GaugeMetricFamily("syndicate_worker_processed_tasks", "Tasks a worker has run since it started", labels=["hostname"])
+    for worker in scrape.workers.workers:
+        active.add_metric([worker.hostname], worker.active)
+        processed.add_metric([worker.hostname], worker.processed)
+    families += [active, processed]
+    if summary is not None and summary.last_beat_tick is not None:
+        families.append(GaugeMetricFamily("syndicate_beat_lag_seconds", "Age of the last beat tick", value=summary.beat_age_seconds))
+        families.append(
+            GaugeMetricFamily(
+                "syndicate_beat_last_tick_timestamp_seconds", "Time of the last beat tick", value=summary.last_beat_tick.timestamp()
+            )
+        )
+    firing = GaugeMetricFamily("syndicate_alert_active", "Active alerts by name (number of subjects)", labels=["alert"])
+    for name in alerts.NAMES:
+        firing.add_metric([name], sum(1 for alert in scrape.alert_list if alert.name == name))
+    families.append(firing)
+    return families
+
+
+class _Families:
+    def __init__(self, families: list[Metric]):
+        self.families = families
+
+    def collect(self):
+        return iter(self.families)
+
+
+def render(session: Session, scrape: Scrape, summary: status.Summary | None, rows: list, broken_after: float) -> bytes:
+    """The exposition; ``summary`` is None when the database did not answer (then only runtime metrics)."""
+    families: list[Metric] = [GaugeMetricFamily("syndicate_database_up", "Database reachable", value=0 if summary is None else 1)]
+    if summary is not None:
+        families += fetch_families(session) + content_families(session) + source_families(summary, rows, scrape.now, broken_after)
+        try:
+            families += websub_families(session)
+        except (ImportError, SQLAlchemyError) as exc:  # the hub's table is newer than some databases
+            session.rollback()
+            log.debug("no WebSub metrics: %s", exc)
+    families += runtime_families(summary, scrape)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(families))
+    return generate_latest(registry)
+
+
+def scrape(session: Session, settings: Settings, probe, alert_state: alerts.AlertState, now: datetime | None = None) -> bytes:
+    """One scrape: database numbers (if it answers), broker and workers, alerts (logged by ``alert_state``)."""
+    now = now or utcnow()
+    try:
+        rows = status.source_rows(session)
+        summary = status.summarise(session, now, settings.ops_failing_alert_after, rows)
+    except SQLAlchemyError as exc:
+        session.rollback()
+        log.warning("metrics without the database: %s", exc)
+        rows, summary = [], None
+    broker_error, depths, workers = status.broker_view(settings, probe)
+    alert_list = alert_state.check(summary, depths, settings, now) if summary is not None else []
+    return render(session, Scrape(now, depths, broker_error, workers, alert_list), summary, rows, settings.ops_failing_alert_after)

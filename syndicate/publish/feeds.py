@@ -1,0 +1,450 @@
+"""Merged feeds: which clusters belong in a feed, and rendering with feedgen (RSS, Atom) or as JSON Feed.
+
+A merged feed shows one entry per cluster, newest first. The entry is the
+cluster's representative (its earliest publication) unless the feed is filtered
+to cities that did not publish that one; the other publishers are named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from feedgen.feed import FeedGenerator
+from lxml import etree
+from sqlalchemy import exists, false, func, or_, select
+from sqlalchemy.orm import Session
+
+from syndicate.models import Article, ArticleTopic, City, Cluster, Source, Topic
+
+FORMATS = {
+    "rss": "application/rss+xml; charset=utf-8",
+    "atom": "application/atom+xml; charset=utf-8",
+    "json": "application/feed+json; charset=utf-8",
+}
+EMPTY_FEED_UPDATED = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class UnknownFeed(LookupError):
+    reason = "unknown_feed"
+
+
+@dataclass(frozen=True)
+class FeedQuery:
+    kind: str = "all"  # all | topic | city
+    slug: str | None = None
+    cities: tuple[str, ...] = ()
+    topic: str | None = None
+    q: str | None = None
+    limit: int = 50
+    before: str | None = None  # paging cursor from a feed's rel="next" link (see parse_cursor)
+
+
+@dataclass
+class FeedItem:
+    cluster_id: int
+    article: Article
+    city: City
+    topics: list[str]
+    source_url: str
+    also: list[tuple[City, Article]] = field(default_factory=list)
+    published_at: datetime | None = None  # the story's (cluster's) date: the paging key
+
+
+@dataclass
+class FeedMeta:
+    title: str
+    description: str
+    self_path: str
+
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    """One page of a feed: its items, the query that made it, and the cursor of the next (older) page."""
+
+    items: list[FeedItem]
+    query: FeedQuery
+    next_before: str | None = None
+
+
+@dataclass(frozen=True)
+class RenderedFeed:
+    body: bytes
+    etag: str
+    last_modified: datetime
+
+
+def cursor_for(published_at: datetime, cluster_id: int) -> str:
+    """An opaque-looking but readable keyset cursor: the last entry's date and story id."""
+    return f"{published_at.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}-{cluster_id}"
+
+
+def parse_cursor(value: str) -> tuple[datetime, int]:
+    stamp, _, cluster_id = value.rpartition("-")
+    try:
+        return datetime.strptime(stamp, "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC), int(cluster_id)
+    except ValueError as exc:
+        raise InvalidCursor(f"invalid paging cursor {value!r}") from exc
+
+
+class InvalidCursor(ValueError):
+    reason = "invalid_cursor"
+
+
+def query_string(query: FeedQuery, before: str | None) -> str:
+    """The query string that reproduces ``query`` (filters, limit, cursor) in a feed URL."""
+    params = {"city": ",".join(query.cities) or None, "topic": query.topic, "q": query.q, "before": before}
+    return urlencode({k: v for k, v in params.items() if v})
+
+
+def describe(session: Session, query: FeedQuery) -> FeedMeta:
+    if query.kind == "topic":
+        topic = session.scalar(select(Topic).where(Topic.slug == query.slug))
+        if topic is None:
+            raise UnknownFeed(f"unknown topic {query.slug!r}")
+        return FeedMeta(
+            f"Thema: {topic.title}",
+            topic.description or f"Meldungen bayerischer Kommunen zum Thema {topic.title}",
+            f"/feeds/topics/{topic.slug}",
+        )
+    if query.kind == "city":
+        city = session.scalar(select(City).where(City.slug == query.slug))
+        if city is None:
+            raise UnknownFeed(f"unknown city {query.slug!r}")
+        return FeedMeta(city.name, f"Meldungen von {city.name}", f"/feeds/cities/{city.slug}")
+    return FeedMeta("Alle Meldungen", "Zusammengeführte Meldungen bayerischer Kommunen und Partner", "/feeds/all")
+
+
+def _article_filter(session: Session, query: FeedQuery):
+    """SQL conditions on Article for the feed's own scope and the query filters."""
+    conditions = []
+    cities = set(query.cities)
+    if query.kind == "city":
+        cities = {query.slug} if not cities else cities & {query.slug}
+        if not cities:  # ?city= names only other cities: nothing of this city's feed is left
+            conditions.append(false())
+    if cities:
+        conditions.append(Article.source_id.in_(select(Source.id).join(City).where(City.slug.in_(cities))))
+    for topic_slug in filter(None, {query.slug if query.kind == "topic" else None, query.topic}):
+        conditions.append(
+            exists().where(
+                ArticleTopic.article_id == Article.id,
+                ArticleTopic.topic_id == select(Topic.id).where(Topic.slug == topic_slug).scalar_subquery(),
+            )
+        )
+    if query.q:
+        like = f"%{query.q.lower()}%"
+        lower = _lower(session)
+        conditions.append(or_(lower(Article.title).like(like), lower(Article.text).like(like)))
+    return conditions
+
+
+def _lower(session: Session):
+    """SQL lower() that folds umlauts too. SQLite's own lower() folds only A–Z ("Öffnungszeiten"
+    stays "Ö…" and never matches the lower-cased query), so SQLite gets Python's str.lower."""
+    if session.get_bind().dialect.name != "sqlite":
+        return func.lower
+    dbapi_connection = session.connection().connection.driver_connection
+    dbapi_connection.create_function("syndicate_lower", 1, lambda v: v.lower() if isinstance(v, str) else v, deterministic=True)
+    return func.syndicate_lower
+
+
+def load_items(session: Session, query: FeedQuery) -> list[FeedItem]:
+    conditions = _article_filter(session, query)
+    matching = select(Article.cluster_id).where(*conditions, Article.cluster_id.is_not(None))
+    page = []
+    if query.before:
+        date, cluster_id = parse_cursor(query.before)
+        page.append(or_(Cluster.published_at < date, (Cluster.published_at == date) & (Cluster.id < cluster_id)))
+    clusters = session.scalars(
+        select(Cluster).where(Cluster.id.in_(matching), *page).order_by(Cluster.published_at.desc(), Cluster.id.desc()).limit(query.limit)
+    ).all()
+    if not clusters:
+        return []
+    ids = [c.id for c in clusters]
+    matching_ids = set(session.scalars(select(Article.id).where(Article.cluster_id.in_(ids), *conditions)))
+    members: dict[int, list[tuple[Article, City]]] = {}
+    source_urls: dict[int, str] = {}
+    rows = session.execute(
+        select(Article, City, Source.url)
+        .join(Source, Article.source_id == Source.id)
+        .join(City)
+        .where(Article.cluster_id.in_(ids))
+        .order_by(Article.published_at, Article.id)
+    )
+    for article, city, source_url in rows:
+        members.setdefault(article.cluster_id, []).append((article, city))
+        source_urls[article.id] = source_url
+    topic_rows = session.execute(
+        select(ArticleTopic.article_id, Topic.title)
+        .join(Topic)
+        .where(ArticleTopic.article_id.in_([a.id for m in members.values() for a, _ in m]))
+    )
+    topic_titles: dict[int, list[str]] = {}
+    for article_id, title in topic_rows:
+        topic_titles.setdefault(article_id, []).append(title)
+    items = []
+    for cluster in clusters:
+        group = members.get(cluster.id, [])
+        main = next(((a, c) for a, c in group if a.id == cluster.representative_id and a.id in matching_ids), None)
+        main = main or next(((a, c) for a, c in group if a.id in matching_ids), None) or (group[0] if group else None)
+        if main is None:
+            continue
+        also, seen_cities = [], {main[1].id}
+        for article, city in group:
+            if city.id not in seen_cities:
+                also.append((city, article))
+                seen_cities.add(city.id)
+        topics = sorted({t for a, _ in group for t in topic_titles.get(a.id, [])})
+        items.append(FeedItem(cluster.id, main[0], main[1], topics, source_urls[main[0].id], also, published_at=cluster.published_at))
+    return items
+
+
+def entry_id(public_url: str, item: FeedItem) -> str:
+    return f"{public_url.rstrip('/')}/stories/{item.cluster_id}"
+
+
+def _body(item: FeedItem) -> str:
+    body = item.article.content_html or item.article.summary_html or ""
+    if item.also:
+        links = ", ".join(
+            f'<a href="{html.escape(a.url or "", quote=True)}" rel="noopener noreferrer">{html.escape(c.name)}</a>'
+            if a.url
+            else html.escape(c.name)
+            for c, a in item.also
+        )
+        body += f"<p>Auch veröffentlicht von: {links}</p>"
+    return body
+
+
+def load_page(session: Session, query: FeedQuery) -> FeedPage:
+    """``query.limit`` items after the ``before`` cursor, and the cursor of the next page if there is one."""
+    items = load_items(session, replace(query, limit=query.limit + 1))
+    more, items = len(items) > query.limit, items[: query.limit]
+    last = items[-1] if items else None
+    return FeedPage(items, query, cursor_for(last.published_at, last.cluster_id) if more and last else None)
+
+
+def page_links(page: FeedPage, meta: FeedMeta, fmt: str, public_url: str) -> dict[str, str]:
+    """rel → URL: self, hub (WebSub), first and, when older entries exist, next and prev-archive (RFC 5005)."""
+    base = public_url.rstrip("/")
+    url = f"{base}{meta.self_path}.{fmt}"
+    with_query = lambda before: f"{url}?{qs}" if (qs := query_string(page.query, before)) else url  # noqa: E731
+    links = {"self": with_query(page.query.before), "hub": f"{base}/websub", "first": with_query(None)}
+    if page.next_before:
+        links["next"] = links["prev-archive"] = with_query(page.next_before)
+    return links
+
+
+def last_modified(items: list[FeedItem]) -> datetime:
+    # an empty feed gets a fixed date, not "now": its body, and so its ETag, must not change per request
+    return max((i.article.changed_at for i in items), default=None) or EMPTY_FEED_UPDATED
+
+
+def render(
+    items: list[FeedItem], meta: FeedMeta, fmt: str, public_url: str, updated: datetime | None = None, links: dict[str, str] | None = None
+) -> bytes:
+    base = public_url.rstrip("/")
+    links = links or {"self": f"{base}{meta.self_path}.{fmt}", "hub": f"{base}/websub"}
+    self_url = links["self"]
+    updated = updated or last_modified(items)
+    if fmt == "json":
+        return _render_json(items, meta, links, base)
+    fg = FeedGenerator()
+    fg.id(f"{base}{meta.self_path}.{fmt}")  # one id for every page of the feed
+    fg.title(f"{meta.title} – Kommunaler Feed-Verbund Bayern")
+    fg.subtitle(meta.description)
+    fg.link(href=self_url, rel="self")
+    fg.link(href=f"{base}/", rel="alternate")
+    fg.language("de")
+    fg.generator("syndicate")
+    fg.updated(updated)
+    for item in items:
+        article = item.article
+        fe = fg.add_entry(order="append")
+        fe.id(entry_id(base, item))
+        fe.guid(entry_id(base, item), permalink=False)
+        fe.title(article.title)
+        if article.url:
+            fe.link(href=article.url, rel="alternate")
+        fe.published(article.published_at)
+        fe.updated(article.updated_at or article.published_at)
+        if fmt == "atom":
+            fe.author(name=item.city.name)
+        else:  # RSS <author> must be an e-mail address; <source> names the publishing city's feed
+            fe.source(title=item.city.name, url=item.source_url)
+        for term in dict.fromkeys([*article.categories, *item.topics]):
+            fe.category(term=term)
+        if fmt == "rss" and article.enclosures:  # RSS 2.0 allows one enclosure per item
+            first = article.enclosures[0]
+            fe.enclosure(first["href"], first["length"], first["type"] or "application/octet-stream")
+        body = _body(item) or html.escape(article.title)
+        if fmt == "atom":
+            fe.summary(article.text[:300] or article.title)
+            fe.content(body, type="html")
+        else:
+            fe.description(body)
+    root, _ = fg._create_atom() if fmt == "atom" else fg._create_rss()
+    _add_links(root if fmt == "atom" else root.find("channel"), links, fmt)
+    if fmt == "atom":
+        _add_atom_enclosures(root, items)
+    return etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+
+
+def _add_atom_enclosures(root, items: list[FeedItem]) -> None:
+    """rel="enclosure" links, written here because feedgen 1.0 drops rel/type/length of entry links."""
+    for element, item in zip(root.findall("entry"), items):  # feedgen's elements carry no namespace of their own
+        for enclosure in item.article.enclosures or []:
+            attributes = {"rel": "enclosure", "href": enclosure["href"], "length": enclosure["length"]}
+            if enclosure["type"]:
+                attributes["type"] = enclosure["type"]
+            etree.SubElement(element, "link", attributes)
+
+
+def _add_links(parent, links: dict[str, str], fmt: str) -> None:
+    """hub, first, next, prev-archive as atom:link (feedgen writes only rel=self into RSS)."""
+    position = next((i + 1 for i, child in enumerate(parent) if child.tag == f"{{{ATOM_NS}}}link" and child.get("rel") == "self"), 0)
+    for rel, href in links.items():
+        if rel != "self":
+            parent.insert(position, etree.Element(f"{{{ATOM_NS}}}link", rel=rel, href=href))
+            position += 1
+
+
+def _render_json(items: list[FeedItem], meta: FeedMeta, links: dict[str, str], base: str) -> bytes:
+    document = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": f"{meta.title} – Kommunaler Feed-Verbund Bayern",
+        "description": meta.description,
+        "home_page_url": f"{base}/",
+        "feed_url": links["self"],
+        **({"next_url": links["next"]} if "next" in links else {}),
+        "hubs": [{"type": "WebSub", "url": links["hub"]}],
+        "language": "de",
+        "items": [
+            {
+                "id": entry_id(base, item),
+                **({"url": item.article.url} if item.article.url else {}),
+                "title": item.article.title,
+                "content_html": _body(item),
+                "summary": item.article.text[:300],
+                "date_published": item.article.published_at.isoformat(),
+                "date_modified": (item.article.updated_at or item.article.published_at).isoformat(),
+                "authors": [{"name": item.city.name}],
+                "tags": list(dict.fromkeys([*item.article.categories, *item.topics])),
+                **_json_media(item.article.enclosures or []),
+                "_syndicate": {"also_published_by": [{"city": c.slug, "name": c.name, "url": a.url} for c, a in item.also]},
+            }
+            for item in items
+        ],
+    }
+    return json.dumps(document, ensure_ascii=False).encode("utf-8")
+
+
+def _json_media(enclosures: list[dict]) -> dict:
+    """JSON Feed 1.1: the first image as ``image``, every enclosure as an attachment."""
+    media: dict = {}
+    image = next((e["href"] for e in enclosures if (e["type"] or "").startswith("image/")), None)
+    if image:
+        media["image"] = image
+    if enclosures:
+        media["attachments"] = [
+            {
+                "url": e["href"],
+                "mime_type": e["type"] or "application/octet-stream",
+                **({"size_in_bytes": int(e["length"])} if e["length"] not in ("", "0") else {}),
+            }
+            for e in enclosures
+        ]
+    return media
+
+
+def etag_for(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def build_feed(session: Session, query: FeedQuery, fmt: str, public_url: str) -> bytes:
+    return render_feed(session, query, fmt, public_url).body
+
+
+def render_feed(session: Session, query: FeedQuery, fmt: str, public_url: str, meta: FeedMeta | None = None) -> RenderedFeed:
+    if fmt not in FORMATS:
+        raise UnknownFeed(f"unknown format {fmt!r}")
+    meta = meta or describe(session, query)
+    page = load_page(session, query)
+    updated = last_modified(page.items)
+    body = render(page.items, meta, fmt, public_url, updated, page_links(page, meta, fmt, public_url))
+    return RenderedFeed(body, etag_for(body), updated)
+
+
+def version_stamp(session: Session, query: FeedQuery) -> tuple:
+    """Changes whenever an article in the feed's scope changes, joins or leaves it, or its story changes
+    (a member from another city, a new representative): one aggregate query instead of a render."""
+    conditions = _article_filter(session, query)
+    row = session.execute(
+        select(
+            func.count(Article.id),
+            func.max(Article.id),
+            func.max(Article.changed_at),
+            func.max(Cluster.updated_at),
+            func.count(Cluster.id.distinct()),
+        )
+        .join(Cluster, Article.cluster_id == Cluster.id)
+        .where(*conditions)
+    ).one()
+    return tuple(row)
+
+
+class FeedCache:
+    """Rendered feeds by (query, format), kept while their version stamp holds; least recently used go first."""
+
+    def __init__(self, max_entries: int = 1024, fresh_for: float = 0.0):
+        self.max_entries, self.fresh_for = max_entries, fresh_for
+        self.hits = self.misses = 0
+        self._entries: OrderedDict[tuple, tuple[tuple, RenderedFeed]] = OrderedDict()
+        self._checked: dict[tuple, float] = {}  # key → monotonic time of the last version check
+        self._lock = threading.Lock()
+
+    def peek(self, query: FeedQuery, fmt: str, public_url: str) -> RenderedFeed | None:
+        """The cached feed without any query, if its version was checked less than ``fresh_for`` seconds ago."""
+        if self.fresh_for <= 0:
+            return None
+        key = (query, fmt, public_url)
+        with self._lock:
+            cached = self._entries.get(key)
+            if cached is None or time.monotonic() - self._checked.get(key, float("-inf")) >= self.fresh_for:
+                return None
+            self.hits += 1
+            return cached[1]
+
+    def get(self, session: Session, query: FeedQuery, fmt: str, public_url: str) -> RenderedFeed:
+        if fmt not in FORMATS:
+            raise UnknownFeed(f"unknown format {fmt!r}")
+        meta = describe(session, query)  # also the 404 for unknown topics and cities
+        stamp = (meta, version_stamp(session, query))
+        key = (query, fmt, public_url)
+        with self._lock:
+            cached = self._entries.get(key)
+            if cached is not None and cached[0] == stamp:
+                self._entries.move_to_end(key)
+                self._checked[key] = time.monotonic()
+                self.hits += 1
+                return cached[1]
+        rendered = render_feed(session, query, fmt, public_url, meta)
+        with self._lock:
+            self.misses += 1
+            self._entries[key] = (stamp, rendered)
+            self._checked[key] = time.monotonic()
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._checked.pop(self._entries.popitem(last=False)[0], None)
+        return rendered

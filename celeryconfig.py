@@ -75,6 +75,7 @@ task_routes = {
     "syndicate.websub_verify": {"queue": "websub"},
     "syndicate.websub_fanout": {"queue": "websub"},
     "syndicate.websub_deliver": {"queue": "websub"},
+    "syndicate.write_static": {"queue": "websub"},  # delivery of the merged feeds, like WebSub
     "syndicate.reclassify": {"queue": "maintenance"},
     "syndicate.maintenance": {"queue": "maintenance"},
     "syndicate.publish_*": {"queue": "publish"},  # no publish task yet; rendering runs in the web process
@@ -90,4 +91,6 @@ beat_schedule = {
     "websub-fanout": {"task": "syndicate.websub_fanout", "schedule": _settings.beat_interval},
     "maintenance": {"task": "syndicate.maintenance", "schedule": _settings.maintenance_interval},
 }
+if _settings.static_dir is not None:
+    beat_schedule["write-static-feeds"] = {"task": "syndicate.write_static", "schedule": _settings.beat_interval}
 beat_schedule_filename = str(_settings.var_dir / "celerybeat-schedule")

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     feeds_dir: Path = Path("feeds")
     var_dir: Path = Path("var")
     public_url: str = "http://127.0.0.1:8000"
+    static_dir: Path | None = None  # the first page of every merged feed written here each beat tick, for nginx/CDN (unset: none)
 
     # scheduling (seconds)
     beat_interval: float = 30.0

@@ -19,7 +19,7 @@ from syndicate.clock import utcnow
 from syndicate.ingest import due, refresh
 from syndicate.ops import alerts, queues, status
 from syndicate.ops import workers as workerinfo
-from syndicate.publish import websub
+from syndicate.publish import static, websub
 from syndicate.reader import german
 from syndicate.runtime import Runtime
 from workers.app import app
@@ -264,6 +264,19 @@ def websub_verify(subscription_id: int) -> str:
     rt = runtime()
     with rt.sessions() as session:
         return websub.verify(session, rt.client, subscription_id)
+
+
+@app.task(name="syndicate.write_static")
+def write_static() -> int:
+    """The merged feeds' first pages as files in SYNDICATE_STATIC_DIR (once per beat tick); returns files written."""
+    rt = runtime()
+    if rt.settings.static_dir is None:
+        return 0
+    with rt.sessions() as session:
+        result = static.write_all(session, rt.settings.static_dir, rt.settings.public_url, rt.settings.feed_limit)
+    if result.written or result.removed or result.failed:
+        log.info("static feeds: %d written, %d removed, %d failed", len(result.written), len(result.removed), len(result.failed))
+    return len(result.written)
 
 
 @app.task(name="syndicate.websub_fanout")

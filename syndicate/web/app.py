@@ -12,6 +12,7 @@ from syndicate import __version__
 from syndicate.runtime import Runtime
 from syndicate.settings import Settings
 from syndicate.web import problems
+from syndicate.web.cachedfeeds import CachedFeeds
 from syndicate.web.routes import api, feeds, ops, pages, websub
 
 
@@ -32,4 +33,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(websub.router)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     problems.install(app)
+    app.add_middleware(CachedFeeds)  # outermost: a fresh cached feed skips everything else
     return app

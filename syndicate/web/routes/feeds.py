@@ -1,13 +1,14 @@
 """Merged feeds: /feeds/all, /feeds/topics/{slug}, /feeds/cities/{slug} as .rss, .atom, .json, and /feeds/opml.
 
 Rendered bytes come from a per-process FeedCache (publish.FeedCache): a request whose feed has not
-changed costs the version-stamp query and no rendering. Conditional requests get 304; HEAD gets the
+changed costs the version-stamp query and no rendering; while the cached copy is fresh, a request
+without a query is answered before routing (syndicate.web.cachedfeeds). Conditional requests get 304; HEAD gets the
 headers only; gzip is done by the app's GZipMiddleware.
 """
 
 from __future__ import annotations
 
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -15,10 +16,11 @@ from starlette.concurrency import run_in_threadpool
 
 from syndicate.publish import index as feedindex
 from syndicate.publish.feeds import FORMATS, FeedCache, FeedQuery, InvalidCursor, RenderedFeed, UnknownFeed
+from syndicate.web import cachedfeeds
 from syndicate.web.deps import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
-CACHE_CONTROL = "public, max-age=300"
+CACHE_CONTROL = cachedfeeds.CACHE_CONTROL
 
 
 CityParam = Annotated[str | None, Query(description="Komma-getrennte Stadt-Slugs")]
@@ -36,16 +38,9 @@ def feed_cache(request: Request) -> FeedCache:
 
 
 def not_modified(request: Request, feed: RenderedFeed) -> bool:
-    """RFC 9110 §13.2.2: If-None-Match wins; If-Modified-Since only without it."""
-    if (tags := request.headers.get("if-none-match")) is not None:
-        candidates = [t.strip().removeprefix("W/") for t in tags.split(",")]
-        return "*" in candidates or feed.etag in candidates
-    if (since := request.headers.get("if-modified-since")) is not None:
-        try:
-            return feed.last_modified.replace(microsecond=0) <= parsedate_to_datetime(since)
-        except (TypeError, ValueError):
-            return False
-    return False
+    return cachedfeeds.not_modified(
+        request.headers.get("if-none-match"), request.headers.get("if-modified-since"), feed.etag, feed.last_modified
+    )
 
 
 def _load(runtime, cache: FeedCache, query: FeedQuery, fmt: str) -> RenderedFeed:

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     feed_cache_seconds: float = 1.0  # a cached feed is served this long without re-checking its version stamp (0: check every request)
     future_tolerance: int = 3600  # a date further in the future than this is clamped to now
 
+    # WebSub hub: every callback request goes through the fetcher (address policy, caps, total deadline)
+    websub_deadline: PositiveFloat = 30.0  # one verification or delivery, every byte of it: a callback that drips is cut off
+    websub_verify_max_bytes: PositiveInt = 1024  # a verification answer needs to hold only the echoed challenge
+
     # API
     api_rate_limit: int = 60  # requests per token and minute (per API process); 0 turns the limit off
 

@@ -263,7 +263,7 @@ def websub_verify(subscription_id: int) -> str:
     """Verification of intent for one (un)subscription request."""
     rt = runtime()
     with rt.sessions() as session:
-        return websub.verify(session, rt.client, subscription_id)
+        return websub.verify(session, rt.client, subscription_id, websub.HubConfig.from_settings(rt.settings))
 
 
 @app.task(name="syndicate.websub_fanout")
@@ -291,7 +291,7 @@ def websub_deliver(subscription_id: int) -> str:
     """POST the changed feed to one subscriber; a refused delivery is retried with exponential backoff."""
     rt = runtime()
     with rt.sessions() as session:
-        return websub.deliver(session, rt.client, subscription_id, rt.settings.public_url)
+        return websub.deliver(session, rt.client, subscription_id, rt.settings.public_url, websub.HubConfig.from_settings(rt.settings))
 
 
 @app.task(name="syndicate.reclassify")

@@ -8,8 +8,10 @@
                     X-Hub-Signature: sha256=HMAC-SHA256(secret, body); non-2xx raises DeliveryFailed
                     (the Celery task retries with exponential backoff)
 
-Callbacks are requested with the fetcher's client (reader.fetch.make_client), so the address
-policy (netguard) applies to every connection, redirects included.
+Callbacks are requested through the fetcher (``reader.fetch.send``), as every outbound request
+is: the address policy (netguard) applies to every connection, and each request ends within
+``HubConfig``'s deadline with a bounded answer. A verification answer is read up to a few
+bytes (only the echoed challenge counts); a delivery answer's body is never read.
 """
 
 from __future__ import annotations
@@ -28,11 +30,30 @@ from sqlalchemy.orm import Session
 from syndicate.clock import utcnow
 from syndicate.models import WebSubSubscription
 from syndicate.publish.feeds import FORMATS, FeedQuery, RenderedFeed, UnknownFeed, describe, render_feed
+from syndicate.reader import fetch as fetching
 from syndicate.reader.errors import SyndicateError
+from syndicate.settings import Settings
 
 DEFAULT_LEASE = 10 * 24 * 3600
 MIN_LEASE, MAX_LEASE = 300, 30 * 24 * 3600
 MAX_SECRET_BYTES = 199  # the spec: less than 200 bytes
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    """The hub's limits, read from the settings once per task and passed down."""
+
+    verify_limits: fetching.FetchLimits = fetching.FetchLimits(max_bytes=1024, max_redirects=0, deadline=30.0)
+    deliver_limits: fetching.FetchLimits = fetching.FetchLimits(max_redirects=0, deadline=30.0, read_body=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HubConfig:
+        return cls(
+            verify_limits=fetching.FetchLimits(
+                max_bytes=settings.websub_verify_max_bytes, max_redirects=0, deadline=settings.websub_deadline
+            ),
+            deliver_limits=fetching.FetchLimits(max_redirects=0, deadline=settings.websub_deadline, read_body=False),
+        )
 
 
 class HubError(ValueError):
@@ -101,7 +122,7 @@ def subscribe(session: Session, request: Request, public_url: str) -> WebSubSubs
     return sub
 
 
-def verify(session: Session, client: httpx.Client, subscription_id: int) -> str:
+def verify(session: Session, client: httpx.Client, subscription_id: int, config: HubConfig = HubConfig()) -> str:
     """Verification of intent for the pending request; returns the outcome (active, unsubscribed, denied, nothing)."""
     sub = session.get(WebSubSubscription, subscription_id)
     if sub is None or sub.pending_mode is None:
@@ -112,10 +133,10 @@ def verify(session: Session, client: httpx.Client, subscription_id: int) -> str:
         params["hub.lease_seconds"] = str(sub.pending_lease)
     separator = "&" if urlsplit(sub.callback).query else "?"
     try:
-        response = client.get(sub.callback + separator + urlencode(params), follow_redirects=False)
-        confirmed = response.is_success and response.text.strip() == challenge
-        error = None if confirmed else f"verification answered {response.status_code} without the challenge"
-    except (httpx.HTTPError, OSError, SyndicateError) as exc:  # includes a refusal by the address policy
+        answer = fetching.send(client, sub.callback + separator + urlencode(params), limits=config.verify_limits)
+        confirmed = answer.ok and answer.text().strip() == challenge
+        error = None if confirmed else f"verification answered {answer.status} without the challenge"
+    except (OSError, SyndicateError) as exc:  # includes a refusal by the address policy, a deadline, an answer too large
         confirmed, error = False, f"verification failed: {exc}"
     if not confirmed:
         outcome = "denied"
@@ -167,7 +188,7 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def deliver(session: Session, client: httpx.Client, subscription_id: int, public_url: str) -> str:
+def deliver(session: Session, client: httpx.Client, subscription_id: int, public_url: str, config: HubConfig = HubConfig()) -> str:
     """POST the topic's current feed to the subscriber. Returns delivered / unchanged / gone / nothing."""
     sub = session.get(WebSubSubscription, subscription_id)
     if sub is None or sub.state != "active" or (sub.expires_at and sub.expires_at < utcnow()):
@@ -180,17 +201,17 @@ def deliver(session: Session, client: httpx.Client, subscription_id: int, public
     if sub.secret:
         headers["X-Hub-Signature"] = signature(sub.secret, feed.body)
     try:
-        response = client.post(sub.callback, content=feed.body, headers=headers, follow_redirects=False)
-    except (httpx.HTTPError, OSError, SyndicateError) as exc:
+        answer = fetching.send(client, sub.callback, method="POST", content=feed.body, headers=headers, limits=config.deliver_limits)
+    except (OSError, SyndicateError) as exc:
         _failed(session, sub, f"delivery failed: {exc}")
         raise DeliveryFailed(str(exc)) from exc
-    if response.status_code == 410:
+    if answer.status == 410:
         session.delete(sub)
         session.commit()
         return "gone"
-    if not response.is_success:
-        _failed(session, sub, f"delivery answered {response.status_code}")
-        raise DeliveryFailed(f"{sub.callback} answered {response.status_code}")
+    if not answer.ok:
+        _failed(session, sub, f"delivery answered {answer.status}")
+        raise DeliveryFailed(f"{sub.callback} answered {answer.status}")
     sub.last_etag, sub.delivered_at, sub.failures, sub.last_error = feed.etag, utcnow(), 0, None
     session.commit()
     return "delivered"

@@ -210,3 +210,37 @@ def test_callbacks_pass_the_address_policy(hub, settings, session, subscriber):
     assert subscriber.verifications == []
     session.expire_all()
     assert "verification failed" in session.get(WebSubSubscription, queue.verify[-1]).last_error
+
+
+def test_one_topic_that_cannot_be_rendered_does_not_stop_the_others(
+    hub,
+    runtime,
+    session,
+    topics,
+    server,
+    subscriber,
+    worker_runtime,
+    monkeypatch,
+    caplog,  # noqa: F811
+):
+    client, queue = hub
+    poll_all(runtime, session, server)
+    request(client, "subscribe", subscriber.url)  # IT-Sicherheit: its rendering fails below
+    request(client, "subscribe", subscriber.url, topic=ALL)
+    for sub_id in queue.verify:
+        assert websub.verify(session, runtime.client, sub_id) == "active"
+    render = websub.render_feed
+
+    def failing_for_topics(session, query, fmt, public_url, meta=None):  # a fault in one feed's rendering, injected
+        if query.kind == "topic":
+            raise ValueError("invalid literal for int() with base 10: '²'")
+        return render(session, query, fmt, public_url, meta)
+
+    monkeypatch.setattr(websub, "render_feed", failing_for_topics)
+    assert worker_runtime.websub_fanout.apply().get() == 1
+    assert len(subscriber.deliveries) == 1 and b"<rss" in subscriber.deliveries[0][1]
+    assert "it-sicherheit.atom cannot be rendered" in caplog.text
+
+    monkeypatch.setattr(websub, "render_feed", render)  # repaired: the waiting subscriber gets its feed
+    assert worker_runtime.websub_fanout.apply().get() == 1
+    assert b"<feed" in subscriber.deliveries[-1][1]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,6 +34,8 @@ from syndicate.publish.feeds import FORMATS, FeedQuery, RenderedFeed, UnknownFee
 from syndicate.reader import fetch as fetching
 from syndicate.reader.errors import SyndicateError
 from syndicate.settings import Settings
+
+log = logging.getLogger("syndicate.websub")
 
 DEFAULT_LEASE = 10 * 24 * 3600
 MIN_LEASE, MAX_LEASE = 300, 30 * 24 * 3600
@@ -170,18 +173,30 @@ def current(session: Session, sub: WebSubSubscription, public_url: str) -> Rende
 
 
 def changed(session: Session, public_url: str) -> list[int]:
-    """Active, unexpired subscriptions whose feed changed since their last delivery."""
-    now, due, renders = utcnow(), [], {}
-    subs = session.scalars(select(WebSubSubscription).where(WebSubSubscription.state == "active", WebSubSubscription.expires_at >= now))
-    for sub in subs:
-        if sub.topic not in renders:
-            try:
-                renders[sub.topic] = current(session, sub, public_url).etag
-            except UnknownFeed:  # the topic or city was removed
-                renders[sub.topic] = None
-        if renders[sub.topic] is not None and renders[sub.topic] != sub.last_etag:
-            due.append(sub.id)
-    return due
+    """Active, unexpired subscriptions whose feed changed since their last delivery.
+
+    Each topic stands alone: a topic that cannot be rendered is logged and left out, and every
+    other topic's subscribers are still due."""
+    columns = (WebSubSubscription.id, WebSubSubscription.topic, WebSubSubscription.last_etag)
+    subs = session.execute(select(*columns).where(WebSubSubscription.state == "active", WebSubSubscription.expires_at >= utcnow())).all()
+    etags: dict[str, str | None] = {}
+    for _, topic, _ in subs:
+        if topic not in etags:
+            etags[topic] = _etag(session, topic, public_url)
+    return [sub_id for sub_id, topic, last_etag in subs if etags[topic] is not None and etags[topic] != last_etag]
+
+
+def _etag(session: Session, topic: str, public_url: str) -> str | None:
+    """The topic's current ETag, or None when it has none to deliver (removed, or failing to render)."""
+    try:
+        query, fmt = feed_for_topic(topic, public_url)
+        return render_feed(session, query, fmt, public_url).etag
+    except UnknownFeed:  # the topic or city was removed
+        return None
+    except Exception:  # one failing feed never stops the fan-out to the others
+        log.exception("websub: topic %s cannot be rendered; its subscribers wait for the next fan-out", topic)
+        session.rollback()  # a database error would leave the session unusable for the next topic
+        return None
 
 
 def signature(secret: str, body: bytes) -> str:

@@ -28,6 +28,7 @@ log = logging.getLogger("syndicate.worker")
 _runtime: Runtime | None = None
 _heartbeat: workerinfo.Heartbeat | None = None
 _alert_state = alerts.AlertState()  # per process: the queue trend and which alerts were logged
+_topic_versions = websub.TopicVersions()  # per process: which WebSub topics' feeds changed since the last fan-out
 
 
 def runtime() -> Runtime:
@@ -272,7 +273,7 @@ def websub_fanout() -> int:
     rt = runtime()
     with rt.sessions() as session:
         websub.expire(session)
-        ids = websub.changed(session, rt.settings.public_url)
+        ids = websub.changed(session, rt.settings.public_url, _topic_versions)
     for subscription_id in ids:
         websub_deliver.apply_async((subscription_id,))
     return len(ids)

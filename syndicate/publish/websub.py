@@ -3,7 +3,8 @@
     subscribe(…)  → row pending, 202; a Celery task then runs verify(): GET callback?hub.challenge=…
     verify()      → echo matches: active with expires_at = now + lease (a renewal just extends it),
                     or, for hub.mode=unsubscribe, the row is deleted; otherwise the request is denied
-    changed()     → active subscriptions whose feed's ETag differs from the one last delivered
+    changed()     → active subscriptions whose feed's ETag differs from the one last delivered; with
+                    TopicVersions, only feeds whose version stamp moved are rendered again
     deliver()     → POST the feed body with Link rel=hub/self and, with a secret,
                     X-Hub-Signature: sha256=HMAC-SHA256(secret, body); non-2xx raises DeliveryFailed
                     (the Celery task retries with exponential backoff)
@@ -12,6 +13,10 @@ Callbacks are requested through the fetcher (``reader.fetch.send``), as every ou
 is: the address policy (netguard) applies to every connection, and each request ends within
 ``HubConfig``'s deadline with a bounded answer. A verification answer is read up to a few
 bytes (only the echoed challenge counts); a delivery answer's body is never read.
+
+Anyone may subscribe, so the hub is bounded: open subscriptions per callback host and in all
+(``HubConfig``), requests per client (the route), publish pings coalesced (the route), and a
+fan-out whose cost follows the feeds that changed, not the number of subscriptions.
 """
 
 from __future__ import annotations
@@ -20,17 +25,19 @@ import hashlib
 import hmac
 import logging
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from syndicate.clock import utcnow
 from syndicate.models import WebSubSubscription
-from syndicate.publish.feeds import FORMATS, FeedQuery, RenderedFeed, UnknownFeed, describe, render_feed
+from syndicate.publish.feeds import FORMATS, FeedQuery, RenderedFeed, UnknownFeed, describe, render_feed, version_stamp
 from syndicate.reader import fetch as fetching
 from syndicate.reader.errors import SyndicateError
 from syndicate.settings import Settings
@@ -40,6 +47,8 @@ log = logging.getLogger("syndicate.websub")
 DEFAULT_LEASE = 10 * 24 * 3600
 MIN_LEASE, MAX_LEASE = 300, 30 * 24 * 3600
 MAX_SECRET_BYTES = 199  # the spec: less than 200 bytes
+OPEN_STATES = ("pending", "active")  # the subscriptions the caps count; refused ones are cleared by expire()
+STALE_AFTER = timedelta(days=1)  # a refused or never verified request is kept this long
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,8 @@ class HubConfig:
 
     verify_limits: fetching.FetchLimits = fetching.FetchLimits(max_bytes=1024, max_redirects=0, deadline=30.0)
     deliver_limits: fetching.FetchLimits = fetching.FetchLimits(max_redirects=0, deadline=30.0, read_body=False)
+    max_per_host: int = 20  # open subscriptions per callback host; 0: no limit
+    max_total: int = 10000  # open subscriptions in all; 0: no limit
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HubConfig:
@@ -56,15 +67,17 @@ class HubConfig:
                 max_bytes=settings.websub_verify_max_bytes, max_redirects=0, deadline=settings.websub_deadline
             ),
             deliver_limits=fetching.FetchLimits(max_redirects=0, deadline=settings.websub_deadline, read_body=False),
+            max_per_host=settings.websub_max_per_host,
+            max_total=settings.websub_max_total,
         )
 
 
 class HubError(ValueError):
-    """A subscription request the hub refuses (answered with 400)."""
+    """A subscription request the hub refuses (answered with ``status``: 400, or 429/503 for the caps)."""
 
-    def __init__(self, message: str, reason: str = "invalid_request"):
+    def __init__(self, message: str, reason: str = "invalid_request", status: int = 400):
         super().__init__(message)
-        self.reason = reason
+        self.reason, self.status = reason, status
 
 
 class DeliveryFailed(RuntimeError):
@@ -98,7 +111,7 @@ def feed_for_topic(topic: str, public_url: str) -> tuple[FeedQuery, str]:
     raise UnknownFeed(f"{topic!r} is not a feed of this hub")
 
 
-def subscribe(session: Session, request: Request, public_url: str) -> WebSubSubscription:
+def subscribe(session: Session, request: Request, public_url: str, config: HubConfig = HubConfig()) -> WebSubSubscription:
     """Record a (un)subscription request; the caller enqueues verification after commit."""
     if request.mode not in ("subscribe", "unsubscribe"):
         raise HubError(f"hub.mode {request.mode!r} wird nicht unterstützt", "unsupported_mode")
@@ -118,11 +131,34 @@ def subscribe(session: Session, request: Request, public_url: str) -> WebSubSubs
     if sub is None:
         if request.mode == "unsubscribe":
             raise HubError("kein Abonnement für diesen Callback und dieses Topic", "not_subscribed")
+        _check_room(session, request.callback, config)
         sub = WebSubSubscription(callback=request.callback, topic=request.topic, state="pending", lease_seconds=lease, failures=0)
         session.add(sub)
     sub.pending_mode, sub.pending_secret, sub.pending_lease = request.mode, request.secret, lease
     session.flush()
     return sub
+
+
+def _check_room(session: Session, callback: str, config: HubConfig) -> None:
+    """Refuse a new subscription beyond the caps; renewals and unsubscriptions never count."""
+    open_ = WebSubSubscription.state.in_(OPEN_STATES)
+    if config.max_total and (session.scalar(select(func.count()).where(open_)) or 0) >= config.max_total:
+        raise HubError("Der Hub nimmt zurzeit keine weiteren Abonnements an", "hub_full", 503)
+    host = _host(callback)
+    if config.max_per_host and host:
+        # the LIKE narrows the rows cheaply; the host of each is then compared exactly
+        near = session.scalars(
+            select(WebSubSubscription.callback).where(open_, WebSubSubscription.callback.icontains(host, autoescape=True))
+        )
+        if sum(_host(other) == host for other in near) >= config.max_per_host:
+            raise HubError(f"für den Callback-Host {host} bestehen schon {config.max_per_host} Abonnements", "too_many_for_host", 429)
+
+
+def _host(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
 
 
 def verify(session: Session, client: httpx.Client, subscription_id: int, config: HubConfig = HubConfig()) -> str:
@@ -161,10 +197,17 @@ def verify(session: Session, client: httpx.Client, subscription_id: int, config:
 
 
 def expire(session: Session) -> int:
-    """Drop subscriptions whose lease ran out without renewal."""
-    result = session.execute(delete(WebSubSubscription).where(WebSubSubscription.expires_at < utcnow()))
+    """Drop subscriptions whose lease ran out without renewal, and requests refused or never verified for a day."""
+    stale = utcnow() - STALE_AFTER
+    expired = session.execute(delete(WebSubSubscription).where(WebSubSubscription.expires_at < utcnow()))
+    refused = session.execute(
+        delete(WebSubSubscription).where(
+            WebSubSubscription.created_at < stale,
+            ((WebSubSubscription.state == "denied") & WebSubSubscription.pending_mode.is_(None)) | (WebSubSubscription.state == "pending"),
+        )
+    )
     session.commit()
-    return result.rowcount or 0
+    return (expired.rowcount or 0) + (refused.rowcount or 0)
 
 
 def current(session: Session, sub: WebSubSubscription, public_url: str) -> RenderedFeed:
@@ -172,25 +215,69 @@ def current(session: Session, sub: WebSubSubscription, public_url: str) -> Rende
     return render_feed(session, query, fmt, public_url)
 
 
-def changed(session: Session, public_url: str) -> list[int]:
+class TopicVersions:
+    """What the last fan-outs of this process learnt about each topic: its version stamp and the ETag
+    of its rendering at that stamp, so that a fan-out renders only the feeds that changed.
+
+    First the archive's own stamp (one aggregate query): when it has not moved, no article has,
+    and no topic is looked at. When it has, each topic's stamp (one aggregate query each) tells
+    whether its feed must be rendered. Two kinds of change leave the archive's stamp alone: a
+    topic's membership (reclassification), caught by looking at every topic's stamp at least every
+    ``restamp`` seconds, and names (a city's, a topic's), caught by rendering every topic again once
+    it has been trusted for ``recheck`` seconds.
+    """
+
+    def __init__(self, recheck: float = 3600.0, restamp: float = 300.0, clock=time.monotonic):
+        self.recheck, self.restamp, self.clock = recheck, restamp, clock
+        self.archive: tuple | None = None
+        self.stamped_at = float("-inf")  # when every topic's stamp was last looked at
+        self.topics: dict[str, tuple[tuple, str | None, float]] = {}  # topic → (stamp, etag, rendered at)
+        self.renders = 0
+        self.lock = threading.Lock()  # one fan-out at a time per process; the next one finds the work done
+
+    def etag(self, session: Session, topic: str, public_url: str, archive_moved: bool) -> str | None:
+        known = self.topics.get(topic)
+        fresh = known is not None and self.clock() - known[2] < self.recheck
+        if fresh and not archive_moved:
+            return known[1]
+        query, fmt = feed_for_topic(topic, public_url)
+        stamp = version_stamp(session, query)
+        if fresh and known[0] == stamp:
+            return known[1]
+        self.renders += 1
+        etag = render_feed(session, query, fmt, public_url).etag
+        self.topics[topic] = (stamp, etag, self.clock())
+        return etag
+
+
+def changed(session: Session, public_url: str, versions: TopicVersions | None = None) -> list[int]:
     """Active, unexpired subscriptions whose feed changed since their last delivery.
 
     Each topic stands alone: a topic that cannot be rendered is logged and left out, and every
-    other topic's subscribers are still due."""
+    other topic's subscribers are still due. Without ``versions`` every topic is rendered."""
+    versions = versions or TopicVersions(recheck=0, restamp=0)
     columns = (WebSubSubscription.id, WebSubSubscription.topic, WebSubSubscription.last_etag)
-    subs = session.execute(select(*columns).where(WebSubSubscription.state == "active", WebSubSubscription.expires_at >= utcnow())).all()
-    etags: dict[str, str | None] = {}
-    for _, topic, _ in subs:
-        if topic not in etags:
-            etags[topic] = _etag(session, topic, public_url)
+    with versions.lock:
+        archive, now = version_stamp(session, FeedQuery()), versions.clock()
+        archive_moved = archive != versions.archive or now - versions.stamped_at >= versions.restamp
+        if archive_moved:
+            versions.archive, versions.stamped_at = archive, now
+        subs = session.execute(
+            select(*columns).where(WebSubSubscription.state == "active", WebSubSubscription.expires_at >= utcnow())
+        ).all()
+        etags: dict[str, str | None] = {}
+        for _, topic, _ in subs:
+            if topic not in etags:
+                etags[topic] = _etag(session, versions, topic, public_url, archive_moved)
+        for gone in versions.topics.keys() - etags.keys():  # nobody follows it any more
+            del versions.topics[gone]
     return [sub_id for sub_id, topic, last_etag in subs if etags[topic] is not None and etags[topic] != last_etag]
 
 
-def _etag(session: Session, topic: str, public_url: str) -> str | None:
+def _etag(session: Session, versions: TopicVersions, topic: str, public_url: str, archive_moved: bool) -> str | None:
     """The topic's current ETag, or None when it has none to deliver (removed, or failing to render)."""
     try:
-        query, fmt = feed_for_topic(topic, public_url)
-        return render_feed(session, query, fmt, public_url).etag
+        return versions.etag(session, topic, public_url, archive_moved)
     except UnknownFeed:  # the topic or city was removed
         return None
     except Exception:  # one failing feed never stops the fan-out to the others

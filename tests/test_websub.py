@@ -351,3 +351,44 @@ def test_fanout_renders_only_the_feeds_that_changed(runtime, session, topics, se
     statements.clear()
     assert len(websub.changed(session, public_url, versions)) == 21
     assert versions.renders == 22  # only the all feed is rendered again; each search is one aggregate query
+
+
+# ---------------------------------------------------------------- malformed requests: a 4xx up front, never a 500 or a stuck row
+
+
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        ({"hub.lease_seconds": "²"}, "invalid_lease"),  # str.isdigit() says yes, int() says no
+        ({"hub.lease_seconds": "9" * 5000}, "invalid_lease"),  # more digits than int() converts
+        ({"hub.lease_seconds": "１２"}, "invalid_lease"),  # fullwidth digits
+        ({"hub.callback": "http://127.0.0.1:9/hook\x00x"}, "invalid_callback"),  # the fetcher would refuse it later: pending for ever
+        ({"hub.callback": "http://127.0.0.1:99999/hook"}, "invalid_callback"),
+        ({"hub.callback": "http://[::1/hook"}, "invalid_callback"),
+        ({"hub.callback": "http://127.0.0.1:9/" + "x" * 2000}, "too_long"),
+        ({"hub.topic": "http://127.0.0.1:8000/feeds/all.xyz"}, "unknown_topic"),
+        ({"hub.topic": "http://127.0.0.1:8000/feeds/all"}, "unknown_topic"),
+        ({"hub.topic": "http://127.0.0.1:8000/feeds/all.rss?before=20261124T100000.000000Z-7"}, "unknown_topic"),
+        ({"hub.topic": "http://127.0.0.1:8000/feeds/all.rss?utm=" + "x" * 50}, "unknown_topic"),
+        ({"hub.topic": "http://127.0.0.1:8000/feeds/topics/it-sicherheit.atom#oben"}, "unknown_topic"),
+    ],
+)
+def test_malformed_requests_are_refused_up_front_in_german(hub, session, subscriber, data, reason):
+    client, queue = hub
+    response = client.post("/websub", data={"hub.mode": "subscribe", "hub.callback": subscriber.url, "hub.topic": TOPIC, **data})
+    assert response.status_code == 400 and response.json()["detail"]["reason"] == reason, response.text
+    message = response.json()["detail"]["message"]
+    assert any(word in message for word in ("muss", "dürfen")) and " is " not in message, message
+    assert queue.verify == [] and session.query(WebSubSubscription).count() == 0
+
+
+def test_real_feed_urls_with_their_filters_are_topics(hub):
+    client, queue = hub
+    for topic in [
+        ALL,
+        TOPIC,
+        "http://127.0.0.1:8000/feeds/all.json?city=muenchen,augsburg&q=Rathaus",
+        "http://127.0.0.1:8000/feeds/all.atom?topic=it-sicherheit",
+    ]:
+        assert request(client, "subscribe", "http://hooks.example.invalid/", topic=topic).status_code == 202, topic
+    assert len(queue.verify) == 4

@@ -47,6 +47,8 @@ log = logging.getLogger("syndicate.websub")
 DEFAULT_LEASE = 10 * 24 * 3600
 MIN_LEASE, MAX_LEASE = 300, 30 * 24 * 3600
 MAX_SECRET_BYTES = 199  # the spec: less than 200 bytes
+MAX_URL_LENGTH = 2000  # the columns' size
+TOPIC_PARAMETERS = frozenset({"city", "topic", "q"})  # the filters a followed feed may have; a page (before=) never changes
 OPEN_STATES = ("pending", "active")  # the subscriptions the caps count; refused ones are cleared by expire()
 STALE_AFTER = timedelta(days=1)  # a refused or never verified request is kept this long
 
@@ -101,6 +103,8 @@ def feed_for_topic(topic: str, public_url: str) -> tuple[FeedQuery, str]:
     parts = urlsplit(topic)
     path, _, fmt = parts.path.removeprefix(urlsplit(base).path).rpartition(".")
     params = dict(parse_qsl(parts.query))
+    if fmt not in FORMATS or parts.fragment or not params.keys() <= TOPIC_PARAMETERS:
+        raise UnknownFeed(f"{topic!r} is not a feed of this hub (formats {', '.join(FORMATS)}; parameters {', '.join(TOPIC_PARAMETERS)})")
     cities = tuple(sorted({c for c in params.get("city", "").split(",") if c}))
     common = {"cities": cities, "topic": params.get("topic"), "q": params.get("q")}
     if path == "/feeds/all":
@@ -115,15 +119,20 @@ def subscribe(session: Session, request: Request, public_url: str, config: HubCo
     """Record a (un)subscription request; the caller enqueues verification after commit."""
     if request.mode not in ("subscribe", "unsubscribe"):
         raise HubError(f"hub.mode {request.mode!r} wird nicht unterstützt", "unsupported_mode")
-    if urlsplit(request.callback).scheme not in ("http", "https") or not urlsplit(request.callback).hostname:
-        raise HubError("hub.callback muss eine http(s)-URL sein", "invalid_callback")
+    try:  # the fetcher's own check: what it would refuse later would leave the request pending for ever
+        fetching.check_url(request.callback)
+    except SyndicateError as exc:
+        raise HubError("hub.callback muss eine gültige http(s)-URL sein", "invalid_callback") from exc
+    if len(request.callback) > MAX_URL_LENGTH or len(request.topic) > MAX_URL_LENGTH:
+        raise HubError(f"hub.callback und hub.topic dürfen höchstens {MAX_URL_LENGTH} Zeichen lang sein", "too_long")
     if request.secret is not None and not 0 < len(request.secret.encode()) <= MAX_SECRET_BYTES:
         raise HubError("hub.secret muss 1 bis 199 Bytes lang sein", "invalid_secret")
     try:
         query, fmt = feed_for_topic(request.topic, public_url)
         describe(session, query)
     except UnknownFeed as exc:
-        raise HubError(f"hub.topic: {exc}", "unknown_topic") from exc
+        message = "hub.topic muss die URL eines Feeds dieses Hubs sein (…/feeds/….rss, .atom oder .json; Filter nur city, topic, q)"
+        raise HubError(message, "unknown_topic") from exc
     lease = min(max(request.lease_seconds or DEFAULT_LEASE, MIN_LEASE), MAX_LEASE)
     sub = session.scalar(
         select(WebSubSubscription).where(WebSubSubscription.callback == request.callback, WebSubSubscription.topic == request.topic)

@@ -16,6 +16,7 @@ from syndicate.web.deps import RuntimeDep, SessionDep, TaskQueueDep
 from syndicate.web.ratelimit import Coalescer, RateLimiter
 
 router = APIRouter(tags=["websub"])
+MAX_LEASE_DIGITS = 12  # far beyond any lease the hub grants (it clamps to 30 days)
 
 
 def _limits(request: Request) -> tuple[RateLimiter, Coalescer]:
@@ -42,8 +43,9 @@ async def hub(request: Request, session: SessionDep, runtime: RuntimeDep, queue:
             queue.websub_fanout(countdown=delay)
         return Response(status_code=202)
     lease = str(form.get("hub.lease_seconds", "") or "")
-    if lease and not lease.isdigit():
-        raise HTTPException(400, detail={"reason": "invalid_lease", "message": "hub.lease_seconds muss eine Zahl sein"})
+    if lease and not (lease.isascii() and lease.isdigit() and len(lease) <= MAX_LEASE_DIGITS):
+        message = f"hub.lease_seconds muss eine ganze Zahl aus höchstens {MAX_LEASE_DIGITS} Ziffern 0–9 sein"
+        raise HTTPException(400, detail={"reason": "invalid_lease", "message": message})
     secret = form.get("hub.secret")
     request_ = websub.Request(
         mode, str(form.get("hub.callback", "")), topic, int(lease) if lease else None, str(secret) if secret else None

@@ -246,13 +246,15 @@ class TopicVersions:
 
     def etag(self, session: Session, topic: str, public_url: str, archive_moved: bool) -> str | None:
         known = self.topics.get(topic)
-        fresh = known is not None and self.clock() - known[2] < self.recheck
-        if fresh and not archive_moved:
-            return known[1]
-        query, fmt = feed_for_topic(topic, public_url)
-        stamp = version_stamp(session, query)
-        if fresh and known[0] == stamp:
-            return known[1]
+        if known is not None and self.clock() - known[2] < self.recheck:
+            if not archive_moved:
+                return known[1]
+            query, fmt = feed_for_topic(topic, public_url)
+            if (stamp := version_stamp(session, query)) == known[0]:
+                return known[1]
+        else:
+            query, fmt = feed_for_topic(topic, public_url)
+            stamp = version_stamp(session, query)
         self.renders += 1
         etag = render_feed(session, query, fmt, public_url).etag
         self.topics[topic] = (stamp, etag, self.clock())

@@ -10,7 +10,7 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import NonNegativeInt, PositiveFloat, PositiveInt, field_validator
+from pydantic import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from syndicate import __version__
@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     feed_limit_max: int = 200
     feed_cache_seconds: float = 1.0  # a cached feed is served this long without re-checking its version stamp (0: check every request)
     future_tolerance: int = 3600  # a date further in the future than this is clamped to now
+
+    # WebSub hub: every callback request goes through the fetcher (address policy, caps, total deadline)
+    websub_deadline: PositiveFloat = 30.0  # one verification or delivery, every byte of it: a callback that drips is cut off
+    websub_verify_max_bytes: PositiveInt = 1024  # a verification answer needs to hold only the echoed challenge
+    websub_max_per_host: NonNegativeInt = 20  # open (pending or active) subscriptions per callback host; 0: no limit
+    websub_max_total: NonNegativeInt = 10000  # open subscriptions in all; 0: no limit
+    websub_rate_limit: NonNegativeInt = 30  # /websub requests per client address and minute (per API process); 0: no limit
+    websub_publish_interval: NonNegativeFloat = 10.0  # publish pings queue at most one fan-out per this many seconds (per API process)
 
     # API
     api_rate_limit: int = 60  # requests per token and minute (per API process); 0 turns the limit off

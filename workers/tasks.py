@@ -28,6 +28,7 @@ log = logging.getLogger("syndicate.worker")
 _runtime: Runtime | None = None
 _heartbeat: workerinfo.Heartbeat | None = None
 _alert_state = alerts.AlertState()  # per process: the queue trend and which alerts were logged
+_topic_versions = websub.TopicVersions()  # per process: which WebSub topics' feeds changed since the last fan-out
 
 
 def runtime() -> Runtime:
@@ -263,7 +264,7 @@ def websub_verify(subscription_id: int) -> str:
     """Verification of intent for one (un)subscription request."""
     rt = runtime()
     with rt.sessions() as session:
-        return websub.verify(session, rt.client, subscription_id)
+        return websub.verify(session, rt.client, subscription_id, websub.HubConfig.from_settings(rt.settings))
 
 
 @app.task(name="syndicate.write_static")
@@ -285,7 +286,7 @@ def websub_fanout() -> int:
     rt = runtime()
     with rt.sessions() as session:
         websub.expire(session)
-        ids = websub.changed(session, rt.settings.public_url)
+        ids = websub.changed(session, rt.settings.public_url, _topic_versions)
     for subscription_id in ids:
         websub_deliver.apply_async((subscription_id,))
     return len(ids)
@@ -304,7 +305,7 @@ def websub_deliver(subscription_id: int) -> str:
     """POST the changed feed to one subscriber; a refused delivery is retried with exponential backoff."""
     rt = runtime()
     with rt.sessions() as session:
-        return websub.deliver(session, rt.client, subscription_id, rt.settings.public_url)
+        return websub.deliver(session, rt.client, subscription_id, rt.settings.public_url, websub.HubConfig.from_settings(rt.settings))
 
 
 @app.task(name="syndicate.reclassify")

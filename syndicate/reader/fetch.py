@@ -1,4 +1,9 @@
-"""Conditional GET with limits and manual redirects → one FetchResult that names the answer.
+"""Every outbound HTTP request of the system, with limits → one FetchResult that names the answer.
+
+``fetch`` is the conditional GET of feeds and pages; ``send`` is one request of any method
+without following redirects (WebSub verification and delivery). Nothing else in the code base
+calls the HTTP client: both run under the address policy (``netguard``), the size caps and
+the total deadline (``transport``), so no caller can forget one of them.
 
 ``fetch`` follows redirects itself, so that it can tell a loop from a long chain and knows
 whether every hop was permanent (the source may move after it has seen that often enough).
@@ -34,6 +39,7 @@ class FetchLimits:
     max_decoded_bytes: int | None = None  # None: the same as max_bytes
     max_redirects: int = 5
     deadline: float | None = None  # seconds for the whole fetch; None: only the client's timeouts
+    read_body: bool = True  # False: the answer's status and headers only; the body is never read
 
 
 @dataclass(frozen=True)
@@ -129,9 +135,16 @@ def parse_max_age(headers: dict[str, str], now: datetime | None = None) -> int |
 
 
 def check_url(url: str) -> None:
-    parts = urlsplit(url)
+    """Refuse anything but an absolute http(s) URL without control characters, before any connection."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        raise errors.InvalidURL(f"invalid URL {url!r}: {exc}") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise errors.InvalidURL(f"not an http(s) URL: {url!r}")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        raise errors.InvalidURL(f"control character in URL {url!r}")
 
 
 def fetch(
@@ -159,7 +172,7 @@ def fetch(
     with deadline(limits.deadline):
         for _hop in range(limits.max_redirects + 1):
             check_url(current)
-            status, response_headers, content, wire = _request(client, current, headers, limits)
+            status, response_headers, content, wire = _request(client, "GET", current, headers, None, limits)
             if status in REDIRECTS and "location" in response_headers:
                 all_permanent = all_permanent and status in PERMANENT
                 current = urljoin(current, response_headers["location"])
@@ -180,11 +193,40 @@ def fetch(
     raise errors.TooManyRedirects(f"more than {limits.max_redirects} redirects starting at {url}")
 
 
-def _request(client: httpx.Client, url: str, headers: dict, limits: FetchLimits) -> tuple[int, dict[str, str], bytes, int]:
+def send(
+    client: httpx.Client,
+    url: str,
+    *,
+    method: str = "GET",
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    limits: FetchLimits | None = None,
+) -> FetchResult:
+    """One request that does not follow redirects (a 3xx is the answer), under the same address policy,
+    size caps and total deadline as ``fetch``; for requests that are not feed polls (WebSub)."""
+    limits = limits or FetchLimits()
+    started = time.monotonic()
+    check_url(url)
+    with deadline(limits.deadline):
+        status, response_headers, body, wire = _request(client, method, url, headers or {}, content, limits)
+    return FetchResult(
+        url=url,
+        final_url=url,
+        status=status,
+        content=body,
+        headers=response_headers,
+        elapsed_ms=int((time.monotonic() - started) * 1000),
+        wire_bytes=wire,
+    )
+
+
+def _request(
+    client: httpx.Client, method: str, url: str, headers: dict, content: bytes | None, limits: FetchLimits
+) -> tuple[int, dict[str, str], bytes, int]:
     received = 0
     try:
-        with client.stream("GET", url, headers=headers) as response:
-            if response.status_code in REDIRECTS or response.status_code == 304:
+        with client.stream(method, url, headers=headers, content=content) as response:
+            if response.status_code in REDIRECTS or response.status_code == 304 or not limits.read_body:
                 return response.status_code, _lower(response.headers), b"", 0
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limits.max_bytes:

@@ -38,5 +38,5 @@ class TaskQueue:
     def websub_verify(self, subscription_id: int) -> None:
         self.app.send_task(WEBSUB_VERIFY_TASK, args=[subscription_id], queue=WEBSUB_QUEUE, retry=False)
 
-    def websub_fanout(self) -> None:
-        self.app.send_task(WEBSUB_FANOUT_TASK, queue=WEBSUB_QUEUE, retry=False)
+    def websub_fanout(self, countdown: float | None = None) -> None:
+        self.app.send_task(WEBSUB_FANOUT_TASK, queue=WEBSUB_QUEUE, retry=False, countdown=countdown or None)

@@ -1,4 +1,9 @@
-"""/websub: the WebSub hub endpoint (form-encoded hub.* parameters, answered 202 and verified by a worker)."""
+"""/websub: the WebSub hub endpoint (form-encoded hub.* parameters, answered 202 and verified by a worker).
+
+Anyone may call it, so each client address has a request budget per minute, and publish pings
+are coalesced: deliveries are computed from the feeds themselves, so one fan-out per interval
+serves any number of pings.
+"""
 
 from __future__ import annotations
 
@@ -8,30 +13,47 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from syndicate.publish import websub
 from syndicate.web.deps import RuntimeDep, SessionDep, TaskQueueDep
+from syndicate.web.ratelimit import Coalescer, RateLimiter
 
 router = APIRouter(tags=["websub"])
+MAX_LEASE_DIGITS = 12  # far beyond any lease the hub grants (it clamps to 30 days)
+
+
+def _limits(request: Request) -> tuple[RateLimiter, Coalescer]:
+    """This process's per-client budget and publish throttle, made on first use from the settings."""
+    state = request.app.state
+    if getattr(state, "websub_limits", None) is None:
+        settings = state.runtime.settings
+        state.websub_limits = (RateLimiter(settings.websub_rate_limit), Coalescer(settings.websub_publish_interval))
+    return state.websub_limits
 
 
 @router.post("/websub", status_code=202, summary="WebSub-Hub: abonnieren, abbestellen, Änderung melden")
 async def hub(request: Request, session: SessionDep, runtime: RuntimeDep, queue: TaskQueueDep) -> Response:
+    per_client, pings = _limits(request)
+    if (wait := per_client.hit(request.client.host if request.client else "")) is not None:
+        message = "zu viele Anfragen an den WebSub-Hub von dieser Adresse; bitte später erneut versuchen"
+        raise HTTPException(429, detail={"reason": "rate_limited", "message": message}, headers={"Retry-After": str(int(wait) + 1)})
     if len(body := await request.body()) > 16384:
         raise HTTPException(413, detail={"reason": "too_large", "message": "Anfrage zu groß"})
     form = dict(parse_qsl(body.decode("utf-8", "replace")))  # application/x-www-form-urlencoded, as WebSub prescribes
     mode, topic = str(form.get("hub.mode", "")), str(form.get("hub.topic", ""))
     if mode == "publish":  # a ping that a feed changed: deliveries are computed from the feeds themselves
-        queue.websub_fanout()
+        if (delay := pings.trigger()) is not None:
+            queue.websub_fanout(countdown=delay)
         return Response(status_code=202)
     lease = str(form.get("hub.lease_seconds", "") or "")
-    if lease and not lease.isdigit():
-        raise HTTPException(400, detail={"reason": "invalid_lease", "message": "hub.lease_seconds muss eine Zahl sein"})
+    if lease and not (lease.isascii() and lease.isdigit() and len(lease) <= MAX_LEASE_DIGITS):
+        message = f"hub.lease_seconds muss eine ganze Zahl aus höchstens {MAX_LEASE_DIGITS} Ziffern 0–9 sein"
+        raise HTTPException(400, detail={"reason": "invalid_lease", "message": message})
     secret = form.get("hub.secret")
     request_ = websub.Request(
         mode, str(form.get("hub.callback", "")), topic, int(lease) if lease else None, str(secret) if secret else None
     )
     try:
-        sub = websub.subscribe(session, request_, runtime.settings.public_url)
+        sub = websub.subscribe(session, request_, runtime.settings.public_url, websub.HubConfig.from_settings(runtime.settings))
     except websub.HubError as exc:
-        raise HTTPException(400, detail={"reason": exc.reason, "message": str(exc)}) from exc
+        raise HTTPException(exc.status, detail={"reason": exc.reason, "message": str(exc)}) from exc
     session.commit()
     queue.websub_verify(sub.id)  # after commit: the worker sees the row
     return Response(status_code=202)

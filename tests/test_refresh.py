@@ -469,3 +469,38 @@ def test_a_cluster_merged_away_by_another_worker_after_the_read_is_stored_again_
     original, copy = articles(session, first)[0], articles(session, second)[0]
     assert original.cluster_id == copy.cluster_id != old_cluster
     assert session.get(Cluster, old_cluster) is None
+
+
+def test_refresh_in_groups_commits_per_group_and_runs_a_failing_group_one_by_one(runtime, session, feed_server, monkeypatch):
+    """``syndicate poll``'s pipeline: groups of ``size`` in one transaction each, outcomes in order; a group
+    that raises is polled again source by source, so the others still get their poll."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    names = ["augsburg", "nuernberg", "fuerth", "erlangen", "bamberg"]
+    for n, name in enumerate(names):
+        feed_server.add(f"/{name}.xml", _story_feed(name, 10 + n, "Mon, 24 Nov 2025 08:00:00 GMT"), headers=RSS)
+    ids = [make_source(session, feed_server.url(f"/{name}.xml"), city=name).id for name in names]
+    commits = []
+
+    def counted(_session):
+        commits.append(1)
+
+    real = refresh_module._store_again_if_stale
+
+    def breaks_the_second_group(session_, polls, now):
+        if {p.source.id for p in polls} == set(ids[2:4]):
+            raise RuntimeError("a bug met only by this group")
+        return real(session_, polls, now)
+
+    monkeypatch.setattr(refresh_module, "_store_again_if_stale", breaks_the_second_group)
+    event.listen(Session, "after_commit", counted)  # every session's (the host slots commit on their own connections)
+    try:
+        outcomes = list(refresh_module.refresh_in_groups(runtime.sessions, runtime.client, ids, runtime.refresh_config, size=2))
+    finally:
+        event.remove(Session, "after_commit", counted)
+
+    assert [o.id for o in outcomes] == ids
+    assert [o.status for o in outcomes] == ["new"] * 5
+    assert count(session, Article) == 5
+    assert len(commits) == 4  # groups 1 and 3 one commit each; group 2, rolled back, then one per source

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from syndicate import db, demo
 from syndicate.cli import up as runner
-from syndicate.ingest.refresh import refresh_source
+from syndicate.ingest.refresh import refresh_in_groups
 from syndicate.models import City, Source
 from syndicate.ops import status
 from syndicate.publish.feeds import FORMATS, FeedQuery, UnknownFeed, build_feed
@@ -469,9 +469,8 @@ def poll(
     errors = 0
     with rt.sessions() as session:
         ids = _select_sources(session, all_, source or [])
-    for source_id in ids:
-        with rt.sessions() as session:
-            outcome = refresh_source(session, rt.client, source_id, rt.refresh_config)
+    # the workers' group pipeline (fetch-ahead, one transaction per group); each line as its group completes
+    for outcome in refresh_in_groups(rt.sessions, rt.client, ids, rt.refresh_config, rt.settings.refresh_group):
         errors += outcome.status == "error"
         if as_json:
             _emit(outcome.as_dict())

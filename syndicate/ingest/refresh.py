@@ -16,9 +16,10 @@ the source row (``error_count``, ``last_error_reason`` …) and in the fetch log
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -41,6 +42,8 @@ from syndicate.reader.normalise import Entry, canonical_url, feed_title, normali
 from syndicate.reader.parse import ParsedFeed, parse
 from syndicate.settings import Settings
 from syndicate.topics import rules as topics
+
+log = logging.getLogger("syndicate.refresh")
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,28 @@ def refresh_sources(
         poll.outcome if poll is not None else RefreshOutcome(id=i, url="", status="skipped", reason="disabled_or_missing")
         for i, poll in polls.items()
     ]
+
+
+def refresh_in_groups(
+    sessions: Callable[[], Session], client: httpx.Client, source_ids: list[int], config: RefreshConfig, size: int
+) -> Iterator[RefreshOutcome]:
+    """``refresh_sources`` over ``source_ids`` in groups of ``size``, each group's outcomes as it completes
+    (``syndicate poll``: the workers' pipeline, in this process, without leases or a broker). A group
+    that raises is run again one source at a time, as a worker does, so one source's bug costs the
+    others nothing."""
+    for start in range(0, len(source_ids), max(1, size)):
+        group = source_ids[start : start + max(1, size)]
+        try:
+            with sessions() as session:
+                yield from refresh_sources(session, client, group, config)
+            continue
+        except Exception:
+            if len(group) == 1:
+                raise
+            log.warning("refresh group of %s sources failed; its sources run one by one", len(group), exc_info=True)
+        for source_id in group:
+            with sessions() as session:
+                yield refresh_source(session, client, source_id, config)
 
 
 class _Ahead:

@@ -3,13 +3,19 @@ granted): each test reaches one of them and fails without its fix."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 
+import httpx
+import pytest
 from sqlalchemy import select
 
 from syndicate.dedupe.batch import Batch
 from syndicate.dedupe.store import store_documents
 from syndicate.models import Article
+from syndicate.reader.errors import FetchTimeout
+from syndicate.reader.fetch import fetch
 from syndicate.reader.normalise import normalise_entry
 from syndicate.reader.parse import RawEntry
 from tests.conftest import make_source
@@ -31,3 +37,20 @@ def test_batch_reads_the_members_of_a_cluster_it_did_not_read_up_front(session):
     assert article.cluster_id is not None
     batch = Batch(session, [], [], [], NOW)
     assert batch._members_stored(article.cluster_id) == [(article.id, source.id)]
+
+
+def test_a_timeout_without_a_message_is_named_by_its_kind(feed_server):
+    # httpx's pool timeout carries no message; the error named nothing ("timed out fetching …: ")
+    # because the fallback to the exception's class tested the exception, which is always true.
+    feed_server.add("/slow.xml", b"<rss/>", delay=1.0)
+    feed_server.add("/other.xml", b"<rss/>")
+    with httpx.Client(limits=httpx.Limits(max_connections=1), timeout=httpx.Timeout(5.0, pool=0.1)) as client:
+        holder = threading.Thread(target=fetch, args=(client, feed_server.url("/slow.xml")))
+        holder.start()
+        try:
+            time.sleep(0.2)  # the one connection is taken by the slow request
+            with pytest.raises(FetchTimeout) as caught:
+                fetch(client, feed_server.url("/other.xml"))
+        finally:
+            holder.join()
+    assert caught.value.message.endswith(": PoolTimeout"), caught.value.message

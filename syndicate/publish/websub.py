@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -26,6 +26,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from syndicate.clock import utcnow
+from syndicate.db import rowcount
 from syndicate.models import WebSubSubscription
 from syndicate.publish.feeds import FORMATS, FeedQuery, RenderedFeed, UnknownFeed, describe, render_feed
 from syndicate.reader.errors import SyndicateError
@@ -65,12 +66,12 @@ def feed_for_topic(topic: str, public_url: str) -> tuple[FeedQuery, str]:
     path, _, fmt = parts.path.removeprefix(urlsplit(base).path).rpartition(".")
     params = dict(parse_qsl(parts.query))
     cities = tuple(sorted({c for c in params.get("city", "").split(",") if c}))
-    common = {"cities": cities, "topic": params.get("topic"), "q": params.get("q")}
+    common = FeedQuery(cities=cities, topic=params.get("topic"), q=params.get("q"))
     if path == "/feeds/all":
-        return FeedQuery(**common), fmt
+        return common, fmt
     for prefix, kind in (("/feeds/topics/", "topic"), ("/feeds/cities/", "city")):
         if path.startswith(prefix) and "/" not in path[len(prefix) :]:
-            return FeedQuery(kind, path[len(prefix) :], **common), fmt
+            return replace(common, kind=kind, slug=path[len(prefix) :]), fmt
     raise UnknownFeed(f"{topic!r} is not a feed of this hub")
 
 
@@ -127,9 +128,10 @@ def verify(session: Session, client: httpx.Client, subscription_id: int) -> str:
         session.commit()
         return "unsubscribed"
     else:
-        now = utcnow()
-        sub.state, sub.secret, sub.lease_seconds = "active", sub.pending_secret, sub.pending_lease
-        sub.verified_at, sub.expires_at, sub.last_error = now, now + timedelta(seconds=sub.pending_lease), None
+        now, lease = utcnow(), sub.pending_lease
+        assert lease is not None, "subscribe() sets the lease with the mode"
+        sub.state, sub.secret, sub.lease_seconds = "active", sub.pending_secret, lease
+        sub.verified_at, sub.expires_at, sub.last_error = now, now + timedelta(seconds=lease), None
         outcome = "active"
     sub.pending_mode = sub.pending_secret = sub.pending_lease = None
     session.commit()
@@ -140,7 +142,7 @@ def expire(session: Session) -> int:
     """Drop subscriptions whose lease ran out without renewal."""
     result = session.execute(delete(WebSubSubscription).where(WebSubSubscription.expires_at < utcnow()))
     session.commit()
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 def current(session: Session, sub: WebSubSubscription, public_url: str) -> RenderedFeed:
@@ -150,7 +152,8 @@ def current(session: Session, sub: WebSubSubscription, public_url: str) -> Rende
 
 def changed(session: Session, public_url: str) -> list[int]:
     """Active, unexpired subscriptions whose feed changed since their last delivery."""
-    now, due, renders = utcnow(), [], {}
+    now, due = utcnow(), []
+    renders: dict[str, str | None] = {}
     subs = session.scalars(select(WebSubSubscription).where(WebSubSubscription.state == "active", WebSubSubscription.expires_at >= now))
     for sub in subs:
         if sub.topic not in renders:

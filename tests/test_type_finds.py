@@ -6,21 +6,25 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from syndicate.dedupe.batch import Batch
 from syndicate.dedupe.store import store_documents
-from syndicate.models import Article
+from syndicate.models import Article, City, Source
 from syndicate.reader.errors import FetchTimeout
 from syndicate.reader.fetch import fetch
 from syndicate.reader.normalise import normalise_entry
 from syndicate.reader.parse import RawEntry
+from syndicate.sources.service import SourceSpec, create_source
 from tests.conftest import make_source
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+FEED = (Path(__file__).parent / "fixtures" / "refresh" / "muenchen.xml").read_bytes()
 
 
 def entry(guid: str, title: str, text: str):
@@ -54,3 +58,14 @@ def test_a_timeout_without_a_message_is_named_by_its_kind(feed_server):
         finally:
             holder.join()
     assert caught.value.message.endswith(": PoolTimeout"), caught.value.message
+
+
+def test_a_source_insert_refused_for_another_reason_than_its_url_is_raised_as_it_is(runtime, session, feed_server):
+    # The insert's IntegrityError was taken for a concurrent registration of the same URL, and the
+    # source found under it (None here) was described: AttributeError instead of the real refusal.
+    feed_server.add("/feed.xml", FEED, headers={"Content-Type": "application/rss+xml"})
+    gone = City(id=987654, slug="weg", name="Weg", kind="city")  # no such row: the foreign key refuses the source
+    spec = SourceSpec(url=feed_server.url("/feed.xml"))
+    with pytest.raises(IntegrityError):
+        create_source(session, runtime.client, runtime.refresh_config, gone, spec, actor="test", enqueue=lambda _id: None)
+    assert session.scalar(select(Source.id).where(Source.url == spec.url)) is None

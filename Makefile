@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+LINT_STAMP := $(VENV)/.lint-stamp
 PYTEST_ARGS ?=
 INGEST_ARGS ?=
 FAULTS_ARGS ?=
 
-.PHONY: install up demo test bench clean
+.PHONY: install up demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +17,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# the linters and stubs come with the lint extra, on top of the test install (mypy reads the project's dependencies)
+$(LINT_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	touch $(LINT_STAMP)
 
 ## run API (http://127.0.0.1:8000/), Celery worker and beat on SQLite + the embedded broker
 up: install
@@ -28,6 +34,13 @@ demo: install
 ## install and run the test suite
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## the gates CI runs first: ruff (lint and format) on everything, mypy on syndicate/ and workers/, the import contracts
+lint: $(LINT_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## benchmarks of issue 9 with real worker processes, as tables: ingest vs reader, unchanged re-polls,
 ## worker memory (bench/ingest.py), then kill -9 / Redis / PostgreSQL faults (bench/faults.py)

@@ -5,10 +5,11 @@ Migrations are applied programmatically by ``syndicate db upgrade`` and ``syndic
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,6 +38,21 @@ def placeholder(connection: Connection) -> str:
     """The driver's positional parameter mark, for the few hot statements sent as plain SQL
     (``exec_driver_sql``): ``?`` for sqlite3, ``%s`` for psycopg."""
     return "?" if connection.dialect.paramstyle == "qmark" else "%s"
+
+
+def engine_of(session: Session) -> Engine:
+    """The engine behind a session, for work on connections of its own outside the session's
+    transaction (host slots, VACUUM). The application binds its sessions to engines only."""
+    bind = session.get_bind()
+    if not isinstance(bind, Engine):
+        raise TypeError(f"the session is bound to {bind!r}, not to an engine")
+    return bind
+
+
+def rowcount(result: Result) -> int:
+    """The rows an UPDATE or DELETE sent through ``Session.execute`` matched: its result is a
+    ``CursorResult``, which SQLAlchemy's annotations give as a plain ``Result``."""
+    return cast(CursorResult, result).rowcount
 
 
 def is_sqlite(url: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -42,7 +44,9 @@ class UTCDateTime(TypeDecorator):
 
 
 class Base(DeclarativeBase):
-    pass
+    # Every model here is mapped to one Table; saying so lets Core statements (insert, update, delete)
+    # take ``Model.__table__`` without a cast (SQLAlchemy declares it as any FromClause).
+    __table__: ClassVar[Table]
 
 
 class City(Base):

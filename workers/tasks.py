@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from contextlib import ExitStack
 from datetime import datetime, timedelta
+from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_init, worker_process_shutdown, worker_ready, worker_shutdown
@@ -85,7 +86,7 @@ def _stop_heartbeat(**_kwargs) -> None:
 TRANSIENT = (OperationalError, BrokerOperationalError)  # database locked/unreachable, broker connection lost
 
 
-RETRYING = dict(
+RETRYING: dict[str, Any] = dict(
     acks_late=True,
     autoretry_for=TRANSIENT,
     retry_backoff=celeryconfig.RETRY_BACKOFF,
@@ -119,7 +120,8 @@ def refresh_sources(source_ids: list[int], token: str) -> dict:
     source. After ``batch_budget`` seconds the sources not yet started go back to the queue in a
     new message with the same claim, so no task runs long whatever its hosts do.
     """
-    started, counts, size = time.monotonic(), Counter(), runtime().settings.refresh_group
+    counts: Counter[str] = Counter()
+    started, size = time.monotonic(), runtime().settings.refresh_group
     for n in range(0, len(source_ids), size):
         if n and time.monotonic() - started > runtime().settings.batch_budget:
             rest = source_ids[n:]
@@ -133,7 +135,7 @@ def refresh_sources(source_ids: list[int], token: str) -> dict:
 
 def _refresh_group(task, source_ids: list[int], token: str) -> Counter:
     """Statuses of one group's refreshes (``crashed`` for a source whose refresh raised)."""
-    rt, statuses = runtime(), Counter()
+    rt, statuses = runtime(), Counter[str]()
     leases = {}
     wanted = [_lease(source_id, token) for source_id in source_ids]
     for lease, taken in zip(wanted, due.take_all(wanted, utcnow())):  # one transaction for the group

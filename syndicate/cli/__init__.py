@@ -7,7 +7,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -50,7 +50,7 @@ def _ready_runtime(settings: Settings | None = None) -> Runtime:
     return Runtime(settings)
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     """Print an error whole (no wrapping, no markup: paths and keys must stay greppable) and exit."""
     sys.stderr.write(f"Fehler: {message}\n")
     raise typer.Exit(code)
@@ -132,6 +132,7 @@ def sources_add(
             _fail(f"unknown city {city!r}; run `syndicate sources sync` or check feeds/")
         failed = False
         for url in urls:
+            result: dict[str, object]
             key = canonical_url(url)
             if key is None:
                 result = {"url": url, "error": "invalid_url", "message": "not an absolute http(s) URL"}
@@ -648,7 +649,8 @@ def up(
         for stale in ("demo.db", "demo.db-wal", "demo.db-shm", "demo-broker.db", "celerybeat-schedule"):
             (settings.var_dir / stale).unlink(missing_ok=True)
     env = {**os.environ, **overrides, "SYNDICATE_PUBLIC_URL": f"http://{host}:{port}"}
-    effective = Settings(**{k.removeprefix("SYNDICATE_").lower(): v for k, v in overrides.items()})
+    fields: dict[str, Any] = {k.removeprefix("SYNDICATE_").lower(): v for k, v in overrides.items()}  # as the environment gives them: text
+    effective = Settings(**fields)
     rt = _ready_runtime(effective)
     report = _sync(rt)
     if report.rules_changed:

@@ -104,7 +104,7 @@ def _signal_group(child: Child, sig: int) -> None:
 
 def supervise(children: list[Child]) -> int:
     """Wait until a signal arrives or a child dies; then stop all. Returns the exit code."""
-    stopping = {"signal": None}
+    stopping: dict[str, int | None] = {"signal": None}
 
     def on_signal(signum, _frame):
         stopping["signal"] = signum

@@ -19,13 +19,16 @@ items actually written.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, lru_cache
 from itertools import chain, islice
+from typing import Any
 
 import numpy
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import BindParameter, Row, Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -33,16 +36,28 @@ from sqlalchemy.orm.util import identity_key
 
 from syndicate.db import placeholder
 from syndicate.dedupe import boilerplate, clusters
-from syndicate.dedupe.rules import HUB, POLICY, Comparison, Policy, Probe, compare, html_of, same_item, same_story
+from syndicate.dedupe.rules import (
+    HUB,
+    POLICY,
+    ArticleLike,
+    Comparison,
+    Policy,
+    Probe,
+    compare,
+    counted_hashes,
+    html_of,
+    same_item,
+    same_story,
+)
 from syndicate.models import Article, Cluster, UTCDateTime
 from syndicate.reader.neardup import Evidence
 from syndicate.topics import rules as topics
 
-_UPSERT = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+_UPSERT: dict[str, Callable[[Table], sqlite.Insert | postgresql.Insert]] = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 CHUNK = 400  # bounded IN lists
 
 # built once: an expanding IN parameter is bound as a list, not coerced element by element
-_KEYS = bindparam("keys", expanding=True)
+_KEYS: BindParameter[Any] = bindparam("keys", expanding=True)
 _BY_BUCKET = "SELECT bucket, article_id, published FROM article_buckets WHERE bucket IN ({keys}) AND published BETWEEN {mark} AND {mark}"
 # stored articles are read as plain rows (what the rules compare), not as ORM objects: one is made an
 # ORM object only when the store is going to change it (a previous version, see ``_stored``)
@@ -114,10 +129,25 @@ class Pending:
         "content_hash",
         "categories",
     )
+    id: int
+    source_id: int
+    item_key: str
+    row: dict
+    found: Probe
+    cluster_id: int | None
+    joined: bool
+    title: str
+    text: str
+    content_html: str | None
+    summary_html: str | None
+    published_at: datetime
+    canonical_url: str | None
+    content_hash: str
+    categories: list[str]
 
     def __init__(self, provisional_id: int, source_id: int, item_key: str, row: dict, found: Probe):
         self.id, self.source_id, self.item_key, self.row, self.found = provisional_id, source_id, item_key, row, found
-        self.cluster_id: int | None = None
+        self.cluster_id = None
         self.joined = False
         for name in ("title", "text", "content_html", "summary_html", "published_at", "canonical_url", "content_hash", "categories"):
             setattr(self, name, row[name])
@@ -165,7 +195,7 @@ def sqlite_datetime(value: datetime | None) -> str | None:
 
 
 @cache
-def _plain_columns(table, dialect) -> list[tuple[str, object, object, bool]]:
+def _plain_columns(table, dialect) -> list[tuple[str, Callable[[Any], Any] | None, object, bool]]:
     """(name, bind processor, scalar default, whether the default is computed) of each column but the id."""
     found = []
     for column in (c for c in table.columns if c.name != "id"):
@@ -244,7 +274,7 @@ class Batch:
             span = int(window.total_seconds())
             low, high = min(p.published for p in dated) - span, max(p.published for p in dated) + span
             mark = placeholder(s)
-            cursor = s.connection.driver_connection.cursor()  # plain tuples, fetched at once: thousands of rows per document
+            cursor = s.connection.cursor()  # plain tuples, fetched at once: thousands of rows per document
             try:
                 keys: set[int] = set()
                 for p in dated:
@@ -262,9 +292,9 @@ class Batch:
             for article in s.execute(_BY_HASH, {"keys": chunk}):
                 self.articles[article.id] = article
                 self._by_hash[article.content_hash].append(article)
-        used = {}
+        used: dict[str, int] = {}
         for chunk in _chunks(urls):
-            used.update(s.execute(_URL_USE, {"keys": chunk}).all())
+            used.update((url, n) for url, n in s.execute(_URL_USE, {"keys": chunk}) if url is not None)
         self._hubs = {url for url, n in used.items() if n >= HUB}
         for chunk in _chunks(sorted(url for url in used if url not in self._hubs)):
             for row in s.execute(_BY_URL, {"keys": chunk}):
@@ -274,8 +304,8 @@ class Batch:
         for chunk in _chunks(sorted(compared - self.articles.keys())):
             self.articles.update((a.id, a) for a in s.execute(_BY_ID, {"keys": chunk}))
         for article_id in compared:
-            if (article := self.articles.get(article_id)) is not None:
-                self.evidence[article_id] = _stored_evidence(article.id, article.changed_at, article.title, html_of(article), article.text)
+            if (stored := self.articles.get(article_id)) is not None:
+                self.evidence[article_id] = _stored_evidence(stored.id, stored.changed_at, stored.title, html_of(stored), stored.text)
         self._load_clusters({a.cluster_id for a in self.articles.values()} | {r.cluster_id for rows in self._by_url.values() for r in rows})
         # the boilerplate counts the rules will look up: an item's own source's for its sentences and those
         # of everything it is compared with; another source's for the sentences of its stored candidates and
@@ -317,14 +347,13 @@ class Batch:
             connection = self.session.connection()
             for row in connection.execute(_CLUSTERS, {"keys": chunk}):
                 self._clusters[row.id] = ClusterState(row.id, row.published_at, row.representative_id, row.updated_at, row)
-            for cluster_id, article_id, source_id in connection.execute(_MEMBERS, {"keys": chunk}):
-                self._stored_members.setdefault(cluster_id, []).append((article_id, source_id))
+            for member in connection.execute(_MEMBERS, {"keys": chunk}):
+                self._stored_members.setdefault(member.cluster_id, []).append((member.id, member.source_id))
         for cluster_id in wanted:
             self._stored_members.setdefault(cluster_id, [])
 
-    def _counted_of(self, article_id: int) -> set[int]:
-        evidence = self.evidence[article_id]
-        return evidence.passage_hashes | {evidence.title_hash} - {None}
+    def _counted_of(self, article_id: int) -> frozenset[int]:
+        return counted_hashes(self.evidence[article_id])
 
     def _hits(self, found: Probe, index: dict[int, list[tuple[int, int]]]) -> Counter:
         hits: Counter = Counter()
@@ -369,8 +398,8 @@ class Batch:
         matches = [c for c in self._compare(found, mine) if same_item(c, found, self.policy)]
         return self._stored(max(matches, key=lambda c: c.content).article) if matches else None
 
-    def _stored(self, row: Row) -> Article:
-        """The ORM object of a stored article read as a row (the store changes it)."""
+    def _stored(self, row: ArticleLike) -> Article | None:
+        """The ORM object of a stored article read as a row (the store changes it); None when it is gone since."""
         return self.session.get(Article, row.id)
 
     def add(self, item_key: str, row: dict, found: Probe, near: list) -> Pending:
@@ -386,8 +415,8 @@ class Batch:
         if match is None and verified:
             match = self.cluster_of(verified[0].article)
         article.joined = self._join(article, match)
-        if bridged := {self.cluster_of(c.article) for c in verified} - {article.cluster_id}:
-            self._merge(article.cluster_id, bridged)
+        if bridged := {self._clustered(c.article) for c in verified} - {article.cluster_id}:
+            self._merge(self._clustered(article), bridged)
         self.pending.append(article)
         pending = (article.id, found.published)
         for bucket in found.buckets:
@@ -403,7 +432,14 @@ class Batch:
         return article
 
     def cluster_of(self, article) -> int | None:
-        return self._resolve(article.cluster_id)
+        return None if article.cluster_id is None else self._resolve(article.cluster_id)
+
+    def _clustered(self, article) -> int:
+        """The cluster of an article known to be in one: a pending article from ``_join`` on, or a candidate kept for being clustered."""
+        cluster_id = self.cluster_of(article)
+        if cluster_id is None:
+            raise ValueError(f"article {article.id} is in no cluster")
+        return cluster_id
 
     def _exact_match(self, article: Pending) -> int | None:
         """The cluster of the earliest article with the same content hash, or with the same canonical URL
@@ -456,23 +492,22 @@ class Batch:
                 target.published_at, target.representative_id = other.published_at, other.representative_id
 
     def _has_other_from_source(self, article: Pending) -> bool:
-        cluster_id = self.cluster_of(article)
+        cluster_id = self._clustered(article)
         if any(m.source_id == article.source_id and m.id != article.id for m in self._cluster(cluster_id).members):
             return True
         stored = [c for c in [cluster_id, *(k for k in self._merged if self._resolve(k) == cluster_id)] if c > 0]
         return any(source_id == article.source_id for c in stored for _id, source_id in self._members_stored(c))
 
-    def _resolve(self, cluster_id: int | None) -> int | None:
+    def _resolve(self, cluster_id: int) -> int:
         while cluster_id in self._merged:
             cluster_id = self._merged[cluster_id]
         return cluster_id
 
     def _members_stored(self, cluster_id: int) -> list[tuple[int, int]]:
         if cluster_id not in self._stored_members:
-            rows = self.session.execute(
-                select(Article.id, Article.source_id).where(Article.cluster_id == cluster_id).limit(clusters.MEMBERS)
-            )
-            self._stored_members[cluster_id] = [tuple(r) for r in rows]
+            # every member, as ``_load_clusters`` reads them: a source's one earlier member may be anywhere among them
+            rows = self.session.execute(select(Article.id, Article.source_id).where(Article.cluster_id == cluster_id))
+            self._stored_members[cluster_id] = list(rows.tuples())
         return self._stored_members[cluster_id]
 
     # ---------------------------------------------------------------- writes
@@ -514,7 +549,7 @@ class Batch:
         connection = self.session.connection()
         postgres = connection.dialect.name == "postgresql"  # there: arrays in one statement, not rows one by one
         if written:  # a few hundred per group
-            pairs = [(real_clusters[self.cluster_of(p)], ids[p.id]) for p in written]
+            pairs = [(real_clusters[self._clustered(p)], ids[p.id]) for p in written]
             if postgres:
                 connection.exec_driver_sql(
                     "UPDATE articles SET cluster_id = v.c FROM unnest(%s::integer[], %s::integer[]) AS v(c, id) WHERE articles.id = v.id",
@@ -618,6 +653,7 @@ class Batch:
             # matched by representative (one article is the first of one new cluster only), not by row
             # order: an ordered RETURNING is sent one row per statement on SQLite, this is one statement
             connection, rows = self.session.connection(), [v for _s, v in made]
+            returned: Iterable[Sequence[Any]]
             if connection.dialect.name == "sqlite":  # as the articles: past SQLAlchemy's per-row parameter work
                 returned = run_plain(
                     connection, plain_statements(connection.dialect, rows, Cluster.__table__, "RETURNING id, representative_id")

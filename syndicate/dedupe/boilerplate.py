@@ -44,7 +44,7 @@ def add(session: Session, increments: dict[tuple[int, int], int]) -> None:
     session.flush()
 
 
-class Counts(dict):
+class Counts(dict[tuple[int, int], int]):
     """(source id, sentence hash) → stored articles of the source containing it, for the pairs read
     beforehand (``counts``); ``get`` of a pair not read then reads it (one lookup), so a rule never
     takes a count it did not ask for as 0."""
@@ -53,7 +53,8 @@ class Counts(dict):
         super().__init__(found or {})
         self._session, self._asked = session, set(asked)
 
-    def get(self, key: tuple[int, int], default: int = 0) -> int:
+    # narrower than dict.get on purpose: a count is always asked with its pair and answered as a number
+    def get(self, key: tuple[int, int], default: int = 0) -> int:  # type: ignore[override]
         if key in self:
             return self[key]
         if key not in self._asked:

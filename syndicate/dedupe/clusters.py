@@ -18,7 +18,7 @@ def join(session: Session, article: Article, match: Article | None) -> bool:
         cluster.representative_id = article.id
         article.cluster_id = cluster.id
         return False
-    cluster = session.get(Cluster, match.cluster_id)
+    cluster = session.get_one(Cluster, match.cluster_id)
     article.cluster_id = cluster.id
     if article.published_at < cluster.published_at:
         cluster.published_at = article.published_at
@@ -29,7 +29,7 @@ def join(session: Session, article: Article, match: Article | None) -> bool:
 
 def merge(session: Session, cluster_id: int, others: set[int]) -> None:
     """An article bridged clusters that are one story: their members move into ``cluster_id``."""
-    cluster = session.get(Cluster, cluster_id)
+    cluster = session.get_one(Cluster, cluster_id)
     for member in session.scalars(select(Article).where(Article.cluster_id.in_(others))):
         member.cluster_id = cluster_id
         if (member.published_at, member.id) < (cluster.published_at, cluster.representative_id or 0):
@@ -42,14 +42,14 @@ def merge(session: Session, cluster_id: int, others: set[int]) -> None:
 
 def touch(session: Session, article: Article) -> None:
     if article.cluster_id is not None:
-        session.get(Cluster, article.cluster_id).updated_at = article.changed_at
+        session.get_one(Cluster, article.cluster_id).updated_at = article.changed_at
 
 
 def detach(session: Session, article: Article) -> None:
     """Before ``article`` is deleted: the next-earliest member becomes the representative, or the cluster goes."""
     if article.cluster_id is None:
         return
-    cluster = session.get(Cluster, article.cluster_id)
+    cluster = session.get_one(Cluster, article.cluster_id)
     rest = session.scalars(
         select(Article)
         .where(Article.cluster_id == cluster.id, Article.id != article.id)

@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
@@ -63,7 +64,7 @@ class Probe:
 
     source_id: int
     evidence: Evidence
-    hashes: set[int]  # sentence hashes
+    hashes: frozenset[int]  # sentence hashes
     published_at: datetime
     buckets: list[int]  # distinct bucket ids (neardup.buckets)
 
@@ -75,13 +76,17 @@ class Probe:
     @cached_property
     def counted(self) -> frozenset[int]:
         """What the article adds to its source's counts: its sentences and its title."""
-        title = self.evidence.title_hash
-        return self.hashes | {title} if title is not None else frozenset(self.hashes)
+        return counted_hashes(self.evidence)
+
+
+# What the rules read of an article: an ``Article``, a row of its columns, or an item pending in a
+# batch. They share the attribute names, and the rules rely on nothing else.
+ArticleLike = Any
 
 
 @dataclass
 class Comparison:
-    article: Article
+    article: ArticleLike
     content: float  # Jaccard of the shingles without boilerplate
     title: float  # title similarity
     conflict: bool  # the titles' numbers conflict
@@ -90,7 +95,13 @@ class Comparison:
     generic_title: bool = False  # the title recurs in one of the sources
 
 
-def html_of(article: Article) -> str:
+def counted_hashes(evidence: Evidence) -> frozenset[int]:
+    """An item's sentences and its title, the hashes its source's boilerplate counts are kept by."""
+    title = evidence.title_hash
+    return evidence.passage_hashes | {title} if title is not None else evidence.passage_hashes
+
+
+def html_of(article: ArticleLike) -> str:
     return article.content_html or article.summary_html or ""
 
 
@@ -118,7 +129,7 @@ def compare(
     results = []
     for other in others:
         theirs_evidence = evidence[other.id]
-        theirs = theirs_evidence.passage_hashes | {theirs_evidence.title_hash} - {None}
+        theirs = counted_hashes(theirs_evidence)
         same_source = other.source_id == found.source_id
         both = found.counted | theirs
         skip = boilerplate.common(counted, found.source_id, both, stored=theirs if same_source else ())

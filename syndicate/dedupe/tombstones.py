@@ -36,12 +36,12 @@ class Buried:
 def buried(session: Session, source_id: int, keys: list[str], urls: list[str | None]) -> Buried:
     """The keys and canonical URLs of one document that have tombstones (one plain statement per
     few hundred keys and URLs: it runs for every document stored, and finds nothing nearly always)."""
-    urls = sorted({u for u in urls if u})
+    named = sorted({u for u in urls if u})
     found = Buried()
     connection = session.connection()
     mark = placeholder(connection)
-    for start in range(0, max(len(keys), len(urls)), CHUNK):
-        some_keys, some_urls = keys[start : start + CHUNK], urls[start : start + CHUNK]
+    for start in range(0, max(len(keys), len(named)), CHUNK):
+        some_keys, some_urls = keys[start : start + CHUNK], named[start : start + CHUNK]
         conditions, params = [], []
         if some_keys:
             conditions.append(f"(source_id = {mark} AND item_key IN ({', '.join([mark] * len(some_keys))}))")
@@ -55,7 +55,7 @@ def buried(session: Session, source_id: int, keys: list[str], urls: list[str | N
         for item_key, url, owner in rows:
             if owner == source_id and item_key in keys:
                 found.keys.add(item_key)
-            if url in urls:
+            if url in named:
                 found.urls.add(url)
     return found
 

@@ -46,7 +46,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
+from sqlalchemy import BindParameter, Connection, Engine, and_, bindparam, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -109,7 +109,9 @@ def claim_due(session: Session, now: datetime, limit: int = 500, lost_before: da
 
 
 _LEASES = Source.__table__
-_ID, _TOKEN, _NOW = bindparam("b_id"), bindparam("b_token"), bindparam("b_now")
+_ID: BindParameter[int] = bindparam("b_id")
+_TOKEN: BindParameter[str] = bindparam("b_token")
+_NOW: BindParameter[datetime] = bindparam("b_now")
 _FREE_AT = or_(_LEASES.c.lease_until.is_(None), _LEASES.c.lease_until < _NOW)
 _TAKE = {"lease_state": RUNNING, "lease_token": bindparam("b_new_token"), "lease_until": bindparam("b_until")}
 # the few statements every poll runs, built once (a statement costs more to build than to run)

@@ -44,8 +44,8 @@ def follow(session: Session, source: Source, target: str | None, now: datetime, 
     new_url = confirmed(state, now, confirmations=confirmations, min_span=min_span)
     key = canonical_url(new_url) if new_url else None
     taken = key and session.scalar(select(Source.id).where(Source.canonical_url == key, Source.id != source.id))
-    if key and not taken:
-        history = (state.get("history") or [])[-(HISTORY - 1) :]
+    if new_url and key and not taken:
+        history = ((state or {}).get("history") or [])[-(HISTORY - 1) :]
         history.append({"url": source.url, "moved_to": new_url, "moved_at": now.isoformat()})
         state = {"pending": None, "history": history}
         source.redirected_from, source.url, source.canonical_url = source.url, new_url, key

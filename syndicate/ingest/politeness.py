@@ -108,7 +108,7 @@ def _insert_if_free(host: str, now: datetime, concurrency: int, per_minute: int,
 
 def _busy(connection: Connection, host: str, now: datetime, concurrency: int, per_minute: int, retry: float) -> HostBusy:
     jitter = random.uniform(0.5, 1.5)
-    in_flight = connection.scalar(select(func.count()).select_from(HostRequest).where(_open(host, now)))
+    in_flight = connection.execute(select(func.count()).select_from(HostRequest).where(_open(host, now))).scalar_one()
     if concurrency and in_flight >= concurrency:
         return HostBusy(f"{host}: {in_flight} requests in flight (limit {concurrency})", retry_after=retry * jitter)
     oldest = connection.scalar(select(func.min(HostRequest.started_at)).where(_recent(host, now)))

@@ -23,12 +23,14 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 import httpx
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from syndicate.clock import utcnow
+from syndicate.db import engine_of
 from syndicate.dedupe.batch import StaleRead
 from syndicate.dedupe.store import StoreCounts, store_documents
 from syndicate.ingest import moves, politeness, schedule
@@ -168,7 +170,7 @@ def refresh_sources(
         for n, source_id in enumerate(source_ids):
             polling(source_id)
             following = source_ids[n + 1] if n + 1 < len(source_ids) else None
-            polls[source_id] = _poll(session, client, source_id, config, now, ahead.take(source_id), lambda f=following: ahead.start(f))
+            polls[source_id] = _poll(session, client, source_id, config, now, ahead.take(source_id), partial(ahead.start, following))
         polling(None)
         _store_again_if_stale(session, [p for p in polls.values() if p is not None and not p.ended], now)
         for poll in polls.values():
@@ -228,7 +230,7 @@ class _Ahead:
     def start(self, source_id: int | None) -> None:
         source = self.session.get(Source, source_id) if source_id is not None else None
         if source is not None and source.enabled:  # read here: the session stays on this thread
-            self.pending[source_id] = self._executor().submit(
+            self.pending[source.id] = self._executor().submit(
                 _fetch, self.session.get_bind(), self.client, source.url, source.etag, source.last_modified, self.config
             )
 
@@ -319,9 +321,10 @@ def _store(session: Session, polls: list[_Poll], now: datetime) -> None:
     """The new documents stored together; then each source's success: counts, interval, validators, moves."""
     documents = [p for p in polls if p.entries is not None]
     if documents:
-        all_counts = store_documents(session, [(p.source, p.entries) for p in documents], topics.load_rules(session), now)
+        all_counts = store_documents(session, [(p.source, p.entries or []) for p in documents], topics.load_rules(session), now)
         for poll, counts in zip(documents, all_counts):
             config, source, feed, result = poll.config, poll.source, poll.feed, poll.result
+            assert feed is not None and result is not None, "a poll with entries has its response and its document"
             _apply_counts(poll.outcome, counts)
             source.body_hash, source.feed_title, source.site_url = poll.digest, feed_title(feed.title)[:300] or None, feed.link
             dates = [d for raw in feed.entries if (d := raw.published or raw.updated)]
@@ -337,6 +340,7 @@ def _store(session: Session, polls: list[_Poll], now: datetime) -> None:
         # the source row is changed only now: a changed row is flushed by the next query, and on SQLite
         # that write would hold the database's one write lock through the whole parse and store
         source, result, config = poll.source, poll.result, poll.config
+        assert result is not None, "a poll that did not end has its response"
         _remember_validators(source, result)
         moves.follow(
             session, source, result.permanent_redirect, now, confirmations=config.redirect_confirmations, min_span=config.redirect_min_span
@@ -381,7 +385,7 @@ def _read_article_pages(session: Session, client: httpx.Client, source: Source, 
     with session.no_autoflush:  # no write lock held while the pages are fetched under the host budget
         known = set(session.scalars(select(Article.canonical_url).where(Article.source_id == source.id)))
     for entry in feed.entries:
-        if canonical_url(entry.link) in known:
+        if entry.link is None or canonical_url(entry.link) in known:  # extract keeps linked items only
             continue
         try:
             page = _get(session, client, entry.link, config)
@@ -392,7 +396,7 @@ def _read_article_pages(session: Session, client: httpx.Client, source: Source, 
 
 def _get(session: Session, client: httpx.Client, url: str, config: RefreshConfig) -> fetching.FetchResult:
     """One more page of an HTML source, under the same host budget and limits as the list page."""
-    with politeness.host_slot(session.get_bind(), url, config.host_limits):
+    with politeness.host_slot(engine_of(session), url, config.host_limits):
         result = fetching.fetch(client, url, limits=config.fetch_limits)
     if (error := result.error()) is not None:
         raise error
@@ -439,6 +443,7 @@ def _finish(session: Session, poll: _Poll, now: datetime, before_commit: Callabl
     outcome.duration_ms = int((time.monotonic() - poll.started) * 1000)
     source.last_checked_at = now
     source.last_http_status = outcome.http_status
+    assert poll.delay is not None, "every poll has its delay by now: set when it ended, by the store, or above"
     source.next_check_at = schedule.next_check_at(now, poll.delay)
     if not _fold_quiet(session, source.id, outcome, now):
         session.add(

@@ -47,7 +47,7 @@ def error_delay(*, error_count: int, low: int, cap: int, rng: random.Random | No
     return int(min(cap, base * jitter))
 
 
-def deferral_delay(retry_after: int | None, *, fallback: int, low: int, cap: int) -> int:
+def deferral_delay(retry_after: float | None, *, fallback: int, low: int, cap: int) -> int:
     """After 429/503: the publisher's Retry-After (or the usual interval), not sooner than ``low``
     and not later than ``cap`` — a Retry-After of a year must not stop polling."""
     return int(clamp(retry_after if retry_after is not None else fallback, low, cap))

@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, Select, delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
+from syndicate.db import engine_of, rowcount
 from syndicate.dedupe import tombstones
 from syndicate.ingest import politeness
 from syndicate.models import (
@@ -192,13 +193,15 @@ def _beyond_newest(source_id: int, keep: int) -> Select:
 def _count_retained(session: Session, cutoff: datetime | None, per_source: int) -> RetainReport:
     report = RetainReport(dry_run=True)
     if cutoff is not None:
-        report.by_age = session.scalar(select(func.count()).select_from(Article).where(Article.published_at < cutoff))
+        report.by_age = session.execute(select(func.count()).select_from(Article).where(Article.published_at < cutoff)).scalar_one()
     if per_source:
         kept = select(Article.source_id, func.count().label("n")).group_by(Article.source_id)
         if cutoff is not None:
             kept = kept.where(Article.published_at >= cutoff)
         over = kept.having(func.count() > per_source).subquery()
-        report.by_count = int(session.scalar(select(func.coalesce(func.sum(over.c.n - per_source), 0))))  # PostgreSQL: a Decimal
+        report.by_count = int(
+            session.execute(select(func.coalesce(func.sum(over.c.n - per_source), 0))).scalar_one()
+        )  # PostgreSQL: a Decimal
     return report
 
 
@@ -283,7 +286,7 @@ def prune_buckets(session: Session, *, dry_run: bool = False, deadline: float | 
         if dry_run:
             removed += session.execute(text(f"SELECT count(*) FROM article_buckets WHERE {where} AND {_ORPHANED}"), params).scalar_one()
         else:
-            removed += session.execute(text(f"DELETE FROM article_buckets WHERE {where} AND {_ORPHANED}"), params).rowcount
+            removed += rowcount(session.execute(text(f"DELETE FROM article_buckets WHERE {where} AND {_ORPHANED}"), params))
             session.commit()
     return removed, True
 
@@ -291,13 +294,13 @@ def prune_buckets(session: Session, *, dry_run: bool = False, deadline: float | 
 def _delete(session: Session, model, conditions: list, dry_run: bool, deadline: float | None, batch: int) -> tuple[int, bool]:
     """Delete ``model`` rows matching ``conditions`` in committed batches; (rows, whether none are left)."""
     if dry_run:
-        return session.scalar(select(func.count()).select_from(model).where(*conditions)), True
+        return session.execute(select(func.count()).select_from(model).where(*conditions)).scalar_one(), True
     deleted = 0
     while deadline is None or time.monotonic() < deadline:
         ids = session.scalars(select(model.id).where(*conditions).limit(batch)).all()
         if not ids:
             return deleted, True
-        deleted += session.execute(delete(model).where(model.id.in_(ids))).rowcount
+        deleted += rowcount(session.execute(delete(model).where(model.id.in_(ids))))
         session.commit()
     return deleted, False
 
@@ -307,7 +310,7 @@ def _delete(session: Session, model, conditions: list, dry_run: bool, deadline: 
 
 def upkeep(bind: Engine | Session) -> UpkeepReport:
     """Statistics, WAL and free space; on a connection of its own in autocommit mode (VACUUM refuses transactions)."""
-    engine = bind.get_bind() if isinstance(bind, Session) else bind
+    engine = engine_of(bind) if isinstance(bind, Session) else bind
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         if connection.dialect.name == "sqlite":
             return _sqlite_upkeep(connection)

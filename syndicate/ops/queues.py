@@ -10,8 +10,10 @@ depth 0. A broker that cannot be reached raises ``QueueError``.
 
 from __future__ import annotations
 
+import math
 import threading
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy import Boolean, Engine, Integer, String, column, create_engine, func, inspect, select, table
 from sqlalchemy.engine import make_url
@@ -103,16 +105,18 @@ def _redis_depth(url: str, names: tuple[str, ...], timeout: float) -> dict[str, 
 
 
 def _amqp_depth(url: str, names: tuple[str, ...], timeout: float) -> dict[str, int]:
+    from amqp.channel import Channel
     from amqp.exceptions import NotFound
     from kombu import Connection
 
     counts = {}
     with Connection(url, connect_timeout=timeout) as connection:
-        connection.ensure_connection(max_retries=0, timeout=timeout)  # once, no retries
+        connection.ensure_connection(max_retries=0, timeout=math.ceil(timeout))  # once, no retries; kombu takes whole seconds
         for name in names:
-            channel = connection.channel()
+            channel = cast(Channel, connection.channel())  # an amqp:// URL's transport is py-amqp: its channels are amqp's
             try:
-                counts[name] = channel.queue_declare(queue=name, passive=True).message_count
+                declared = channel.queue_declare(queue=name, passive=True)  # (queue, message count, consumers); None only with nowait
+                counts[name] = declared[1] if declared is not None else 0
             except NotFound:  # not declared yet; the broker closes this channel
                 counts[name] = 0
             finally:

@@ -16,6 +16,7 @@ gone, broken and failing are problems: ``syndicate status`` exits 1 when any sou
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time
@@ -153,7 +154,7 @@ def check_database(session: Session) -> str | None:
 def check_broker(broker_url: str, timeout: float = 3.0) -> str | None:
     try:
         with Connection(broker_url, connect_timeout=timeout) as connection:
-            connection.ensure_connection(max_retries=0, timeout=timeout)  # one attempt: fail fast
+            connection.ensure_connection(max_retries=0, timeout=math.ceil(timeout))  # one attempt, fail fast; kombu takes whole seconds
     except Exception as exc:  # kombu raises driver-specific errors
         return f"{exc.__class__.__name__}: {exc}"
     return None

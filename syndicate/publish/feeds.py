@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from feedgen.feed import FeedGenerator
 from lxml import etree
-from sqlalchemy import exists, false, func, or_, select
+from sqlalchemy import ColumnElement, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from syndicate.models import Article, ArticleTopic, City, Cluster, Source, Topic
@@ -54,8 +54,8 @@ class FeedItem:
     city: City
     topics: list[str]
     source_url: str
+    published_at: datetime  # the story's (cluster's) date: the paging key
     also: list[tuple[City, Article]] = field(default_factory=list)
-    published_at: datetime | None = None  # the story's (cluster's) date: the paging key
 
 
 @dataclass
@@ -127,8 +127,8 @@ def describe(session: Session, query: FeedQuery) -> FeedMeta:
 
 def _article_filter(session: Session, query: FeedQuery):
     """SQL conditions on Article for the feed's own scope and the query filters."""
-    conditions = []
-    cities = set(query.cities)
+    conditions: list[ColumnElement[bool]] = []
+    cities: set[str | None] = set(query.cities)
     if query.kind == "city":
         cities = {query.slug} if not cities else cities & {query.slug}
         if not cities:  # ?city= names only other cities: nothing of this city's feed is left
@@ -155,6 +155,7 @@ def _lower(session: Session):
     if session.get_bind().dialect.name != "sqlite":
         return func.lower
     dbapi_connection = session.connection().connection.driver_connection
+    assert dbapi_connection is not None, "a connection in use has its driver's connection"
     dbapi_connection.create_function("syndicate_lower", 1, lambda v: v.lower() if isinstance(v, str) else v, deterministic=True)
     return func.syndicate_lower
 
@@ -173,7 +174,7 @@ def load_items(session: Session, query: FeedQuery) -> list[FeedItem]:
         return []
     ids = [c.id for c in clusters]
     matching_ids = set(session.scalars(select(Article.id).where(Article.cluster_id.in_(ids), *conditions)))
-    members: dict[int, list[tuple[Article, City]]] = {}
+    members: dict[int | None, list[tuple[Article, City]]] = {}
     source_urls: dict[int, str] = {}
     rows = session.execute(
         select(Article, City, Source.url)
@@ -206,7 +207,7 @@ def load_items(session: Session, query: FeedQuery) -> list[FeedItem]:
                 also.append((city, article))
                 seen_cities.add(city.id)
         topics = sorted({t for a, _ in group for t in topic_titles.get(a.id, [])})
-        items.append(FeedItem(cluster.id, main[0], main[1], topics, source_urls[main[0].id], also, published_at=cluster.published_at))
+        items.append(FeedItem(cluster.id, main[0], main[1], topics, source_urls[main[0].id], cluster.published_at, also))
     return items
 
 

@@ -51,7 +51,7 @@ def write_all(session: Session, static_dir: Path, public_url: str, limit: int) -
     One feed that cannot be rendered is logged and skipped; the others are still written."""
     static_dir.mkdir(parents=True, exist_ok=True)
     stamps = _read_stamps(static_dir)
-    result, wanted = Written(), set()
+    result, wanted = Written(), set[str]()
     for ref in feeds(session, limit=limit):
         relative = ref.path.lstrip("/")
         wanted.update(f"{relative}.{fmt}" for fmt in FORMATS)
@@ -105,7 +105,7 @@ def _atomic(path: Path, data: bytes) -> None:
 
 def _remove_stale(static_dir: Path, wanted: set[str]) -> list[str]:
     """Files of feeds that no longer exist (a topic or city removed), so the server passes them to the app's 404."""
-    removed = []
+    removed: list[str] = []
     feeds_dir = static_dir / "feeds"
     if not feeds_dir.is_dir():
         return removed

@@ -27,7 +27,7 @@ import logging
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -36,6 +36,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from syndicate.clock import utcnow
+from syndicate.db import rowcount
 from syndicate.models import WebSubSubscription
 from syndicate.publish.feeds import FORMATS, FeedQuery, RenderedFeed, UnknownFeed, describe, render_feed, version_stamp
 from syndicate.reader import fetch as fetching
@@ -106,12 +107,12 @@ def feed_for_topic(topic: str, public_url: str) -> tuple[FeedQuery, str]:
     if fmt not in FORMATS or parts.fragment or not params.keys() <= TOPIC_PARAMETERS:
         raise UnknownFeed(f"{topic!r} is not a feed of this hub (formats {', '.join(FORMATS)}; parameters {', '.join(TOPIC_PARAMETERS)})")
     cities = tuple(sorted({c for c in params.get("city", "").split(",") if c}))
-    common = {"cities": cities, "topic": params.get("topic"), "q": params.get("q")}
+    common = FeedQuery(cities=cities, topic=params.get("topic"), q=params.get("q"))
     if path == "/feeds/all":
-        return FeedQuery(**common), fmt
+        return common, fmt
     for prefix, kind in (("/feeds/topics/", "topic"), ("/feeds/cities/", "city")):
         if path.startswith(prefix) and "/" not in path[len(prefix) :]:
-            return FeedQuery(kind, path[len(prefix) :], **common), fmt
+            return replace(common, kind=kind, slug=path[len(prefix) :]), fmt
     raise UnknownFeed(f"{topic!r} is not a feed of this hub")
 
 
@@ -196,9 +197,10 @@ def verify(session: Session, client: httpx.Client, subscription_id: int, config:
         session.commit()
         return "unsubscribed"
     else:
-        now = utcnow()
-        sub.state, sub.secret, sub.lease_seconds = "active", sub.pending_secret, sub.pending_lease
-        sub.verified_at, sub.expires_at, sub.last_error = now, now + timedelta(seconds=sub.pending_lease), None
+        now, lease = utcnow(), sub.pending_lease
+        assert lease is not None, "subscribe() sets the lease with the mode"
+        sub.state, sub.secret, sub.lease_seconds = "active", sub.pending_secret, lease
+        sub.verified_at, sub.expires_at, sub.last_error = now, now + timedelta(seconds=lease), None
         outcome = "active"
     sub.pending_mode = sub.pending_secret = sub.pending_lease = None
     session.commit()
@@ -216,7 +218,7 @@ def expire(session: Session) -> int:
         )
     )
     session.commit()
-    return (expired.rowcount or 0) + (refused.rowcount or 0)
+    return rowcount(expired) + rowcount(refused)
 
 
 def current(session: Session, sub: WebSubSubscription, public_url: str) -> RenderedFeed:

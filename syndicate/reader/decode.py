@@ -105,7 +105,7 @@ class Chain:
 
 def decoder_for(content_encoding: str | None) -> Chain:
     names = [n.strip().lower() for n in (content_encoding or "").split(",") if n.strip()]
-    decoders = []
+    decoders: list[Zlib | Brotli | Identity] = []
     for name in reversed(names):
         if name in ("gzip", "x-gzip"):
             decoders.append(Zlib(zlib.MAX_WBITS | 16))

@@ -234,7 +234,7 @@ def _request(
             body, received = _read_body(response, limits)
             return response.status_code, _lower(response.headers), body, received
     except httpx.TimeoutException as exc:
-        raise errors.FetchTimeout(f"timed out fetching {url}: {exc or exc.__class__.__name__}") from exc
+        raise errors.FetchTimeout(f"timed out fetching {url}: {str(exc) or exc.__class__.__name__}") from exc
     except httpx.ConnectError as exc:
         if "SSL" in str(exc) or "certificate" in str(exc):
             raise errors.TLSError(f"TLS failure for {url}: {exc}") from exc
@@ -242,7 +242,7 @@ def _request(
     except httpx.InvalidURL as exc:
         raise errors.InvalidURL(f"invalid URL {url!r}: {exc}") from exc
     except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
-        raise errors.NetworkError(f"connection to {url} lost: {exc or exc.__class__.__name__}") from exc
+        raise errors.NetworkError(f"connection to {url} lost: {str(exc) or exc.__class__.__name__}") from exc
     except httpx.HTTPError as exc:
         raise errors.NetworkError(f"HTTP failure for {url}: {exc}") from exc
 

@@ -241,7 +241,7 @@ def article_metadata(content: bytes, url: str) -> RawEntry:
         published=published,
         updated=updated,
         content=main_text_html(content, url),
-        categories=[c for c in dict.fromkeys(c.strip() for c in categories if isinstance(c, str)) if c],
+        categories=[c for c in dict.fromkeys(c.strip() for c in categories) if c],
     )
 
 

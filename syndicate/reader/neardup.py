@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -123,7 +124,7 @@ def bucket_lists(signatures: list[numpy.ndarray | None], titles: list[str]) -> l
     present = [n for n, signature in enumerate(signatures) if signature is not None]
     bands: list[list[int]] = [[] for _ in signatures]
     if present:
-        stacked = numpy.stack([signatures[n] for n in present]).reshape(len(present), BANDS, ROWS)
+        stacked = numpy.stack([signature for signature in signatures if signature is not None]).reshape(len(present), BANDS, ROWS)
         for n, row in zip(present, ((stacked * _BAND_MIX).sum(axis=2) + _BAND_SALT).view(numpy.int64).tolist()):
             bands[n] = row
     found = []
@@ -151,7 +152,7 @@ def buckets(signature: numpy.ndarray | None, title: str) -> list[int]:
     return bucket_lists([signature], [title])[0]
 
 
-def jaccard(a: set, b: set) -> float:
+def jaccard(a: AbstractSet, b: AbstractSet) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
@@ -201,7 +202,7 @@ class Evidence:
     def title_hash(self) -> int | None:
         return title_hash(self.title)
 
-    def shingles(self, boilerplate: set[int] = frozenset()) -> frozenset[tuple[str, ...]]:
+    def shingles(self, boilerplate: AbstractSet[int] = frozenset()) -> frozenset[tuple[str, ...]]:
         """Shingles of the passages not in ``boilerplate``; one item is compared with many
         others, so each distinct set of its own passages left out is computed once."""
         dropped = self.passage_hashes & boilerplate

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -355,6 +355,7 @@ def parse_date_text(value: str | None) -> datetime | None:
         return None
     value = value.strip()
     match = NUMERIC_DATE_RE.search(value)
+    month: int | None
     if match:
         day, month, year = int(match[1]), int(match[2]), int(match[3])
     else:
@@ -365,6 +366,7 @@ def parse_date_text(value: str | None) -> datetime | None:
         day, year = int(match[1]), int(match[3])
     hour, minute, second = (int(match[i]) if match[i] else 0 for i in (4, 5, 6))
     zone = match[7]
+    tz: tzinfo
     try:
         if zone is None:
             tz = BERLIN

@@ -150,7 +150,7 @@ def _json_author(item: dict) -> str | None:
     authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
     if not isinstance(authors, list):
         return None
-    names = [a.get("name") for a in authors if isinstance(a, dict) and isinstance(a.get("name"), str)]
+    names = [name for a in authors if isinstance(a, dict) and isinstance(name := a.get("name"), str)]
     return ", ".join(names) or None
 
 

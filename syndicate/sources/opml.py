@@ -62,10 +62,11 @@ def parse(document: bytes) -> list[Outline]:
         root = fromstring(document, forbid_dtd=True)
     except (ET.ParseError, DefusedXmlException, ValueError) as exc:
         raise Invalid(f"kein lesbares OPML: {exc.__class__.__name__}: {exc}", reason="invalid_opml") from exc
-    if root.tag != "opml" or root.find("body") is None:
+    body = root.find("body")
+    if root.tag != "opml" or body is None:
         raise Invalid("kein OPML-Dokument (<opml><body> fehlt)", reason="invalid_opml")
     outlines = []
-    for element in root.find("body").iter("outline"):
+    for element in body.iter("outline"):
         url = (element.get("xmlUrl") or element.get("xmlurl") or "").strip()
         if not url:
             continue
@@ -90,7 +91,7 @@ def import_document(
     """Register every feed of the document for ``city``; one result per outline, in document order."""
     outlines = parse(document)
     known = set(session.scalars(select(Topic.slug)))
-    results = []
+    results: list[dict[str, str | int | None]] = []
     for outline in outlines:
         spec = sources_service.SourceSpec(url=outline.url, title=outline.title, default_topics=[t for t in outline.topics if t in known])
         try:

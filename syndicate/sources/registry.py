@@ -196,11 +196,19 @@ def _check_references(registry: Registry) -> None:
             if unknown:
                 where = _where(file, ("sources", i, "topics"))
                 raise RegistryError(f"{where}: key 'sources[{i}].topics': unknown topic(s) {sorted(unknown)}")
-            key = canonical_url(source.url)
+            key = _key(source)
             if key in seen:
                 where = _where(file, ("sources", i, "url"))
                 raise RegistryError(f"{where}: key 'sources[{i}].url': {source.url} is already listed in {seen[key]}")
             seen[key] = file
+
+
+def _key(entry: SourceEntry) -> str:
+    """A listed source's canonical URL; ``SourceEntry.http_url`` refused a file whose URL has none."""
+    key = canonical_url(entry.url)
+    if key is None:
+        raise RegistryError(f"{entry.url}: not an http(s) URL")
+    return key
 
 
 def _assign(row, values: dict) -> bool:
@@ -215,12 +223,12 @@ def _assign(row, values: dict) -> bool:
 def sync(session: Session, registry: Registry) -> SyncReport:
     """Write the registry into the database. Sources that left the files are disabled, not deleted."""
     report = SyncReport()
-    for entry in registry.topics:
-        topic = session.scalar(select(Topic).where(Topic.slug == entry.slug)) or Topic(slug=entry.slug)
+    for topic_entry in registry.topics:
+        topic = session.scalar(select(Topic).where(Topic.slug == topic_entry.slug)) or Topic(slug=topic_entry.slug)
         session.add(topic)
         before = (topic.categories, topic.keywords, topic.exclude or [])
-        _assign(topic, entry.model_dump(exclude={"slug"}))
-        report.rules_changed |= before != (entry.categories, entry.keywords, entry.exclude)
+        _assign(topic, topic_entry.model_dump(exclude={"slug"}))
+        report.rules_changed |= before != (topic_entry.categories, topic_entry.keywords, topic_entry.exclude)
         report.topics += 1
     listed: set[str] = set()
     for slug, (file, content) in registry.cities.items():
@@ -230,11 +238,11 @@ def sync(session: Session, registry: Registry) -> SyncReport:
         session.flush()
         report.cities += 1
         for entry in content.sources:
-            key = canonical_url(entry.url)
+            key = _key(entry)
             listed.add(key)
             source = session.scalar(select(Source).where(Source.canonical_url == key))
             created = source is None
-            if created:
+            if source is None:
                 source = Source(canonical_url=key)
                 session.add(source)
             report.rules_changed |= not created and source.default_topics != entry.topics

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from syndicate.access import audit
 from syndicate.access.tokens import Principal
 from syndicate.clock import utcnow
+from syndicate.db import rowcount
 from syndicate.errors import Conflict, Invalid, NotFound, TooSoon
 from syndicate.ingest.due import QUEUED_LEASE
 from syndicate.ingest.refresh import RefreshConfig
@@ -277,7 +278,9 @@ def create_source(
         session.flush()
     except IntegrityError:  # registered concurrently by someone else
         session.rollback()
-        raise _already_registered(_existing(session, key)) from None
+        if (existing := _existing(session, key)) is None:
+            raise  # another constraint refused the row (the city is gone): no one registered the URL
+        raise _already_registered(existing) from None
     audit.record(session, actor=actor, action="source.create", city_id=city.id, target=source, after=audit.snapshot(source))
     session.commit()
     queued = _enqueue(session, source, enqueue) if spec.enabled else False
@@ -321,16 +324,22 @@ def request_refresh(session: Session, source: Source, *, actor: str, enqueue: En
     if not source.enabled:
         raise Conflict(f"Quelle {source.id} ist abgeschaltet", reason="source_disabled")
     now = now or utcnow()
-    claimed = session.execute(
-        update(Source)
-        .where(Source.id == source.id, or_(Source.last_manual_refresh_at.is_(None), Source.last_manual_refresh_at <= now - REFRESH_EVERY))
-        .values(last_manual_refresh_at=now, next_check_at=now + QUEUED_LEASE)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    claimed = rowcount(
+        session.execute(
+            update(Source)
+            .where(
+                Source.id == source.id, or_(Source.last_manual_refresh_at.is_(None), Source.last_manual_refresh_at <= now - REFRESH_EVERY)
+            )
+            .values(last_manual_refresh_at=now, next_check_at=now + QUEUED_LEASE)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if not claimed:
         session.rollback()
         session.refresh(source)
-        wait = (source.last_manual_refresh_at + REFRESH_EVERY - now).total_seconds()
+        last = source.last_manual_refresh_at
+        assert last is not None, "the claim failed on a refresh at or after the limit"
+        wait = (last + REFRESH_EVERY - now).total_seconds()
         raise TooSoon(
             f"Quelle {source.id} wurde gerade erst aktualisiert; nächster Versuch in {int(wait) + 1} s",
             retry_after=int(wait) + 1,

@@ -8,7 +8,9 @@ uvicorn with ``--proxy-headers --forwarded-allow-ips`` for that proxy.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import ipaddress
+from types import ModuleType
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -33,7 +35,8 @@ def client_allowed(host: str | None, allowed: str) -> bool:
         address = ipaddress.ip_address(host)
     except ValueError:
         return host in entries
-    candidates = [address] + ([address.ipv4_mapped] if getattr(address, "ipv4_mapped", None) else [])
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [address] + ([mapped] if mapped else [])
     for entry in entries:
         try:
             network = ipaddress.ip_network(entry, strict=False)
@@ -46,8 +49,9 @@ def client_allowed(host: str | None, allowed: str) -> bool:
 
 def is_operator_token(session: Session, secret: str) -> bool:
     """Through ``syndicate.access.tokens`` when it is there; else the stored hash (sha256), scope and revocation."""
+    tokens: ModuleType | None
     try:
-        from syndicate.access import tokens
+        tokens = importlib.import_module("syndicate.access.tokens")
     except ImportError:
         tokens = None
     if tokens is not None and hasattr(tokens, "verify"):

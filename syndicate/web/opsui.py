@@ -5,6 +5,7 @@ No JavaScript and no CDN: charts are SVG coordinates computed here and drawn by 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -63,7 +64,7 @@ def relative(value: datetime | None, now: datetime | None = None) -> str:
     return "fällig" if ahead <= 0 else ago(ahead).replace("vor ", "in ", 1)
 
 
-def sparkline(values: list[int | float], width: float = 84, height: float = 18) -> str:
+def sparkline(values: Sequence[float], width: float = 84, height: float = 18) -> str:
     """``points`` for an SVG polyline: values left to right, 0 at the bottom, the maximum at the top."""
     if not values:
         return ""

@@ -8,6 +8,7 @@ are all answered this way; every other path keeps FastAPI's default answers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
@@ -37,7 +38,7 @@ class Unauthorized(ServiceError):
     reason = "unauthorized"
 
 
-def problem(status: int, reason: str, message: str, headers: dict[str, str] | None = None, **extra) -> JSONResponse:
+def problem(status: int, reason: str, message: str, headers: Mapping[str, str] | None = None, **extra) -> JSONResponse:
     body = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
@@ -74,9 +75,11 @@ async def _http_error(request: Request, exc: StarletteHTTPException):
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(ServiceError, _service_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    # through the decorator form: it takes each handler with its own exception type, where
+    # add_exception_handler's annotation wants every handler to accept any Exception
+    app.exception_handler(ServiceError)(_service_error)
+    app.exception_handler(RequestValidationError)(_validation_error)
+    app.exception_handler(StarletteHTTPException)(_http_error)
 
 
 def documented(*statuses: int) -> dict:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -18,6 +18,14 @@ Url = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^[^\x00-\x20
 Title = Annotated[str, Field(min_length=1, max_length=300, pattern=TEXT)]
 TopicSlug = Annotated[str, Field(max_length=64, pattern=SLUG)]
 Interval = Annotated[int, Field(ge=60, le=7 * 86400, description="Sekunden")]
+
+
+# Values the database holds as plain strings; the models below check them when they are built, so the
+# casts where rows become models state what pydantic then verifies.
+HealthStatus = Literal["ok", "new", "failing", "disabled"]
+Origin = Literal["file", "api"]
+SourceKind = Literal["feed", "html"]
+FeedType = Literal["rss", "atom", "json", "rdf"]
 
 
 def _drop_default(schema: dict) -> None:
@@ -59,14 +67,15 @@ class SourceUpdate(_Input):
     """Only the fields given are changed; ``null`` clears title and interval bounds."""
 
     title: Title | None = None
-    default_topics: list[TopicSlug] = Field(default=None, max_length=20, json_schema_extra=_drop_default)
-    enabled: bool = Field(default=None, json_schema_extra=_drop_default)
+    # None only stands for "not given" (the route reads the fields set); null itself is refused
+    default_topics: list[TopicSlug] = Field(default=None, max_length=20, json_schema_extra=_drop_default)  # type: ignore[arg-type]
+    enabled: bool = Field(default=None, json_schema_extra=_drop_default)  # type: ignore[assignment]
     min_interval: Interval | None = None
     max_interval: Interval | None = None
 
 
 class SourceHealth(BaseModel):
-    status: Literal["ok", "new", "failing", "disabled"]
+    status: HealthStatus
     last_checked_at: datetime | None
     last_success_at: datetime | None
     next_check_at: datetime | None
@@ -83,7 +92,7 @@ class SourcePublic(BaseModel):
     title: str | None
     feed_title: str | None
     site_url: str | None
-    origin: Literal["file", "api"]
+    origin: Origin
     registry_file: str | None
     enabled: bool
     default_topics: list[str]
@@ -92,13 +101,13 @@ class SourcePublic(BaseModel):
     created_at: datetime | None
     last_manual_refresh_at: datetime | None
     health: SourceHealth
-    kind: Literal["feed", "html"] = "feed"
+    kind: SourceKind = "feed"
     extraction: dict | None = Field(default=None, description="Selektoren einer HTML-Quelle; null: bei jedem Abruf erkannt")
 
     @classmethod
     def of(cls, source: Source) -> SourcePublic:
         health = SourceHealth(
-            status=source.health,
+            status=cast(HealthStatus, source.health),
             last_checked_at=source.last_checked_at,
             last_success_at=source.last_success_at,
             next_check_at=source.next_check_at if source.enabled else None,
@@ -114,7 +123,7 @@ class SourcePublic(BaseModel):
             title=source.title,
             feed_title=source.feed_title,
             site_url=source.site_url,
-            origin=source.origin,
+            origin=cast(Origin, source.origin),
             registry_file=source.registry_file,
             enabled=source.enabled,
             default_topics=list(source.default_topics or []),
@@ -123,7 +132,7 @@ class SourcePublic(BaseModel):
             created_at=source.created_at,
             last_manual_refresh_at=source.last_manual_refresh_at,
             health=health,
-            kind=source.kind or "feed",
+            kind=cast(SourceKind, source.kind or "feed"),
             extraction=source.extraction,
         )
 
@@ -192,11 +201,11 @@ class DiscoverRequest(BaseModel):
 class DiscoveredFeed(BaseModel):
     url: str
     title: str | None
-    type: Literal["rss", "atom", "json", "rdf"]
+    type: FeedType
 
     @classmethod
     def of(cls, link: FeedLink) -> DiscoveredFeed:
-        return cls(url=link.url, title=link.title, type=link.type)
+        return cls(url=link.url, title=link.title, type=cast(FeedType, link.type))
 
 
 class DiscoverResult(BaseModel):

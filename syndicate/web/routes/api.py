@@ -24,6 +24,7 @@ from syndicate.web.schemas import (
     DiscoverRequest,
     DiscoverResult,
     FetchPublic,
+    FetchWarning,
     ImportResult,
     OpmlImported,
     PreviewPublic,
@@ -60,7 +61,7 @@ def create_source(
     return SourceCreated(
         source=SourcePublic.of(created.source),
         preview=PreviewPublic.of(created.preview),
-        warning=created.warning,
+        warning=FetchWarning(**created.warning) if created.warning else None,
         refresh_queued=created.queued,
     )
 

@@ -55,7 +55,9 @@ async def _respond(request: Request, query: FeedQuery, fmt: str) -> Response:
     runtime, cache = request.app.state.runtime, feed_cache(request)
     base = runtime.settings.public_url.rstrip("/")
     try:
-        feed = cache.peek(query, fmt, runtime.settings.public_url) or await run_in_threadpool(_load, runtime, cache, query, fmt)
+        feed = cache.peek(query, fmt, runtime.settings.public_url)
+        if feed is None:
+            feed = await run_in_threadpool(_load, runtime, cache, query, fmt)
     except UnknownFeed as exc:
         raise HTTPException(404, detail={"reason": exc.reason, "message": str(exc)}) from exc
     except InvalidCursor as exc:

@@ -105,16 +105,6 @@ class Source(Base):
 
     city: Mapped[City] = relationship(back_populates="sources")
 
-    @property
-    def health(self) -> str:
-        if not self.enabled:
-            return "disabled"
-        if self.error_count:
-            return "failing"
-        if self.last_success_at is None:
-            return "new"
-        return "ok"
-
 
 class Cluster(Base):
     __tablename__ = "clusters"

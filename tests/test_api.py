@@ -113,7 +113,7 @@ def test_list_shows_own_sources_with_health(api, session):
     assert rows[ok.id]["health"]["status"] == "ok" and rows[ok.id]["origin"] == "api"
     health = rows[failing.id]["health"]
     assert (health["status"], health["error_count"], health["last_error_reason"], health["last_http_status"]) == (
-        "failing",
+        "gone",  # the same state as /ops and the CLI show (syndicate.ops.states)
         3,
         "http_404",
         404,

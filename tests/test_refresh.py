@@ -13,6 +13,7 @@ from syndicate.clock import utcnow
 from syndicate.ingest import refresh as refresh_module
 from syndicate.ingest.refresh import refresh_source
 from syndicate.models import Article, FetchLog, Source
+from syndicate.ops.states import source_state
 from tests.conftest import make_source
 
 FIXTURES = Path(__file__).parent / "fixtures" / "refresh"
@@ -201,7 +202,7 @@ def test_http_500_is_recorded_with_backoff_and_keeps_articles(runtime, session, 
     assert row.last_error_message and "500" in row.last_error_message
     assert row.last_http_status == 500
     assert row.first_error_at == now
-    assert row.health == "failing"
+    assert source_state(row, now, broken_after=6 * 3600) == "failing"
     # backoff: min_interval is 60 s in the test settings, ±10 % jitter
     assert now + timedelta(seconds=50) <= row.next_check_at <= now + timedelta(seconds=70)
     logged = session.scalars(select(FetchLog).where(FetchLog.source_id == source.id).order_by(FetchLog.id)).all()

@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from syndicate.clock import utcnow
 from syndicate.models import AuditEntry, FetchLog, Source
+from syndicate.ops import states
 from syndicate.reader.discover import FeedLink
 from syndicate.sources.registry import SLUG, HtmlExtraction
 from syndicate.sources.service import Preview
@@ -66,7 +68,7 @@ class SourceUpdate(_Input):
 
 
 class SourceHealth(BaseModel):
-    status: Literal["ok", "new", "failing", "disabled"]
+    status: Literal["ok", "new", "deferred", "failing", "broken", "gone", "disabled"] = Field(description=states.DESCRIPTION)
     last_checked_at: datetime | None
     last_success_at: datetime | None
     next_check_at: datetime | None
@@ -96,9 +98,10 @@ class SourcePublic(BaseModel):
     extraction: dict | None = Field(default=None, description="Selektoren einer HTML-Quelle; null: bei jedem Abruf erkannt")
 
     @classmethod
-    def of(cls, source: Source) -> SourcePublic:
+    def of(cls, source: Source, broken_after: float) -> SourcePublic:
+        """``broken_after``: seconds of failure after which a source counts as broken (``ops_failing_alert_after``)."""
         health = SourceHealth(
-            status=source.health,
+            status=states.source_state(source, utcnow(), broken_after),
             last_checked_at=source.last_checked_at,
             last_success_at=source.last_success_at,
             next_check_at=source.next_check_at if source.enabled else None,

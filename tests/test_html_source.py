@@ -330,7 +330,7 @@ def test_cli_probe_proposes_selectors_and_add_registers_an_html_source(runtime, 
         make_source(s, "https://placeholder.example/x.xml", city="akdb")  # the city must exist
     done, (added,) = _cli(settings, "sources", "add", feed_server.url("/presse/"), "--city", "akdb")
     assert done.returncode == 0, done.stderr
-    assert added["kind"] == "html" and "3 articles" in added["detected"]
+    assert added["kind"] == "html" and added["items"] == 3 and added["warning"] is None
     with runtime.sessions() as s:
         row = s.get(Source, added["id"])
         assert row.kind == "html" and row.extraction["item"] == probe["selectors"]["item"]

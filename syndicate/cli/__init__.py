@@ -122,57 +122,66 @@ def sources_add(
     urls: Annotated[list[str], typer.Argument(help="feed URLs")],
     city: Annotated[str, typer.Option("--city", help="city slug")],
     title: Annotated[str | None, typer.Option("--title")] = None,
+    force: Annotated[bool, typer.Option("--force", help="register even when the test fetch finds no feed")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Register one or more feed URLs for a city (origin api)."""
+    """Register feed URLs for a city (origin api) as the API does: address policy, test fetch, audit entry, refresh queued.
+
+    The messages are the service's German ones, as a city sees them in the API; exit 1 when any URL was refused.
+    """
+    from syndicate.errors import ServiceError
+    from syndicate.sources import service
+    from syndicate.web.tasks import TaskQueue
+
     rt = _ready_runtime()
+    queue = TaskQueue(rt.settings.broker_url)
+    refused = 0
     with rt.sessions() as session:
         owner = session.scalar(select(City).where(City.slug == city))
         if owner is None:
-            _fail(f"unknown city {city!r}; run `syndicate sources sync` or check feeds/")
-        failed = False
+            _fail(f"Stadt {city!r} gibt es nicht; `syndicate sources sync` ausführen oder feeds/ prüfen")
         for url in urls:
-            key = canonical_url(url)
-            if key is None:
-                result = {"url": url, "error": "invalid_url", "message": "not an absolute http(s) URL"}
-                failed = True
-            elif (existing := session.scalar(select(Source).where(Source.canonical_url == key))) is not None:
-                result = {"url": url, "error": "already_registered", "id": existing.id}
-                failed = True
-            else:
-                kind, extraction, detected = _detect_kind(rt, url)
-                source = Source(city_id=owner.id, url=url, canonical_url=key, title=title, origin="api", kind=kind, extraction=extraction)
-                session.add(source)
-                session.commit()
-                result = {"url": url, "id": source.id, "kind": kind, "detected": detected}
-            _emit(result) if as_json else console.print(result)
-    if failed:
+            spec = service.SourceSpec(url=url, title=title)
+            try:
+                created = service.create_source(
+                    session, rt.client, rt.refresh_config, owner, spec, actor=CLI_ACTOR, enqueue=queue.refresh, force=force
+                )
+            except ServiceError as exc:
+                session.rollback()
+                refused += 1
+                _emit({"url": url, "error": exc.reason, "message": exc.message, **exc.extra}) if as_json else err.print(
+                    f"abgelehnt: {exc.message} ({exc.reason})", highlight=False, markup=False
+                )
+                continue
+            _emit(_created_row(url, created)) if as_json else console.print(_created_line(created), highlight=False, markup=False)
+    queue.close()
+    rt.close()
+    if refused:
         raise typer.Exit(1)
 
 
-def _detect_kind(rt: Runtime, url: str) -> tuple[str, dict | None, str]:
-    """feed, or html with detected selectors when the page is a newsroom without a feed; and what was found."""
-    from syndicate.sources.service import detect_source
+CLI_ACTOR = "cli"  # who the audit log names for changes made with this command
 
-    try:
-        found = detect_source(rt.client, url, rt.refresh_config)
-    except SyndicateError as exc:
-        return "feed", None, f"not checked ({exc.reason}: {exc.message})"
-    if found.is_feed:
-        return "feed", None, "a feed"
-    if found.feeds:
-        return (
-            "feed",
-            None,
-            "an HTML page that advertises feeds: " + ", ".join(link.url for link in found.feeds[:5]) + " (add one of those instead)",
-        )
-    if found.selectors is None:
-        return "feed", None, "an HTML page without a feed and without recognisable article blocks"
-    return (
-        "html",
-        found.selectors.as_dict(),
-        f"an HTML newsroom without a feed: {len(found.items)} articles, selectors {found.selectors.as_dict()}",
-    )
+
+def _created_row(url: str, created) -> dict:
+    preview = created.preview
+    return {
+        "url": url,
+        "id": created.source.id,
+        "kind": created.source.kind,
+        "feed_title": preview.feed_title if preview else None,
+        "items": preview.item_count if preview else None,
+        "warning": created.warning,
+        "refresh_queued": created.queued,
+    }
+
+
+def _created_line(created) -> str:
+    source, preview = created.source, created.preview
+    found = f"{preview.item_count} Meldungen" if preview else f"ohne Testabruf: {created.warning['message']}"
+    kind = "HTML-Seite" if source.kind == "html" else "Feed"
+    queued = "Abruf eingeplant" if created.queued else "Abruf beim nächsten Beat-Tick"
+    return f"Quelle {source.id} registriert: {source.url} ({kind}, {found}; {queued})"
 
 
 @sources_app.command("probe")

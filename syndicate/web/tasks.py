@@ -40,3 +40,7 @@ class TaskQueue:
 
     def websub_fanout(self) -> None:
         self.app.send_task(WEBSUB_FANOUT_TASK, queue=WEBSUB_QUEUE, retry=False)
+
+    def close(self) -> None:
+        if "app" in self.__dict__:
+            self.app.close()

@@ -197,6 +197,7 @@ def test_sources_add_refuses_what_the_api_refuses(settings, runtime, served):
     assert refused.returncode == 1 and forced.returncode == 1, refused.stderr + forced.stderr
     assert [(line["url"], line["error"]) for line in json_lines(refused.stdout)] == [(blocked, "blocked_address"), (missing, "http_404")]
     assert [line["error"] for line in json_lines(forced.stdout)] == ["blocked_address"]  # --force never passes the address policy
+    assert json_lines(refused.stdout)[0]["message"] == f"{blocked} wurde abgelehnt: die Adresse ist nicht erlaubt"  # as the API says
     with runtime.sessions() as session:
         assert session.scalars(select(Source.url).where(Source.url.in_([blocked, missing]))).all() == []
 

@@ -50,9 +50,12 @@ def _ready_runtime(settings: Settings | None = None) -> Runtime:
     return Runtime(settings)
 
 
-def _fail(message: str, code: int = 2) -> None:
-    """Print an error whole (no wrapping, no markup: paths and keys must stay greppable) and exit."""
-    sys.stderr.write(f"Fehler: {message}\n")
+def _fail(message: str, code: int = 2, *, german: bool = False) -> None:
+    """Print an error whole (no wrapping, no markup: paths and keys must stay greppable) and exit.
+
+    Operator commands speak English; ``german`` for a message of the source service, which speaks to
+    cities in German, so that the line does not mix both."""
+    sys.stderr.write(f"{'Fehler' if german else 'error'}: {message}\n")
     raise typer.Exit(code)
 
 
@@ -139,7 +142,7 @@ def sources_add(
     with rt.sessions() as session:
         owner = session.scalar(select(City).where(City.slug == city))
         if owner is None:
-            _fail(f"Stadt {city!r} gibt es nicht; `syndicate sources sync` ausführen oder feeds/ prüfen")
+            _fail(f"Stadt {city!r} gibt es nicht; `syndicate sources sync` ausführen oder feeds/ prüfen", german=True)
         for url in urls:
             spec = service.SourceSpec(url=url, title=title)
             try:
@@ -262,7 +265,7 @@ def sources_export(
         try:
             text = registry_export.city_toml(session, city)
         except ServiceError as exc:
-            _fail(exc.message)
+            _fail(exc.message, german=True)
     if output is None:
         sys.stdout.write(text)
     elif output.exists():
@@ -276,23 +279,6 @@ topics_app = typer.Typer(help="Topics", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 articles_app = typer.Typer(help="Articles", no_args_is_help=True)
 app.add_typer(articles_app, name="articles")
-RECLASSIFY_TASK = "syndicate.reclassify"  # workers/tasks.py, maintenance queue
-
-
-def _send_task(broker_url: str, name: str) -> None:
-    """Enqueue a task by name (nothing here imports ``workers``)."""
-    from celery import Celery
-
-    from syndicate.db import ensure_sqlite_dir
-
-    if broker_url.startswith("sqla+"):
-        ensure_sqlite_dir(broker_url.removeprefix("sqla+"))
-    client = Celery("syndicate-cli", broker=broker_url, set_as_current=False)
-    client.conf.update(task_ignore_result=True, broker_connection_retry_on_startup=False, broker_connection_max_retries=1)
-    try:
-        client.send_task(name, queue="maintenance", retry=False)
-    finally:
-        client.close()
 
 
 def _queue_reclassify(rt: Runtime) -> None:
@@ -302,11 +288,16 @@ def _queue_reclassify(rt: Runtime) -> None:
     with rt.sessions() as session:
         if session.execute(select(Article.id).limit(1)).first() is None:
             return  # nothing stored yet
+    from syndicate.web.tasks import RECLASSIFY_TASK, TaskQueue
+
+    queue = TaskQueue(rt.settings.broker_url)
     try:
-        _send_task(rt.settings.broker_url, RECLASSIFY_TASK)
+        queue.reclassify()
     except Exception as exc:  # the broker's own errors: tell the operator how to do it by hand
         err.print(f"topic rules changed, but {RECLASSIFY_TASK} could not be queued ({exc}); run `syndicate topics reclassify`")
         return
+    finally:
+        queue.close()
     console.print(f"topic rules changed: stored articles will be re-classified ({RECLASSIFY_TASK} queued)")
 
 
@@ -407,7 +398,7 @@ def token_create(
         try:
             token, secret = tokens.create(session, city=city, name=name)
         except ServiceError as exc:
-            _fail(exc.message)
+            _fail(exc.message, german=True)
         scope = "operator" if operator else f"city:{city}"
     if as_json:
         _emit({"id": token.id, "token": secret, "scope": scope})
@@ -445,7 +436,7 @@ def token_revoke(token_id: int) -> None:
         try:
             tokens.revoke(session, token_id)
         except ServiceError as exc:
-            _fail(exc.message)
+            _fail(exc.message, german=True)
     console.print(f"token {token_id} revoked")
 
 
@@ -502,9 +493,7 @@ def _parse_one(rt: Runtime, ref: str, now: datetime) -> dict:
 
     content_type, base = None, None
     if ref.startswith(("http://", "https://")):
-        result = fetching.fetch(rt.client, ref, limits=rt.refresh_config.fetch_limits)
-        if (error := result.error()) is not None:
-            raise error
+        result = fetching.fetch_ok(rt.client, ref, limits=rt.refresh_config.fetch_limits)
         content, content_type, base = result.content, result.content_type, result.final_url
     else:
         path = Path(ref)
@@ -568,7 +557,7 @@ def publish(
         try:
             body = build_feed(session, FeedQuery(kind=kind, slug=slug, limit=rt.settings.feed_limit), fmt, rt.settings.public_url)
         except UnknownFeed as exc:
-            _fail(str(exc))
+            _fail(str(exc), german=True)
     sys.stdout.buffer.write(body + b"\n")
 
 

@@ -368,10 +368,7 @@ def _read_article_pages(session: Session, client: httpx.Client, source: Source, 
 def _get(session: Session, client: httpx.Client, url: str, config: RefreshConfig) -> fetching.FetchResult:
     """One more page of an HTML source, under the same host budget and limits as the list page."""
     with politeness.host_slot(session.get_bind(), url, config.host_limits):
-        result = fetching.fetch(client, url, limits=config.fetch_limits)
-    if (error := result.error()) is not None:
-        raise error
-    return result
+        return fetching.fetch_ok(client, url, limits=config.fetch_limits)
 
 
 def _parse(result: fetching.FetchResult) -> ParsedFeed:

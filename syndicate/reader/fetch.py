@@ -180,6 +180,14 @@ def fetch(
     raise errors.TooManyRedirects(f"more than {limits.max_redirects} redirects starting at {url}")
 
 
+def fetch_ok(client: httpx.Client, url: str, *, limits: FetchLimits | None = None) -> FetchResult:
+    """``fetch`` for one document that must be there: an answer other than 2xx is raised as the reader's error."""
+    result = fetch(client, url, limits=limits)
+    if (error := result.error()) is not None:
+        raise error
+    return result
+
+
 def _request(client: httpx.Client, url: str, headers: dict, limits: FetchLimits) -> tuple[int, dict[str, str], bytes, int]:
     received = 0
     try:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from syndicate.access import audit
 from syndicate.access.tokens import Principal
 from syndicate.clock import utcnow
-from syndicate.errors import Conflict, Invalid, NotFound, TooSoon
+from syndicate.errors import Conflict, Invalid, NotFound, TooSoon, german
 from syndicate.ingest.due import QUEUED_LEASE
 from syndicate.ingest.refresh import RefreshConfig
 from syndicate.models import City, FetchLog, Source, Topic
@@ -103,11 +103,7 @@ def fetch_log(session: Session, source: Source, limit: int) -> list[FetchLog]:
 
 
 def _get(client: httpx.Client, url: str, config: RefreshConfig) -> fetching.FetchResult:
-    fetching.check_url(url)
-    result = fetching.fetch(client, url, limits=config.fetch_limits)
-    if (error := result.error()) is not None:
-        raise error
-    return result
+    return fetching.fetch_ok(client, url, limits=config.fetch_limits)
 
 
 def preview(client: httpx.Client, url: str, config: RefreshConfig, selectors: dict | None = None, html: bool = False) -> Preview:
@@ -121,7 +117,8 @@ def preview(client: httpx.Client, url: str, config: RefreshConfig, selectors: di
         feed = parse(result.content, url=result.final_url, content_type=result.content_type)
     except NotAFeed as exc:  # a web page: name the feeds it advertises
         if links := find_feed_links(result.text(), result.final_url):
-            raise NotAFeed(f"{exc.message}; die Seite bietet diese Feeds an: {', '.join(link.url for link in links[:5])}") from exc
+            advertised = tuple(link.url for link in links[:5])
+            raise NotAFeed(f"{exc.message}; the page advertises these feeds: {', '.join(advertised)}", advertised=advertised) from exc
         raise
     newest = sorted(feed.entries, key=lambda e: e.published or e.updated or _OLDEST, reverse=True)
     titles = [title for title in (_line(plain_title(e.title), 300) for e in newest) if title][:3]
@@ -135,7 +132,7 @@ def discover(client: httpx.Client, url: str, config: RefreshConfig) -> tuple[str
     try:
         result = _get(client, url, config)
     except SyndicateError as exc:
-        raise Invalid(f"{url}: {exc.message}", reason=exc.reason) from exc
+        raise Invalid(f"{url}: {german(exc)}", reason=exc.reason) from exc
     try:
         feed = parse(result.content, url=result.final_url, content_type=result.content_type)
         return result.final_url, [FeedLink(result.final_url, _line(plain_title(feed.title), 300), _kind(feed.format))]
@@ -226,8 +223,8 @@ def _test_fetch(client: httpx.Client, spec: SourceSpec, config: RefreshConfig, f
     except SyndicateError as exc:
         if not force or exc.reason in ALWAYS_REFUSED:
             hint = "" if exc.reason in ALWAYS_REFUSED else " (mit force: true trotzdem registrieren)"
-            raise Invalid(f"{url} wurde abgelehnt: {exc.message}{hint}", reason=exc.reason) from exc
-        return None, {"reason": exc.reason, "message": exc.message}
+            raise Invalid(f"{url} wurde abgelehnt: {german(exc)}{hint}", reason=exc.reason) from exc
+        return None, {"reason": exc.reason, "message": german(exc)}
 
 
 def create_source(

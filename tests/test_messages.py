@@ -83,3 +83,22 @@ def test_the_api_answers_its_own_errors_in_german(api):
     assert invalid["reason"] == "invalid_request" and invalid["message"].startswith("ungültige Anfrage: ")
     assert "body.url: ist zu kurz" in invalid["message"] and "body.farbe: ist hier nicht vorgesehen" in invalid["message"]
     assert not ENGLISH.search(invalid["message"]), invalid["message"]
+
+
+def test_a_blocked_address_is_named_not_allowed_without_what_it_resolves_to(api, session, runtime, feed_server):
+    feed_server.add("/presse.xml", rss("Presse", ["Eine Meldung"]), headers={"Content-Type": "application/rss+xml"})
+    url = feed_server.url("/presse.xml").replace("127.0.0.1", "127.0.0.2")  # only 127.0.0.1/32 is allowed
+    stored = add_source(session, make_city(session, "muenchen"), url)  # registered when the name still pointed elsewhere
+    poll(runtime, session, stored.id)
+
+    refused = api.call("POST", "/api/v1/cities/muenchen/sources", "muenchen", json={"url": url + "?neu", "force": True}).json()
+    discovered = api.call("POST", "/api/v1/discover", "muenchen", json={"url": url}).json()
+    health = api.call("GET", f"/api/v1/sources/{stored.id}", "muenchen").json()["health"]
+    fetches = api.call("GET", f"/api/v1/sources/{stored.id}/fetches", "muenchen").json()
+
+    assert (refused["reason"], discovered["reason"], health["last_error_reason"]) == ("blocked_address",) * 3
+    assert refused["message"] == f"{url}?neu wurde abgelehnt: die Adresse ist nicht erlaubt"
+    assert discovered["message"] == f"{url}: die Adresse ist nicht erlaubt"
+    assert health["last_error_message"] == fetches[0]["message"] == "die Adresse ist nicht erlaubt"
+    with runtime.sessions() as other:  # the operator's view keeps the details
+        assert "resolves to 127.0.0.2" in other.get(type(stored), stored.id).last_error_message

@@ -147,7 +147,7 @@ def sources_add(
             spec = service.SourceSpec(url=url, title=title)
             try:
                 created = service.create_source(
-                    session, rt.client, rt.refresh_config, owner, spec, actor=CLI_ACTOR, enqueue=queue.refresh, force=force
+                    session, rt.client, rt.refresh_config, owner, spec, actor=CLI_ACTOR, enqueue=queue.refresh, force=force, operator=True
                 )
             except ServiceError as exc:
                 session.rollback()

@@ -174,7 +174,10 @@ def _existing(session: Session, key: str) -> Source | None:
     return session.scalar(select(Source).where(Source.canonical_url == key))
 
 
-def _already_registered(source: Source) -> Conflict:
+def _already_registered(source: Source, city: City, operator: bool) -> Conflict:
+    """The conflict as the caller may see it: another participant's source is named by nobody but an operator."""
+    if source.city_id != city.id and not operator:
+        return Conflict("diese Adresse ist bereits von einem anderen Teilnehmer registriert", reason="already_registered")
     where = f", verwaltet in {source.registry_file}" if source.origin == "file" else ""
     return Conflict(
         f"{source.url} ist bereits als Quelle {source.id} von {source.city.slug} registriert{where}",
@@ -237,20 +240,23 @@ def create_source(
     actor: str,
     enqueue: Enqueue,
     force: bool = False,
+    operator: bool = False,
 ) -> Created:
-    """Validate (URL, address policy, not yet registered, test fetch), store, audit, commit, enqueue."""
+    """Validate (URL, address policy, not yet registered, test fetch), store, audit, commit, enqueue.
+
+    ``operator``: the caller may see every city's sources, so a conflict names the registered source."""
     key = canonical_url(spec.url) if len(spec.url) <= 2000 and not CONTROL.search(spec.url) else None
     if key is None:
         raise Invalid(f"{spec.url[:200]!r} ist keine absolute http(s)-URL", reason="invalid_url")
     if (existing := _existing(session, key)) is not None:
-        raise _already_registered(existing)
+        raise _already_registered(existing, city, operator)
     _check_topics(session, spec.default_topics)
     _check_interval(spec.min_interval, spec.max_interval)
     session.commit()  # end the read transaction: the test fetch may take a while
     shown, warning = _test_fetch(client, spec, config, force)
     final_key = canonical_url(shown.final_url) if shown else None
     if final_key and final_key != key and (existing := _existing(session, final_key)) is not None:
-        raise _already_registered(existing)
+        raise _already_registered(existing, city, operator)
     title = _line(spec.title, 300)
     title = None if shown and title == shown.feed_title else title  # the feed's own title is no override
     source = Source(
@@ -274,7 +280,7 @@ def create_source(
         session.flush()
     except IntegrityError:  # registered concurrently by someone else
         session.rollback()
-        raise _already_registered(_existing(session, key)) from None
+        raise _already_registered(_existing(session, key), city, operator) from None
     audit.record(session, actor=actor, action="source.create", city_id=city.id, target=source, after=audit.snapshot(source))
     session.commit()
     queued = _enqueue(session, source, enqueue) if spec.enabled else False

@@ -62,7 +62,15 @@ def create_source(
         extraction=body.extraction.model_dump(exclude_none=True) if body.extraction else None,
     )
     created = sources_service.create_source(
-        session, runtime.client, runtime.refresh_config, city, spec, actor=principal.actor, enqueue=queue.refresh, force=body.force
+        session,
+        runtime.client,
+        runtime.refresh_config,
+        city,
+        spec,
+        actor=principal.actor,
+        enqueue=queue.refresh,
+        force=body.force,
+        operator=principal.is_operator,
     )
     return SourceCreated(
         source=_public(created.source, runtime),

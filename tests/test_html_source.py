@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from syndicate.ingest.refresh import refresh_source
 from syndicate.models import Article, ArticleTopic, FetchLog, Source, Topic
-from syndicate.publish.feeds import FeedQuery, build_feed
+from syndicate.publish.feeds import FeedQuery, render_feed
 from syndicate.reader import html_source
 from syndicate.reader.errors import SelectorsMatchedNothing
 from syndicate.reader.html_source import Selectors
@@ -285,7 +285,7 @@ def test_refresh_akdb_with_article_pages_fills_topics_and_costs_one_request_per_
     slugs = set(session.scalars(select(Topic.slug).join(ArticleTopic).where(ArticleTopic.article_id == stored.id)))
     assert {"it-sicherheit", "digitalisierung"} <= slugs
     for topic in ("it-sicherheit", "digitalisierung"):  # and subscribers of both topic feeds see it
-        feed = feedparser.parse(build_feed(session, FeedQuery(kind="topic", slug=topic), "atom", "http://127.0.0.1:8000"))
+        feed = feedparser.parse(render_feed(session, FeedQuery(kind="topic", slug=topic), "atom", "http://127.0.0.1:8000").body)
         assert feed.bozo == 0 and stored.url in [e.link for e in feed.entries], topic
 
     again = poll(runtime, session, source.id)

@@ -470,3 +470,17 @@ def test_a_cluster_merged_away_by_another_worker_after_the_read_is_stored_again_
     original, copy = articles(session, first)[0], articles(session, second)[0]
     assert original.cluster_id == copy.cluster_id != old_cluster
     assert session.get(Cluster, old_cluster) is None
+
+
+@pytest.mark.parametrize(
+    "declared, stored",
+    [("de-DE", "de-DE"), ("de_AT", "de-AT"), (" de ", "de"), ("Deutsch (Bayern)", None), ("x" * 30, None), ("", None)],
+)
+def test_new_articles_keep_the_language_their_feed_declares(runtime, session, feed_server, declared, stored):
+    from tests.api_fixtures import RSS_TYPE, rss
+
+    body = rss("Pressemitteilungen", ["Eine Meldung", "Noch eine"]).replace("<link>", f"<language>{declared}</language><link>", 1)
+    feed_server.add("/sprache.xml", body, headers=RSS_TYPE)
+    source = make_source(session, feed_server.url("/sprache.xml"))
+    assert poll(runtime, session, source.id).new == 2
+    assert session.scalars(select(Article.language).where(Article.source_id == source.id)).all() == [stored, stored]

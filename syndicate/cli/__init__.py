@@ -19,7 +19,7 @@ from syndicate.cli import up as runner
 from syndicate.ingest.refresh import refresh_source
 from syndicate.models import City, Source
 from syndicate.ops import status
-from syndicate.publish.feeds import FORMATS, FeedQuery, UnknownFeed, build_feed
+from syndicate.publish.feeds import FORMATS, FeedQuery, UnknownFeed, render_feed
 from syndicate.reader import fetch as fetching
 from syndicate.reader.errors import SyndicateError
 from syndicate.reader.normalise import canonical_url, feed_title, normalise_entry
@@ -555,7 +555,7 @@ def publish(
     kind, slug = ("all", None) if feed == "all" else ("city", feed[5:]) if feed.startswith("city:") else ("topic", feed)
     with rt.sessions() as session:
         try:
-            body = build_feed(session, FeedQuery(kind=kind, slug=slug, limit=rt.settings.feed_limit), fmt, rt.settings.public_url)
+            body = render_feed(session, FeedQuery(kind=kind, slug=slug, limit=rt.settings.feed_limit), fmt, rt.settings.public_url).body
         except UnknownFeed as exc:
             _fail(str(exc), german=True)
     sys.stdout.buffer.write(body + b"\n")
@@ -570,7 +570,7 @@ def export(directory: Path) -> None:
     with rt.sessions() as session:
         refs = feedindex.feeds(session, limit=rt.settings.feed_limit)
         files = {
-            f"{ref.path.removeprefix('/feeds/')}.{fmt}": build_feed(session, ref.query, fmt, rt.settings.public_url)
+            f"{ref.path.removeprefix('/feeds/')}.{fmt}": render_feed(session, ref.query, fmt, rt.settings.public_url).body
             for ref in refs
             for fmt in FORMATS
         }

@@ -37,7 +37,7 @@ from syndicate.reader import fetch as fetching
 from syndicate.reader.discover import find_feed_links
 from syndicate.reader.errors import SyndicateError
 from syndicate.reader.hints import feed_interval
-from syndicate.reader.normalise import Entry, canonical_url, feed_title, normalise_entry
+from syndicate.reader.normalise import Entry, canonical_url, feed_title, language_tag, normalise_entry
 from syndicate.reader.parse import ParsedFeed, parse
 from syndicate.settings import Settings
 from syndicate.topics import rules as topics
@@ -45,8 +45,6 @@ from syndicate.topics import rules as topics
 
 @dataclass(frozen=True)
 class RefreshConfig:
-    max_body_bytes: int
-    max_redirects: int
     default_interval: int
     min_interval: int
     max_interval: int
@@ -60,8 +58,6 @@ class RefreshConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> RefreshConfig:
         return cls(
-            max_body_bytes=settings.max_body_bytes,
-            max_redirects=settings.max_redirects,
             default_interval=settings.default_interval,
             min_interval=settings.min_interval,
             max_interval=settings.max_interval,
@@ -294,7 +290,13 @@ def _store(session: Session, polls: list[_Poll], now: datetime) -> None:
     """The new documents stored together; then each source's success: counts, interval, validators, moves."""
     documents = [p for p in polls if p.entries is not None]
     if documents:
-        all_counts = store_documents(session, [(p.source, p.entries) for p in documents], topics.load_rules(session), now)
+        all_counts = store_documents(
+            session,
+            [(p.source, p.entries) for p in documents],
+            topics.load_rules(session),
+            now,
+            languages=[language_tag(p.feed.language) for p in documents],
+        )
         for poll, counts in zip(documents, all_counts):
             config, source, feed, result = poll.config, poll.source, poll.feed, poll.result
             _apply_counts(poll.outcome, counts)

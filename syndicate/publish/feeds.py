@@ -372,10 +372,6 @@ def etag_for(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def build_feed(session: Session, query: FeedQuery, fmt: str, public_url: str) -> bytes:
-    return render_feed(session, query, fmt, public_url).body
-
-
 def render_feed(session: Session, query: FeedQuery, fmt: str, public_url: str, meta: FeedMeta | None = None) -> RenderedFeed:
     if fmt not in FORMATS:
         raise UnknownFeed(f"das Format {fmt!r} gibt es nicht (rss, atom, json)")

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import email.utils
 import re
-import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -44,8 +43,6 @@ class FetchResult:
     content: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     permanent_redirect: str | None = None
-    elapsed_ms: int = 0
-    wire_bytes: int = 0
 
     @property
     def not_modified(self) -> bool:
@@ -140,16 +137,9 @@ def fetch(
     *,
     etag: str | None = None,
     last_modified: str | None = None,
-    max_bytes: int | None = None,
-    max_redirects: int | None = None,
     limits: FetchLimits | None = None,
 ) -> FetchResult:
     limits = limits or FetchLimits()
-    if max_bytes is not None:  # the keyword form, for one-off fetches
-        limits = replace(limits, max_bytes=max_bytes)
-    if max_redirects is not None:
-        limits = replace(limits, max_redirects=max_redirects)
-    started = time.monotonic()
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
@@ -159,7 +149,7 @@ def fetch(
     with deadline(limits.deadline):
         for _hop in range(limits.max_redirects + 1):
             check_url(current)
-            status, response_headers, content, wire = _request(client, current, headers, limits)
+            status, response_headers, content = _request(client, current, headers, limits)
             if status in REDIRECTS and "location" in response_headers:
                 all_permanent = all_permanent and status in PERMANENT
                 current = urljoin(current, response_headers["location"])
@@ -174,8 +164,6 @@ def fetch(
                 content=content,
                 headers=response_headers,
                 permanent_redirect=current if current != url and all_permanent else None,
-                elapsed_ms=int((time.monotonic() - started) * 1000),
-                wire_bytes=wire,
             )
     raise errors.TooManyRedirects(f"more than {limits.max_redirects} redirects starting at {url}")
 
@@ -188,17 +176,15 @@ def fetch_ok(client: httpx.Client, url: str, *, limits: FetchLimits | None = Non
     return result
 
 
-def _request(client: httpx.Client, url: str, headers: dict, limits: FetchLimits) -> tuple[int, dict[str, str], bytes, int]:
-    received = 0
+def _request(client: httpx.Client, url: str, headers: dict, limits: FetchLimits) -> tuple[int, dict[str, str], bytes]:
     try:
         with client.stream("GET", url, headers=headers) as response:
             if response.status_code in REDIRECTS or response.status_code == 304:
-                return response.status_code, _lower(response.headers), b"", 0
+                return response.status_code, _lower(response.headers), b""
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limits.max_bytes:
                 raise errors.TooLarge(f"Content-Length {declared} exceeds the limit of {limits.max_bytes} bytes")
-            body, received = _read_body(response, limits)
-            return response.status_code, _lower(response.headers), body, received
+            return response.status_code, _lower(response.headers), _read_body(response, limits)
     except httpx.TimeoutException as exc:
         raise errors.FetchTimeout(f"timed out fetching {url}: {exc or exc.__class__.__name__}") from exc
     except httpx.ConnectError as exc:
@@ -213,7 +199,7 @@ def _request(client: httpx.Client, url: str, headers: dict, limits: FetchLimits)
         raise errors.NetworkError(f"HTTP failure for {url}: {exc}") from exc
 
 
-def _read_body(response: httpx.Response, limits: FetchLimits) -> tuple[bytes, int]:
+def _read_body(response: httpx.Response, limits: FetchLimits) -> bytes:
     decoder = decoder_for(response.headers.get("content-encoding"))
     cap = limits.max_decoded_bytes or limits.max_bytes
     body, received = bytearray(), 0
@@ -234,7 +220,7 @@ def _read_body(response: httpx.Response, limits: FetchLimits) -> tuple[bytes, in
             raise errors.TooLarge(f"body exceeds the limit of {limits.max_bytes} bytes")
         add(decoder.feed(chunk))
     add(decoder.flush())
-    return bytes(body), received
+    return bytes(body)
 
 
 def _lower(headers: httpx.Headers) -> dict[str, str]:

@@ -7,7 +7,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -50,7 +50,7 @@ def _ready_runtime(settings: Settings | None = None) -> Runtime:
     return Runtime(settings)
 
 
-def _fail(message: str, code: int = 2, *, german: bool = False) -> None:
+def _fail(message: str, code: int = 2, *, german: bool = False) -> NoReturn:
     """Print an error whole (no wrapping, no markup: paths and keys must stay greppable) and exit.
 
     Operator commands speak English; ``german`` for a message of the source service, which speaks to

@@ -18,8 +18,10 @@ This module needs only the row, so the web layer can use it without the broker c
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal, get_args
 
-STATES = ("ok", "new", "deferred", "failing", "broken", "gone", "disabled")
+State = Literal["ok", "new", "deferred", "failing", "broken", "gone", "disabled"]
+STATES: tuple[State, ...] = get_args(State)
 PROBLEM_STATES = frozenset({"failing", "broken", "gone"})
 GONE_REASONS = frozenset({"http_404", "http_410"})
 DESCRIPTION = (
@@ -29,7 +31,7 @@ DESCRIPTION = (
 )
 
 
-def source_state(source, now: datetime, broken_after: float) -> str:
+def source_state(source, now: datetime, broken_after: float) -> State:
     """The state of a source: a ``Source``, or any row with the columns used here (``status.SOURCE_COLUMNS``)."""
     if not source.enabled:
         return "disabled"

@@ -69,7 +69,7 @@ class SourceUpdate(_Input):
 
 
 class SourceHealth(BaseModel):
-    status: Literal["ok", "new", "deferred", "failing", "broken", "gone", "disabled"] = Field(description=states.DESCRIPTION)
+    status: states.State = Field(description=states.DESCRIPTION)
     last_checked_at: datetime | None
     last_success_at: datetime | None
     next_check_at: datetime | None

@@ -64,8 +64,8 @@ enable_utc = True
 task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
-# refresh floods never starve delivery: publishing, WebSub and upkeep have their own queues
-task_queues = (Queue("refresh"), Queue("publish"), Queue("websub"), Queue("maintenance"))
+# refresh floods never starve delivery: WebSub and upkeep have their own queues (feeds are rendered by the web process)
+task_queues = (Queue("refresh"), Queue("websub"), Queue("maintenance"))
 task_default_queue = "maintenance"
 task_routes = {
     "syndicate.refresh_source": {"queue": "refresh"},
@@ -78,7 +78,6 @@ task_routes = {
     "syndicate.write_static": {"queue": "websub"},  # delivery of the merged feeds, like WebSub
     "syndicate.reclassify": {"queue": "maintenance"},
     "syndicate.maintenance": {"queue": "maintenance"},
-    "syndicate.publish_*": {"queue": "publish"},  # no publish task yet; rendering runs in the web process
 }
 
 worker_send_task_events = True

@@ -8,7 +8,7 @@ LSH buckets and per-source sentence counts, published at a steady rate (150 a da
 history as long as the size needs; ``--same-span`` squeezes every size into the same 30 days
 instead (the near-duplicate window then holds 100× more articles at 100,000).
 
-Then ``--measure`` new items go through the real store path (``store_entries``: tombstone
+Then ``--measure`` new items go through the real store path (``store_documents``: tombstone
 check, key lookup, previous-version check, insert, exact and near-duplicate clustering,
 buckets, sentence counts, topics with the real rules) in documents of 10 items, committed per
 document as a refresh does: 60 % new stories, 25 % near-duplicate republications of recent
@@ -38,7 +38,7 @@ from sqlalchemy import insert, select  # noqa: E402
 from syndicate import db as migrate  # noqa: E402
 from syndicate.db import make_engine, make_session_factory  # noqa: E402
 from syndicate.dedupe.rules import epoch  # noqa: E402
-from syndicate.dedupe.store import store_entries  # noqa: E402
+from syndicate.dedupe.store import store_documents  # noqa: E402
 from syndicate.models import Article, ArticleBucket, City, Cluster, Source, SourcePassage  # noqa: E402
 from syndicate.reader import neardup  # noqa: E402
 from syndicate.reader.fingerprint import normalised_text  # noqa: E402
@@ -180,7 +180,6 @@ def setup(url: str, size: int, same_span: bool, texts: Texts) -> tuple[list[int]
                 "content_html": "",
                 "text": text,
                 "content_hash": hashlib.sha256((normalised_text(title) + "\n" + normalised_text(text)).encode()).hexdigest(),
-                "simhash": 0,
                 "author": None,
                 "categories": [],
                 "language": "de",
@@ -250,7 +249,7 @@ def measure(url: str, source_ids: list[int], items: list[tuple[int, RawEntry]]) 
                 document.setdefault(index, []).append(normalise_entry(raw, base=None, now=END, future_tolerance=3600))
             began = time.perf_counter()
             for index, entries in document.items():
-                store_entries(session, sources[index], entries, rules, END)
+                store_documents(session, [(sources[index], entries)], rules, END)
             session.commit()
             elapsed += time.perf_counter() - began
     engine.dispose()

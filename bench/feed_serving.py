@@ -90,7 +90,6 @@ def populate(url: str, entries: int) -> None:
                     content_html=f"<p>{text}</p><p><a href='https://example.org/{i}'>Mehr</a></p>",
                     text=text,
                     content_hash=f"{i}-{k}",
-                    simhash=i,
                     categories=["Klimaschutz", "Energie"],
                     published_at=published + timedelta(minutes=k),
                     changed_at=published,

@@ -111,7 +111,6 @@ def populate(url: str, n_sources: int, n_fetches: int, n_articles: int) -> None:
                     "title": f"Meldung {k}",
                     "text": "",
                     "content_hash": f"{k:064x}",
-                    "simhash": 0,
                     "categories": [],
                     "published_at": now - timedelta(hours=k % 336),
                     "first_seen_at": now - timedelta(hours=k % 336),

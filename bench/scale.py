@@ -237,7 +237,7 @@ def server_stats(base: str) -> dict:
     return httpx.get(f"{base}/stats", timeout=10).json()
 
 
-def declare_queues(broker_url: str, names=("refresh", "publish", "websub", "maintenance")) -> None:
+def declare_queues(broker_url: str, names=("refresh", "websub", "maintenance")) -> None:
     """Create the queues before workers start: two workers starting at once on a fresh embedded
     (sqla) broker race to INSERT the same kombu_queue row and one dies (UNIQUE constraint failed)."""
     from kombu import Connection

@@ -109,16 +109,6 @@ class Source(Base):
 
     city: Mapped[City] = relationship(back_populates="sources")
 
-    @property
-    def health(self) -> str:
-        if not self.enabled:
-            return "disabled"
-        if self.error_count:
-            return "failing"
-        if self.last_success_at is None:
-            return "new"
-        return "ok"
-
 
 class Cluster(Base):
     __tablename__ = "clusters"
@@ -151,11 +141,10 @@ class Article(Base):
     content_html: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text, default="")
     content_hash: Mapped[str] = mapped_column(String(64))
-    simhash: Mapped[int] = mapped_column(BigInteger, default=0)
     author: Mapped[str | None] = mapped_column(String(300))
     categories: Mapped[list] = mapped_column(JSON, default=list)
     enclosures: Mapped[list | None] = mapped_column(JSON, default=list)  # [{href, type, length}]: images, audio, documents
-    language: Mapped[str | None] = mapped_column(String(20))
+    language: Mapped[str | None] = mapped_column(String(20))  # the feed's language tag when the article was first stored
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

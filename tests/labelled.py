@@ -65,7 +65,7 @@ def run(session: Session, data: dict, policy: dedupe.Policy = dedupe.POLICY) -> 
     keys: dict[str, tuple[int, str]] = {}
     for record in data["records"]:
         source, entry = sources[record["source"]], entry_of(record)
-        store.store_entries(session, source, [entry], [], datetime.fromisoformat(record["seen"]), policy=policy)
+        store.store_documents(session, [(source, [entry])], [], datetime.fromisoformat(record["seen"]), policy=policy)
         keys[record["id"]] = (source.id, item_keys([entry])[0])
     session.flush()
     result = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -113,7 +114,7 @@ def test_list_shows_own_sources_with_health(api, session):
     assert rows[ok.id]["health"]["status"] == "ok" and rows[ok.id]["origin"] == "api"
     health = rows[failing.id]["health"]
     assert (health["status"], health["error_count"], health["last_error_reason"], health["last_http_status"]) == (
-        "failing",
+        "gone",  # the same state as /ops and the CLI show (syndicate.ops.states)
         3,
         "http_404",
         404,
@@ -199,11 +200,18 @@ def test_create_when_the_broker_is_down_leaves_the_source_due_for_beat(api, sess
 def test_create_refuses_a_registered_canonical_url_naming_the_source(api, session, feed_server, variant):
     serve_feed(feed_server)
     url = feed_server.url("/presse.xml")
-    existing = add_source(session, session.get(City, city_id(session, "augsburg")), url, origin="file", registry_file="feeds/augsburg.toml")
-    answer = api.call("POST", "/api/v1/cities/muenchen/sources", "muenchen", json={"url": variant.format(url=url, port=feed_server.port)})
-    body = problem(answer, 409, "already_registered")
-    assert body["existing"] == {"id": existing.id, "city": "augsburg", "url": url, "origin": "file", "registry_file": "feeds/augsburg.toml"}
-    assert str(existing.id) in body["message"] and "feeds/augsburg.toml" in body["message"]
+    registry_file = "/srv/syndicate/feeds/augsburg.toml"  # an absolute path on the server, as sync stores it
+    existing = add_source(session, session.get(City, city_id(session, "augsburg")), url, origin="file", registry_file=registry_file)
+    posted = {"url": variant.format(url=url, port=feed_server.port)}
+    for_operator = problem(api.call("POST", "/api/v1/cities/muenchen/sources", "operator", json=posted), 409, "already_registered")
+    for_owner = problem(api.call("POST", "/api/v1/cities/augsburg/sources", "augsburg", json=posted), 409, "already_registered")
+    for_other = problem(api.call("POST", "/api/v1/cities/muenchen/sources", "muenchen", json=posted), 409, "already_registered")
+    for body in (for_operator, for_owner):
+        assert body["existing"] == {"id": existing.id, "city": "augsburg", "url": url, "origin": "file", "registry_file": registry_file}
+        assert str(existing.id) in body["message"] and registry_file in body["message"]
+    # another participant learns only that the address is taken: no id, city, URL or path of the server
+    assert for_other["message"] == "diese Adresse ist bereits von einem anderen Teilnehmer registriert" and "existing" not in for_other
+    assert not {str(existing.id), "augsburg", url, registry_file} & set(re.findall(r"[^\s,]+", for_other["message"]))
     assert session.scalar(select(func.count(Source.id))) == 1 and api.queue.sent == []
 
 

@@ -13,7 +13,7 @@ from kombu import Connection
 from sqlalchemy import func, select
 
 from syndicate.models import Article, FetchLog
-from syndicate.publish.feeds import FeedQuery, build_feed
+from syndicate.publish.feeds import FeedQuery, render_feed
 from tests import processes
 from tests.conftest import ROOT, cli_env, make_source
 
@@ -76,7 +76,7 @@ def test_worker_polls_local_source_and_article_reaches_merged_feed(runtime, sess
     assert route.hits >= 1
 
     with runtime.sessions() as s:
-        body = build_feed(s, FeedQuery(kind="topic", slug="mobilitaet"), "rss", settings.public_url)
+        body = render_feed(s, FeedQuery(kind="topic", slug="mobilitaet"), "rss", settings.public_url).body
         log = s.scalars(select(FetchLog).where(FetchLog.source_id == source.id)).first()
     parsed = feedparser.parse(body)
     assert parsed.bozo == 0

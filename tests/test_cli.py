@@ -174,3 +174,54 @@ def test_export_writes_every_feed(settings, runtime, served, tmp_path):
     assert len(written) == 3 * (1 + 5 + 1) + 1  # all, five topics, one city, each in three formats; plus the OPML
     opml = (tmp_path / "out" / "feeds.opml").read_text()
     assert opml.count("<outline") == 7 and "/feeds/cities/fuerth.atom" in opml
+
+
+# ---------------------------------------------------------------- sources add: the API's service
+
+
+def _munich(runtime) -> None:
+    from tests.conftest import make_source
+
+    with runtime.sessions() as session:
+        make_source(session, "https://placeholder.example/x.xml", city="muenchen")  # the city must exist
+
+
+def test_sources_add_refuses_what_the_api_refuses(settings, runtime, served):
+    _munich(runtime)
+    blocked = served.url("/fuerth.xml").replace("127.0.0.1", "127.0.0.2")  # only 127.0.0.1/32 is allowed
+    missing = served.url("/gibt-es-nicht.xml")
+
+    refused = syndicate(settings, "sources", "add", blocked, missing, "--city", "muenchen", "--json")
+    forced = syndicate(settings, "sources", "add", blocked, "--city", "muenchen", "--force", "--json")
+
+    assert refused.returncode == 1 and forced.returncode == 1, refused.stderr + forced.stderr
+    assert [(line["url"], line["error"]) for line in json_lines(refused.stdout)] == [(blocked, "blocked_address"), (missing, "http_404")]
+    assert [line["error"] for line in json_lines(forced.stdout)] == ["blocked_address"]  # --force never passes the address policy
+    assert json_lines(refused.stdout)[0]["message"] == f"{blocked} wurde abgelehnt: die Adresse ist nicht erlaubt"  # as the API says
+    with runtime.sessions() as session:
+        assert session.scalars(select(Source.url).where(Source.url.in_([blocked, missing]))).all() == []
+
+
+def test_sources_add_registers_with_an_audit_entry_and_a_queued_refresh(settings, runtime, served):
+    from syndicate.models import AuditEntry
+    from syndicate.ops import queues
+    from tests.conftest import purge_queues
+
+    _munich(runtime)
+    purge_queues(settings.broker_url)
+    missing = served.url("/gibt-es-nicht.xml")
+
+    done = syndicate(settings, "sources", "add", served.url("/fuerth.xml"), "--city", "muenchen", "--json")
+    forced = syndicate(settings, "sources", "add", missing, "--city", "muenchen", "--force", "--json")
+
+    assert done.returncode == 0 and forced.returncode == 0, done.stderr + forced.stderr
+    (added,), (kept,) = json_lines(done.stdout), json_lines(forced.stdout)
+    assert (added["kind"], added["items"], added["warning"], added["refresh_queued"]) == ("feed", 2, None, True)
+    assert kept["warning"]["reason"] == "http_404" and kept["items"] is None
+    with runtime.sessions() as session:
+        entries = session.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.target_id).order_by(AuditEntry.id)).all()
+        source = session.get(Source, added["id"])
+        assert (source.origin, source.feed_title, source.city.slug) == ("api", "Rathaus Umschau", "muenchen")
+    assert entries == [("cli", "source.create", added["id"]), ("cli", "source.create", kept["id"])]
+    assert queues.depth(settings.broker_url)["refresh"] == 2
+    purge_queues(settings.broker_url)

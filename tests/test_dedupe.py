@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from syndicate.clock import utcnow
-from syndicate.dedupe.store import store_entries
+from syndicate.dedupe.store import store_documents
 from syndicate.ingest.refresh import refresh_source
 from syndicate.models import Article, Cluster, Source
 from syndicate.reader.normalise import normalise_entry
@@ -98,13 +98,13 @@ def test_storing_the_same_entries_twice_does_not_duplicate(runtime, topics):
     with runtime.sessions() as session:
         source = make_source(session, "https://ru.muenchen.de/rss")
         rules = topic_rules.load_rules(session)
-        first = store_entries(session, source, entries, rules, now)
+        first = store_documents(session, [(source, entries)], rules, now)[0]
         session.commit()
     with runtime.sessions() as other:  # a second worker with the same document
         source = other.get(Source, source.id)
-        second = store_entries(
-            other, source, _entries("muenchen.xml", "https://ru.muenchen.de/rss", now), topic_rules.load_rules(other), now
-        )
+        second = store_documents(
+            other, [(source, _entries("muenchen.xml", "https://ru.muenchen.de/rss", now))], topic_rules.load_rules(other), now
+        )[0]
         other.commit()
     assert (first.new, first.updated) == (2, 0)
     assert (second.new, second.updated, second.duplicates) == (0, 0, 0)
@@ -124,7 +124,7 @@ def test_insert_race_on_the_same_item_key_is_absorbed(runtime, topics, monkeypat
     with runtime.sessions() as session:
         source = make_source(session, "https://ru.muenchen.de/rss")
         rules = topic_rules.load_rules(session)
-        assert store_entries(session, source, entries[:1], rules, now).new == 1
+        assert store_documents(session, [(source, entries[:1])], rules, now)[0].new == 1
         session.commit()
 
         def tables():
@@ -140,7 +140,7 @@ def test_insert_race_on_the_same_item_key_is_absorbed(runtime, topics, monkeypat
             return {}
 
         monkeypatch.setattr(store, "_known", lookup_misses)
-        counts = store_entries(session, source, entries, rules, now)
+        counts = store_documents(session, [(source, entries)], rules, now)[0]
         session.commit()
         monkeypatch.setattr(store, "_known", real_known)
 
@@ -152,7 +152,7 @@ def test_insert_race_on_the_same_item_key_is_absorbed(runtime, topics, monkeypat
         orphans = select(func.count(Cluster.id)).where(~Cluster.id.in_(select(Article.cluster_id).where(Article.cluster_id.is_not(None))))
         assert session.scalar(orphans) == 0
         # stored once more, normally: nothing new
-        assert (store_entries(session, source, entries, rules, now).new, tables()) == (0, after)
+        assert (store_documents(session, [(source, entries)], rules, now)[0].new, tables()) == (0, after)
 
 
 def test_probes_of_a_document_are_the_probes_of_its_items():

@@ -388,6 +388,20 @@ def test_refresh_tasks_route_to_the_refresh_queue_with_limits_above_their_work()
     assert refresh_source.autoretry_for and refresh_sources.autoretry_for and refresh_sources.retry_jitter
 
 
+def test_every_declared_queue_has_a_task_and_the_same_queues_are_declared_watched_and_served():
+    """No queue without a task: operators are told to run workers for the queues declared here."""
+    import celeryconfig
+    from syndicate.cli.up import CELERY_QUEUES
+    from syndicate.ops.queues import QUEUES
+    from workers import app
+
+    app.loader.import_default_modules()  # registers the tasks of workers/
+    declared = {queue.name for queue in celeryconfig.task_queues}
+    routed = {app.amqp.router.route({}, name)["queue"].name for name in app.tasks if name.startswith("syndicate.")}
+    assert declared == routed == set(CELERY_QUEUES) == set(QUEUES)
+    assert "publish" not in declared
+
+
 def test_the_embedded_broker_polls_for_the_next_message_without_idling_a_second(broker_url):
     from kombu import Connection
 

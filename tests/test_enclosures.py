@@ -5,7 +5,7 @@ from __future__ import annotations
 import feedparser
 
 from syndicate.ingest.refresh import refresh_source
-from syndicate.publish.feeds import FeedQuery, build_feed
+from syndicate.publish.feeds import FeedQuery, render_feed
 from tests.conftest import make_source
 from tests.test_feed_formats import check_atom, check_json, check_rss
 
@@ -27,11 +27,11 @@ def test_enclosure_is_stored_and_republished_in_every_format(runtime, session, f
     image = "https://www.fuerth.de/bilder/park.jpg"  # made absolute against the feed's link
 
     query = FeedQuery(kind="all")
-    rss = feedparser.parse(build_feed(session, query, "rss", "http://127.0.0.1:8000"))
-    atom = feedparser.parse(build_feed(session, query, "atom", "http://127.0.0.1:8000"))
-    check_rss(build_feed(session, query, "rss", "http://127.0.0.1:8000"))  # RSS 2.0 / RFC 4287 rules, JSON Feed schema
-    check_atom(build_feed(session, query, "atom", "http://127.0.0.1:8000"))
-    document = check_json(build_feed(session, query, "json", "http://127.0.0.1:8000"))
+    rss = feedparser.parse(render_feed(session, query, "rss", "http://127.0.0.1:8000").body)
+    atom = feedparser.parse(render_feed(session, query, "atom", "http://127.0.0.1:8000").body)
+    check_rss(render_feed(session, query, "rss", "http://127.0.0.1:8000").body)  # RSS 2.0 / RFC 4287 rules, JSON Feed schema
+    check_atom(render_feed(session, query, "atom", "http://127.0.0.1:8000").body)
+    document = check_json(render_feed(session, query, "json", "http://127.0.0.1:8000").body)
     assert rss.bozo == 0 and atom.bozo == 0
     for parsed in (rss, atom):
         park, council = parsed.entries

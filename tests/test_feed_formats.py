@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 from lxml import etree
 
-from syndicate.publish.feeds import FeedQuery, build_feed
+from syndicate.publish.feeds import FeedQuery, render_feed
 from tests.conftest import FIXTURES, make_source
 from tests.test_dedupe import poll_all, server  # noqa: F401 - server is a fixture
 
@@ -134,7 +134,7 @@ def check_json(body: bytes) -> dict:
 
 @pytest.mark.parametrize("scope", SCOPES)
 def test_rss_satisfies_rss_2_0(session, stories, scope):
-    body = build_feed(session, SCOPES[scope], "rss", PUBLIC)
+    body = render_feed(session, SCOPES[scope], "rss", PUBLIC).body
     parsed = parsed_ok(body)
     channel = check_rss(body)
     items = channel.findall("item")
@@ -149,7 +149,7 @@ def test_rss_satisfies_rss_2_0(session, stories, scope):
 
 @pytest.mark.parametrize("scope", SCOPES)
 def test_atom_satisfies_rfc_4287(session, stories, scope):
-    body = build_feed(session, SCOPES[scope], "atom", PUBLIC)
+    body = render_feed(session, SCOPES[scope], "atom", PUBLIC).body
     parsed = parsed_ok(body)
     feed = check_atom(body)
     entries = feed.findall(f"{ATOM}entry")
@@ -163,7 +163,7 @@ def test_atom_satisfies_rfc_4287(session, stories, scope):
 
 @pytest.mark.parametrize("scope", SCOPES)
 def test_json_feed_validates_against_the_1_1_schema(session, stories, scope):
-    document = check_json(build_feed(session, SCOPES[scope], "json", PUBLIC))
+    document = check_json(render_feed(session, SCOPES[scope], "json", PUBLIC).body)
     assert document["hubs"] == [{"type": "WebSub", "url": f"{PUBLIC}/websub"}]
     assert scope == "filtered" or document["items"]
     for item in document["items"]:
@@ -190,7 +190,7 @@ def test_the_schema_rejects_what_the_spec_forbids():
 @pytest.mark.parametrize("fmt", ["rss", "atom", "json"])
 def test_empty_feed_is_valid_in_every_format(session, topics, fmt):
     make_source(session, "https://ru.muenchen.de/rss", city="muenchen", name="Landeshauptstadt München")
-    body = build_feed(session, FeedQuery("city", "muenchen"), fmt, PUBLIC)
+    body = render_feed(session, FeedQuery("city", "muenchen"), fmt, PUBLIC).body
     if fmt == "json":
         assert check_json(body)["items"] == []
     else:

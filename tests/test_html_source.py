@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from syndicate.ingest.refresh import refresh_source
 from syndicate.models import Article, ArticleTopic, FetchLog, Source, Topic
-from syndicate.publish.feeds import FeedQuery, build_feed
+from syndicate.publish.feeds import FeedQuery, render_feed
 from syndicate.reader import html_source
 from syndicate.reader.errors import SelectorsMatchedNothing
 from syndicate.reader.html_source import Selectors
@@ -285,7 +285,7 @@ def test_refresh_akdb_with_article_pages_fills_topics_and_costs_one_request_per_
     slugs = set(session.scalars(select(Topic.slug).join(ArticleTopic).where(ArticleTopic.article_id == stored.id)))
     assert {"it-sicherheit", "digitalisierung"} <= slugs
     for topic in ("it-sicherheit", "digitalisierung"):  # and subscribers of both topic feeds see it
-        feed = feedparser.parse(build_feed(session, FeedQuery(kind="topic", slug=topic), "atom", "http://127.0.0.1:8000"))
+        feed = feedparser.parse(render_feed(session, FeedQuery(kind="topic", slug=topic), "atom", "http://127.0.0.1:8000").body)
         assert feed.bozo == 0 and stored.url in [e.link for e in feed.entries], topic
 
     again = poll(runtime, session, source.id)
@@ -330,7 +330,7 @@ def test_cli_probe_proposes_selectors_and_add_registers_an_html_source(runtime, 
         make_source(s, "https://placeholder.example/x.xml", city="akdb")  # the city must exist
     done, (added,) = _cli(settings, "sources", "add", feed_server.url("/presse/"), "--city", "akdb")
     assert done.returncode == 0, done.stderr
-    assert added["kind"] == "html" and "3 articles" in added["detected"]
+    assert added["kind"] == "html" and added["items"] == 3 and added["warning"] is None
     with runtime.sessions() as s:
         row = s.get(Source, added["id"])
         assert row.kind == "html" and row.extraction["item"] == probe["selectors"]["item"]

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import BigInteger, Column, MetaData, Table, select, text
 from sqlalchemy.orm import Session
 
 from syndicate import db
 from syndicate.clock import utcnow
 from syndicate.db import make_engine
 from syndicate.dedupe.rules import epoch, probe
-from syndicate.dedupe.store import store_entries
+from syndicate.dedupe.store import store_documents
 from syndicate.models import Article, ArticleBucket, City, Cluster, Source
 from syndicate.reader.normalise import Entry, html_to_text
 from tests.conftest import make_source
+
+
+def _articles_before_0014() -> Table:
+    """articles as revisions up to 0013 have it: with simhash, NOT NULL and no server default (dropped by 0014)."""
+    table = Article.__table__.to_metadata(MetaData())
+    table.append_column(Column("simhash", BigInteger, nullable=False, default=0))
+    return table
 
 
 def _articles_at(url: str, revision: str, published: list[datetime]):
@@ -28,9 +35,12 @@ def _articles_at(url: str, revision: str, published: list[datetime]):
         source = Source(city_id=city.id, url="https://a.example/rss", canonical_url="https://a.example/rss")
         session.add(source)
         session.flush()
-        session.add_all(
-            Article(id=n, source_id=source.id, item_key=f"k{n}", title="T", content_hash="h", published_at=moment)
-            for n, moment in enumerate(published, start=1)
+        session.execute(
+            _articles_before_0014().insert(),
+            [
+                {"id": n, "source_id": source.id, "item_key": f"k{n}", "title": "T", "content_hash": "h", "published_at": moment}
+                for n, moment in enumerate(published, start=1)
+            ],
         )
         session.commit()
     return engine
@@ -110,19 +120,20 @@ def test_0011_recomputes_stored_buckets_so_old_articles_are_found_again(tmp_path
     with Session(engine) as session:  # an article stored at 0010, its buckets made by the former signature
         augsburg = make_source(session, "https://augsburg.example/rss", city="augsburg")
         session.add(Cluster(id=1, representative_id=None, published_at=published, updated_at=published, created_at=published))
-        session.add(
-            Article(
-                id=1,
-                source_id=augsburg.id,
-                item_key="k1",
-                title="Warnung vor falschen Zahlungsaufforderungen",
-                summary_html=STORY,
-                content_html="",
-                text=html_to_text(STORY),
-                content_hash="h",
-                published_at=published,
-                cluster_id=1,
-            )
+        session.execute(
+            _articles_before_0014().insert(),
+            {
+                "id": 1,
+                "source_id": augsburg.id,
+                "item_key": "k1",
+                "title": "Warnung vor falschen Zahlungsaufforderungen",
+                "summary_html": STORY,
+                "content_html": "",
+                "text": html_to_text(STORY),
+                "content_hash": "h",
+                "published_at": published,
+                "cluster_id": 1,
+            },
         )
         session.flush()
         session.add_all(ArticleBucket(bucket=-(2**63) + n, published=epoch(published), article_id=1) for n in range(25))
@@ -145,7 +156,7 @@ def test_0011_recomputes_stored_buckets_so_old_articles_are_found_again(tmp_path
             STORY + "<p>Weitere Hinweise gibt die Polizei.</p>",
             published + timedelta(days=1),
         )
-        counts = store_entries(session, nuernberg, [copy], [], utcnow())
+        counts = store_documents(session, [(nuernberg, [copy])], [], utcnow())[0]
         session.commit()
         assert (counts.new, counts.duplicates) == (1, 1)
         assert session.scalar(select(Article.cluster_id).where(Article.source_id == nuernberg.id)) == 1
@@ -196,3 +207,59 @@ def test_0013_keeps_every_bucket_row_without_the_foreign_key_and_its_index(tmp_p
     assert "WITHOUT ROWID" in schema and "REFERENCES" not in schema
     assert not {i for i in indexes if not i.startswith("sqlite_autoindex")}
     assert left == {1, 2, 99}
+
+
+def test_0014_drops_simhash_and_keeps_every_article_and_what_points_at_it(tmp_path):
+    url = f"sqlite:///{tmp_path}/old.db"
+    published = datetime(2025, 3, 4, 9, 30, 15, tzinfo=UTC)
+    engine = _articles_at(url, "0013", [published, published])
+    with engine.begin() as connection:  # rows that point at the articles with ON DELETE CASCADE
+        connection.execute(
+            text("INSERT INTO topics (id, slug, title, categories, keywords, exclude) VALUES (1, 't', 'T', '[]', '[]', '[]')")
+        )
+        connection.execute(text("INSERT INTO article_topics (article_id, topic_id, reason) VALUES (1, 1, 'keyword'), (2, 1, 'keyword')"))
+        connection.execute(text("INSERT INTO item_aliases (source_id, item_key, article_id) VALUES (1, 'alt', 2)"))
+        connection.execute(text("UPDATE articles SET simhash = 7"))
+    engine.dispose()
+
+    def state() -> tuple:
+        engine = make_engine(url)
+        with engine.connect() as connection:
+            columns = {row[1] for row in connection.execute(text("PRAGMA table_info(articles)"))}
+            kept = (
+                connection.execute(text("SELECT id, item_key, title FROM articles ORDER BY id")).all(),
+                connection.execute(text("SELECT article_id, topic_id FROM article_topics ORDER BY article_id")).all(),
+                connection.execute(text("SELECT item_key, article_id FROM item_aliases")).all(),
+            )
+        engine.dispose()
+        return columns, kept
+
+    before_columns, before = state()
+    db.upgrade(url, "0014")
+    upgraded_columns, upgraded = state()
+    db.upgrade(url, "head")  # and the models work on it
+    engine = make_engine(url)
+    with Session(engine) as session:
+        assert [a.language for a in session.scalars(select(Article).order_by(Article.id))] == [None, None]
+    engine.dispose()
+    from alembic import command
+
+    command.downgrade(db.alembic_config(url), "0013")
+    downgraded_columns, downgraded = state()
+
+    assert "simhash" in before_columns and before_columns - upgraded_columns == {"simhash"}
+    assert (
+        upgraded
+        == downgraded
+        == before
+        == (
+            [(1, "k1", "T"), (2, "k2", "T")],
+            [(1, 1), (2, 1)],
+            [("alt", 2)],
+        )
+    )
+    assert downgraded_columns == before_columns
+    engine = make_engine(url)
+    with engine.connect() as connection:  # back at 0013: the column is there again, 0 for the rows that lost it
+        assert connection.execute(text("SELECT simhash FROM articles ORDER BY id")).scalars().all() == [0, 0]
+    engine.dispose()

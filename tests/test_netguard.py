@@ -10,7 +10,7 @@ import time
 import pytest
 
 from syndicate.reader import errors, netguard
-from syndicate.reader.fetch import fetch, make_client
+from syndicate.reader.fetch import FetchLimits, fetch, make_client
 from syndicate.reader.netguard import AddressPolicy, classify, is_public
 from tests.conftest import FeedServer
 
@@ -254,7 +254,7 @@ def test_policy_resolve_literal_blocked_without_connecting():
 
 def _fetch(policy: list[str], url: str, **kw):
     with make_client(AddressPolicy(policy), timeout=5, user_agent="t") as client:
-        return fetch(client, url, max_bytes=kw.get("max_bytes", 1_000_000), max_redirects=kw.get("max_redirects", 5))
+        return fetch(client, url, limits=FetchLimits(max_bytes=kw.get("max_bytes", 1_000_000), max_redirects=kw.get("max_redirects", 5)))
 
 
 def test_allowed_loopback_fetch_works(feed_server):

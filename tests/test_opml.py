@@ -116,7 +116,10 @@ def test_import_reports_each_outline_and_goes_on(api, session, feed_server):
     ]
     created = session.get(Source, results[0]["id"])
     assert (created.title, created.default_topics, created.city.slug) == ("Gute Nachrichten", ["digitalisierung"], "muenchen")
-    assert str(existing.id) in results[2]["message"]
+    assert (
+        results[2]["message"] == "diese Adresse ist bereits von einem anderen Teilnehmer registriert"
+        and str(existing.id) not in results[2]["message"]
+    )
     assert api.queue.sent == [created.id]
     entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "city.opml_import"))
     assert entry.after == {"created": 1, "refused": 4} and entry.actor.endswith("city:muenchen")

@@ -1,4 +1,4 @@
-"""Merged feeds from build_feed: one entry per story, newest first, topic and city scopes, filters."""
+"""Merged feeds from render_feed: one entry per story, newest first, topic and city scopes, filters."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import feedparser
 import pytest
 
-from syndicate.publish.feeds import FeedQuery, UnknownFeed, build_feed
+from syndicate.publish.feeds import FeedQuery, UnknownFeed, render_feed
 from tests.conftest import make_source
 from tests.test_dedupe import PHISHING, poll_all, server  # noqa: F401 - server is a fixture
 
@@ -26,7 +26,7 @@ def stories(runtime, session, topics, server):  # noqa: F811
 
 
 def feed(session, fmt="rss", **query):
-    body = build_feed(session, FeedQuery(**query), fmt, PUBLIC)
+    body = render_feed(session, FeedQuery(**query), fmt, PUBLIC).body
     if fmt == "json":
         return json.loads(body)
     parsed = feedparser.parse(body)
@@ -137,17 +137,17 @@ def test_city_filter_outside_a_city_feed_gives_nothing(session, stories):
 
 def test_unknown_feeds_raise(session, topics):
     with pytest.raises(UnknownFeed):
-        build_feed(session, FeedQuery(kind="topic", slug="raumfahrt"), "rss", PUBLIC)
+        render_feed(session, FeedQuery(kind="topic", slug="raumfahrt"), "rss", PUBLIC)
     with pytest.raises(UnknownFeed):
-        build_feed(session, FeedQuery(kind="city", slug="atlantis"), "rss", PUBLIC)
+        render_feed(session, FeedQuery(kind="city", slug="atlantis"), "rss", PUBLIC)
     with pytest.raises(UnknownFeed):
-        build_feed(session, FeedQuery(), "pdf", PUBLIC)
+        render_feed(session, FeedQuery(), "pdf", PUBLIC)
 
 
 def test_empty_feed_is_valid_and_stable(session, topics):
     make_source(session, "https://ru.muenchen.de/rss", city="muenchen", name="Landeshauptstadt München")
     for fmt in ("rss", "atom"):
-        first = build_feed(session, FeedQuery(kind="city", slug="muenchen"), fmt, PUBLIC)
+        first = render_feed(session, FeedQuery(kind="city", slug="muenchen"), fmt, PUBLIC).body
         parsed = feedparser.parse(first)
         assert parsed.bozo == 0 and parsed.entries == []
-        assert build_feed(session, FeedQuery(kind="city", slug="muenchen"), fmt, PUBLIC) == first  # cacheable by ETag
+        assert render_feed(session, FeedQuery(kind="city", slug="muenchen"), fmt, PUBLIC).body == first  # cacheable by ETag

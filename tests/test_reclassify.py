@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from syndicate.dedupe.store import store_entries
+from syndicate.dedupe.store import store_documents
 from syndicate.models import ArticleTopic, Source, Topic
 from syndicate.ops import queues
 from syndicate.reader.normalise import normalise_entry
@@ -47,7 +47,7 @@ def memberships(session) -> dict[str, tuple[str, str, str]]:
 @pytest.fixture
 def stored(runtime, session, topics, settings):  # topics: the real topics.toml synced
     source = make_source(session, "https://www.augsburg.de/rss", city="augsburg")
-    store_entries(session, source, entries(), topic_rules.load_rules(session), NOW)
+    store_documents(session, [(source, entries())], topic_rules.load_rules(session), NOW)
     session.commit()
     return source
 

@@ -13,6 +13,7 @@ from syndicate.clock import utcnow
 from syndicate.ingest import refresh as refresh_module
 from syndicate.ingest.refresh import refresh_source
 from syndicate.models import Article, FetchLog, Source
+from syndicate.ops.states import source_state
 from tests.conftest import make_source
 
 FIXTURES = Path(__file__).parent / "fixtures" / "refresh"
@@ -201,7 +202,7 @@ def test_http_500_is_recorded_with_backoff_and_keeps_articles(runtime, session, 
     assert row.last_error_message and "500" in row.last_error_message
     assert row.last_http_status == 500
     assert row.first_error_at == now
-    assert row.health == "failing"
+    assert source_state(row, now, broken_after=6 * 3600) == "failing"
     # backoff: min_interval is 60 s in the test settings, ±10 % jitter
     assert now + timedelta(seconds=50) <= row.next_check_at <= now + timedelta(seconds=70)
     logged = session.scalars(select(FetchLog).where(FetchLog.source_id == source.id).order_by(FetchLog.id)).all()
@@ -504,3 +505,17 @@ def test_refresh_in_groups_commits_per_group_and_runs_a_failing_group_one_by_one
     assert [o.status for o in outcomes] == ["new"] * 5
     assert count(session, Article) == 5
     assert len(commits) == 4  # groups 1 and 3 one commit each; group 2, rolled back, then one per source
+
+
+@pytest.mark.parametrize(
+    "declared, stored",
+    [("de-DE", "de-DE"), ("de_AT", "de-AT"), (" de ", "de"), ("Deutsch (Bayern)", None), ("x" * 30, None), ("", None)],
+)
+def test_new_articles_keep_the_language_their_feed_declares(runtime, session, feed_server, declared, stored):
+    from tests.api_fixtures import RSS_TYPE, rss
+
+    body = rss("Pressemitteilungen", ["Eine Meldung", "Noch eine"]).replace("<link>", f"<language>{declared}</language><link>", 1)
+    feed_server.add("/sprache.xml", body, headers=RSS_TYPE)
+    source = make_source(session, feed_server.url("/sprache.xml"))
+    assert poll(runtime, session, source.id).new == 2
+    assert session.scalars(select(Article.language).where(Article.source_id == source.id)).all() == [stored, stored]

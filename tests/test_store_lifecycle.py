@@ -381,7 +381,7 @@ def test_articles_inserted_plainly_are_stored_as_sqlalchemy_stores_them(runtime,
         k: v for k, v in by_sqlalchemy.items() if k not in ("id", "item_key")
     }
     article = session.get(Article, plain["id"])
-    assert (article.published_at, article.categories, article.text, article.simhash) == (published, ["Digitalisierung", "Ä"], "", 0)
+    assert (article.published_at, article.categories, article.text, article.language) == (published, ["Digitalisierung", "Ä"], "", None)
 
 
 def test_clusters_inserted_plainly_are_stored_as_sqlalchemy_stores_them(session):

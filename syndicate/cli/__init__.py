@@ -19,7 +19,7 @@ from syndicate.cli import up as runner
 from syndicate.ingest.refresh import refresh_in_groups
 from syndicate.models import City, Source
 from syndicate.ops import status
-from syndicate.publish.feeds import FORMATS, FeedQuery, UnknownFeed, build_feed
+from syndicate.publish.feeds import FORMATS, FeedQuery, UnknownFeed, render_feed
 from syndicate.reader import fetch as fetching
 from syndicate.reader.errors import SyndicateError
 from syndicate.reader.normalise import canonical_url, feed_title, normalise_entry
@@ -50,9 +50,12 @@ def _ready_runtime(settings: Settings | None = None) -> Runtime:
     return Runtime(settings)
 
 
-def _fail(message: str, code: int = 2) -> NoReturn:
-    """Print an error whole (no wrapping, no markup: paths and keys must stay greppable) and exit."""
-    sys.stderr.write(f"Fehler: {message}\n")
+def _fail(message: str, code: int = 2, *, german: bool = False) -> NoReturn:
+    """Print an error whole (no wrapping, no markup: paths and keys must stay greppable) and exit.
+
+    Operator commands speak English; ``german`` for a message of the source service, which speaks to
+    cities in German, so that the line does not mix both."""
+    sys.stderr.write(f"{'Fehler' if german else 'error'}: {message}\n")
     raise typer.Exit(code)
 
 
@@ -122,58 +125,66 @@ def sources_add(
     urls: Annotated[list[str], typer.Argument(help="feed URLs")],
     city: Annotated[str, typer.Option("--city", help="city slug")],
     title: Annotated[str | None, typer.Option("--title")] = None,
+    force: Annotated[bool, typer.Option("--force", help="register even when the test fetch finds no feed")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Register one or more feed URLs for a city (origin api)."""
+    """Register feed URLs for a city (origin api) as the API does: address policy, test fetch, audit entry, refresh queued.
+
+    The messages are the service's German ones, as a city sees them in the API; exit 1 when any URL was refused.
+    """
+    from syndicate.errors import ServiceError
+    from syndicate.sources import service
+    from syndicate.web.tasks import TaskQueue
+
     rt = _ready_runtime()
+    queue = TaskQueue(rt.settings.broker_url)
+    refused = 0
     with rt.sessions() as session:
         owner = session.scalar(select(City).where(City.slug == city))
         if owner is None:
-            _fail(f"unknown city {city!r}; run `syndicate sources sync` or check feeds/")
-        failed = False
+            _fail(f"Stadt {city!r} gibt es nicht; `syndicate sources sync` ausführen oder feeds/ prüfen", german=True)
         for url in urls:
-            result: dict[str, object]
-            key = canonical_url(url)
-            if key is None:
-                result = {"url": url, "error": "invalid_url", "message": "not an absolute http(s) URL"}
-                failed = True
-            elif (existing := session.scalar(select(Source).where(Source.canonical_url == key))) is not None:
-                result = {"url": url, "error": "already_registered", "id": existing.id}
-                failed = True
-            else:
-                kind, extraction, detected = _detect_kind(rt, url)
-                source = Source(city_id=owner.id, url=url, canonical_url=key, title=title, origin="api", kind=kind, extraction=extraction)
-                session.add(source)
-                session.commit()
-                result = {"url": url, "id": source.id, "kind": kind, "detected": detected}
-            _emit(result) if as_json else console.print(result)
-    if failed:
+            spec = service.SourceSpec(url=url, title=title)
+            try:
+                created = service.create_source(
+                    session, rt.client, rt.refresh_config, owner, spec, actor=CLI_ACTOR, enqueue=queue.refresh, force=force, operator=True
+                )
+            except ServiceError as exc:
+                session.rollback()
+                refused += 1
+                _emit({"url": url, "error": exc.reason, "message": exc.message, **exc.extra}) if as_json else err.print(
+                    f"abgelehnt: {exc.message} ({exc.reason})", highlight=False, markup=False
+                )
+                continue
+            _emit(_created_row(url, created)) if as_json else console.print(_created_line(created), highlight=False, markup=False)
+    queue.close()
+    rt.close()
+    if refused:
         raise typer.Exit(1)
 
 
-def _detect_kind(rt: Runtime, url: str) -> tuple[str, dict | None, str]:
-    """feed, or html with detected selectors when the page is a newsroom without a feed; and what was found."""
-    from syndicate.sources.service import detect_source
+CLI_ACTOR = "cli"  # who the audit log names for changes made with this command
 
-    try:
-        found = detect_source(rt.client, url, rt.refresh_config)
-    except SyndicateError as exc:
-        return "feed", None, f"not checked ({exc.reason}: {exc.message})"
-    if found.is_feed:
-        return "feed", None, "a feed"
-    if found.feeds:
-        return (
-            "feed",
-            None,
-            "an HTML page that advertises feeds: " + ", ".join(link.url for link in found.feeds[:5]) + " (add one of those instead)",
-        )
-    if found.selectors is None:
-        return "feed", None, "an HTML page without a feed and without recognisable article blocks"
-    return (
-        "html",
-        found.selectors.as_dict(),
-        f"an HTML newsroom without a feed: {len(found.items)} articles, selectors {found.selectors.as_dict()}",
-    )
+
+def _created_row(url: str, created) -> dict:
+    preview = created.preview
+    return {
+        "url": url,
+        "id": created.source.id,
+        "kind": created.source.kind,
+        "feed_title": preview.feed_title if preview else None,
+        "items": preview.item_count if preview else None,
+        "warning": created.warning,
+        "refresh_queued": created.queued,
+    }
+
+
+def _created_line(created) -> str:
+    source, preview = created.source, created.preview
+    found = f"{preview.item_count} Meldungen" if preview else f"ohne Testabruf: {created.warning['message']}"
+    kind = "HTML-Seite" if source.kind == "html" else "Feed"
+    queued = "Abruf eingeplant" if created.queued else "Abruf beim nächsten Beat-Tick"
+    return f"Quelle {source.id} registriert: {source.url} ({kind}, {found}; {queued})"
 
 
 @sources_app.command("probe")
@@ -254,7 +265,7 @@ def sources_export(
         try:
             text = registry_export.city_toml(session, city)
         except ServiceError as exc:
-            _fail(exc.message)
+            _fail(exc.message, german=True)
     if output is None:
         sys.stdout.write(text)
     elif output.exists():
@@ -268,23 +279,6 @@ topics_app = typer.Typer(help="Topics", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 articles_app = typer.Typer(help="Articles", no_args_is_help=True)
 app.add_typer(articles_app, name="articles")
-RECLASSIFY_TASK = "syndicate.reclassify"  # workers/tasks.py, maintenance queue
-
-
-def _send_task(broker_url: str, name: str) -> None:
-    """Enqueue a task by name (nothing here imports ``workers``)."""
-    from celery import Celery
-
-    from syndicate.db import ensure_sqlite_dir
-
-    if broker_url.startswith("sqla+"):
-        ensure_sqlite_dir(broker_url.removeprefix("sqla+"))
-    client = Celery("syndicate-cli", broker=broker_url, set_as_current=False)
-    client.conf.update(task_ignore_result=True, broker_connection_retry_on_startup=False, broker_connection_max_retries=1)
-    try:
-        client.send_task(name, queue="maintenance", retry=False)
-    finally:
-        client.close()
 
 
 def _queue_reclassify(rt: Runtime) -> None:
@@ -294,11 +288,16 @@ def _queue_reclassify(rt: Runtime) -> None:
     with rt.sessions() as session:
         if session.execute(select(Article.id).limit(1)).first() is None:
             return  # nothing stored yet
+    from syndicate.web.tasks import RECLASSIFY_TASK, TaskQueue
+
+    queue = TaskQueue(rt.settings.broker_url)
     try:
-        _send_task(rt.settings.broker_url, RECLASSIFY_TASK)
+        queue.reclassify()
     except Exception as exc:  # the broker's own errors: tell the operator how to do it by hand
         err.print(f"topic rules changed, but {RECLASSIFY_TASK} could not be queued ({exc}); run `syndicate topics reclassify`")
         return
+    finally:
+        queue.close()
     console.print(f"topic rules changed: stored articles will be re-classified ({RECLASSIFY_TASK} queued)")
 
 
@@ -399,7 +398,7 @@ def token_create(
         try:
             token, secret = tokens.create(session, city=city, name=name)
         except ServiceError as exc:
-            _fail(exc.message)
+            _fail(exc.message, german=True)
         scope = "operator" if operator else f"city:{city}"
     if as_json:
         _emit({"id": token.id, "token": secret, "scope": scope})
@@ -437,7 +436,7 @@ def token_revoke(token_id: int) -> None:
         try:
             tokens.revoke(session, token_id)
         except ServiceError as exc:
-            _fail(exc.message)
+            _fail(exc.message, german=True)
     console.print(f"token {token_id} revoked")
 
 
@@ -493,9 +492,7 @@ def _parse_one(rt: Runtime, ref: str, now: datetime) -> dict:
 
     content_type, base = None, None
     if ref.startswith(("http://", "https://")):
-        result = fetching.fetch(rt.client, ref, limits=rt.refresh_config.fetch_limits)
-        if (error := result.error()) is not None:
-            raise error
+        result = fetching.fetch_ok(rt.client, ref, limits=rt.refresh_config.fetch_limits)
         content, content_type, base = result.content, result.content_type, result.final_url
     else:
         path = Path(ref)
@@ -557,9 +554,9 @@ def publish(
     kind, slug = ("all", None) if feed == "all" else ("city", feed[5:]) if feed.startswith("city:") else ("topic", feed)
     with rt.sessions() as session:
         try:
-            body = build_feed(session, FeedQuery(kind=kind, slug=slug, limit=rt.settings.feed_limit), fmt, rt.settings.public_url)
+            body = render_feed(session, FeedQuery(kind=kind, slug=slug, limit=rt.settings.feed_limit), fmt, rt.settings.public_url).body
         except UnknownFeed as exc:
-            _fail(str(exc))
+            _fail(str(exc), german=True)
     sys.stdout.buffer.write(body + b"\n")
 
 
@@ -572,7 +569,7 @@ def export(directory: Path) -> None:
     with rt.sessions() as session:
         refs = feedindex.feeds(session, limit=rt.settings.feed_limit)
         files = {
-            f"{ref.path.removeprefix('/feeds/')}.{fmt}": build_feed(session, ref.query, fmt, rt.settings.public_url)
+            f"{ref.path.removeprefix('/feeds/')}.{fmt}": render_feed(session, ref.query, fmt, rt.settings.public_url).body
             for ref in refs
             for fmt in FORMATS
         }

@@ -9,24 +9,6 @@ from sqlalchemy.orm import Session
 from syndicate.models import Article, Cluster
 
 
-def join(session: Session, article: Article, match: Article | None) -> bool:
-    """Put ``article`` into ``match``'s cluster, or a new one; True when it joined an existing cluster."""
-    if match is None:
-        cluster = Cluster(published_at=article.published_at, updated_at=article.changed_at)
-        session.add(cluster)
-        session.flush()
-        cluster.representative_id = article.id
-        article.cluster_id = cluster.id
-        return False
-    cluster = session.get_one(Cluster, match.cluster_id)
-    article.cluster_id = cluster.id
-    if article.published_at < cluster.published_at:
-        cluster.published_at = article.published_at
-        cluster.representative_id = article.id
-    cluster.updated_at = article.changed_at
-    return True
-
-
 def merge(session: Session, cluster_id: int, others: set[int]) -> None:
     """An article bridged clusters that are one story: their members move into ``cluster_id``."""
     cluster = session.get_one(Cluster, cluster_id)

@@ -139,19 +139,11 @@ def _update(session: Session, article: Article, entry: Entry, now: datetime) -> 
     return True
 
 
-def _new_row(entry: Entry, now: datetime) -> dict:
-    return dict(published_at=entry.published_at, updated_at=entry.updated_at, first_seen_at=now, changed_at=now, **_values(entry))
-
-
-def store_entries(
-    session: Session,
-    source: Source,
-    entries: list[Entry],
-    rules: list[topics.TopicRule],
-    now: datetime,
-    policy: dedupe.Policy = dedupe.POLICY,
-) -> StoreCounts:
-    return store_documents(session, [(source, entries)], rules, now, policy)[0]
+def _new_row(entry: Entry, now: datetime, language: str | None) -> dict:
+    """A new article's row; the language is the document's, as first seen (an update leaves it)."""
+    return dict(
+        published_at=entry.published_at, updated_at=entry.updated_at, first_seen_at=now, changed_at=now, language=language, **_values(entry)
+    )
 
 
 @dataclass
@@ -165,7 +157,7 @@ class _Document:
     counts: StoreCounts
 
 
-def _document(session: Session, source: Source, entries: list[Entry], now: datetime) -> _Document:
+def _document(session: Session, source: Source, entries: list[Entry], now: datetime, language: str | None) -> _Document:
     counts = StoreCounts()
     keys = fingerprint.item_keys(entries)
     buried = tombstones.buried(session, source.id, keys, [e.canonical_url for e in entries])
@@ -189,7 +181,7 @@ def _document(session: Session, source: Source, entries: list[Entry], now: datet
             ),
         )
     )
-    rows = {key: _new_row(e, now) for e, key in todo if key in probes}  # content hash computed once, here
+    rows = {key: _new_row(e, now, language) for e, key in todo if key in probes}  # content hash computed once, here
     return _Document(source, todo, set(keys), known, probes, rows, counts)
 
 
@@ -199,11 +191,15 @@ def store_documents(
     rules: list[topics.TopicRule],
     now: datetime,
     policy: dedupe.Policy = dedupe.POLICY,
+    languages: list[str | None] | None = None,
 ) -> list[StoreCounts]:
     """The documents of several sources (each source once) stored as one batch: their new items are
     compared with the stored articles read once and with each other, in document order, as if the
-    documents had been stored one after the other; then written together."""
-    docs = [_document(session, source, entries, now) for source, entries in documents]
+    documents had been stored one after the other; then written together.
+
+    ``languages``: each document's language tag (``normalise.language_tag``), stored on its new articles."""
+    languages = languages or [None] * len(documents)
+    docs = [_document(session, source, entries, now, language) for (source, entries), language in zip(documents, languages)]
     new = [(d, e, key) for d in docs for e, key in d.todo if key in d.probes]
     batch = Batch(
         session,

@@ -40,7 +40,7 @@ from syndicate.reader import fetch as fetching
 from syndicate.reader.discover import find_feed_links
 from syndicate.reader.errors import SyndicateError
 from syndicate.reader.hints import feed_interval
-from syndicate.reader.normalise import Entry, canonical_url, feed_title, normalise_entry
+from syndicate.reader.normalise import Entry, canonical_url, feed_title, language_tag, normalise_entry
 from syndicate.reader.parse import ParsedFeed, parse
 from syndicate.settings import Settings
 from syndicate.topics import rules as topics
@@ -50,8 +50,6 @@ log = logging.getLogger("syndicate.refresh")
 
 @dataclass(frozen=True)
 class RefreshConfig:
-    max_body_bytes: int
-    max_redirects: int
     default_interval: int
     min_interval: int
     max_interval: int
@@ -65,8 +63,6 @@ class RefreshConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> RefreshConfig:
         return cls(
-            max_body_bytes=settings.max_body_bytes,
-            max_redirects=settings.max_redirects,
             default_interval=settings.default_interval,
             min_interval=settings.min_interval,
             max_interval=settings.max_interval,
@@ -321,7 +317,13 @@ def _store(session: Session, polls: list[_Poll], now: datetime) -> None:
     """The new documents stored together; then each source's success: counts, interval, validators, moves."""
     documents = [p for p in polls if p.entries is not None]
     if documents:
-        all_counts = store_documents(session, [(p.source, p.entries or []) for p in documents], topics.load_rules(session), now)
+        all_counts = store_documents(
+            session,
+            [(p.source, p.entries or []) for p in documents],
+            topics.load_rules(session),
+            now,
+            languages=[language_tag(p.feed.language) if p.feed is not None else None for p in documents],
+        )
         for poll, counts in zip(documents, all_counts):
             config, source, feed, result = poll.config, poll.source, poll.feed, poll.result
             assert feed is not None and result is not None, "a poll with entries has its response and its document"
@@ -397,10 +399,7 @@ def _read_article_pages(session: Session, client: httpx.Client, source: Source, 
 def _get(session: Session, client: httpx.Client, url: str, config: RefreshConfig) -> fetching.FetchResult:
     """One more page of an HTML source, under the same host budget and limits as the list page."""
     with politeness.host_slot(engine_of(session), url, config.host_limits):
-        result = fetching.fetch(client, url, limits=config.fetch_limits)
-    if (error := result.error()) is not None:
-        raise error
-    return result
+        return fetching.fetch_ok(client, url, limits=config.fetch_limits)
 
 
 def _parse(result: fetching.FetchResult) -> ParsedFeed:

@@ -1,17 +1,7 @@
 """The operator summary: sources by state, today's articles, beat, broker, queues, workers.
 
-One summary for ``syndicate status``, ``/ops``, ``/metrics`` and ``/readyz``. A source's state is
-derived from its row (failure is state on the row, see DESIGN.md):
-
-    disabled   not enabled (retired from the registry or switched off)
-    gone       failing with 404 or 410: the feed's address no longer exists
-    broken     failing for longer than ``ops_failing_alert_after`` (raises an alert)
-    failing    the last check failed (``error_count`` > 0)
-    deferred   the server asked us to come back later (429/503 with Retry-After)
-    new        never fetched successfully yet
-    ok         the last check succeeded
-
-gone, broken and failing are problems: ``syndicate status`` exits 1 when any source is in one.
+One summary for ``syndicate status``, ``/ops``, ``/metrics`` and ``/readyz``. A source's state
+comes from ``syndicate.ops.states``, the one model that the API shows as well.
 """
 
 from __future__ import annotations
@@ -30,12 +20,11 @@ from syndicate.clock import utcnow
 from syndicate.models import Article, BeatTick, City, Cluster, Source
 from syndicate.ops import queues
 from syndicate.ops import workers as workerinfo
+from syndicate.ops.states import PROBLEM_STATES, source_state
+from syndicate.ops.states import STATES as STATES  # the summary counts these; its callers list them from here
 from syndicate.settings import Settings
 
 LOCAL_TIME = ZoneInfo("Europe/Berlin")  # "today" on the dashboard is a Bavarian day
-STATES = ("ok", "new", "deferred", "failing", "broken", "gone", "disabled")
-PROBLEM_STATES = frozenset({"failing", "broken", "gone"})
-GONE_REASONS = frozenset({"http_404", "http_410"})
 
 # the columns a state needs, plus what the operator views show; rows of these work like Source objects
 SOURCE_COLUMNS = (
@@ -55,22 +44,6 @@ SOURCE_COLUMNS = (
     City.slug.label("city"),
     City.name.label("city_name"),
 )
-
-
-def source_state(source, now: datetime, broken_after: float) -> str:
-    """The state of a source (a ``Source`` or a row of ``SOURCE_COLUMNS``); see the module docstring."""
-    if not source.enabled:
-        return "disabled"
-    if source.error_count:
-        if source.last_error_reason in GONE_REASONS:
-            return "gone"
-        since = source.first_error_at or source.last_checked_at
-        if since is not None and (now - since).total_seconds() >= broken_after:
-            return "broken"
-        return "failing"
-    if source.last_http_status is not None and source.last_http_status >= 400:
-        return "deferred"
-    return "ok" if source.last_success_at is not None else "new"
 
 
 def source_rows(session: Session, *filters) -> list:

@@ -94,7 +94,7 @@ def parse_cursor(value: str) -> tuple[datetime, int]:
     try:
         return datetime.strptime(stamp, "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC), int(cluster_id)
     except ValueError as exc:
-        raise InvalidCursor(f"invalid paging cursor {value!r}") from exc
+        raise InvalidCursor(f"ungültiger Blätter-Cursor {value!r}") from exc
 
 
 class InvalidCursor(ValueError):
@@ -111,7 +111,7 @@ def describe(session: Session, query: FeedQuery) -> FeedMeta:
     if query.kind == "topic":
         topic = session.scalar(select(Topic).where(Topic.slug == query.slug))
         if topic is None:
-            raise UnknownFeed(f"unknown topic {query.slug!r}")
+            raise UnknownFeed(f"das Thema {query.slug!r} gibt es nicht")
         return FeedMeta(
             f"Thema: {topic.title}",
             topic.description or f"Meldungen bayerischer Kommunen zum Thema {topic.title}",
@@ -120,7 +120,7 @@ def describe(session: Session, query: FeedQuery) -> FeedMeta:
     if query.kind == "city":
         city = session.scalar(select(City).where(City.slug == query.slug))
         if city is None:
-            raise UnknownFeed(f"unknown city {query.slug!r}")
+            raise UnknownFeed(f"die Kommune {query.slug!r} gibt es nicht")
         return FeedMeta(city.name, f"Meldungen von {city.name}", f"/feeds/cities/{city.slug}")
     return FeedMeta("Alle Meldungen", "Zusammengeführte Meldungen bayerischer Kommunen und Partner", "/feeds/all")
 
@@ -373,13 +373,9 @@ def etag_for(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def build_feed(session: Session, query: FeedQuery, fmt: str, public_url: str) -> bytes:
-    return render_feed(session, query, fmt, public_url).body
-
-
 def render_feed(session: Session, query: FeedQuery, fmt: str, public_url: str, meta: FeedMeta | None = None) -> RenderedFeed:
     if fmt not in FORMATS:
-        raise UnknownFeed(f"unknown format {fmt!r}")
+        raise UnknownFeed(f"das Format {fmt!r} gibt es nicht (rss, atom, json)")
     meta = meta or describe(session, query)
     page = load_page(session, query)
     updated = last_modified(page.items)
@@ -429,7 +425,7 @@ class FeedCache:
 
     def get(self, session: Session, query: FeedQuery, fmt: str, public_url: str) -> RenderedFeed:
         if fmt not in FORMATS:
-            raise UnknownFeed(f"unknown format {fmt!r}")
+            raise UnknownFeed(f"das Format {fmt!r} gibt es nicht (rss, atom, json)")
         meta = describe(session, query)  # also the 404 for unknown topics and cities
         stamp = (meta, version_stamp(session, query))
         key = (query, fmt, public_url)

@@ -100,7 +100,7 @@ def feed_for_topic(topic: str, public_url: str) -> tuple[FeedQuery, str]:
     """A topic URL of this hub → the merged feed it names; UnknownFeed for anything else."""
     base = public_url.rstrip("/")
     if not topic.startswith(base + "/feeds/"):
-        raise UnknownFeed(f"{topic!r} is not a feed of this hub")
+        raise UnknownFeed(f"{topic!r} ist kein Feed dieses Hubs")
     parts = urlsplit(topic)
     path, _, fmt = parts.path.removeprefix(urlsplit(base).path).rpartition(".")
     params = dict(parse_qsl(parts.query))
@@ -113,7 +113,7 @@ def feed_for_topic(topic: str, public_url: str) -> tuple[FeedQuery, str]:
     for prefix, kind in (("/feeds/topics/", "topic"), ("/feeds/cities/", "city")):
         if path.startswith(prefix) and "/" not in path[len(prefix) :]:
             return replace(common, kind=kind, slug=path[len(prefix) :]), fmt
-    raise UnknownFeed(f"{topic!r} is not a feed of this hub")
+    raise UnknownFeed(f"{topic!r} ist kein Feed dieses Hubs")
 
 
 def subscribe(session: Session, request: Request, public_url: str, config: HubConfig = HubConfig()) -> WebSubSubscription:

@@ -131,6 +131,10 @@ class ParseError(SyndicateError):
 class NotAFeed(ParseError):
     reason = "not_a_feed"
 
+    def __init__(self, message: str = "", *, advertised: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.advertised = advertised  # the feeds an HTML page names with <link rel="alternate">, when they were looked for
+
 
 class EmptyDocument(NotAFeed):
     reason = "not_a_feed"

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import email.utils
 import re
-import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -50,8 +49,6 @@ class FetchResult:
     content: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     permanent_redirect: str | None = None
-    elapsed_ms: int = 0
-    wire_bytes: int = 0
 
     @property
     def not_modified(self) -> bool:
@@ -153,16 +150,9 @@ def fetch(
     *,
     etag: str | None = None,
     last_modified: str | None = None,
-    max_bytes: int | None = None,
-    max_redirects: int | None = None,
     limits: FetchLimits | None = None,
 ) -> FetchResult:
     limits = limits or FetchLimits()
-    if max_bytes is not None:  # the keyword form, for one-off fetches
-        limits = replace(limits, max_bytes=max_bytes)
-    if max_redirects is not None:
-        limits = replace(limits, max_redirects=max_redirects)
-    started = time.monotonic()
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
@@ -172,7 +162,7 @@ def fetch(
     with deadline(limits.deadline):
         for _hop in range(limits.max_redirects + 1):
             check_url(current)
-            status, response_headers, content, wire = _request(client, "GET", current, headers, None, limits)
+            status, response_headers, content = _request(client, "GET", current, headers, None, limits)
             if status in REDIRECTS and "location" in response_headers:
                 all_permanent = all_permanent and status in PERMANENT
                 current = urljoin(current, response_headers["location"])
@@ -187,8 +177,6 @@ def fetch(
                 content=content,
                 headers=response_headers,
                 permanent_redirect=current if current != url and all_permanent else None,
-                elapsed_ms=int((time.monotonic() - started) * 1000),
-                wire_bytes=wire,
             )
     raise errors.TooManyRedirects(f"more than {limits.max_redirects} redirects starting at {url}")
 
@@ -205,34 +193,31 @@ def send(
     """One request that does not follow redirects (a 3xx is the answer), under the same address policy,
     size caps and total deadline as ``fetch``; for requests that are not feed polls (WebSub)."""
     limits = limits or FetchLimits()
-    started = time.monotonic()
     check_url(url)
     with deadline(limits.deadline):
-        status, response_headers, body, wire = _request(client, method, url, headers or {}, content, limits)
-    return FetchResult(
-        url=url,
-        final_url=url,
-        status=status,
-        content=body,
-        headers=response_headers,
-        elapsed_ms=int((time.monotonic() - started) * 1000),
-        wire_bytes=wire,
-    )
+        status, response_headers, body = _request(client, method, url, headers or {}, content, limits)
+    return FetchResult(url=url, final_url=url, status=status, content=body, headers=response_headers)
+
+
+def fetch_ok(client: httpx.Client, url: str, *, limits: FetchLimits | None = None) -> FetchResult:
+    """``fetch`` for one document that must be there: an answer other than 2xx is raised as the reader's error."""
+    result = fetch(client, url, limits=limits)
+    if (error := result.error()) is not None:
+        raise error
+    return result
 
 
 def _request(
     client: httpx.Client, method: str, url: str, headers: dict, content: bytes | None, limits: FetchLimits
-) -> tuple[int, dict[str, str], bytes, int]:
-    received = 0
+) -> tuple[int, dict[str, str], bytes]:
     try:
         with client.stream(method, url, headers=headers, content=content) as response:
             if response.status_code in REDIRECTS or response.status_code == 304 or not limits.read_body:
-                return response.status_code, _lower(response.headers), b"", 0
+                return response.status_code, _lower(response.headers), b""
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limits.max_bytes:
                 raise errors.TooLarge(f"Content-Length {declared} exceeds the limit of {limits.max_bytes} bytes")
-            body, received = _read_body(response, limits)
-            return response.status_code, _lower(response.headers), body, received
+            return response.status_code, _lower(response.headers), _read_body(response, limits)
     except httpx.TimeoutException as exc:
         raise errors.FetchTimeout(f"timed out fetching {url}: {str(exc) or exc.__class__.__name__}") from exc
     except httpx.ConnectError as exc:
@@ -247,7 +232,7 @@ def _request(
         raise errors.NetworkError(f"HTTP failure for {url}: {exc}") from exc
 
 
-def _read_body(response: httpx.Response, limits: FetchLimits) -> tuple[bytes, int]:
+def _read_body(response: httpx.Response, limits: FetchLimits) -> bytes:
     decoder = decoder_for(response.headers.get("content-encoding"))
     cap = limits.max_decoded_bytes or limits.max_bytes
     body, received = bytearray(), 0
@@ -268,7 +253,7 @@ def _read_body(response: httpx.Response, limits: FetchLimits) -> tuple[bytes, in
             raise errors.TooLarge(f"body exceeds the limit of {limits.max_bytes} bytes")
         add(decoder.feed(chunk))
     add(decoder.flush())
-    return bytes(body), received
+    return bytes(body)
 
 
 def _lower(headers: httpx.Headers) -> dict[str, str]:

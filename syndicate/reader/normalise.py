@@ -415,3 +415,15 @@ def normalise_entry(raw: RawEntry, *, base: str | None, now: datetime, future_to
         date_estimated=estimated,
         block_text=blocks,
     )
+
+
+LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*", re.I)
+
+
+def language_tag(value: str | None) -> str | None:
+    """A feed's language as a language tag (``de``, ``de-DE``), or None for anything else.
+
+    At most 20 characters, the size of ``articles.language``; ``de_DE`` (a locale name, as some
+    publishers write it) becomes ``de-DE``."""
+    tag = (value or "").strip().replace("_", "-")
+    return tag if len(tag) <= 20 and LANGUAGE_TAG.fullmatch(tag) else None

@@ -22,7 +22,7 @@ from syndicate.access import audit
 from syndicate.access.tokens import Principal
 from syndicate.clock import utcnow
 from syndicate.db import rowcount
-from syndicate.errors import Conflict, Invalid, NotFound, TooSoon
+from syndicate.errors import Conflict, Invalid, NotFound, TooSoon, german
 from syndicate.ingest.due import QUEUED_LEASE
 from syndicate.ingest.refresh import RefreshConfig
 from syndicate.models import City, FetchLog, Source, Topic
@@ -104,11 +104,7 @@ def fetch_log(session: Session, source: Source, limit: int) -> list[FetchLog]:
 
 
 def _get(client: httpx.Client, url: str, config: RefreshConfig) -> fetching.FetchResult:
-    fetching.check_url(url)
-    result = fetching.fetch(client, url, limits=config.fetch_limits)
-    if (error := result.error()) is not None:
-        raise error
-    return result
+    return fetching.fetch_ok(client, url, limits=config.fetch_limits)
 
 
 def preview(client: httpx.Client, url: str, config: RefreshConfig, selectors: dict | None = None, html: bool = False) -> Preview:
@@ -122,7 +118,8 @@ def preview(client: httpx.Client, url: str, config: RefreshConfig, selectors: di
         feed = parse(result.content, url=result.final_url, content_type=result.content_type)
     except NotAFeed as exc:  # a web page: name the feeds it advertises
         if links := find_feed_links(result.text(), result.final_url):
-            raise NotAFeed(f"{exc.message}; die Seite bietet diese Feeds an: {', '.join(link.url for link in links[:5])}") from exc
+            advertised = tuple(link.url for link in links[:5])
+            raise NotAFeed(f"{exc.message}; the page advertises these feeds: {', '.join(advertised)}", advertised=advertised) from exc
         raise
     newest = sorted(feed.entries, key=lambda e: e.published or e.updated or _OLDEST, reverse=True)
     titles = [title for title in (_line(plain_title(e.title), 300) for e in newest) if title][:3]
@@ -136,7 +133,7 @@ def discover(client: httpx.Client, url: str, config: RefreshConfig) -> tuple[str
     try:
         result = _get(client, url, config)
     except SyndicateError as exc:
-        raise Invalid(f"{url}: {exc.message}", reason=exc.reason) from exc
+        raise Invalid(f"{url}: {german(exc)}", reason=exc.reason) from exc
     try:
         feed = parse(result.content, url=result.final_url, content_type=result.content_type)
         return result.final_url, [FeedLink(result.final_url, _line(plain_title(feed.title), 300), _kind(feed.format))]
@@ -178,7 +175,10 @@ def _existing(session: Session, key: str) -> Source | None:
     return session.scalar(select(Source).where(Source.canonical_url == key))
 
 
-def _already_registered(source: Source) -> Conflict:
+def _already_registered(source: Source, city: City, operator: bool) -> Conflict:
+    """The conflict as the caller may see it: another participant's source is named by nobody but an operator."""
+    if source.city_id != city.id and not operator:
+        return Conflict("diese Adresse ist bereits von einem anderen Teilnehmer registriert", reason="already_registered")
     where = f", verwaltet in {source.registry_file}" if source.origin == "file" else ""
     return Conflict(
         f"{source.url} ist bereits als Quelle {source.id} von {source.city.slug} registriert{where}",
@@ -227,8 +227,8 @@ def _test_fetch(client: httpx.Client, spec: SourceSpec, config: RefreshConfig, f
     except SyndicateError as exc:
         if not force or exc.reason in ALWAYS_REFUSED:
             hint = "" if exc.reason in ALWAYS_REFUSED else " (mit force: true trotzdem registrieren)"
-            raise Invalid(f"{url} wurde abgelehnt: {exc.message}{hint}", reason=exc.reason) from exc
-        return None, {"reason": exc.reason, "message": exc.message}
+            raise Invalid(f"{url} wurde abgelehnt: {german(exc)}{hint}", reason=exc.reason) from exc
+        return None, {"reason": exc.reason, "message": german(exc)}
 
 
 def create_source(
@@ -241,20 +241,23 @@ def create_source(
     actor: str,
     enqueue: Enqueue,
     force: bool = False,
+    operator: bool = False,
 ) -> Created:
-    """Validate (URL, address policy, not yet registered, test fetch), store, audit, commit, enqueue."""
+    """Validate (URL, address policy, not yet registered, test fetch), store, audit, commit, enqueue.
+
+    ``operator``: the caller may see every city's sources, so a conflict names the registered source."""
     key = canonical_url(spec.url) if len(spec.url) <= 2000 and not CONTROL.search(spec.url) else None
     if key is None:
         raise Invalid(f"{spec.url[:200]!r} ist keine absolute http(s)-URL", reason="invalid_url")
     if (existing := _existing(session, key)) is not None:
-        raise _already_registered(existing)
+        raise _already_registered(existing, city, operator)
     _check_topics(session, spec.default_topics)
     _check_interval(spec.min_interval, spec.max_interval)
     session.commit()  # end the read transaction: the test fetch may take a while
     shown, warning = _test_fetch(client, spec, config, force)
     final_key = canonical_url(shown.final_url) if shown else None
     if final_key and final_key != key and (existing := _existing(session, final_key)) is not None:
-        raise _already_registered(existing)
+        raise _already_registered(existing, city, operator)
     title = _line(spec.title, 300)
     title = None if shown and title == shown.feed_title else title  # the feed's own title is no override
     source = Source(
@@ -280,7 +283,7 @@ def create_source(
         session.rollback()
         if (existing := _existing(session, key)) is None:
             raise  # another constraint refused the row (the city is gone): no one registered the URL
-        raise _already_registered(existing) from None
+        raise _already_registered(existing, city, operator) from None
     audit.record(session, actor=actor, action="source.create", city_id=city.id, target=source, after=audit.snapshot(source))
     session.commit()
     queued = _enqueue(session, source, enqueue) if spec.enabled else False

@@ -1,7 +1,7 @@
 """Errors of /api/v1 as RFC 9457 ``application/problem+json`` with stable ``reason`` codes.
 
 The body has the RFC's members (type, title, status, detail) and ours: ``reason`` (stable,
-machine-readable) and ``message`` (for people, often German). Service errors, request
+machine-readable) and ``message`` (for people, always German; ``detail`` is the same text). Service errors, request
 validation errors and Starlette's own errors (unknown path, wrong method) under /api/v1
 are all answered this way; every other path keeps FastAPI's default answers.
 """
@@ -23,6 +23,37 @@ from syndicate.errors import Conflict, Forbidden, Invalid, NotFound, ServiceErro
 API_PREFIX = "/api/v1"
 MEDIA_TYPE = "application/problem+json"
 STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 422, TooSoon: 429}
+
+
+# Starlette's own errors (unknown path, wrong method, unreadable body) in German
+HTTP_MESSAGES = {
+    400: "der Inhalt der Anfrage ist nicht lesbar",
+    404: "diese Adresse gibt es in der API nicht",
+    405: "diese Methode ist für diese Adresse nicht erlaubt",
+}
+# pydantic's error types in German (``*``: every type of that family, e.g. string_too_short)
+VALIDATION = {
+    "missing": "fehlt",
+    "extra_forbidden": "ist hier nicht vorgesehen",
+    "string_type": "muss ein Text sein",
+    "string_too_short": "ist zu kurz",
+    "string_too_long": "ist zu lang",
+    "string_pattern_mismatch": "hat nicht die erwartete Form",
+    "int_*": "muss eine ganze Zahl sein",
+    "bool_*": "muss true oder false sein",
+    "list_type": "muss eine Liste sein",
+    "too_short": "hat zu wenige Einträge",
+    "too_long": "hat zu viele Einträge",
+    "greater_than": "ist zu klein",
+    "greater_than_equal": "ist zu klein",
+    "less_than": "ist zu groß",
+    "less_than_equal": "ist zu groß",
+    "literal_error": "ist keiner der erlaubten Werte",
+    "json_invalid": "ist kein gültiges JSON",
+    "model_attributes_type": "muss ein JSON-Objekt sein",
+    "dict_type": "muss ein JSON-Objekt sein",
+    "value_error": "ist ungültig",
+}
 
 
 class Problem(BaseModel):
@@ -63,15 +94,23 @@ async def _validation_error(request: Request, exc: RequestValidationError):
     if not request.url.path.startswith(API_PREFIX):
         return await request_validation_exception_handler(request, exc)
     errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
-    where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
+    where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {_invalid(e, source)}" for e, source in zip(errors[:5], exc.errors()))
     return problem(422, "invalid_request", f"ungültige Anfrage: {where}", errors=errors)
+
+
+def _invalid(error: dict, source: dict) -> str:
+    """A German phrase for a validation error; ``errors[].msg`` keeps pydantic's English text for developers."""
+    kind = error["type"]
+    if kind == "value_error":  # our own validators (schemas.py) write German
+        return str((source.get("ctx") or {}).get("error", "")) or VALIDATION["value_error"]
+    return VALIDATION.get(kind) or VALIDATION.get(kind.split("_")[0] + "_*") or "ungültiger Wert"
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException):
     if not request.url.path.startswith(API_PREFIX):
         return await http_exception_handler(request, exc)
     reason = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, f"http_{exc.status_code}")
-    return problem(exc.status_code, reason, str(exc.detail), exc.headers)
+    return problem(exc.status_code, reason, HTTP_MESSAGES.get(exc.status_code, f"HTTP-Fehler {exc.status_code}"), exc.headers)
 
 
 def install(app: FastAPI) -> None:

@@ -7,7 +7,10 @@ from typing import Annotated, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from syndicate.clock import utcnow
+from syndicate.errors import reason_message
 from syndicate.models import AuditEntry, FetchLog, Source
+from syndicate.ops import states
 from syndicate.reader.discover import FeedLink
 from syndicate.sources.registry import SLUG, HtmlExtraction
 from syndicate.sources.service import Preview
@@ -39,7 +42,7 @@ class _Input(BaseModel):
     def _interval_order(self):
         low, high = getattr(self, "min_interval", None), getattr(self, "max_interval", None)
         if low is not None and high is not None and low > high:
-            raise ValueError("min_interval must not be larger than max_interval")
+            raise ValueError("min_interval darf nicht größer als max_interval sein")
         return self
 
 
@@ -59,7 +62,7 @@ class SourceCreate(_Input):
     @model_validator(mode="after")
     def _extraction_needs_html(self):
         if self.extraction is not None and self.kind != "html":
-            raise ValueError("extraction needs kind html")
+            raise ValueError("extraction gibt es nur mit kind html")
         return self
 
 
@@ -75,13 +78,13 @@ class SourceUpdate(_Input):
 
 
 class SourceHealth(BaseModel):
-    status: HealthStatus
+    status: states.State = Field(description=states.DESCRIPTION)
     last_checked_at: datetime | None
     last_success_at: datetime | None
     next_check_at: datetime | None
     error_count: int
     last_error_reason: str | None
-    last_error_message: str | None
+    last_error_message: str | None = Field(description="warum der letzte Abruf scheiterte, auf Deutsch (die Einzelheiten stehen in /ops)")
     last_http_status: int | None
 
 
@@ -105,15 +108,16 @@ class SourcePublic(BaseModel):
     extraction: dict | None = Field(default=None, description="Selektoren einer HTML-Quelle; null: bei jedem Abruf erkannt")
 
     @classmethod
-    def of(cls, source: Source) -> SourcePublic:
+    def of(cls, source: Source, broken_after: float) -> SourcePublic:
+        """``broken_after``: seconds of failure after which a source counts as broken (``ops_failing_alert_after``)."""
         health = SourceHealth(
-            status=cast(HealthStatus, source.health),
+            status=states.source_state(source, utcnow(), broken_after),
             last_checked_at=source.last_checked_at,
             last_success_at=source.last_success_at,
             next_check_at=source.next_check_at if source.enabled else None,
             error_count=source.error_count,
             last_error_reason=source.last_error_reason,
-            last_error_message=source.last_error_message,
+            last_error_message=reason_message(source.last_error_reason, source.last_http_status) if source.last_error_reason else None,
             last_http_status=source.last_http_status,
         )
         return cls(
@@ -189,7 +193,9 @@ class FetchPublic(BaseModel):
 
     @classmethod
     def of(cls, row: FetchLog) -> FetchPublic:
-        return cls.model_validate(row)
+        public = cls.model_validate(row)
+        public.message = reason_message(row.reason, row.http_status) if row.reason else None  # German, like every text for cities
+        return public
 
 
 class DiscoverRequest(BaseModel):

@@ -1,8 +1,8 @@
 """Enqueue work for the workers by task name, without importing ``workers``.
 
-A small Celery client built lazily from ``settings.broker_url``; the routes get it through
-``deps.TaskQueueDep``, so tests can put any object with ``refresh(source_id)`` in its place
-(``app.state.task_queue = …``).
+The one Celery client of the web app and the CLI, built lazily from ``settings.broker_url``.
+The routes get it through ``deps.TaskQueueDep``, so tests can put any object with
+``refresh(source_id)`` in its place (``app.state.task_queue = …``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ REFRESH_QUEUE = "refresh"  # as routed in celeryconfig.task_routes
 WEBSUB_VERIFY_TASK = "syndicate.websub_verify"
 WEBSUB_FANOUT_TASK = "syndicate.websub_fanout"
 WEBSUB_QUEUE = "websub"
+RECLASSIFY_TASK = "syndicate.reclassify"
+MAINTENANCE_QUEUE = "maintenance"
 
 
 class TaskQueue:
@@ -40,3 +42,10 @@ class TaskQueue:
 
     def websub_fanout(self, countdown: float | None = None) -> None:
         self.app.send_task(WEBSUB_FANOUT_TASK, queue=WEBSUB_QUEUE, retry=False, countdown=countdown or None)
+
+    def reclassify(self) -> None:
+        self.app.send_task(RECLASSIFY_TASK, queue=MAINTENANCE_QUEUE, retry=False)
+
+    def close(self) -> None:
+        if "app" in self.__dict__:
+            self.app.close()

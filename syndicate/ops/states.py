@@ -1,0 +1,47 @@
+"""The one model of a source's state, derived from its row (failure is state on the row, see DESIGN.md).
+
+The API (``health.status``), ``/ops``, ``/metrics``, ``syndicate status`` and ``syndicate sources list``
+all show this state, so a city and the operator always see the same word for the same source:
+
+    ok         the last check succeeded
+    new        never fetched successfully yet
+    deferred   the server asked us to come back later (429/503 with Retry-After)
+    failing    the last check failed (``error_count`` > 0)
+    broken     failing for longer than ``ops_failing_alert_after`` (raises an alert)
+    gone       failing with 404 or 410: the feed's address no longer exists
+    disabled   not enabled (retired from the registry or switched off)
+
+gone, broken and failing are problems: ``syndicate status`` exits 1 when any source is in one.
+This module needs only the row, so the web layer can use it without the broker clients of ``status``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, get_args
+
+State = Literal["ok", "new", "deferred", "failing", "broken", "gone", "disabled"]
+STATES: tuple[State, ...] = get_args(State)
+PROBLEM_STATES = frozenset({"failing", "broken", "gone"})
+GONE_REASONS = frozenset({"http_404", "http_410"})
+DESCRIPTION = (
+    "ok: letzter Abruf erfolgreich · new: noch nie erfolgreich abgerufen · deferred: der Server bat um eine Pause (429/503) · "
+    "failing: letzter Abruf fehlgeschlagen · broken: scheitert länger als die Alarmschwelle · "
+    "gone: die Adresse gibt es nicht mehr (404/410) · disabled: abgeschaltet"
+)
+
+
+def source_state(source, now: datetime, broken_after: float) -> State:
+    """The state of a source: a ``Source``, or any row with the columns used here (``status.SOURCE_COLUMNS``)."""
+    if not source.enabled:
+        return "disabled"
+    if source.error_count:
+        if source.last_error_reason in GONE_REASONS:
+            return "gone"
+        since = source.first_error_at or source.last_checked_at
+        if since is not None and (now - since).total_seconds() >= broken_after:
+            return "broken"
+        return "failing"
+    if source.last_http_status is not None and source.last_http_status >= 400:
+        return "deferred"
+    return "ok" if source.last_success_at is not None else "new"

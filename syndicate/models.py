@@ -224,6 +224,17 @@ class HostRequest(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class RateWindow(Base):
+    """Requests counted per key (a token, a client address) and minute, shared by every API process
+    through the database (syndicate.access.limits). Windows older than the previous minute are pruned."""
+
+    __tablename__ = "rate_windows"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # minutes since 1970
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class ApiToken(Base):
     __tablename__ = "api_tokens"
 

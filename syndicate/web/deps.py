@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from syndicate.access import tokens
+from syndicate.access.limits import SharedRateLimiter
 from syndicate.access.tokens import Principal
 from syndicate.errors import Forbidden, TooSoon
 from syndicate.models import City, Source
@@ -17,7 +18,6 @@ from syndicate.runtime import Runtime
 from syndicate.sources import service as sources_service
 from syndicate.sources.registry import SLUG
 from syndicate.web.problems import Unauthorized
-from syndicate.web.ratelimit import RateLimiter
 from syndicate.web.tasks import TaskQueue
 
 
@@ -39,10 +39,11 @@ SessionDep = Annotated[Session, Depends(get_session)]
 bearer = HTTPBearer(auto_error=False, description="API-Token aus `syndicate token create`")
 
 
-def get_rate_limiter(request: Request) -> RateLimiter:
+def get_rate_limiter(request: Request) -> SharedRateLimiter:
+    """The per-token limit, counted in the database so that it holds across API processes and machines."""
     state = request.app.state
     if getattr(state, "rate_limiter", None) is None:
-        state.rate_limiter = RateLimiter(state.runtime.settings.api_rate_limit)
+        state.rate_limiter = SharedRateLimiter(state.runtime.engine, "api-token", state.runtime.settings.api_rate_limit)
     return state.rate_limiter
 
 

@@ -1,40 +1,11 @@
-"""Request limits kept in this process: a sliding window of one minute per key (an API token,
-a client address), and a throttle that coalesces triggers into at most one run per interval.
-
-With several API processes each keeps its own window, so the effective limit is the
-configured one times the number of processes; that is the accepted trade-off for not
-needing Redis in the embedded setup.
-"""
+"""A throttle kept in this process that coalesces triggers into at most one run per interval
+(WebSub publish pings). Request limits per token or client are shared by every API process and
+live in syndicate.access.limits."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
-from collections.abc import Hashable
-
-WINDOW = 60.0
-
-
-class RateLimiter:
-    def __init__(self, per_minute: int, clock=time.monotonic):
-        self.per_minute, self.clock = per_minute, clock
-        self._hits: dict[Hashable, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, key: Hashable) -> float | None:
-        """Count one request; None when allowed, else the seconds until the next one is."""
-        if self.per_minute <= 0:
-            return None
-        now = self.clock()
-        with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - WINDOW:
-                hits.popleft()
-            if len(hits) >= self.per_minute:
-                return hits[0] + WINDOW - now
-            hits.append(now)
-            return None
 
 
 class Coalescer:

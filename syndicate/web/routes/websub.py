@@ -11,20 +11,23 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
+from syndicate.access.limits import SharedRateLimiter
 from syndicate.publish import websub
 from syndicate.web.deps import RuntimeDep, SessionDep, TaskQueueDep
-from syndicate.web.ratelimit import Coalescer, RateLimiter
+from syndicate.web.ratelimit import Coalescer
 
 router = APIRouter(tags=["websub"])
 MAX_LEASE_DIGITS = 12  # far beyond any lease the hub grants (it clamps to 30 days)
 
 
-def _limits(request: Request) -> tuple[RateLimiter, Coalescer]:
-    """This process's per-client budget and publish throttle, made on first use from the settings."""
+def _limits(request: Request) -> tuple[SharedRateLimiter, Coalescer]:
+    """The per-client budget (shared by every API process, in the database) and this process's publish
+    throttle, made on first use from the settings."""
     state = request.app.state
     if getattr(state, "websub_limits", None) is None:
-        settings = state.runtime.settings
-        state.websub_limits = (RateLimiter(settings.websub_rate_limit), Coalescer(settings.websub_publish_interval))
+        runtime = state.runtime
+        per_client = SharedRateLimiter(runtime.engine, "websub-client", runtime.settings.websub_rate_limit)
+        state.websub_limits = (per_client, Coalescer(runtime.settings.websub_publish_interval))
     return state.websub_limits
 
 

@@ -510,13 +510,14 @@ def test_status_command_with_a_failing_source(settings, runtime, polled):
     assert [(f["id"], f["state"], f["reason"]) for f in report["failing"]] == [(polled.failing_id, "failing", "http_5xx")]
     assert set(report["queues"]) == set(queues.QUEUES) and report["broker_error"] is None
     assert {"workers_online", "workers", "beat_stale", "articles_today"} <= set(report)
-    assert report["problems"] == ["1 source(s) failing"]
+    assert report["problems"] == ["1 source(s) failing", "no worker online", "beat: never ticked"]
 
     table = run_cli(settings, "status", COLUMNS="200")
     assert table.returncode == 1
     for row in ("sources failing", "sources ok", "queue refresh", "workers online", "last beat tick", "never"):
         assert row in table.stdout, table.stdout
     assert f"failing: #{polled.failing_id}" in table.stdout and "problem: 1 source(s) failing" in table.stderr
+    assert "problem: no worker online" in table.stderr and "problem: beat: never ticked" in table.stderr
 
 
 def test_status_command_exits_1_for_a_stale_beat(settings, runtime, session):
@@ -524,4 +525,4 @@ def test_status_command_exits_1_for_a_stale_beat(settings, runtime, session):
     result = run_cli(settings, "status", "--json")
     assert result.returncode == 1
     report = json.loads(result.stdout)
-    assert report["failing"] == [] and report["beat_stale"] is True and report["problems"][0].startswith("beat:")
+    assert report["failing"] == [] and report["beat_stale"] is True and report["problems"][-1].startswith("beat: last tick")

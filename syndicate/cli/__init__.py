@@ -588,7 +588,8 @@ def export(directory: Path) -> None:
 
 @app.command("status")
 def status_cmd(as_json: JsonOpt = False) -> None:
-    """Sources by state, articles, queues, workers, last beat tick. Exit 1 when something is failing."""
+    """Sources by state, articles, queues, workers, last beat tick. Exit 1 when something is failing, no worker
+    is online or beat has not ticked within three intervals."""
     rt = _ready_runtime()
     with rt.sessions() as session:
         view = status.overview(session, rt.settings)

@@ -116,7 +116,9 @@ def test_status_exits_1_when_a_source_is_failing(settings, runtime, served):
     assert syndicate(settings, "sources", "sync").returncode == 0
 
     polled = syndicate(settings, "poll", "--all", "--json")
+    assert polled.returncode == 1 and "1 of 3 source(s) failed" in polled.stderr, polled.stdout + polled.stderr
     outcomes = {line["url"]: line for line in json_lines(polled.stdout)}
+    assert len(outcomes) == 3  # every source still gets its line
     broken = outcomes[served.url("/kaputt.xml")]
     assert (broken["status"], broken["reason"], broken["http_status"], broken["new"]) == ("error", "http_5xx", 500, 0)
 
@@ -127,6 +129,27 @@ def test_status_exits_1_when_a_source_is_failing(settings, runtime, served):
     summary = json.loads(lines[0])
     assert summary["sources"] == {"ok": 2, "failing": 1}
     assert [(f["url"], f["reason"], f["errors"]) for f in summary["failing"]] == [(served.url("/kaputt.xml"), "http_5xx", 1)]
+
+
+def test_poll_exits_1_when_a_source_failed_but_not_when_one_is_only_deferred(settings, runtime, served):
+    served.add("/spaeter.xml", b"", status=429, headers={"Retry-After": "120"})
+    urls = [served.url("/fuerth.xml"), served.url("/spaeter.xml")]
+    registry = "\n".join(f'[[sources]]\nurl = "{url}"\n' for url in urls)
+    path = settings.feeds_dir / "fuerth.toml"
+    path.write_text(f'[city]\nslug = "fuerth"\nname = "Stadt Fürth"\nkind = "city"\n\n{registry}', encoding="utf-8")
+    assert syndicate(settings, "sources", "sync").returncode == 0
+
+    deferred = syndicate(settings, "poll", "--all", "--json")
+    assert deferred.returncode == 0, deferred.stdout + deferred.stderr
+    assert {line["url"]: line["status"] for line in json_lines(deferred.stdout)} == {urls[0]: "new", urls[1]: "deferred"}
+
+    write_city(settings, served, failing=True)
+    assert syndicate(settings, "sources", "sync").returncode == 0
+    failed = syndicate(settings, "poll", "--all", COLUMNS="200")
+    assert failed.returncode == 1 and "problem: 1 of" in failed.stderr, failed.stdout + failed.stderr
+    lines = failed.stdout.strip().splitlines()
+    assert any(" error " in line and line.endswith("/kaputt.xml") for line in lines), failed.stdout
+    assert any(line.endswith("/fuerth.xml") for line in lines) and any(line.endswith("/fuerth-kultur.atom") for line in lines)
 
 
 def test_sync_with_broken_toml_names_file_and_key(settings, runtime, served):

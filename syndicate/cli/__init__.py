@@ -462,7 +462,7 @@ def poll(
     source: Annotated[list[str] | None, typer.Option("--source", help="source id or URL (repeatable)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Refresh sources now, in this process (no broker needed)."""
+    """Refresh sources now, in this process (no broker needed). Exit 1 when any source failed."""
     if not all_ and not source:
         _fail("give --all or --source ID_OR_URL")
     rt = _ready_runtime()
@@ -482,6 +482,9 @@ def poll(
                 highlight=False,
             )
     rt.close()
+    if errors:  # a deferred source (the server asked us to wait) is not a failure; an error is, for scripts and cron
+        err.print(f"[red]problem:[/red] {errors} of {len(ids)} source(s) failed", highlight=False)
+        raise typer.Exit(1)
 
 
 def _iso(value: datetime) -> str:

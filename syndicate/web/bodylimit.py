@@ -28,7 +28,8 @@ ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 KIB, MIB = 1024, 1024 * 1024
 # The OPML upload limit leaves room above the document limit, so that a document just over it gets
 # the route's own, more specific answer (invalid_opml) instead of a bare 413.
-LIMITS: tuple[tuple[re.Pattern[str], int], ...] = (
+Limits = tuple[tuple[re.Pattern[str], int], ...]
+LIMITS: Limits = (
     (re.compile(r"^/websub$"), 16 * KIB),  # form-encoded hub.* parameters
     (re.compile(r"^/api/v1/cities/[^/]+/opml$"), 2 * opml.MAX_BYTES),
     (re.compile(r"^/api/v1/"), 1 * MIB),  # JSON bodies of the API
@@ -40,7 +41,7 @@ class BodyTooLarge(Exception):
     """Raised from ``receive`` when the streamed body passes its limit; the middleware answers 413."""
 
 
-def limit_for(path: str, limits=LIMITS, default: int = DEFAULT) -> int:
+def limit_for(path: str, limits: Limits = LIMITS, default: int = DEFAULT) -> int:
     return next((size for pattern, size in limits if pattern.match(path)), default)
 
 
@@ -62,7 +63,7 @@ def declared_length(scope: MutableMapping[str, Any]) -> int | None:
 class BodyLimit:
     """ASGI middleware: 413 for a body over its route's limit, before anything parses or authenticates it."""
 
-    def __init__(self, app: ASGIApp, limits=LIMITS, default: int = DEFAULT):
+    def __init__(self, app: ASGIApp, limits: Limits = LIMITS, default: int = DEFAULT):
         self.app, self.limits, self.default = app, limits, default
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:

@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     # publishing
     feed_limit: int = 50
     feed_limit_max: int = 200
+    feed_cache_bytes: PositiveInt = 64 * 1024 * 1024  # rendered feeds kept per API process, least recently used evicted first
     feed_cache_seconds: float = 1.0  # a cached feed is served this long without re-checking its version stamp (0: check every request)
     future_tolerance: int = 3600  # a date further in the future than this is clamped to now
 

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import feedparser
 import pytest
 from sqlalchemy import func, select
 
+from syndicate.clock import utcnow
+from syndicate.ingest.due import record_tick
 from syndicate.models import Article, Source
-from tests.conftest import cli_env
+from syndicate.ops import workers as workerinfo
+from tests import processes
+from tests.conftest import ROOT, cli_env
 from tests.test_refresh import fixture
 
 POLL_KEYS = {"id", "url", "status", "http_status", "new", "updated", "duplicates", "reason", "duration_ms"}
@@ -96,10 +103,12 @@ def test_sync_poll_publish_status(settings, runtime, served):
     unknown = syndicate(settings, "publish", "raumfahrt")
     assert unknown.returncode != 0 and "raumfahrt" in unknown.stderr
 
-    healthy = syndicate(settings, "status", "--json")
-    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
-    summary = json.loads(healthy.stdout)
+    # sources and articles are fine, but with no worker and no beat nothing polls: that is not healthy
+    nothing_runs = syndicate(settings, "status", "--json")
+    assert nothing_runs.returncode == 1, nothing_runs.stdout + nothing_runs.stderr
+    summary = json.loads(nothing_runs.stdout)
     assert summary["articles"] == 4 and summary["failing"] == [] and summary["broker_error"] is None
+    assert summary["problems"] == ["no worker online", "beat: never ticked"]
 
 
 def test_status_exits_1_when_a_source_is_failing(settings, runtime, served):
@@ -107,7 +116,9 @@ def test_status_exits_1_when_a_source_is_failing(settings, runtime, served):
     assert syndicate(settings, "sources", "sync").returncode == 0
 
     polled = syndicate(settings, "poll", "--all", "--json")
+    assert polled.returncode == 1 and "1 of 3 source(s) failed" in polled.stderr, polled.stdout + polled.stderr
     outcomes = {line["url"]: line for line in json_lines(polled.stdout)}
+    assert len(outcomes) == 3  # every source still gets its line
     broken = outcomes[served.url("/kaputt.xml")]
     assert (broken["status"], broken["reason"], broken["http_status"], broken["new"]) == ("error", "http_5xx", 500, 0)
 
@@ -118,6 +129,27 @@ def test_status_exits_1_when_a_source_is_failing(settings, runtime, served):
     summary = json.loads(lines[0])
     assert summary["sources"] == {"ok": 2, "failing": 1}
     assert [(f["url"], f["reason"], f["errors"]) for f in summary["failing"]] == [(served.url("/kaputt.xml"), "http_5xx", 1)]
+
+
+def test_poll_exits_1_when_a_source_failed_but_not_when_one_is_only_deferred(settings, runtime, served):
+    served.add("/spaeter.xml", b"", status=429, headers={"Retry-After": "120"})
+    urls = [served.url("/fuerth.xml"), served.url("/spaeter.xml")]
+    registry = "\n".join(f'[[sources]]\nurl = "{url}"\n' for url in urls)
+    path = settings.feeds_dir / "fuerth.toml"
+    path.write_text(f'[city]\nslug = "fuerth"\nname = "Stadt Fürth"\nkind = "city"\n\n{registry}', encoding="utf-8")
+    assert syndicate(settings, "sources", "sync").returncode == 0
+
+    deferred = syndicate(settings, "poll", "--all", "--json")
+    assert deferred.returncode == 0, deferred.stdout + deferred.stderr
+    assert {line["url"]: line["status"] for line in json_lines(deferred.stdout)} == {urls[0]: "new", urls[1]: "deferred"}
+
+    write_city(settings, served, failing=True)
+    assert syndicate(settings, "sources", "sync").returncode == 0
+    failed = syndicate(settings, "poll", "--all", COLUMNS="200")
+    assert failed.returncode == 1 and "problem: 1 of" in failed.stderr, failed.stdout + failed.stderr
+    lines = failed.stdout.strip().splitlines()
+    assert any(" error " in line and line.endswith("/kaputt.xml") for line in lines), failed.stdout
+    assert any(line.endswith("/fuerth.xml") for line in lines) and any(line.endswith("/fuerth-kultur.atom") for line in lines)
 
 
 def test_sync_with_broken_toml_names_file_and_key(settings, runtime, served):
@@ -225,3 +257,35 @@ def test_sources_add_registers_with_an_audit_entry_and_a_queued_refresh(settings
     assert entries == [("cli", "source.create", added["id"]), ("cli", "source.create", kept["id"])]
     assert queues.depth(settings.broker_url)["refresh"] == 2
     purge_queues(settings.broker_url)
+
+
+@pytest.mark.celery
+def test_status_exits_0_only_with_a_worker_online_and_a_recent_beat_tick(settings, runtime, session, tmp_path):
+    record_tick(session, utcnow(), 0)
+    alone = syndicate(settings, "status", "--json")
+    assert alone.returncode == 1 and json.loads(alone.stdout)["problems"] == ["no worker online"], alone.stdout + alone.stderr
+
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    queue, name = f"status-{uuid.uuid4().hex[:8]}", f"status-{uuid.uuid4().hex[:8]}@%h"  # a queue of its own: no other test's tasks
+    command = [sys.executable, "-m", "celery", "-A", "workers", "worker", "--pool", "threads", "-c", "1", "-n", name, "-Q", queue]
+    worker = processes.start(command, cli_env(settings), tmp_path / "worker.log", ROOT)
+    hostname = name.replace("%h", socket.gethostname())
+    probe_settings = settings.model_copy(update={"ops_inspect_timeout": 0.5})
+    try:
+        online = processes.wait_for(lambda: hostname in [w.hostname for w in workerinfo.probe(probe_settings).workers], timeout=40)
+        assert online, (tmp_path / "worker.log").read_text(errors="replace")[-3000:]
+
+        record_tick(session, utcnow() - timedelta(seconds=3 * settings.beat_interval + 10), 0)
+        stale = syndicate(settings, "status", "--json")
+        assert stale.returncode == 1 and json.loads(stale.stdout)["problems"][0].startswith("beat: last tick"), stale.stdout
+
+        record_tick(session, utcnow(), 0)
+        healthy = syndicate(settings, "status", "--json")
+        assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+        report = json.loads(healthy.stdout)
+        assert report["problems"] == [] and hostname in [w["hostname"] for w in report["workers"]]
+    finally:
+        processes.stop(worker)
+        from tests.test_ops import drop_queue  # here: test_ops imports this module
+
+        drop_queue(settings.broker_url, queue)

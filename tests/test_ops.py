@@ -28,6 +28,7 @@ from syndicate.ops import workers as workerinfo
 from syndicate.web.opsaccess import client_allowed
 from syndicate.web.tasks import TaskQueue
 from tests import processes
+from tests.api_fixtures import make_city
 from tests.conftest import ROOT, cli_env, make_source, purge_queues
 from tests.ops_fixtures import NEWS, card, client, healthy_and_failing, poll, rows, serve
 from tests.test_cli import syndicate as run_cli
@@ -188,6 +189,32 @@ def test_readyz_503_with_the_broker_down(settings, runtime):
     assert response.status_code == 503 and list(response.json()["problems"]) == ["broker"]
     assert dashboard.status_code == 200  # the dashboard still renders and says so
     assert "Broker nicht erreichbar" in dashboard.text and card(dashboard.text, "queue_depth") == "?"
+
+
+def test_readyz_tells_the_public_only_ok_or_not_and_operators_why(settings, runtime, session):
+    make_city(session, "fuerth", "Stadt Fürth")
+    operator = tokens.create(session)[1]
+    city = tokens.create(session, city="fuerth")[1]
+    public = {"ops_allow_networks": "127.0.0.1/32,::1/128"}  # the default: "testclient" is not loopback
+    with client(settings, **public) as c:
+        assert (c.get("/readyz").status_code, c.get("/readyz").json()) == (200, {"status": "ok"})
+    with client(settings, broker_url="redis://127.0.0.1:1/0", **public) as c:
+        anonymous = c.get("/readyz")
+        as_city = c.get("/readyz", headers={"Authorization": f"Bearer {city}"})
+        as_operator = c.get("/readyz", headers={"Authorization": f"Bearer {operator}"})
+    for answer in (anonymous, as_city):
+        assert (answer.status_code, answer.json()) == (503, {"status": "fail"})
+        assert "127.0.0.1" not in answer.text and "Error" not in answer.text
+    assert as_operator.status_code == 503 and list(as_operator.json()["problems"]) == ["broker"]
+    with client(settings, broker_url="redis://127.0.0.1:1/0", ops_allow_networks="testclient") as c:  # an allowed network
+        assert list(c.get("/readyz").json()["problems"]) == ["broker"]
+
+
+def test_readyz_without_a_database_answers_503_also_to_a_token_it_cannot_check(settings):
+    down = "postgresql+psycopg://x@127.0.0.1:1/x"  # loopback; nothing listens on port 1
+    with client(settings, database_url=down, ops_allow_networks="") as c:
+        answer = c.get("/readyz", headers={"Authorization": "Bearer syn_whatever"})
+    assert (answer.status_code, answer.json()) == (503, {"status": "fail"})
 
 
 # ---------------------------------------------------------------- queue depth per broker type
@@ -483,13 +510,14 @@ def test_status_command_with_a_failing_source(settings, runtime, polled):
     assert [(f["id"], f["state"], f["reason"]) for f in report["failing"]] == [(polled.failing_id, "failing", "http_5xx")]
     assert set(report["queues"]) == set(queues.QUEUES) and report["broker_error"] is None
     assert {"workers_online", "workers", "beat_stale", "articles_today"} <= set(report)
-    assert report["problems"] == ["1 source(s) failing"]
+    assert report["problems"] == ["1 source(s) failing", "no worker online", "beat: never ticked"]
 
     table = run_cli(settings, "status", COLUMNS="200")
     assert table.returncode == 1
     for row in ("sources failing", "sources ok", "queue refresh", "workers online", "last beat tick", "never"):
         assert row in table.stdout, table.stdout
     assert f"failing: #{polled.failing_id}" in table.stdout and "problem: 1 source(s) failing" in table.stderr
+    assert "problem: no worker online" in table.stderr and "problem: beat: never ticked" in table.stderr
 
 
 def test_status_command_exits_1_for_a_stale_beat(settings, runtime, session):
@@ -497,4 +525,4 @@ def test_status_command_exits_1_for_a_stale_beat(settings, runtime, session):
     result = run_cli(settings, "status", "--json")
     assert result.returncode == 1
     report = json.loads(result.stdout)
-    assert report["failing"] == [] and report["beat_stale"] is True and report["problems"][0].startswith("beat:")
+    assert report["failing"] == [] and report["beat_stale"] is True and report["problems"][-1].startswith("beat: last tick")

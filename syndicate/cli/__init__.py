@@ -462,7 +462,7 @@ def poll(
     source: Annotated[list[str] | None, typer.Option("--source", help="source id or URL (repeatable)")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Refresh sources now, in this process (no broker needed)."""
+    """Refresh sources now, in this process (no broker needed). Exit 1 when any source failed."""
     if not all_ and not source:
         _fail("give --all or --source ID_OR_URL")
     rt = _ready_runtime()
@@ -481,6 +481,9 @@ def poll(
                 highlight=False,
             )
     rt.close()
+    if errors:  # a deferred source (the server asked us to wait) is not a failure; an error is, for scripts and cron
+        err.print(f"[red]problem:[/red] {errors} of {len(ids)} source(s) failed", highlight=False)
+        raise typer.Exit(1)
 
 
 def _iso(value: datetime) -> str:
@@ -585,7 +588,8 @@ def export(directory: Path) -> None:
 
 @app.command("status")
 def status_cmd(as_json: JsonOpt = False) -> None:
-    """Sources by state, articles, queues, workers, last beat tick. Exit 1 when something is failing."""
+    """Sources by state, articles, queues, workers, last beat tick. Exit 1 when something is failing, no worker
+    is online or beat has not ticked within three intervals."""
     rt = _ready_runtime()
     with rt.sessions() as session:
         view = status.overview(session, rt.settings)

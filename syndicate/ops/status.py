@@ -1,7 +1,9 @@
 """The operator summary: sources by state, today's articles, beat, broker, queues, workers.
 
 One summary for ``syndicate status``, ``/ops``, ``/metrics`` and ``/readyz``. A source's state
-comes from ``syndicate.ops.states``, the one model that the API shows as well.
+comes from ``syndicate.ops.states``, the one model that the API shows as well. gone, broken and
+failing are problems: ``syndicate status`` exits 1 when any source is in one, and also when no
+worker is online or beat has not ticked within three intervals (``Overview.problems``).
 """
 
 from __future__ import annotations
@@ -154,11 +156,17 @@ class Overview:
 
     @property
     def problems(self) -> list[str]:
-        """Why ``syndicate status`` exits 1: failing sources, an unreachable broker, a stale beat."""
+        """Why ``syndicate status`` exits 1: failing sources, an unreachable broker, no worker online,
+        a beat that never ticked or ticked longer than three intervals ago. Nothing running is not
+        healthy: a monitoring check that reads the exit code must see that nothing polls."""
         found = [f"{len(self.summary.failing)} source(s) failing"] if self.summary.failing else []
         if self.broker_error:
             found.append(f"broker: {self.broker_error}")
-        if self.beat_stale:
+        if not self.workers.workers:
+            found.append("no worker online")
+        if self.summary.last_beat_tick is None:
+            found.append("beat: never ticked")
+        elif self.beat_stale:
             found.append(f"beat: last tick {self.summary.beat_age_seconds:.0f}s ago (limit {self.beat_limit:.0f}s)")
         return found
 

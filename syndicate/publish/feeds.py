@@ -401,21 +401,48 @@ def version_stamp(session: Session, query: FeedQuery) -> tuple:
     return tuple(row)
 
 
-class FeedCache:
-    """Rendered feeds by (query, format), kept while their version stamp holds; least recently used go first."""
+def canonical(query: FeedQuery) -> FeedQuery:
+    """The one spelling of a query, so that requests that must get the same feed share one cache entry:
+    cities as a sorted set, the feed's own city or topic repeated as a filter dropped, the search
+    lower-cased (it is matched lower-cased), empty filters as None and the paging cursor re-written.
+    An unknown cursor raises InvalidCursor here already."""
+    cities = tuple(sorted({c.strip() for c in query.cities if c.strip()}))
+    if query.kind == "city" and query.slug in cities:
+        cities = ()  # the city's own feed filtered to itself, or to itself among others, is the whole feed
+    topic = query.topic or None
+    if query.kind == "topic" and topic == query.slug:
+        topic = None
+    before = cursor_for(*parse_cursor(query.before)) if query.before else None
+    return replace(query, cities=cities, topic=topic, q=query.q.lower() if query.q else None, before=before)
 
-    def __init__(self, max_entries: int = 1024, fresh_for: float = 0.0):
-        self.max_entries, self.fresh_for = max_entries, fresh_for
+
+class FeedCache:
+    """Rendered feeds by canonical (query, format), kept while their version stamp holds and within
+    ``max_bytes`` in all; least recently used go first. A feed larger than the whole budget is served
+    but not kept, so one huge page cannot push out every other feed."""
+
+    ENTRY_OVERHEAD = 1024  # key, stamp and bookkeeping of an entry, so that many tiny feeds count too
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024, fresh_for: float = 0.0):
+        self.max_bytes, self.fresh_for = max_bytes, fresh_for
         self.hits = self.misses = 0
+        self.size = 0  # bytes held, as counted by cost()
         self._entries: OrderedDict[tuple, tuple[tuple, RenderedFeed]] = OrderedDict()
         self._checked: dict[tuple, float] = {}  # key → monotonic time of the last version check
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @classmethod
+    def cost(cls, rendered: RenderedFeed) -> int:
+        return len(rendered.body) + cls.ENTRY_OVERHEAD
 
     def peek(self, query: FeedQuery, fmt: str, public_url: str) -> RenderedFeed | None:
         """The cached feed without any query, if its version was checked less than ``fresh_for`` seconds ago."""
         if self.fresh_for <= 0:
             return None
-        key = (query, fmt, public_url)
+        key = (canonical(query), fmt, public_url)
         with self._lock:
             cached = self._entries.get(key)
             if cached is None or time.monotonic() - self._checked.get(key, float("-inf")) >= self.fresh_for:
@@ -426,6 +453,7 @@ class FeedCache:
     def get(self, session: Session, query: FeedQuery, fmt: str, public_url: str) -> RenderedFeed:
         if fmt not in FORMATS:
             raise UnknownFeed(f"das Format {fmt!r} gibt es nicht (rss, atom, json)")
+        query = canonical(query)
         meta = describe(session, query)  # also the 404 for unknown topics and cities
         stamp = (meta, version_stamp(session, query))
         key = (query, fmt, public_url)
@@ -439,9 +467,20 @@ class FeedCache:
         rendered = render_feed(session, query, fmt, public_url, meta)
         with self._lock:
             self.misses += 1
-            self._entries[key] = (stamp, rendered)
-            self._checked[key] = time.monotonic()
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._checked.pop(self._entries.popitem(last=False)[0], None)
+            self._store(key, stamp, rendered)
         return rendered
+
+    def _store(self, key: tuple, stamp: tuple, rendered: RenderedFeed) -> None:
+        """Keep ``rendered`` under ``key`` and evict from the least recently used end until the budget holds (lock held)."""
+        if (old := self._entries.pop(key, None)) is not None:
+            self.size -= self.cost(old[1])
+        self._checked.pop(key, None)
+        if self.cost(rendered) > self.max_bytes:
+            return
+        self._entries[key] = (stamp, rendered)
+        self._checked[key] = time.monotonic()
+        self.size += self.cost(rendered)
+        while self.size > self.max_bytes:
+            evicted, (_, feed) = self._entries.popitem(last=False)
+            self._checked.pop(evicted, None)
+            self.size -= self.cost(feed)

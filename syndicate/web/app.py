@@ -12,6 +12,7 @@ from syndicate import __version__
 from syndicate.runtime import Runtime
 from syndicate.settings import Settings
 from syndicate.web import problems
+from syndicate.web.bodylimit import BodyLimit
 from syndicate.web.cachedfeeds import CachedFeeds
 from syndicate.web.routes import api, feeds, ops, pages, websub
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(websub.router)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(BodyLimit)  # outside the routes: no body is parsed, and no token checked, before its limit holds
     problems.install(app)
-    app.add_middleware(CachedFeeds)  # outermost: a fresh cached feed skips everything else
+    app.add_middleware(CachedFeeds)  # outermost: a fresh cached feed (a GET, no body) skips everything else
     return app

@@ -1,5 +1,6 @@
 """Who may see /ops and /metrics: clients from ``ops_allow_networks`` (default: loopback) or
 anyone presenting an operator token (``Authorization: Bearer …``). Everyone else gets 403.
+The same rule decides who sees the details of /readyz (``OperatorView``); others see only ok or not.
 
 Behind a reverse proxy the client address is the proxy's; then give operators a token or run
 uvicorn with ``--proxy-headers --forwarded-allow-ips`` for that proxy.
@@ -16,6 +17,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from syndicate.models import ApiToken
@@ -62,17 +64,26 @@ def is_operator_token(session: Session, secret: str) -> bool:
     return session.scalar(query) is not None
 
 
-def require_ops_access(
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(operator_bearer)],
-) -> None:
+OperatorCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(operator_bearer)]
+
+
+def has_ops_access(request: Request, runtime: RuntimeDep, session: SessionDep, credentials: OperatorCredentials) -> bool:
+    """Is this request from an allowed network or does it carry an operator token?"""
     if client_allowed(request.client.host if request.client else None, runtime.settings.ops_allow_networks):
-        return
-    if credentials is not None and is_operator_token(session, credentials.credentials):
-        return
-    raise HTTPException(403, "Zugriff nur aus freigegebenen Netzen oder mit einem Betreiber-Token (Authorization: Bearer …)")
+        return True
+    if credentials is None:
+        return False
+    try:
+        return is_operator_token(session, credentials.credentials)
+    except SQLAlchemyError:  # tokens cannot be checked without the database; /readyz must still answer 503, not 500
+        session.rollback()
+        return False
+
+
+def require_ops_access(allowed: Annotated[bool, Depends(has_ops_access)]) -> None:
+    if not allowed:
+        raise HTTPException(403, "Zugriff nur aus freigegebenen Netzen oder mit einem Betreiber-Token (Authorization: Bearer …)")
 
 
 OpsAccess = Depends(require_ops_access)
+OperatorView = Annotated[bool, Depends(has_ops_access)]

@@ -33,7 +33,8 @@ def feed_cache(request: Request) -> FeedCache:
     """The app's render cache (plain function, not a dependency: sync dependencies cost a thread hop)."""
     state = request.app.state
     if getattr(state, "feed_cache", None) is None:
-        state.feed_cache = FeedCache(fresh_for=state.runtime.settings.feed_cache_seconds)
+        settings = state.runtime.settings
+        state.feed_cache = FeedCache(max_bytes=settings.feed_cache_bytes, fresh_for=settings.feed_cache_seconds)
     return state.feed_cache
 
 

@@ -1,5 +1,8 @@
 """Operator endpoints: /healthz (process), /readyz (database, broker, beat), and behind
-``OpsAccess`` (allowed network or operator token) the dashboard /ops, a source's page and /metrics."""
+``OpsAccess`` (allowed network or operator token) the dashboard /ops, a source's page and /metrics.
+
+/readyz stays open for load balancers and probes, but only operators (the same rule as /ops) see
+why it fails: driver errors name internal hosts and ports."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from syndicate.ops import workers as workerinfo
 from syndicate.settings import Settings
 from syndicate.web import opsui
 from syndicate.web.deps import RuntimeDep, SessionDep
-from syndicate.web.opsaccess import OpsAccess
+from syndicate.web.opsaccess import OperatorView, OpsAccess
 
 router = APIRouter(tags=["ops"])
 templates = Jinja2Templates(directory=str(FilePath(__file__).parent.parent / "templates"))
@@ -50,7 +53,7 @@ def healthz() -> dict:
 
 
 @router.get("/readyz")
-def readyz(session: SessionDep, runtime: RuntimeDep) -> JSONResponse:
+def readyz(session: SessionDep, runtime: RuntimeDep, operator: OperatorView) -> JSONResponse:
     problems = {}
     if (error := status.check_database(session)) is not None:
         problems["database"] = error
@@ -58,8 +61,10 @@ def readyz(session: SessionDep, runtime: RuntimeDep) -> JSONResponse:
         problems["broker"] = error
     if "database" not in problems and (error := status.beat_problem(session, runtime.settings)) is not None:
         problems["beat"] = error
-    code = 503 if problems else 200
-    return JSONResponse({"status": "fail" if problems else "ok", "problems": problems}, status_code=code)
+    body: dict = {"status": "fail" if problems else "ok"}
+    if operator:
+        body["problems"] = problems
+    return JSONResponse(body, status_code=503 if problems else 200)
 
 
 @router.get("/metrics", dependencies=[OpsAccess], response_class=Response)

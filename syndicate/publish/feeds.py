@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -23,6 +24,9 @@ from sqlalchemy import exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from syndicate.models import Article, ArticleTopic, City, Cluster, Source, Topic
+from syndicate.reader.normalise import Enclosure
+
+logger = logging.getLogger(__name__)
 
 FORMATS = {
     "rss": "application/rss+xml; charset=utf-8",
@@ -285,9 +289,9 @@ def render(
             fe.source(title=item.city.name, url=item.source_url)
         for term in dict.fromkeys([*article.categories, *item.topics]):
             fe.category(term=term)
-        if fmt == "rss" and article.enclosures:  # RSS 2.0 allows one enclosure per item
-            first = article.enclosures[0]
-            fe.enclosure(first["href"], first["length"], first["type"] or "application/octet-stream")
+        if fmt == "rss" and (media := stored_enclosures(article)):  # RSS 2.0 allows one enclosure per item
+            first = media[0]  # RSS 2.0 requires a length; 0 says it is unknown
+            fe.enclosure(first.url, str(first.length or 0), first.type or "application/octet-stream")
         body = _body(item) or html.escape(article.title)
         if fmt == "atom":
             fe.summary(article.text[:300] or article.title)
@@ -304,10 +308,12 @@ def render(
 def _add_atom_enclosures(root, items: list[FeedItem]) -> None:
     """rel="enclosure" links, written here because feedgen 1.0 drops rel/type/length of entry links."""
     for element, item in zip(root.findall("entry"), items):  # feedgen's elements carry no namespace of their own
-        for enclosure in item.article.enclosures or []:
-            attributes = {"rel": "enclosure", "href": enclosure["href"], "length": enclosure["length"]}
-            if enclosure["type"]:
-                attributes["type"] = enclosure["type"]
+        for enclosure in stored_enclosures(item.article):
+            attributes = {"rel": "enclosure", "href": enclosure.url}
+            if enclosure.type:
+                attributes["type"] = enclosure.type
+            if enclosure.length is not None:
+                attributes["length"] = str(enclosure.length)
             etree.SubElement(element, "link", attributes)
 
 
@@ -341,7 +347,7 @@ def _render_json(items: list[FeedItem], meta: FeedMeta, links: dict[str, str], b
                 "date_modified": (item.article.updated_at or item.article.published_at).isoformat(),
                 "authors": [{"name": item.city.name}],
                 "tags": list(dict.fromkeys([*item.article.categories, *item.topics])),
-                **_json_media(item.article.enclosures or []),
+                **_json_media(stored_enclosures(item.article)),
                 "_syndicate": {"also_published_by": [{"city": c.slug, "name": c.name, "url": a.url} for c, a in item.also]},
             }
             for item in items
@@ -350,19 +356,21 @@ def _render_json(items: list[FeedItem], meta: FeedMeta, links: dict[str, str], b
     return json.dumps(document, ensure_ascii=False).encode("utf-8")
 
 
-def _json_media(enclosures: list[dict]) -> dict:
+def stored_enclosures(article: Article) -> list[Enclosure]:
+    """The article's enclosures as the typed values normalise made; nothing stored is parsed here."""
+    stored = article.enclosures
+    return [e for e in map(Enclosure.from_stored, stored) if e is not None] if isinstance(stored, list) else []
+
+
+def _json_media(enclosures: list[Enclosure]) -> dict:
     """JSON Feed 1.1: the first image as ``image``, every enclosure as an attachment."""
     media: dict = {}
-    image = next((e["href"] for e in enclosures if (e["type"] or "").startswith("image/")), None)
+    image = next((e.url for e in enclosures if e.type.startswith("image/")), None)
     if image:
         media["image"] = image
     if enclosures:
         media["attachments"] = [
-            {
-                "url": e["href"],
-                "mime_type": e["type"] or "application/octet-stream",
-                **({"size_in_bytes": int(e["length"])} if e["length"] not in ("", "0") else {}),
-            }
+            {"url": e.url, "mime_type": e.type or "application/octet-stream", **({"size_in_bytes": e.length} if e.length else {})}
             for e in enclosures
         ]
     return media
@@ -382,8 +390,29 @@ def render_feed(session: Session, query: FeedQuery, fmt: str, public_url: str, m
     meta = meta or describe(session, query)
     page = load_page(session, query)
     updated = last_modified(page.items)
-    body = render(page.items, meta, fmt, public_url, updated, page_links(page, meta, fmt, public_url))
+    body = render_isolated(page.items, meta, fmt, public_url, updated, page_links(page, meta, fmt, public_url))
     return RenderedFeed(body, etag_for(body), updated)
+
+
+def render_isolated(items: list[FeedItem], meta: FeedMeta, fmt: str, public_url: str, updated: datetime, links: dict[str, str]) -> bytes:
+    """``render``; when that fails, the feed without the entries that cannot be rendered on their own
+    (each logged). Normalise makes every stored value renderable, so this is for rows it did not
+    write (older versions, hand edits): one such article must not take down every feed it is in."""
+    try:
+        return render(items, meta, fmt, public_url, updated, links)
+    except Exception:
+        logger.exception("feed %s.%s failed to render; rendering its entries one by one", meta.self_path, fmt)
+    kept = []
+    for item in items:
+        try:
+            render([item], meta, fmt, public_url, updated, links)
+        except Exception:
+            logger.exception(
+                "article %s (story %s) cannot be rendered as %s; left out of %s", item.article.id, item.cluster_id, fmt, meta.self_path
+            )
+        else:
+            kept.append(item)
+    return render(kept, meta, fmt, public_url, updated, links)
 
 
 def version_stamp(session: Session, query: FeedQuery) -> tuple:

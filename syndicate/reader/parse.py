@@ -188,7 +188,7 @@ def parse_json_feed(content: bytes) -> ParsedFeed:
             author=_json_author(item),
             categories=[t for t in _list(item.get("tags")) if isinstance(t, str)],
             enclosures=[
-                {"href": a["url"], "type": _str(a.get("mime_type"))}
+                {"href": a["url"], "type": _str(a.get("mime_type")), **({"length": a["size_in_bytes"]} if "size_in_bytes" in a else {})}
                 for a in _list(item.get("attachments"))
                 if isinstance(a, dict) and isinstance(a.get("url"), str)
             ],

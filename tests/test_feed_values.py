@@ -1,0 +1,230 @@
+"""Values from feeds are parsed and bounded once, in normalise, into typed values; storage and the
+merged feeds take them as they are, and one article that still cannot be rendered never takes down
+a feed (issue 23)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from syndicate import db
+from syndicate.db import make_engine
+from syndicate.ingest.refresh import refresh_source
+from syndicate.models import Article, City, Cluster, Source
+from syndicate.reader.normalise import MAX_LENGTH, Enclosure, byte_length, media_type, normalise_entry
+from syndicate.reader.parse import RawEntry
+from syndicate.web.app import create_app
+from tests.conftest import make_source
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+IMAGE = "https://www.fuerth.de/bilder/park.jpg"
+
+
+def norm(raw: RawEntry):
+    return normalise_entry(raw, base="https://www.fuerth.de/", now=NOW, future_tolerance=3600)
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("48213", 48213),
+        (" 12 ", 12),
+        ("0", 0),
+        (str(MAX_LENGTH), MAX_LENGTH),
+        (str(MAX_LENGTH + 1), None),
+        ("²", None),  # str.isdigit() says yes, int() says no
+        ("٣", None),  # an Arabic-Indic three: int() would read it as 3
+        ("9" * 5000, None),  # past int()'s digit limit
+        ("-1", None),
+        ("1e3", None),
+        ("12 MB", None),
+        ("", None),
+        (None, None),
+        (5, 5),
+        (-5, None),
+        (True, None),
+        (1.5, None),
+        (2**64, None),
+    ],
+)
+def test_byte_length_is_a_bounded_int_or_none(value, expected):
+    assert byte_length(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("image/jpeg", "image/jpeg"), (" Image/JPEG; q=1", "image/jpeg"), ("<script>", ""), ("a/" + "b" * 200, ""), (None, ""), (3, "")],
+)
+def test_media_type_is_a_bounded_mime_type(value, expected):
+    assert media_type(value) == expected
+
+
+def test_enclosures_are_typed_at_the_boundary():
+    raw = RawEntry(
+        title="Park",
+        link="https://www.fuerth.de/pm/1",
+        enclosures=[
+            {"href": "/bilder/park.jpg", "type": "image/jpeg", "length": "²"},
+            {"href": IMAGE, "type": "image/jpeg", "length": "9" * 5000},
+            {"href": "javascript:alert(1)", "type": "image/png"},
+            {"href": "http://[x/bild.png", "type": "image/png"},  # urlsplit raises ValueError on this host
+            {"href": "https://www.fuerth.de/" + "a" * 3000},
+            {"href": "https://www.fuerth.de/\x01.png"},
+            {"href": "https://www.fuerth.de/plan.pdf", "type": "application/pdf", "length": "1024"},
+            *({"href": f"https://www.fuerth.de/{n}.jpg", "length": 7} for n in range(20)),
+        ],
+    )
+    entry = norm(raw)
+    assert entry.enclosures[:3] == [
+        Enclosure(IMAGE, "image/jpeg", None),
+        Enclosure(IMAGE, "image/jpeg", None),
+        Enclosure("https://www.fuerth.de/plan.pdf", "application/pdf", 1024),
+    ]
+    assert len(entry.enclosures) == 10 and entry.enclosures[3] == Enclosure("https://www.fuerth.de/0.jpg", "", 7)
+
+
+def test_other_values_are_bounded_at_the_boundary():
+    entry = norm(
+        RawEntry(
+            title="t",
+            link="https://www.fuerth.de/" + "p" * 3000,
+            guid="g" * 5000,
+            author="A" * 1000,
+            published=datetime(1, 1, 1, tzinfo=UTC),
+            updated=datetime(1899, 12, 31, tzinfo=UTC),
+        )
+    )
+    assert entry.url is None and entry.canonical_url is None
+    assert len(entry.guid) == 2000 and len(entry.author) == 300
+    assert entry.published_at == NOW and entry.date_estimated and entry.updated_at is None
+
+
+@pytest.mark.parametrize(
+    "stored, expected",
+    [
+        ({"href": IMAGE, "type": "image/jpeg", "length": 48213}, Enclosure(IMAGE, "image/jpeg", 48213)),
+        ({"href": IMAGE, "type": "image/jpeg", "length": None}, Enclosure(IMAGE, "image/jpeg", None)),
+        ({"href": IMAGE, "type": "image/jpeg", "length": "²"}, Enclosure(IMAGE, "image/jpeg", None)),  # a row from before 0015
+        ({"href": IMAGE, "type": "image/jpeg", "length": "48213"}, Enclosure(IMAGE, "image/jpeg", None)),  # never parsed
+        ({"href": IMAGE, "type": ["x"], "length": 2**60}, Enclosure(IMAGE, "", None)),
+        ({"href": "javascript:x", "type": "image/jpeg"}, None),
+        ("not a dict", None),
+    ],
+)
+def test_stored_enclosures_are_read_as_typed_values_only(stored, expected):
+    assert Enclosure.from_stored(stored) == expected
+
+
+HOSTILE = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Stadt Fürth</title><link>https://www.fuerth.de/</link>
+<item><title>Hochgestellt</title><link>https://www.fuerth.de/pm/1</link><guid>pm-1</guid>
+<pubDate>Mon, 23 Nov 2026 09:00:00 +0100</pubDate><description>Eins.</description>
+<enclosure url="/bilder/eins.jpg" length="²" type="image/jpeg"/></item>
+<item><title>Viele Neunen</title><link>https://www.fuerth.de/pm/2</link><guid>pm-2</guid>
+<pubDate>Mon, 23 Nov 2026 08:00:00 +0100</pubDate><description>Zwei.</description>
+<enclosure url="/bilder/zwei.jpg" length="{nines}" type="image/jpeg"/></item>
+<item><title>Gutes Bild</title><link>https://www.fuerth.de/pm/3</link><guid>pm-3</guid>
+<pubDate>Mon, 23 Nov 2026 07:00:00 +0100</pubDate><description>Drei.</description>
+<enclosure url="/bilder/drei.jpg" length="48213" type="image/jpeg"/></item>
+</channel></rss>""".replace("{nines}", "9" * 5000)
+
+
+@pytest.fixture
+def client(settings, runtime, topics):
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_feed_with_hostile_enclosure_lengths_answers_in_every_format(client, runtime, session, feed_server):
+    feed_server.add("/fuerth.xml", HOSTILE, headers={"Content-Type": "application/rss+xml"})
+    source = make_source(session, feed_server.url("/fuerth.xml"), city="fuerth", name="Stadt Fürth")
+    assert refresh_source(session, runtime.client, source.id, runtime.refresh_config).new == 3
+    stored = session.scalars(select(Article.enclosures).order_by(Article.published_at.desc())).all()
+    assert [e[0]["length"] for e in stored] == [None, None, 48213]
+
+    response = client.get("/feeds/all.json")
+    assert response.status_code == 200
+    items = response.json()["items"]
+    assert [i["title"] for i in items] == ["Hochgestellt", "Viele Neunen", "Gutes Bild"]
+    assert [[a.get("size_in_bytes") for a in i["attachments"]] for i in items] == [[None], [None], [48213]]
+    for fmt in ("rss", "atom"):
+        assert client.get(f"/feeds/all.{fmt}").status_code == 200
+
+
+def _story(session: Session, source: Source, title: str, enclosures: list | None = None) -> Article:
+    """An article written straight into the database, as older versions or a hand edit could have left it."""
+    published = datetime(2026, 11, 20, 9, tzinfo=UTC) if title != "Gut" else datetime(2026, 11, 21, 9, tzinfo=UTC)
+    article = Article(source_id=source.id, item_key=title[:60], title=title, content_hash=title[:60], published_at=published)
+    article.enclosures = enclosures or []
+    session.add(article)
+    session.flush()
+    cluster = Cluster(representative_id=article.id, published_at=published)
+    session.add(cluster)
+    session.flush()
+    article.cluster_id = cluster.id
+    session.commit()
+    return article
+
+
+def test_old_rows_and_unrenderable_articles_never_take_down_a_feed(client, session, caplog):
+    source = make_source(session, "https://www.fuerth.de/feed.xml", city="fuerth", name="Stadt Fürth")
+    _story(session, source, "Gut")
+    _story(session, source, "Alte Zeile", [{"href": IMAGE, "type": "image/jpeg", "length": "²"}])
+    _story(session, source, "Steuerzeichen \x0b im Titel")  # XML cannot carry it: RSS and Atom leave the article out
+
+    document = client.get("/feeds/all.json")
+    assert document.status_code == 200
+    old = next(i for i in document.json()["items"] if i["title"] == "Alte Zeile")
+    assert old["attachments"] == [{"url": IMAGE, "mime_type": "image/jpeg"}]
+    for fmt in ("rss", "atom"):
+        response = client.get(f"/feeds/all.{fmt}")
+        assert response.status_code == 200
+        assert b"Gut" in response.content and b"Alte Zeile" in response.content
+        assert b"Steuerzeichen" not in response.content
+    assert "cannot be rendered" in caplog.text
+
+
+def test_0015_makes_stored_enclosure_lengths_typed(tmp_path):
+    url = f"sqlite:///{tmp_path}/old.db"
+    db.upgrade(url, "0013")
+    engine = make_engine(url)
+    lengths = ["48213", "²", "9" * 5000, "0", "", str(2**60)]
+    with Session(engine) as session:
+        city = City(slug="fuerth", name="Fürth", kind="city")
+        session.add(city)
+        session.flush()
+        source = Source(city_id=city.id, url="https://www.fuerth.de/rss", canonical_url="https://www.fuerth.de/rss")
+        session.add(source)
+        session.flush()
+        for n, length in enumerate(lengths, start=1):
+            session.add(
+                Article(
+                    id=n,
+                    source_id=source.id,
+                    item_key=f"k{n}",
+                    title="T",
+                    content_hash="h",
+                    published_at=NOW,
+                    enclosures=[{"href": IMAGE, "type": "image/jpeg", "length": length}, {"href": "javascript:x", "length": "1"}],
+                )
+            )
+        session.add(Article(id=99, source_id=source.id, item_key="k99", title="T", content_hash="h", published_at=NOW, enclosures=[]))
+        session.commit()
+    engine.dispose()
+
+    db.upgrade(url, "0015")
+
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        rows = dict(connection.execute(select(Article.id, Article.enclosures)).all())
+        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    engine.dispose()
+    assert version == "0015"
+    assert [rows[n] for n in range(1, len(lengths) + 1)] == [
+        [{"href": IMAGE, "type": "image/jpeg", "length": length}] for length in (48213, None, None, 0, None, None)
+    ]
+    assert rows[99] == []

@@ -135,7 +135,7 @@ HOSTILE = """<?xml version="1.0" encoding="utf-8"?>
 
 @pytest.fixture
 def client(settings, runtime, topics):
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield client
 
 
@@ -228,3 +228,40 @@ def test_0015_makes_stored_enclosure_lengths_typed(tmp_path):
         [{"href": IMAGE, "type": "image/jpeg", "length": length}] for length in (48213, None, None, 0, None, None)
     ]
     assert rows[99] == []
+
+
+STAMP = "20261124T100000.000000Z"
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        f"{STAMP}-99999999999999999999",  # past a 64-bit integer: OverflowError in the driver
+        f"{STAMP}-" + "9" * 5000,  # past int()'s digit limit
+        f"{STAMP}-²",
+        f"{STAMP}-٣",  # another script's digit, which int() would read
+        f"{STAMP}--1",
+        f"{STAMP}-1 ",
+        f"{STAMP}-1%00",
+        "99999999T999999.999999Z-1",
+        "00000000T000000.000000Z-1",
+        "２０２６1124T100000.000000Z-1",
+        "gestern",
+        "-",
+    ],
+)
+@pytest.mark.parametrize("path", ["/feeds/all.rss", "/feeds/all.json", "/feeds/topics/mobilitaet.atom"])
+def test_hostile_cursors_are_a_400_in_german(client, path, cursor):
+    response = client.get(path, params={"before": cursor})
+    assert response.status_code == 400, response.text
+    detail = response.json()["detail"]
+    assert detail["reason"] == "invalid_cursor" and "Cursor" in detail["message"] and "ungültig" in detail["message"]
+
+
+def test_a_valid_cursor_and_hostile_dates_in_headers_still_answer(client):
+    assert client.get("/feeds/all.rss", params={"before": f"{STAMP}-{2**62}"}).status_code == 200
+    assert client.get("/feeds/all.rss", params={"before": "00010101T000000.000000Z-1"}).status_code == 200
+    for since in ("Mon, 01 Jan 99999999999999999999 00:00:00 GMT", "Mon, 01 Jan 2020 99:00:00 GMT", "Mon, 01 Jan 2020 00:00:00 -0000"):
+        assert client.get("/feeds/all.rss", headers={"If-Modified-Since": since}).status_code == 200
+    for limit in ("99999999999999999999", "9" * 5000, "²"):
+        assert client.get("/feeds/all.json", params={"limit": limit}).status_code < 500

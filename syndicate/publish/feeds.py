@@ -11,6 +11,7 @@ import hashlib
 import html
 import json
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -93,12 +94,23 @@ def cursor_for(published_at: datetime, cluster_id: int) -> str:
     return f"{published_at.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}-{cluster_id}"
 
 
+# exactly what ``cursor_for`` writes, in ASCII digits (``\d`` would also take other scripts' digits)
+_CURSOR = re.compile(r"([0-9]{8}T[0-9]{6}\.[0-9]{6}Z)-([0-9]{1,19})\Z")
+MAX_STORY_ID = 2**63 - 1  # the database's integers: a larger bound parameter overflows in the driver
+
+
 def parse_cursor(value: str) -> tuple[datetime, int]:
-    stamp, _, cluster_id = value.rpartition("-")
-    try:
-        return datetime.strptime(stamp, "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC), int(cluster_id)
-    except ValueError as exc:
-        raise InvalidCursor(f"invalid paging cursor {value!r}") from exc
+    """The date and story id of a ``cursor_for`` cursor; anything else is an ``InvalidCursor``."""
+    match = _CURSOR.match(value) if isinstance(value, str) else None
+    if match is not None:
+        try:
+            stamp, story = datetime.strptime(match[1], "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC), int(match[2])
+        except ValueError:  # a month 13, a day 32
+            pass
+        else:
+            if story <= MAX_STORY_ID:
+                return stamp, story
+    raise InvalidCursor("Der Blätter-Cursor (before=…) ist ungültig. Bitte den Link „next“ aus dem Feed verwenden.")
 
 
 class InvalidCursor(ValueError):

@@ -18,6 +18,7 @@ from syndicate.models import Article, City, Cluster, Source
 from syndicate.reader.normalise import MAX_LENGTH, Enclosure, byte_length, media_type, normalise_entry
 from syndicate.reader.parse import RawEntry
 from syndicate.web.app import create_app
+from tests.api_fixtures import api  # noqa: F401 - a fixture
 from tests.conftest import make_source
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -199,6 +200,8 @@ def test_0015_makes_stored_enclosure_lengths_typed(tmp_path):
         session.flush()
         source = Source(city_id=city.id, url="https://www.fuerth.de/rss", canonical_url="https://www.fuerth.de/rss")
         session.add(source)
+        for n, site in enumerate(("javascript:alert(1)", "https://www.fuerth.de/", "data:text/html,x", None)):
+            session.add(Source(city_id=city.id, url=f"https://{n}.example/", canonical_url=f"https://{n}.example/", site_url=site))
         session.flush()
         for n, length in enumerate(lengths, start=1):
             session.add(
@@ -221,6 +224,7 @@ def test_0015_makes_stored_enclosure_lengths_typed(tmp_path):
     engine = make_engine(url)
     with engine.connect() as connection:
         rows = dict(connection.execute(select(Article.id, Article.enclosures)).all())
+        sites = connection.execute(select(Source.site_url).where(Source.url.like("%.example/")).order_by(Source.url)).scalars().all()
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     engine.dispose()
     assert version == "0015"
@@ -228,6 +232,7 @@ def test_0015_makes_stored_enclosure_lengths_typed(tmp_path):
         [{"href": IMAGE, "type": "image/jpeg", "length": length}] for length in (48213, None, None, 0, None, None)
     ]
     assert rows[99] == []
+    assert sites == [None, "https://www.fuerth.de/", None, None]
 
 
 STAMP = "20261124T100000.000000Z"
@@ -265,3 +270,32 @@ def test_a_valid_cursor_and_hostile_dates_in_headers_still_answer(client):
         assert client.get("/feeds/all.rss", headers={"If-Modified-Since": since}).status_code == 200
     for limit in ("99999999999999999999", "9" * 5000, "²"):
         assert client.get("/feeds/all.json", params={"limit": limit}).status_code < 500
+
+
+SITE_FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Stadt Fürth</title><link>{link}</link>
+<item><title>Eins</title><link>https://www.fuerth.de/pm/1</link><guid>pm-1</guid><description>Eins.</description></item>
+</channel></rss>"""
+
+
+@pytest.mark.parametrize(
+    "link, expected",
+    [
+        ("javascript:alert(document.domain)", None),
+        ("data:text/html,&lt;script&gt;alert(1)&lt;/script&gt;", None),
+        ("https://www.fuerth.de/" + "x" * 3000, None),
+        ("/presse/", "{server}/presse/"),  # relative: resolved against the feed's own URL
+        ("https://www.fuerth.de/", "https://www.fuerth.de/"),
+    ],
+)
+def test_site_url_is_http_and_bounded(api, runtime, feed_server, link, expected):
+    from tests.api_fixtures import add_source, make_city
+
+    feed_server.add("/fuerth.xml", SITE_FEED.format(link=link), headers={"Content-Type": "application/rss+xml"})
+    with runtime.sessions() as session:
+        source = add_source(session, make_city(session, "muenchen"), feed_server.url("/fuerth.xml"))
+        assert refresh_source(session, runtime.client, source.id, runtime.refresh_config).status == "new"
+    expected = expected and expected.replace("{server}", feed_server.url(""))
+    assert api.call("GET", f"/api/v1/sources/{source.id}", "muenchen").json()["site_url"] == expected
+    opml = api.call("GET", "/api/v1/cities/muenchen/opml", "muenchen").text
+    assert ("htmlUrl" in opml) == (expected is not None) and "javascript" not in opml and "data:" not in opml

@@ -37,7 +37,7 @@ from syndicate.reader import fetch as fetching
 from syndicate.reader.discover import find_feed_links
 from syndicate.reader.errors import SyndicateError
 from syndicate.reader.hints import feed_interval
-from syndicate.reader.normalise import Entry, canonical_url, feed_title, normalise_entry
+from syndicate.reader.normalise import Entry, canonical_url, feed_title, http_url, normalise_entry
 from syndicate.reader.parse import ParsedFeed, parse
 from syndicate.settings import Settings
 from syndicate.topics import rules as topics
@@ -298,7 +298,8 @@ def _store(session: Session, polls: list[_Poll], now: datetime) -> None:
         for poll, counts in zip(documents, all_counts):
             config, source, feed, result = poll.config, poll.source, poll.feed, poll.result
             _apply_counts(poll.outcome, counts)
-            source.body_hash, source.feed_title, source.site_url = poll.digest, feed_title(feed.title)[:300] or None, feed.link
+            source.body_hash, source.feed_title = poll.digest, feed_title(feed.title)[:300] or None
+            source.site_url = http_url(feed.link, result.final_url)  # http(s) only, bounded: it is shown as a link
             dates = [d for raw in feed.entries if (d := raw.published or raw.updated)]
             poll.interval = source.current_interval = schedule.adaptive_interval(
                 dates,

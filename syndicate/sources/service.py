@@ -29,7 +29,7 @@ from syndicate.reader import fetch as fetching
 from syndicate.reader import html_source
 from syndicate.reader.discover import FeedLink, find_feed_links
 from syndicate.reader.errors import NotAFeed, ParseError, SyndicateError
-from syndicate.reader.normalise import absolute_url, canonical_url
+from syndicate.reader.normalise import canonical_url, http_url
 from syndicate.reader.normalise import feed_title as plain_title
 from syndicate.reader.parse import parse
 
@@ -125,8 +125,7 @@ def preview(client: httpx.Client, url: str, config: RefreshConfig, selectors: di
         raise
     newest = sorted(feed.entries, key=lambda e: e.published or e.updated or _OLDEST, reverse=True)
     titles = [title for title in (_line(plain_title(e.title), 300) for e in newest) if title][:3]
-    site = absolute_url(feed.link, result.final_url)
-    site = site if site and len(site) <= 2000 else None  # the column's size
+    site = http_url(feed.link, result.final_url)
     return Preview(_line(plain_title(feed.title), 300) or "", feed.format, len(feed.entries), titles, result.final_url, site)
 
 

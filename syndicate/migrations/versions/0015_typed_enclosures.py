@@ -3,8 +3,10 @@
 Enclosure lengths used to be stored as the publisher's string when ``str.isdigit()`` accepted it, so
 "²" or five thousand nines were stored and made every merged feed with that article fail to render.
 Normalise now stores {href, type, length} with length an int in 0..2**53 or null; this rewrites the
-rows written before in that form. The rules are written out here, not imported: a migration must
-keep doing what it did when it was written.
+rows written before in that form. A source's site_url (the feed's own link, shown as a link in the
+API and as OPML htmlUrl) was stored unchecked; one that is not http(s) or is longer than the column
+is cleared. The rules are written out here, not imported: a migration must keep doing what it did
+when it was written.
 
 Revision ID: 0015
 Revises: 0013
@@ -28,6 +30,7 @@ MAX_ENCLOSURES = 10
 CHUNK = 1000
 
 articles = sa.table("articles", sa.column("id", sa.Integer), sa.column("enclosures", sa.JSON))
+sources = sa.table("sources", sa.column("site_url", sa.String))
 
 
 def _length(value: object) -> int | None:
@@ -75,6 +78,11 @@ def _rewrite(convert) -> None:
 
 def upgrade() -> None:
     _rewrite(_typed)
+    site = sources.c.site_url
+    web = sa.or_(site.like("http://%"), site.like("https://%"))
+    op.get_bind().execute(
+        sources.update().where(site.is_not(None), sa.or_(~web, sa.func.length(site) > MAX_URL_CHARS)).values(site_url=None)
+    )
 
 
 def downgrade() -> None:

@@ -15,8 +15,8 @@ from syndicate import db
 from syndicate.db import make_engine
 from syndicate.ingest.refresh import refresh_source
 from syndicate.models import Article, City, Cluster, Source
-from syndicate.reader.normalise import MAX_LENGTH, Enclosure, byte_length, media_type, normalise_entry
-from syndicate.reader.parse import RawEntry
+from syndicate.reader.normalise import MAX_LENGTH, Enclosure, byte_length, clean_title, media_type, normalise_entry
+from syndicate.reader.parse import RawEntry, parse
 from syndicate.web.app import create_app
 from tests.api_fixtures import api  # noqa: F401 - a fixture
 from tests.conftest import make_source
@@ -299,3 +299,33 @@ def test_site_url_is_http_and_bounded(api, runtime, feed_server, link, expected)
     assert api.call("GET", f"/api/v1/sources/{source.id}", "muenchen").json()["site_url"] == expected
     opml = api.call("GET", "/api/v1/cities/muenchen/opml", "muenchen").text
     assert ("htmlUrl" in opml) == (expected is not None) and "javascript" not in opml and "data:" not in opml
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "&amp;lt;script&amp;gt;alert(1)&amp;lt;/script&amp;gt; Titel",  # as the hostile tester's feed gave it
+        "&amp;amp;lt;script&amp;amp;gt;alert(1)&amp;amp;lt;/script&amp;amp;gt; Titel",
+        "&amp;lt;b&amp;gt;&amp;lt;img src=x onerror=alert(1)&amp;gt;&amp;lt;/b&amp;gt; Titel",
+        "<b>&lt;i&gt;&amp;lt;u&amp;gt;Titel&amp;lt;/u&amp;gt;&lt;/i&gt;</b>",
+    ],
+)
+def test_titles_escaped_more_than_once_come_out_as_text(title):
+    assert clean_title(title) == "Titel"
+
+
+def test_title_escaped_twice_in_a_feed_is_stored_as_text():
+    feed = parse(
+        b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Stadt</title><link>https://www.fuerth.de/</link>'
+        b"<item><title>&amp;amp;lt;script&amp;amp;gt;alert(1)&amp;amp;lt;/script&amp;amp;gt; Titel</title>"
+        b"<link>https://www.fuerth.de/pm/1</link><description>Text</description></item></channel></rss>"
+    )
+    assert norm(feed.entries[0]).title == "Titel"
+
+
+@pytest.mark.parametrize(
+    "title, expected",
+    [("Preis: 5 &lt; 6", "Preis: 5 < 6"), ("Tom &amp;amp; Jerry", "Tom & Jerry"), ("AT&T", "AT&T"), ("a < b > c", "a < b > c")],
+)
+def test_titles_with_text_that_looks_like_markup_are_stable(title, expected):
+    assert clean_title(title) == expected == clean_title(expected)

@@ -428,9 +428,20 @@ def html_to_text(fragment: str, blocks: str | None = None) -> str:
     return SPACE_RE.sub(" ", block_text(fragment) if blocks is None else blocks).strip()
 
 
+TITLE_PASSES = 6  # escaped more often than this, what is left is shown as text (still escaped on output)
+
+
 def clean_title(title: str) -> str:
-    # titles may carry markup or double-escaped entities; decode twice, strip tags, collapse
-    text = html_to_text(html.unescape(title)) if "<" in title or "&" in title else title
+    """A title as plain text. Publishers escape titles once, twice or more, so entities are decoded and
+    tags stripped again until nothing changes: a title escaped twice must not come out as literal markup."""
+    text = title
+    for _ in range(TITLE_PASSES):
+        if "<" not in text and "&" not in text:
+            break
+        cleaned = html_to_text(html.unescape(text))
+        if cleaned == text:
+            break
+        text = cleaned
     return SPACE_RE.sub(" ", text).strip()
 
 

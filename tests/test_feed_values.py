@@ -329,3 +329,66 @@ def test_title_escaped_twice_in_a_feed_is_stored_as_text():
 )
 def test_titles_with_text_that_looks_like_markup_are_stable(title, expected):
     assert clean_title(title) == expected == clean_title(expected)
+
+
+def _rss(date: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+        "<title>Stadt</title><link>https://www.fuerth.de/</link><item><title>Eins</title><link>https://www.fuerth.de/pm/1</link>"
+        f"<pubDate>{date}</pubDate><dc:date>{date}</dc:date></item></channel></rss>"
+    ).encode()
+
+
+def _atom(date: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Stadt</title><id>urn:x</id>'
+        f'<entry><title>Eins</title><id>urn:1</id><link href="https://www.fuerth.de/pm/1"/><published>{date}</published>'
+        f"<updated>{date}</updated></entry></feed>"
+    ).encode()
+
+
+def _json(date: str) -> bytes:
+    return (
+        '{"version": "https://jsonfeed.org/version/1.1", "title": "Stadt", "items": [{"id": "1", "url": "https://www.fuerth.de/pm/1",'
+        f' "title": "Eins", "content_text": "x", "date_published": "{date}", "date_modified": "{date}"}}]}}'
+    ).encode()
+
+
+@pytest.mark.parametrize("document", [_rss, _atom, _json], ids=["rss", "atom", "json"])
+@pytest.mark.parametrize(
+    "date, expected",
+    [
+        ("2026-11-24T10:00:00", datetime(2026, 11, 24, 9, 0, tzinfo=UTC)),  # no zone: Berlin, winter (+1)
+        ("2026-07-24T10:00:00", datetime(2026, 7, 24, 8, 0, tzinfo=UTC)),  # no zone: Berlin, summer (+2)
+        ("2026-11-24T10:00", datetime(2026, 11, 24, 9, 0, tzinfo=UTC)),
+        ("2026-11-24T10:00:00.250", datetime(2026, 11, 24, 9, 0, 0, 250000, tzinfo=UTC)),
+        ("2026-11-24T10:00:00Z", datetime(2026, 11, 24, 10, 0, tzinfo=UTC)),
+        ("2026-11-24T10:00:00+01:00", datetime(2026, 11, 24, 9, 0, tzinfo=UTC)),
+        ("2026-07-24T10:00:00+00:00", datetime(2026, 7, 24, 10, 0, tzinfo=UTC)),
+    ],
+)
+def test_iso_dates_without_a_zone_are_berlin_time(document, date, expected):
+    if document is _json and "." in date:
+        pytest.skip("feedparser-only form")
+    (raw,) = parse(document(date)).entries
+    entry = norm(raw)
+    assert entry.published_at.replace(microsecond=0) == expected.replace(microsecond=0)
+    assert entry.updated_at is not None and entry.updated_at.replace(microsecond=0) == expected.replace(microsecond=0)
+
+
+@pytest.mark.parametrize(
+    "date, expected",
+    [
+        ("Tue, 24 Nov 2026 10:00:00", datetime(2026, 11, 24, 9, 0, tzinfo=UTC)),
+        ("24 Nov 2026 10:00:00", datetime(2026, 11, 24, 9, 0, tzinfo=UTC)),
+        ("Fri, 24 Jul 2026 10:00:00", datetime(2026, 7, 24, 8, 0, tzinfo=UTC)),
+        ("24 Jul 2026 10:00", datetime(2026, 7, 24, 8, 0, tzinfo=UTC)),
+        ("Tue, 24 Nov 2026 10:00:00 +0100", datetime(2026, 11, 24, 9, 0, tzinfo=UTC)),
+        ("Tue, 24 Nov 2026 10:00:00 GMT", datetime(2026, 11, 24, 10, 0, tzinfo=UTC)),
+        ("Fri, 24 Jul 2026 10:00:00 +0000", datetime(2026, 7, 24, 10, 0, tzinfo=UTC)),
+        ("Fri, 24 Jul 2026 10:00:00 EST", datetime(2026, 7, 24, 15, 0, tzinfo=UTC)),
+    ],
+)
+def test_rfc822_dates_without_a_zone_are_berlin_time(date, expected):
+    (raw,) = parse(_rss(date).replace(b"<dc:date>", b"<!--").replace(b"</dc:date>", b"-->")).entries
+    assert norm(raw).published_at == expected

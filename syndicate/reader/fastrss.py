@@ -166,6 +166,8 @@ def _item(item, url: str) -> RawEntry:
         published=published,
         # feedparser's ``updated_parsed`` falls back to the publication date
         updated=_date(values[f"{DC}date"], _w3c) if values.get(f"{DC}date") else published,
+        published_text=values.get("pubDate") or None,
+        updated_text=values.get(f"{DC}date") or values.get("pubDate") or None,
         author=values.get(f"{DC}creator") or None,
         categories=categories,
         enclosures=enclosures,

@@ -488,6 +488,22 @@ def parse_date_text(value: str | None) -> datetime | None:
     return local.astimezone(UTC)
 
 
+# a string that ends in a time and a zone: "…10:00:00 +0100", "…T10:00Z", "…10:00 GMT", "…+01:00 (MEZ)"
+_ZONED = re.compile(
+    r"(?:[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?|T[0-9]{4}(?:[0-9]{2}(?:[.,][0-9]+)?)?)"
+    r"(?:\s*(?:[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?|\(?[A-Za-z]{1,5}\)?))+\s*\Z"
+)
+
+
+def publisher_time(value: datetime | None, text: str | None) -> datetime | None:
+    """A parsed date whose string named no zone is read again as Berlin time, as ``parse_date_text``
+    reads the German forms: feedparser and ``fromisoformat`` take "2026-11-24T10:00:00" for UTC,
+    but German publishers mean their own wall-clock time (winter +1 h, summer +2 h)."""
+    if value is None or text is None or _ZONED.search(text):
+        return value
+    return value.replace(tzinfo=BERLIN).astimezone(UTC)
+
+
 def normalise_entry(raw: RawEntry, *, base: str | None, now: datetime, future_tolerance: int) -> Entry:
     url = http_url(raw.link, base) or (http_url(raw.guid, base) if raw.guid and raw.guid.startswith("http") else None)
     content_html = sanitize_html(repair_text(raw.content), url or base)
@@ -499,14 +515,15 @@ def normalise_entry(raw: RawEntry, *, base: str | None, now: datetime, future_to
     if not summary_html and text:
         summary_html = f"<p>{html.escape(shorten(text))}</p>"
     title = clean_title(repair_text(raw.title)) or shorten(text, 80) or "(ohne Titel)"
-    published = raw.published or raw.updated or parse_date_text(raw.date_text)
+    raw_updated = publisher_time(raw.updated, raw.updated_text)
+    published = publisher_time(raw.published, raw.published_text) or raw_updated or parse_date_text(raw.date_text)
     if published is not None and published < EARLIEST_DATE:
         published = None
     estimated = published is None
     limit = now + timedelta(seconds=future_tolerance)
     if published is None or published > limit:
         published = now  # no date: first seen; a date too far ahead is clamped
-    updated = feed_date(raw.updated, limit)
+    updated = feed_date(raw_updated, limit)
     guid = raw.guid.strip()[:MAX_GUID_CHARS] if raw.guid and raw.guid.strip() else None
     return Entry(
         title=title,

@@ -29,6 +29,10 @@ class RawEntry:
     published: datetime | None = None
     updated: datetime | None = None
     date_text: str | None = None  # the publisher's date string when no parser understood it
+    # the publisher's strings behind ``published`` and ``updated``: normalise reads a time without a zone
+    # as Berlin time, where the parsers here (feedparser, fromisoformat) read it as UTC
+    published_text: str | None = None
+    updated_text: str | None = None
     author: str | None = None
     categories: list[str] = field(default_factory=list)
     enclosures: list[dict] = field(default_factory=list)
@@ -91,6 +95,8 @@ def _entry_from_feedparser(item) -> RawEntry:
         published=published,
         updated=updated,
         date_text=date_text if isinstance(date_text, str) else None,
+        published_text=_str(item.get("published")) or None if published else None,
+        updated_text=_str(item.get("updated")) or None if updated else None,
         author=item.get("author") or None,
         categories=[c for c in categories if isinstance(c, str) and c.strip()],
         enclosures=[dict(e) for e in item.get("enclosures", []) if e.get("href")],
@@ -185,6 +191,8 @@ def parse_json_feed(content: bytes) -> ParsedFeed:
             content=html or (f"<p>{_escape(text)}</p>" if text else ""),
             published=_json_date(item.get("date_published")),
             updated=_json_date(item.get("date_modified")),
+            published_text=_str(item.get("date_published")) or None,
+            updated_text=_str(item.get("date_modified")) or None,
             author=_json_author(item),
             categories=[t for t in _list(item.get("tags")) if isinstance(t, str)],
             enclosures=[

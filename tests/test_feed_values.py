@@ -392,3 +392,27 @@ def test_iso_dates_without_a_zone_are_berlin_time(document, date, expected):
 def test_rfc822_dates_without_a_zone_are_berlin_time(date, expected):
     (raw,) = parse(_rss(date).replace(b"<dc:date>", b"<!--").replace(b"</dc:date>", b"-->")).entries
     assert norm(raw).published_at == expected
+
+
+ADVERTISING_PAGE = """<!DOCTYPE html><html lang="de"><head><meta charset="utf-8"><title>Presse – Stadt Fürth</title>
+<link rel="alternate" type="application/rss+xml" title="Pressemitteilungen" href="/presse/rss.xml">
+<link rel="alternate" type="application/atom+xml" href="https://www.fuerth.de/presse/atom.xml">
+</head><body><h1>Pressemitteilungen</h1><p>Willkommen</p></body></html>"""
+
+
+def test_a_page_that_advertises_feeds_gets_one_message_from_parse_polling_and_the_api(api, runtime, settings, session, feed_server):
+    from tests.test_cli import json_lines, syndicate
+
+    feed_server.add("/presse/", ADVERTISING_PAGE, headers={"Content-Type": "text/html; charset=utf-8"})
+    url = feed_server.url("/presse/")
+    done = syndicate(settings, "parse", url, "--json")
+    (line,) = json_lines(done.stdout)
+    assert line["error"]["reason"] == "not_a_feed", done.stderr
+    message = line["error"]["message"]
+    assert feed_server.url("/presse/rss.xml") in message and "https://www.fuerth.de/presse/atom.xml" in message
+
+    refused = api.call("POST", "/api/v1/cities/muenchen/sources", "muenchen", json={"url": url})
+    assert refused.status_code == 422 and message in refused.json()["message"]
+    source = make_source(session, url, city="fuerth")
+    outcome = refresh_source(session, runtime.client, source.id, runtime.refresh_config)
+    assert (outcome.reason, outcome.message) == ("not_a_feed", message)

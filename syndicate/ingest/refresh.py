@@ -34,11 +34,11 @@ from syndicate.ingest import moves, politeness, schedule
 from syndicate.models import Article, FetchLog, Source
 from syndicate.reader import errors, html_source
 from syndicate.reader import fetch as fetching
-from syndicate.reader.discover import find_feed_links
+from syndicate.reader.discover import parse_feed
 from syndicate.reader.errors import SyndicateError
 from syndicate.reader.hints import feed_interval
 from syndicate.reader.normalise import Entry, canonical_url, feed_title, http_url, normalise_entry
-from syndicate.reader.parse import ParsedFeed, parse
+from syndicate.reader.parse import ParsedFeed
 from syndicate.settings import Settings
 from syndicate.topics import rules as topics
 
@@ -377,14 +377,7 @@ def _get(session: Session, client: httpx.Client, url: str, config: RefreshConfig
 
 def _parse(result: fetching.FetchResult) -> ParsedFeed:
     """parse, and when the body is an HTML page, name the feeds it advertises in the error."""
-    try:
-        return parse(result.content, url=result.final_url, content_type=result.content_type)
-    except errors.NotAFeed as exc:
-        links = find_feed_links(result.text(), result.final_url) if b"<" in result.content[:4096] else []
-        if not links:
-            raise
-        advertised = ", ".join(link.url for link in links[:5])
-        raise errors.NotAFeed(f"{exc.message}; the page advertises these feeds: {advertised}") from exc
+    return parse_feed(result.content, url=result.final_url, content_type=result.content_type, page=result.text)
 
 
 def _apply_counts(outcome: RefreshOutcome, counts: StoreCounts) -> None:

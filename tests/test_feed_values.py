@@ -4,7 +4,7 @@ a feed (issue 23)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from syndicate import db
+from syndicate.clock import utcnow
 from syndicate.db import make_engine
 from syndicate.ingest.refresh import refresh_source
 from syndicate.models import Article, City, Cluster, Source
@@ -416,3 +417,34 @@ def test_a_page_that_advertises_feeds_gets_one_message_from_parse_polling_and_th
     source = make_source(session, url, city="fuerth")
     outcome = refresh_source(session, runtime.client, source.id, runtime.refresh_config)
     assert (outcome.reason, outcome.message) == ("not_a_feed", message)
+
+
+@pytest.mark.parametrize(
+    "status, headers, expected",
+    [
+        (429, {"Retry-After": "²"}, "deferred"),
+        (429, {"Retry-After": "9" * 5000}, "deferred"),
+        (503, {"Retry-After": "Mon, 01 Jan 99999999999999999999 00:00:00 GMT"}, "error"),  # no usable Retry-After: a 5xx
+        (200, {"Cache-Control": "max-age=" + "9" * 5000}, "new"),
+        (200, {"Cache-Control": "max-age=99999999999999999999"}, "new"),
+        (200, {"Expires": "Mon, 01 Jan 99999999999999999999 00:00:00 GMT"}, "new"),
+        (200, {"Content-Length": "²"}, "error"),  # refused by the HTTP client as a protocol error
+    ],
+    ids=[
+        "retry-after-²",
+        "retry-after-5000-digits",
+        "retry-after-overflow",
+        "max-age-5000-digits",
+        "max-age-huge",
+        "expires-overflow",
+        "length-²",
+    ],
+)
+def test_hostile_numbers_in_a_feeds_headers_end_as_an_outcome(runtime, session, feed_server, status, headers, expected):
+    feed_server.add("/fuerth.xml", HOSTILE, status=status, headers={"Content-Type": "application/rss+xml", **headers})
+    source = make_source(session, feed_server.url("/fuerth.xml"), city="fuerth", name="Stadt Fürth")
+    outcome = refresh_source(session, runtime.client, source.id, runtime.refresh_config)
+    assert outcome.status == expected, outcome
+    session.expire_all()
+    row = session.get(Source, source.id)
+    assert row.next_check_at is not None and row.next_check_at - utcnow() <= timedelta(seconds=runtime.refresh_config.backoff_cap + 60)

@@ -448,3 +448,20 @@ def test_hostile_numbers_in_a_feeds_headers_end_as_an_outcome(runtime, session, 
     session.expire_all()
     row = session.get(Source, source.id)
     assert row.next_check_at is not None and row.next_check_at - utcnow() <= timedelta(seconds=runtime.refresh_config.backoff_cap + 60)
+
+
+@pytest.mark.parametrize("ttl", ["²", "9" * 5000, "٣", "-5", "60 Minuten"])
+@pytest.mark.parametrize("plain", [True, False], ids=["fastrss", "feedparser"])
+def test_hostile_ttl_and_update_frequency_are_no_hint(runtime, session, feed_server, ttl, plain):
+    head = (
+        f"<ttl>{ttl}</ttl>"
+        if plain
+        else f"<ttl>{ttl}</ttl><sy:updatePeriod>hourly</sy:updatePeriod><sy:updateFrequency>{'9' * 5000}</sy:updateFrequency>"
+    )
+    body = HOSTILE.replace("<link>https://www.fuerth.de/</link>", "<link>https://www.fuerth.de/</link>" + head)
+    if not plain:
+        body = body.replace('<rss version="2.0">', '<rss version="2.0" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/">')
+    feed_server.add("/fuerth.xml", body, headers={"Content-Type": "application/rss+xml"})
+    source = make_source(session, feed_server.url("/fuerth.xml"), city="fuerth", name="Stadt Fürth")
+    assert parse(body.encode()).ttl_minutes is None
+    assert refresh_source(session, runtime.client, source.id, runtime.refresh_config).status == "new"

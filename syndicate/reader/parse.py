@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -136,10 +137,21 @@ def parse_feedparser(content: bytes, *, url: str | None = None, content_type: st
         title=feed.get("title", "") or "",
         link=feed.get("link") or None,
         language=feed.get("language") or None,
-        ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.strip().isdigit() else None,
+        ttl_minutes=whole_minutes(ttl),
         entries=[e for e in (_entry_from_feedparser(item) for item in parsed.entries) if not _is_empty(e)],
         bozo=str(parsed.get("bozo_exception")) if parsed.get("bozo") else None,
     )
+
+
+_MINUTES = re.compile(r"[0-9]{1,9}\Z")
+
+
+def whole_minutes(value: object) -> int | None:
+    """``<ttl>``: ASCII digits only (``str.isdigit()`` also takes "²", which int() refuses), at most nine of them."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return int(value) if _MINUTES.match(value) else None
 
 
 def _json_date(value) -> datetime | None:

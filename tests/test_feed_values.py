@@ -465,3 +465,23 @@ def test_hostile_ttl_and_update_frequency_are_no_hint(runtime, session, feed_ser
     source = make_source(session, feed_server.url("/fuerth.xml"), city="fuerth", name="Stadt Fürth")
     assert parse(body.encode()).ttl_minutes is None
     assert refresh_source(session, runtime.client, source.id, runtime.refresh_config).status == "new"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        _json("9999-12-31T23:59:59-10:00"),
+        _json("0001-01-01T00:00:00+10:00"),
+        _json("0001-01-01T00:00:00"),
+        _rss("0001-01-01T00:00:00"),
+        _atom("0001-01-01T00:00:00"),
+        _rss("31.12.9999 23:59 -10:00"),
+        _rss("01.01.0001 00:30"),
+        _rss("Mon, 01 Jan 0001 00:00:00"),
+    ],
+    ids=["json-9999-west", "json-0001-east", "json-0001", "rss-0001", "atom-0001", "german-9999-west", "german-0001", "rfc822-0001"],
+)
+def test_dates_at_the_calendars_ends_are_no_date(document):
+    (raw,) = parse(document).entries
+    entry = norm(raw)
+    assert entry.published_at == NOW and entry.date_estimated

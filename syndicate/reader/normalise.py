@@ -482,10 +482,9 @@ def parse_date_text(value: str | None) -> datetime | None:
             sign = -1 if zone[0] == "-" else 1
             digits = zone[1:].replace(":", "")
             tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-        local = datetime(year, month, day, hour, minute, second, tzinfo=tz)
-    except ValueError:
+        return datetime(year, month, day, hour, minute, second, tzinfo=tz).astimezone(UTC)
+    except (ValueError, OverflowError):  # no such day, or one that leaves the calendar in UTC
         return None
-    return local.astimezone(UTC)
 
 
 # a string that ends in a time and a zone: "…10:00:00 +0100", "…T10:00Z", "…10:00 GMT", "…+01:00 (MEZ)"
@@ -499,8 +498,8 @@ def publisher_time(value: datetime | None, text: str | None) -> datetime | None:
     """A parsed date whose string named no zone is read again as Berlin time, as ``parse_date_text``
     reads the German forms: feedparser and ``fromisoformat`` take "2026-11-24T10:00:00" for UTC,
     but German publishers mean their own wall-clock time (winter +1 h, summer +2 h)."""
-    if value is None or text is None or _ZONED.search(text):
-        return value
+    if value is None or text is None or value < EARLIEST_DATE or _ZONED.search(text):
+        return value  # (a date before EARLIEST_DATE is dropped later; in Berlin time it may not exist in UTC)
     return value.replace(tzinfo=BERLIN).astimezone(UTC)
 
 

@@ -485,3 +485,24 @@ def test_dates_at_the_calendars_ends_are_no_date(document):
     (raw,) = parse(document).entries
     entry = norm(raw)
     assert entry.published_at == NOW and entry.date_estimated
+
+
+def test_an_entry_that_fails_to_normalise_costs_only_that_entry(runtime, session, feed_server, monkeypatch, caplog):
+    """Fault injection: normalise bounds every value a feed can send, so only a bug of ours could still
+    fail on one entry; that must cost the entry, not the document or the source."""
+    from syndicate.ingest import refresh
+
+    real = refresh.normalise_entry
+
+    def failing_on_one(raw, **kwargs):
+        if raw.title == "Viele Neunen":
+            raise RuntimeError("a bug that only this entry meets")
+        return real(raw, **kwargs)
+
+    monkeypatch.setattr(refresh, "normalise_entry", failing_on_one)
+    feed_server.add("/fuerth.xml", HOSTILE, headers={"Content-Type": "application/rss+xml"})
+    source = make_source(session, feed_server.url("/fuerth.xml"), city="fuerth", name="Stadt Fürth")
+    outcome = refresh_source(session, runtime.client, source.id, runtime.refresh_config)
+    assert (outcome.status, outcome.new) == ("new", 2)
+    assert sorted(session.scalars(select(Article.title)).all()) == ["Gutes Bild", "Hochgestellt"]
+    assert "could not be normalised" in caplog.text

@@ -16,6 +16,7 @@ the source row (``error_count``, ``last_error_reason`` …) and in the fetch log
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -41,6 +42,8 @@ from syndicate.reader.normalise import Entry, canonical_url, feed_title, http_ur
 from syndicate.reader.parse import ParsedFeed
 from syndicate.settings import Settings
 from syndicate.topics import rules as topics
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -262,8 +265,8 @@ def _poll(
         else:
             then()  # a document to read: the next source's GET meanwhile
             poll.digest, poll.feed = digest, _read(session, client, source, result, config)
-            base = poll.feed.link if poll.feed.link and poll.feed.link.startswith("http") else result.final_url
-            poll.entries = [normalise_entry(raw, base=base, now=now, future_tolerance=config.future_tolerance) for raw in poll.feed.entries]
+            base = http_url(poll.feed.link) or result.final_url
+            poll.entries = _normalise(poll.feed.entries, base, now, config, source.id)
     except errors.HostBusy as exc:  # our own budget for the host is spent: soon again, no error
         outcome.status, outcome.reason, outcome.message, poll.delay = "deferred", exc.reason, exc.message, exc.retry_after
     except errors.RateLimited as exc:  # the publisher asked for a pause: no error
@@ -273,6 +276,18 @@ def _poll(
         outcome.status, outcome.reason, outcome.message = "error", exc.reason, exc.message
         poll.error = exc  # the error count and the delay it gives: ``_finish``
     return poll
+
+
+def _normalise(raws: list, base: str, now: datetime, config: RefreshConfig, source_id: int) -> list[Entry]:
+    """Each entry on its own: normalise bounds every value a feed can send, so an entry that still fails
+    is a bug of ours, and it costs that entry (logged), not the document, the source or its group."""
+    entries = []
+    for raw in raws:
+        try:
+            entries.append(normalise_entry(raw, base=base, now=now, future_tolerance=config.future_tolerance))
+        except Exception:
+            logger.exception("source %s: an entry (guid %r, link %r) could not be normalised; left out", source_id, raw.guid, raw.link)
+    return entries
 
 
 STORE_ATTEMPTS = 3

@@ -23,7 +23,7 @@ from syndicate.publish.feeds import FORMATS, FeedQuery, UnknownFeed, build_feed
 from syndicate.reader import fetch as fetching
 from syndicate.reader.discover import parse_feed
 from syndicate.reader.errors import SyndicateError
-from syndicate.reader.normalise import canonical_url, feed_title, normalise_entry
+from syndicate.reader.normalise import canonical_url, feed_title, http_url, normalise_entry
 from syndicate.runtime import Runtime
 from syndicate.settings import Settings, get_settings
 from syndicate.sources import registry
@@ -503,7 +503,7 @@ def _parse_one(rt: Runtime, ref: str, now: datetime) -> dict:
             return {"file": ref, "error": {"reason": "file_not_found", "message": f"no such file: {ref}"}}
         content = path.read_bytes()
     feed = parse_feed(content, url=base, content_type=content_type, page=page)
-    link = feed.link if feed.link and feed.link.startswith("http") else base
+    link = http_url(feed.link) or base
     normalised = [normalise_entry(raw, base=link, now=now, future_tolerance=rt.settings.future_tolerance) for raw in feed.entries]
     entries = [
         {

@@ -314,7 +314,7 @@ def _store(session: Session, polls: list[_Poll], now: datetime) -> None:
             config, source, feed, result = poll.config, poll.source, poll.feed, poll.result
             _apply_counts(poll.outcome, counts)
             source.body_hash, source.feed_title = poll.digest, feed_title(feed.title)[:300] or None
-            source.site_url = http_url(feed.link, result.final_url)  # http(s) only, bounded: it is shown as a link
+            source.site_url = http_url(feed.link, result.final_url if result else None)  # http(s) only, bounded: shown as a link
             dates = [d for raw in feed.entries if (d := raw.published or raw.updated)]
             poll.interval = source.current_interval = schedule.adaptive_interval(
                 dates,

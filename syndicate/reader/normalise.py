@@ -429,6 +429,8 @@ def html_to_text(fragment: str, blocks: str | None = None) -> str:
 
 
 TITLE_PASSES = 6  # escaped more often than this, what is left is shown as text (still escaped on output)
+# what decoding and stripping could change: a tag, comment or declaration, or an entity ("A & B" and "5 < 6" are text)
+_MARKUP = re.compile(r"<[A-Za-z/!?]|&[#A-Za-z0-9]")
 
 
 def clean_title(title: str) -> str:
@@ -436,7 +438,7 @@ def clean_title(title: str) -> str:
     tags stripped again until nothing changes: a title escaped twice must not come out as literal markup."""
     text = title
     for _ in range(TITLE_PASSES):
-        if "<" not in text and "&" not in text:
+        if not _MARKUP.search(text):
             break
         cleaned = html_to_text(html.unescape(text))
         if cleaned == text:

@@ -129,14 +129,14 @@ def worker_process(database_url: str, args, ids: list[int], results) -> None:
     from syndicate.runtime import Runtime
 
     runtime = Runtime(settings_for(database_url, args))
-    real_parse, parse_calls, lock = refresh.parse, [0], threading.Lock()
+    real_parse, parse_calls, lock = refresh.parse_feed, [0], threading.Lock()
 
     def counting_parse(*a, **k):
         with lock:
             parse_calls[0] += 1
         return real_parse(*a, **k)
 
-    refresh.parse = counting_parse
+    refresh.parse_feed = counting_parse
     final, deferrals = {}, Counter()
     stop_at = time.monotonic() + args.max_seconds
 

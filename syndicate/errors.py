@@ -24,6 +24,7 @@ its fetch log), so no reader message reaches a city as it is.
 
 from __future__ import annotations
 
+from syndicate.reader.discover import advertised_feeds_message
 from syndicate.reader.errors import NotAFeed, SyndicateError
 
 # Every reason the reader (and the politeness budget) can give, in German for cities.
@@ -71,10 +72,9 @@ def german(error: SyndicateError) -> str:
     """A reader error as a city reads it: ``reason_message``, plus the feeds an HTML page advertises."""
     if isinstance(error, ServiceError):
         return error.message  # the service layer writes German already
-    text = reason_message(error.reason, getattr(error, "status", None))
     if isinstance(error, NotAFeed) and error.advertised:
-        text += "; die Seite bietet diese Feeds an: " + ", ".join(error.advertised)
-    return text
+        return advertised_feeds_message(error.advertised)
+    return reason_message(error.reason, getattr(error, "status", None))
 
 
 class ServiceError(SyndicateError):

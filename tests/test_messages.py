@@ -47,7 +47,7 @@ def test_every_reason_code_has_a_german_message(error):
 
 def test_an_html_page_names_the_feeds_it_advertises_in_german():
     error = NotAFeed("the document is an HTML page, not a feed", advertised=("https://x.example/rss.xml",))
-    assert german(error) == f"{MESSAGES['not_a_feed']}; die Seite bietet diese Feeds an: https://x.example/rss.xml"
+    assert german(error) == "Die Adresse liefert eine Webseite, keinen Feed. Die Seite bietet diese Feeds an: https://x.example/rss.xml"
 
 
 def test_refusals_warnings_health_and_fetch_log_speak_german(api, session, runtime, feed_server):

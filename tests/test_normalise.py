@@ -9,6 +9,7 @@ import pytest
 
 from syndicate.reader.normalise import (
     SUMMARY_CHARS,
+    Enclosure,
     absolute_url,
     canonical_url,
     clean_title,
@@ -370,7 +371,7 @@ def test_entry_urls_titles_and_lists():
     assert entry.summary_html == ('<p>Text <a href="https://www.muenchen.de/presse/2.html" rel="noopener noreferrer">mehr</a></p>')
     assert entry.author == "Presseamt"
     assert entry.categories == ["Digitalisierung", "IT & Sicherheit"]
-    assert entry.enclosures == [{"href": "https://www.muenchen.de/media/a.mp3", "type": "audio/mpeg"}]
+    assert entry.enclosures == [Enclosure("https://www.muenchen.de/media/a.mp3", "audio/mpeg", None)]
 
 
 @pytest.mark.parametrize(

@@ -262,7 +262,7 @@ def test_unchanged_body_is_not_parsed_and_keeps_the_interval(runtime, session, f
     source = make_source(session, feed_server.url("/feed.xml"))
     refresh_source(session, runtime.client, source.id, runtime.refresh_config)
     calls = []
-    monkeypatch.setattr(refresh, "parse", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(refresh, "parse_feed", lambda *a, **k: calls.append(a))
     now = utcnow()
     assert refresh_source(session, runtime.client, source.id, runtime.refresh_config, now=now).status == "unchanged"
     session.expire_all()

@@ -149,7 +149,7 @@ def test_same_body_without_etag_is_unchanged_and_not_parsed(runtime, session, fe
     def parse_must_not_run(*args, **kwargs):
         raise AssertionError("an unchanged body must not be parsed again")
 
-    monkeypatch.setattr(refresh_module, "parse", parse_must_not_run)
+    monkeypatch.setattr(refresh_module, "parse_feed", parse_must_not_run)
     outcome = poll(runtime, session, source.id)
 
     assert outcome.status == "unchanged", outcome

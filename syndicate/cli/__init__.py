@@ -21,9 +21,9 @@ from syndicate.models import City, Source
 from syndicate.ops import status
 from syndicate.publish.feeds import FORMATS, FeedQuery, UnknownFeed, render_feed
 from syndicate.reader import fetch as fetching
+from syndicate.reader.discover import parse_feed
 from syndicate.reader.errors import SyndicateError
-from syndicate.reader.normalise import canonical_url, feed_title, normalise_entry
-from syndicate.reader.parse import parse as parse_document
+from syndicate.reader.normalise import canonical_url, feed_title, http_url, normalise_entry
 from syndicate.runtime import Runtime
 from syndicate.settings import Settings, get_settings
 from syndicate.sources import registry
@@ -493,17 +493,17 @@ def _iso(value: datetime) -> str:
 def _parse_one(rt: Runtime, ref: str, now: datetime) -> dict:
     from syndicate.reader import fingerprint
 
-    content_type, base = None, None
+    content_type, base, page = None, None, None
     if ref.startswith(("http://", "https://")):
         result = fetching.fetch_ok(rt.client, ref, limits=rt.refresh_config.fetch_limits)
-        content, content_type, base = result.content, result.content_type, result.final_url
+        content, content_type, base, page = result.content, result.content_type, result.final_url, result.text
     else:
         path = Path(ref)
         if not path.is_file():
             return {"file": ref, "error": {"reason": "file_not_found", "message": f"no such file: {ref}"}}
         content = path.read_bytes()
-    feed = parse_document(content, url=base, content_type=content_type)
-    link = feed.link if feed.link and feed.link.startswith("http") else base
+    feed = parse_feed(content, url=base, content_type=content_type, page=page)
+    link = http_url(feed.link) or base
     normalised = [normalise_entry(raw, base=link, now=now, future_tolerance=rt.settings.future_tolerance) for raw in feed.entries]
     entries = [
         {

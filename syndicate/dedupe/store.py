@@ -55,13 +55,8 @@ def _values(entry: Entry) -> dict:
 
 
 def _enclosures(entry: Entry) -> list[dict]:
-    """Images and media of an item as plain {href, type, length}; at most ten."""
-    kept = []
-    for enclosure in entry.enclosures[:10]:
-        href, kind, length = enclosure.get("href"), enclosure.get("type"), str(enclosure.get("length") or "")
-        if isinstance(href, str) and href.startswith(("http://", "https://")) and len(href) <= 2000:
-            kept.append({"href": href, "type": kind if isinstance(kind, str) else "", "length": length if length.isdigit() else "0"})
-    return kept
+    """Images and media of an item as stored: {href, type, length}, each already checked and bounded by normalise."""
+    return [enclosure.stored() for enclosure in entry.enclosures]
 
 
 def _known(session: Session, source_id: int, keys: list[str]) -> dict[str, Article]:

@@ -37,11 +37,11 @@ from syndicate.ingest import moves, politeness, schedule
 from syndicate.models import Article, FetchLog, Source
 from syndicate.reader import errors, html_source
 from syndicate.reader import fetch as fetching
-from syndicate.reader.discover import find_feed_links
+from syndicate.reader.discover import parse_feed
 from syndicate.reader.errors import SyndicateError
 from syndicate.reader.hints import feed_interval
-from syndicate.reader.normalise import Entry, canonical_url, feed_title, language_tag, normalise_entry
-from syndicate.reader.parse import ParsedFeed, parse
+from syndicate.reader.normalise import Entry, canonical_url, feed_title, http_url, language_tag, normalise_entry
+from syndicate.reader.parse import ParsedFeed
 from syndicate.settings import Settings
 from syndicate.topics import rules as topics
 
@@ -285,8 +285,8 @@ def _poll(
         else:
             then()  # a document to read: the next source's GET meanwhile
             poll.digest, poll.feed = digest, _read(session, client, source, result, config)
-            base = poll.feed.link if poll.feed.link and poll.feed.link.startswith("http") else result.final_url
-            poll.entries = [normalise_entry(raw, base=base, now=now, future_tolerance=config.future_tolerance) for raw in poll.feed.entries]
+            base = http_url(poll.feed.link) or result.final_url
+            poll.entries = _normalise(poll.feed.entries, base, now, config, source.id)
     except errors.HostBusy as exc:  # our own budget for the host is spent: soon again, no error
         outcome.status, outcome.reason, outcome.message, poll.delay = "deferred", exc.reason, exc.message, exc.retry_after
     except errors.RateLimited as exc:  # the publisher asked for a pause: no error
@@ -296,6 +296,18 @@ def _poll(
         outcome.status, outcome.reason, outcome.message = "error", exc.reason, exc.message
         poll.error = exc  # the error count and the delay it gives: ``_finish``
     return poll
+
+
+def _normalise(raws: list, base: str, now: datetime, config: RefreshConfig, source_id: int) -> list[Entry]:
+    """Each entry on its own: normalise bounds every value a feed can send, so an entry that still fails
+    is a bug of ours, and it costs that entry (logged), not the document, the source or its group."""
+    entries = []
+    for raw in raws:
+        try:
+            entries.append(normalise_entry(raw, base=base, now=now, future_tolerance=config.future_tolerance))
+        except Exception:
+            log.exception("source %s: an entry (guid %r, link %r) could not be normalised; left out", source_id, raw.guid, raw.link)
+    return entries
 
 
 STORE_ATTEMPTS = 3
@@ -328,7 +340,8 @@ def _store(session: Session, polls: list[_Poll], now: datetime) -> None:
             config, source, feed, result = poll.config, poll.source, poll.feed, poll.result
             assert feed is not None and result is not None, "a poll with entries has its response and its document"
             _apply_counts(poll.outcome, counts)
-            source.body_hash, source.feed_title, source.site_url = poll.digest, feed_title(feed.title)[:300] or None, feed.link
+            source.body_hash, source.feed_title = poll.digest, feed_title(feed.title)[:300] or None
+            source.site_url = http_url(feed.link, result.final_url)  # http(s) only, bounded: shown as a link
             dates = [d for raw in feed.entries if (d := raw.published or raw.updated)]
             poll.interval = source.current_interval = schedule.adaptive_interval(
                 dates,
@@ -404,14 +417,7 @@ def _get(session: Session, client: httpx.Client, url: str, config: RefreshConfig
 
 def _parse(result: fetching.FetchResult) -> ParsedFeed:
     """parse, and when the body is an HTML page, name the feeds it advertises in the error."""
-    try:
-        return parse(result.content, url=result.final_url, content_type=result.content_type)
-    except errors.NotAFeed as exc:
-        links = find_feed_links(result.text(), result.final_url) if b"<" in result.content[:4096] else []
-        if not links:
-            raise
-        advertised = ", ".join(link.url for link in links[:5])
-        raise errors.NotAFeed(f"{exc.message}; the page advertises these feeds: {advertised}") from exc
+    return parse_feed(result.content, url=result.final_url, content_type=result.content_type, page=result.text)
 
 
 def _apply_counts(outcome: RefreshOutcome, counts: StoreCounts) -> None:

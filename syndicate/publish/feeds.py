@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -23,6 +25,9 @@ from sqlalchemy import ColumnElement, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from syndicate.models import Article, ArticleTopic, City, Cluster, Source, Topic
+from syndicate.reader.normalise import Enclosure
+
+logger = logging.getLogger(__name__)
 
 FORMATS = {
     "rss": "application/rss+xml; charset=utf-8",
@@ -86,15 +91,27 @@ class RenderedFeed:
 
 def cursor_for(published_at: datetime, cluster_id: int) -> str:
     """An opaque-looking but readable keyset cursor: the last entry's date and story id."""
-    return f"{published_at.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}-{cluster_id}"
+    moment = published_at.astimezone(UTC)
+    return f"{moment.year:04d}{moment:%m%dT%H%M%S.%f}Z-{cluster_id}"  # %Y writes year 1 as "1" on glibc
+
+
+# exactly what ``cursor_for`` writes, in ASCII digits (``\d`` would also take other scripts' digits)
+_CURSOR = re.compile(r"([0-9]{8}T[0-9]{6}\.[0-9]{6}Z)-([0-9]{1,19})\Z")
+MAX_STORY_ID = 2**63 - 1  # the database's integers: a larger bound parameter overflows in the driver
 
 
 def parse_cursor(value: str) -> tuple[datetime, int]:
-    stamp, _, cluster_id = value.rpartition("-")
-    try:
-        return datetime.strptime(stamp, "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC), int(cluster_id)
-    except ValueError as exc:
-        raise InvalidCursor(f"ungültiger Blätter-Cursor {value!r}") from exc
+    """The date and story id of a ``cursor_for`` cursor; anything else is an ``InvalidCursor``."""
+    match = _CURSOR.match(value)
+    if match is not None:
+        try:
+            stamp, story = datetime.strptime(match[1], "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC), int(match[2])
+        except ValueError:  # a month 13, a day 32
+            pass
+        else:
+            if story <= MAX_STORY_ID:
+                return stamp, story
+    raise InvalidCursor("Der Blätter-Cursor (before=…) ist ungültig. Bitte den Link „next“ aus dem Feed verwenden.")
 
 
 class InvalidCursor(ValueError):
@@ -286,9 +303,9 @@ def render(
             fe.source(title=item.city.name, url=item.source_url)
         for term in dict.fromkeys([*article.categories, *item.topics]):
             fe.category(term=term)
-        if fmt == "rss" and article.enclosures:  # RSS 2.0 allows one enclosure per item
-            first = article.enclosures[0]
-            fe.enclosure(first["href"], first["length"], first["type"] or "application/octet-stream")
+        if fmt == "rss" and (media := stored_enclosures(article)):  # RSS 2.0 allows one enclosure per item
+            first = media[0]  # RSS 2.0 requires a length; 0 says it is unknown
+            fe.enclosure(first.url, str(first.length or 0), first.type or "application/octet-stream")
         body = _body(item) or html.escape(article.title)
         if fmt == "atom":
             fe.summary(article.text[:300] or article.title)
@@ -305,10 +322,12 @@ def render(
 def _add_atom_enclosures(root, items: list[FeedItem]) -> None:
     """rel="enclosure" links, written here because feedgen 1.0 drops rel/type/length of entry links."""
     for element, item in zip(root.findall("entry"), items):  # feedgen's elements carry no namespace of their own
-        for enclosure in item.article.enclosures or []:
-            attributes = {"rel": "enclosure", "href": enclosure["href"], "length": enclosure["length"]}
-            if enclosure["type"]:
-                attributes["type"] = enclosure["type"]
+        for enclosure in stored_enclosures(item.article):
+            attributes = {"rel": "enclosure", "href": enclosure.url}
+            if enclosure.type:
+                attributes["type"] = enclosure.type
+            if enclosure.length is not None:
+                attributes["length"] = str(enclosure.length)
             etree.SubElement(element, "link", attributes)
 
 
@@ -342,7 +361,7 @@ def _render_json(items: list[FeedItem], meta: FeedMeta, links: dict[str, str], b
                 "date_modified": (item.article.updated_at or item.article.published_at).isoformat(),
                 "authors": [{"name": item.city.name}],
                 "tags": list(dict.fromkeys([*item.article.categories, *item.topics])),
-                **_json_media(item.article.enclosures or []),
+                **_json_media(stored_enclosures(item.article)),
                 "_syndicate": {"also_published_by": [{"city": c.slug, "name": c.name, "url": a.url} for c, a in item.also]},
             }
             for item in items
@@ -351,19 +370,21 @@ def _render_json(items: list[FeedItem], meta: FeedMeta, links: dict[str, str], b
     return json.dumps(document, ensure_ascii=False).encode("utf-8")
 
 
-def _json_media(enclosures: list[dict]) -> dict:
+def stored_enclosures(article: Article) -> list[Enclosure]:
+    """The article's enclosures as the typed values normalise made; nothing stored is parsed here."""
+    stored = article.enclosures
+    return [e for e in map(Enclosure.from_stored, stored) if e is not None] if isinstance(stored, list) else []
+
+
+def _json_media(enclosures: list[Enclosure]) -> dict:
     """JSON Feed 1.1: the first image as ``image``, every enclosure as an attachment."""
     media: dict = {}
-    image = next((e["href"] for e in enclosures if (e["type"] or "").startswith("image/")), None)
+    image = next((e.url for e in enclosures if e.type.startswith("image/")), None)
     if image:
         media["image"] = image
     if enclosures:
         media["attachments"] = [
-            {
-                "url": e["href"],
-                "mime_type": e["type"] or "application/octet-stream",
-                **({"size_in_bytes": int(e["length"])} if e["length"] not in ("", "0") else {}),
-            }
+            {"url": e.url, "mime_type": e.type or "application/octet-stream", **({"size_in_bytes": e.length} if e.length else {})}
             for e in enclosures
         ]
     return media
@@ -379,8 +400,29 @@ def render_feed(session: Session, query: FeedQuery, fmt: str, public_url: str, m
     meta = meta or describe(session, query)
     page = load_page(session, query)
     updated = last_modified(page.items)
-    body = render(page.items, meta, fmt, public_url, updated, page_links(page, meta, fmt, public_url))
+    body = render_isolated(page.items, meta, fmt, public_url, updated, page_links(page, meta, fmt, public_url))
     return RenderedFeed(body, etag_for(body), updated)
+
+
+def render_isolated(items: list[FeedItem], meta: FeedMeta, fmt: str, public_url: str, updated: datetime, links: dict[str, str]) -> bytes:
+    """``render``; when that fails, the feed without the entries that cannot be rendered on their own
+    (each logged). Normalise makes every stored value renderable, so this is for rows it did not
+    write (older versions, hand edits): one such article must not take down every feed it is in."""
+    try:
+        return render(items, meta, fmt, public_url, updated, links)
+    except Exception:
+        logger.exception("feed %s.%s failed to render; rendering its entries one by one", meta.self_path, fmt)
+    kept = []
+    for item in items:
+        try:
+            render([item], meta, fmt, public_url, updated, links)
+        except Exception:
+            logger.exception(
+                "article %s (story %s) cannot be rendered as %s; left out of %s", item.article.id, item.cluster_id, fmt, meta.self_path
+            )
+        else:
+            kept.append(item)
+    return render(kept, meta, fmt, public_url, updated, links)
 
 
 def version_stamp(session: Session, query: FeedQuery) -> tuple:

@@ -6,10 +6,13 @@ policy as polling) and decides what to do with the links.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
+from syndicate.reader.errors import NotAFeed
 from syndicate.reader.normalise import absolute_url
+from syndicate.reader.parse import ParsedFeed, parse
 
 FEED_TYPES = {
     "application/rss+xml": "rss",
@@ -59,3 +62,27 @@ def find_feed_links(html: str, base_url: str) -> list[FeedLink]:
         if "alternate" in rels and kind and url and url not in found:
             found[url] = FeedLink(url=url, title=link.get("title") or None, type=kind)
     return list(found.values())
+
+
+def parse_feed(
+    content: bytes, *, url: str | None = None, content_type: str | None = None, page: Callable[[], str] | None = None
+) -> ParsedFeed:
+    """``parse``; when the document is a web page that advertises feeds, its ``NotAFeed`` names them.
+    Polling, the API's test fetch and ``syndicate parse`` all read documents through here, so a city
+    sees the same message wherever it meets the page. ``page``: the body decoded as its response
+    declares (called only for a page that is no feed); without it, UTF-8."""
+    try:
+        return parse(content, url=url, content_type=content_type)
+    except NotAFeed as exc:
+        if b"<" not in content[:4096]:
+            raise
+        links = find_feed_links(page() if page is not None else content.decode("utf-8", errors="replace"), url or "")
+        if not links:
+            raise
+        advertised = tuple(link.url for link in links[:5])
+        raise NotAFeed(advertised_feeds_message(advertised), advertised=advertised) from exc
+
+
+def advertised_feeds_message(urls: Sequence[str]) -> str:
+    """The one message for a web page that names feeds (polling, test fetch, ``syndicate parse``, the API)."""
+    return "Die Adresse liefert eine Webseite, keinen Feed. Die Seite bietet diese Feeds an: " + ", ".join(urls[:5])

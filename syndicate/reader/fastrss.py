@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from feedparser.urls import make_safe_absolute_uri
 from lxml import etree
 
-from syndicate.reader.parse import ParsedFeed, RawEntry
+from syndicate.reader.parse import ParsedFeed, RawEntry, whole_minutes
 
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
 DC = "{http://purl.org/dc/elements/1.1/}"
@@ -109,7 +109,7 @@ def _parse(content: bytes, url: str | None, content_type: str | None) -> ParsedF
         title=fields.get("title", ""),
         link=fields.get("link") or None,
         language=fields.get("language") or None,
-        ttl_minutes=int(ttl) if ttl.isdigit() else None,
+        ttl_minutes=whole_minutes(ttl),
         entries=entries,
     )
 
@@ -166,6 +166,8 @@ def _item(item, url: str) -> RawEntry:
         published=published,
         # feedparser's ``updated_parsed`` falls back to the publication date
         updated=_date(values[f"{DC}date"], _w3c) if values.get(f"{DC}date") else published,
+        published_text=values.get("pubDate") or None,
+        updated_text=values.get(f"{DC}date") or values.get("pubDate") or None,
         author=values.get(f"{DC}creator") or None,
         categories=categories,
         enclosures=enclosures,

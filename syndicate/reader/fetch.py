@@ -98,15 +98,33 @@ class FetchResult:
         return errors.HTTPStatusError(self.status, f"HTTP {self.status} from {self.final_url}")
 
 
+_DIGITS = re.compile(r"[0-9]+\Z")
+MAX_SECONDS = 10**12  # far past any schedule's cap, and small enough for every sum made with it
+
+
+def _seconds(value: str) -> int | None:
+    """A number of seconds in a header: ASCII digits only (str.isdigit() and ``\\d`` also take "²" or
+    "٣"), and a very long one read as ``MAX_SECONDS`` rather than handed to int() (five thousand nines)."""
+    if not _DIGITS.match(value):
+        return None
+    return int(value) if len(value) <= 12 else MAX_SECONDS
+
+
+def _http_date(value: str) -> datetime | None:
+    try:
+        return email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, OverflowError):  # not a date, or a year past any C integer
+        return None
+
+
 def parse_retry_after(value: str | None, now: datetime | None = None) -> int | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return int(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    if (seconds := _seconds(value)) is not None:
+        return seconds
+    when = _http_date(value)
+    if when is None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
@@ -115,14 +133,13 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> int | N
 
 
 def parse_max_age(headers: dict[str, str], now: datetime | None = None) -> int | None:
-    match = re.search(r"(?:^|[,\s])(?:s-)?max-age\s*=\s*(\d+)", headers.get("cache-control", ""), re.I)
+    match = re.search(r"(?:^|[,\s])(?:s-)?max-age\s*=\s*([0-9]+)", headers.get("cache-control", ""), re.I)
     if match:
-        return int(match.group(1))
+        return _seconds(match.group(1))
     expires = headers.get("expires")
     if expires:
-        try:
-            when = email.utils.parsedate_to_datetime(expires)
-        except (TypeError, ValueError):
+        when = _http_date(expires)
+        if when is None:
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
@@ -215,7 +232,7 @@ def _request(
             if response.status_code in REDIRECTS or response.status_code == 304 or not limits.read_body:
                 return response.status_code, _lower(response.headers), b""
             declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limits.max_bytes:
+            if _DIGITS.match(declared) and (len(declared) > 18 or int(declared) > limits.max_bytes):
                 raise errors.TooLarge(f"Content-Length {declared} exceeds the limit of {limits.max_bytes} bytes")
             return response.status_code, _lower(response.headers), _read_body(response, limits)
     except httpx.TimeoutException as exc:

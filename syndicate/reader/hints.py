@@ -12,7 +12,7 @@ PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 
 HEAD_BYTES = 64 * 1024
 _FIRST_ITEM = re.compile(rb"<(?:\w+:)?(?:item|entry)[\s>/]", re.I)
 _PERIOD = re.compile(rb"<(?:\w+:)?updatePeriod\s*>\s*(\w+)\s*<", re.I)
-_FREQUENCY = re.compile(rb"<(?:\w+:)?updateFrequency\s*>\s*(\d+)\s*<", re.I)
+_FREQUENCY = re.compile(rb"<(?:\w+:)?updateFrequency\s*>\s*([0-9]{1,9})\s*<", re.I)  # more digits: int() may refuse
 
 
 def update_period_seconds(content: bytes) -> int | None:

@@ -1,4 +1,9 @@
-"""RawEntry → Entry: canonical URLs, sanitised HTML, plain text, UTC dates, clean titles."""
+"""RawEntry → Entry: canonical URLs, sanitised HTML, plain text, UTC dates, clean titles.
+
+This is the boundary for values from feeds: every number, date, URL and length a publisher wrote is
+parsed and bounded here, once, into a typed value (``Enclosure``, ``datetime``, a checked URL or
+None). Storage and rendering take those values as they are and never parse a publisher's string.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import html
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -16,6 +22,14 @@ from syndicate.reader.parse import RawEntry
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SUMMARY_CHARS = 300
+MAX_URL_CHARS = 2000  # the size of the URL columns (articles.url, sources.site_url)
+MAX_GUID_CHARS = 2000  # articles.guid
+MAX_AUTHOR_CHARS = 300  # articles.author
+MAX_MEDIA_TYPE_CHARS = 100
+MAX_LENGTH = 2**53  # the largest byte count a JSON Feed reader (a JavaScript number) still holds exactly
+MAX_ENCLOSURES = 10
+# the earliest date taken from a feed: older ones are mistakes (a year 1 or 0001), and would not fit a paging cursor
+EARLIEST_DATE = datetime(1900, 1, 1, tzinfo=UTC)
 
 TRACKING_PARAMS = {
     "fbclid",
@@ -179,6 +193,33 @@ def split_categories(categories: list[str]) -> list[str]:
     return list(dict.fromkeys(result))
 
 
+@dataclass(frozen=True, slots=True)
+class Enclosure:
+    """An image or media file of an item: a checked http(s) URL, a MIME type (or ""), its size in bytes when known."""
+
+    url: str
+    type: str = ""
+    length: int | None = None
+
+    def stored(self) -> dict:
+        return {"href": self.url, "type": self.type, "length": self.length}
+
+    @classmethod
+    def from_stored(cls, value: object) -> Enclosure | None:
+        """A stored enclosure as the typed value. Values not already of their type (rows written before
+        migration 0015, or by hand) are left out rather than parsed: a bad row costs its length, not the feed."""
+        if not isinstance(value, dict):
+            return None
+        href, kind, length = value.get("href"), value.get("type"), value.get("length")
+        if not (isinstance(href, str) and href.startswith(("http://", "https://")) and len(href) <= MAX_URL_CHARS):
+            return None
+        return cls(
+            href,
+            kind if isinstance(kind, str) and len(kind) <= MAX_MEDIA_TYPE_CHARS else "",
+            length if type(length) is int and 0 <= length <= MAX_LENGTH else None,
+        )
+
+
 @dataclass
 class Entry:
     title: str
@@ -192,7 +233,7 @@ class Entry:
     updated_at: datetime | None
     author: str | None
     categories: list[str] = field(default_factory=list)
-    enclosures: list[dict] = field(default_factory=list)
+    enclosures: list[Enclosure] = field(default_factory=list)
     date_estimated: bool = False
     block_text: str = field(default="", repr=False)  # the text of ``content_html or summary_html`` by blocks (not stored)
 
@@ -243,8 +284,65 @@ def absolute_url(url: str | None, base: str | None) -> str | None:
     url = url.strip()
     if _PLAIN_ABSOLUTE.match(url):
         return url
-    resolved = urljoin(base, url) if base else url
-    return resolved if urlsplit(resolved).scheme.lower() in DEFAULT_PORTS else None
+    try:  # urlsplit refuses some hosts ("http://[x") with ValueError: such a URL is no URL
+        resolved = urljoin(base, url) if base else url
+        return resolved if urlsplit(resolved).scheme.lower() in DEFAULT_PORTS else None
+    except ValueError:
+        return None
+
+
+_URL_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def http_url(url: object, base: str | None = None) -> str | None:
+    """A URL from a feed as stored and republished: absolute http(s), at most ``MAX_URL_CHARS``, no
+    control characters (XML cannot carry them); anything else is None."""
+    if not isinstance(url, str):
+        return None
+    resolved = absolute_url(url, base)
+    if resolved is None or len(resolved) > MAX_URL_CHARS or _URL_CONTROL.search(resolved):
+        return None
+    return resolved
+
+
+# ASCII digits only: str.isdigit() also accepts "²" or "٣", which int() refuses or reads as another number
+_DIGITS = re.compile(r"[0-9]{1,16}\Z")
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*\Z")
+
+
+def byte_length(value: object) -> int | None:
+    """An enclosure's declared size: a whole number in 0..``MAX_LENGTH``, else None (unknown)."""
+    if isinstance(value, str):
+        value = value.strip()
+        return int(value) if _DIGITS.match(value) and int(value) <= MAX_LENGTH else None
+    if type(value) is int:
+        return value if 0 <= value <= MAX_LENGTH else None
+    return None
+
+
+def media_type(value: object) -> str:
+    """A MIME type such as ``image/jpeg`` (parameters dropped, lower case), or "" when there is none."""
+    if not isinstance(value, str):
+        return ""
+    kind = value.split(";", 1)[0].strip().lower()
+    return kind if len(kind) <= MAX_MEDIA_TYPE_CHARS and _MEDIA_TYPE.match(kind) else ""
+
+
+def typed_enclosures(raw: list[Any], base: str | None) -> list[Enclosure]:
+    """The first ``MAX_ENCLOSURES`` usable enclosures of an item, typed; one without a usable URL is left out."""
+    kept: list[Enclosure] = []
+    for item in raw:
+        url = http_url(item.get("href"), base) if isinstance(item, dict) else None
+        if url is not None:
+            kept.append(Enclosure(url, media_type(item.get("type")), byte_length(item.get("length"))))
+            if len(kept) == MAX_ENCLOSURES:
+                break
+    return kept
+
+
+def feed_date(value: datetime | None, latest: datetime) -> datetime | None:
+    """A date from a feed within ``EARLIEST_DATE``..``latest``, else None."""
+    return value if value is not None and EARLIEST_DATE <= value <= latest else None
 
 
 # the tags of a plain fragment (paragraphs, line breaks, simple emphasis, no attributes) and any
@@ -331,9 +429,22 @@ def html_to_text(fragment: str, blocks: str | None = None) -> str:
     return SPACE_RE.sub(" ", block_text(fragment) if blocks is None else blocks).strip()
 
 
+TITLE_PASSES = 6  # escaped more often than this, what is left is shown as text (still escaped on output)
+# what decoding and stripping could change: a tag, comment or declaration, or an entity ("A & B" and "5 < 6" are text)
+_MARKUP = re.compile(r"<[A-Za-z/!?]|&[#A-Za-z0-9]")
+
+
 def clean_title(title: str) -> str:
-    # titles may carry markup or double-escaped entities; decode twice, strip tags, collapse
-    text = html_to_text(html.unescape(title)) if "<" in title or "&" in title else title
+    """A title as plain text. Publishers escape titles once, twice or more, so entities are decoded and
+    tags stripped again until nothing changes: a title escaped twice must not come out as literal markup."""
+    text = title
+    for _ in range(TITLE_PASSES):
+        if not _MARKUP.search(text):
+            break
+        cleaned = html_to_text(html.unescape(text))
+        if cleaned == text:
+            break
+        text = cleaned
     return SPACE_RE.sub(" ", text).strip()
 
 
@@ -376,14 +487,29 @@ def parse_date_text(value: str | None) -> datetime | None:
             sign = -1 if zone[0] == "-" else 1
             digits = zone[1:].replace(":", "")
             tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-        local = datetime(year, month, day, hour, minute, second, tzinfo=tz)
-    except ValueError:
+        return datetime(year, month, day, hour, minute, second, tzinfo=tz).astimezone(UTC)
+    except (ValueError, OverflowError):  # no such day, or one that leaves the calendar in UTC
         return None
-    return local.astimezone(UTC)
+
+
+# a string that ends in a time and a zone: "…10:00:00 +0100", "…T10:00Z", "…10:00 GMT", "…+01:00 (MEZ)"
+_ZONED = re.compile(
+    r"(?:[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?|T[0-9]{4}(?:[0-9]{2}(?:[.,][0-9]+)?)?)"
+    r"(?:\s*(?:[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?|\(?[A-Za-z]{1,5}\)?))+\s*\Z"
+)
+
+
+def publisher_time(value: datetime | None, text: str | None) -> datetime | None:
+    """A parsed date whose string named no zone is read again as Berlin time, as ``parse_date_text``
+    reads the German forms: feedparser and ``fromisoformat`` take "2026-11-24T10:00:00" for UTC,
+    but German publishers mean their own wall-clock time (winter +1 h, summer +2 h)."""
+    if value is None or text is None or value < EARLIEST_DATE or _ZONED.search(text):
+        return value  # (a date before EARLIEST_DATE is dropped later; in Berlin time it may not exist in UTC)
+    return value.replace(tzinfo=BERLIN).astimezone(UTC)
 
 
 def normalise_entry(raw: RawEntry, *, base: str | None, now: datetime, future_tolerance: int) -> Entry:
-    url = absolute_url(raw.link, base) or (absolute_url(raw.guid, base) if raw.guid and raw.guid.startswith("http") else None)
+    url = http_url(raw.link, base) or (http_url(raw.guid, base) if raw.guid and raw.guid.startswith("http") else None)
     content_html = sanitize_html(repair_text(raw.content), url or base)
     summary_html = sanitize_html(repair_text(raw.summary), url or base)
     if summary_html == content_html:
@@ -393,25 +519,29 @@ def normalise_entry(raw: RawEntry, *, base: str | None, now: datetime, future_to
     if not summary_html and text:
         summary_html = f"<p>{html.escape(shorten(text))}</p>"
     title = clean_title(repair_text(raw.title)) or shorten(text, 80) or "(ohne Titel)"
-    published = raw.published or raw.updated or parse_date_text(raw.date_text)
+    raw_updated = publisher_time(raw.updated, raw.updated_text)
+    published = publisher_time(raw.published, raw.published_text) or raw_updated or parse_date_text(raw.date_text)
+    if published is not None and published < EARLIEST_DATE:
+        published = None
     estimated = published is None
     limit = now + timedelta(seconds=future_tolerance)
     if published is None or published > limit:
         published = now  # no date: first seen; a date too far ahead is clamped
-    updated = raw.updated if raw.updated and raw.updated <= limit else None
+    updated = feed_date(raw_updated, limit)
+    guid = raw.guid.strip()[:MAX_GUID_CHARS] if raw.guid and raw.guid.strip() else None
     return Entry(
         title=title,
         url=url,
         canonical_url=canonical_url(url),
-        guid=raw.guid.strip() if raw.guid and raw.guid.strip() else None,
+        guid=guid,
         summary_html=summary_html,
         content_html=content_html,
         text=text,
         published_at=published,
         updated_at=updated,
-        author=clean_title(repair_text(raw.author)) if raw.author else None,
+        author=clean_title(repair_text(raw.author))[:MAX_AUTHOR_CHARS] or None if raw.author else None,
         categories=split_categories(raw.categories),
-        enclosures=[{**e, "href": absolute_url(e.get("href"), base)} for e in raw.enclosures if absolute_url(e.get("href"), base)],
+        enclosures=typed_enclosures(raw.enclosures, base) if raw.enclosures else [],
         date_estimated=estimated,
         block_text=blocks,
     )

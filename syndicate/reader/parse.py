@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -29,6 +30,10 @@ class RawEntry:
     published: datetime | None = None
     updated: datetime | None = None
     date_text: str | None = None  # the publisher's date string when no parser understood it
+    # the publisher's strings behind ``published`` and ``updated``: normalise reads a time without a zone
+    # as Berlin time, where the parsers here (feedparser, fromisoformat) read it as UTC
+    published_text: str | None = None
+    updated_text: str | None = None
     author: str | None = None
     categories: list[str] = field(default_factory=list)
     enclosures: list[dict] = field(default_factory=list)
@@ -91,6 +96,8 @@ def _entry_from_feedparser(item) -> RawEntry:
         published=published,
         updated=updated,
         date_text=date_text if isinstance(date_text, str) else None,
+        published_text=_str(item.get("published")) or None if published else None,
+        updated_text=_str(item.get("updated")) or None if updated else None,
         author=item.get("author") or None,
         categories=[c for c in categories if isinstance(c, str) and c.strip()],
         enclosures=[dict(e) for e in item.get("enclosures", []) if e.get("href")],
@@ -130,10 +137,21 @@ def parse_feedparser(content: bytes, *, url: str | None = None, content_type: st
         title=feed.get("title", "") or "",
         link=feed.get("link") or None,
         language=feed.get("language") or None,
-        ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.strip().isdigit() else None,
+        ttl_minutes=whole_minutes(ttl),
         entries=[e for e in (_entry_from_feedparser(item) for item in parsed.entries) if not _is_empty(e)],
         bozo=str(parsed.get("bozo_exception")) if parsed.get("bozo") else None,
     )
+
+
+_MINUTES = re.compile(r"[0-9]{1,9}\Z")
+
+
+def whole_minutes(value: object) -> int | None:
+    """``<ttl>``: ASCII digits only (``str.isdigit()`` also takes "²", which int() refuses), at most nine of them."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return int(value) if _MINUTES.match(value) else None
 
 
 def _json_date(value) -> datetime | None:
@@ -141,9 +159,9 @@ def _json_date(value) -> datetime | None:
         return None
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):  # not a date, or one that leaves the calendar in UTC (year 1 east of it)
         return None
-    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _json_author(item: dict) -> str | None:
@@ -185,10 +203,12 @@ def parse_json_feed(content: bytes) -> ParsedFeed:
             content=html or (f"<p>{_escape(text)}</p>" if text else ""),
             published=_json_date(item.get("date_published")),
             updated=_json_date(item.get("date_modified")),
+            published_text=_str(item.get("date_published")) or None,
+            updated_text=_str(item.get("date_modified")) or None,
             author=_json_author(item),
             categories=[t for t in _list(item.get("tags")) if isinstance(t, str)],
             enclosures=[
-                {"href": a["url"], "type": _str(a.get("mime_type"))}
+                {"href": a["url"], "type": _str(a.get("mime_type")), **({"length": a["size_in_bytes"]} if "size_in_bytes" in a else {})}
                 for a in _list(item.get("attachments"))
                 if isinstance(a, dict) and isinstance(a.get("url"), str)
             ],

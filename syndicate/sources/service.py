@@ -28,9 +28,9 @@ from syndicate.ingest.refresh import RefreshConfig
 from syndicate.models import City, FetchLog, Source, Topic
 from syndicate.reader import fetch as fetching
 from syndicate.reader import html_source
-from syndicate.reader.discover import FeedLink, find_feed_links
+from syndicate.reader.discover import FeedLink, find_feed_links, parse_feed
 from syndicate.reader.errors import NotAFeed, ParseError, SyndicateError
-from syndicate.reader.normalise import absolute_url, canonical_url
+from syndicate.reader.normalise import canonical_url, http_url
 from syndicate.reader.normalise import feed_title as plain_title
 from syndicate.reader.parse import parse
 
@@ -114,17 +114,10 @@ def preview(client: httpx.Client, url: str, config: RefreshConfig, selectors: di
         feed = html_source.extract(result.content, result.final_url, html_source.Selectors.from_dict(selectors))
         titles = [title for title in (_line(plain_title(e.title), 300) for e in feed.entries) if title][:3]
         return Preview(_line(plain_title(feed.title), 300) or "", "html", len(feed.entries), titles, result.final_url, None)
-    try:
-        feed = parse(result.content, url=result.final_url, content_type=result.content_type)
-    except NotAFeed as exc:  # a web page: name the feeds it advertises
-        if links := find_feed_links(result.text(), result.final_url):
-            advertised = tuple(link.url for link in links[:5])
-            raise NotAFeed(f"{exc.message}; the page advertises these feeds: {', '.join(advertised)}", advertised=advertised) from exc
-        raise
+    feed = parse_feed(result.content, url=result.final_url, content_type=result.content_type, page=result.text)
     newest = sorted(feed.entries, key=lambda e: e.published or e.updated or _OLDEST, reverse=True)
     titles = [title for title in (_line(plain_title(e.title), 300) for e in newest) if title][:3]
-    site = absolute_url(feed.link, result.final_url)
-    site = site if site and len(site) <= 2000 else None  # the column's size
+    site = http_url(feed.link, result.final_url)
     return Preview(_line(plain_title(feed.title), 300) or "", feed.format, len(feed.entries), titles, result.final_url, site)
 
 

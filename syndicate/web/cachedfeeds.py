@@ -57,7 +57,7 @@ def not_modified(if_none_match: str | None, if_modified_since: str | None, etag:
     if if_modified_since is not None:
         try:
             return last_modified.replace(microsecond=0) <= parsedate_to_datetime(if_modified_since)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # not a date, a naive one, or a year past any C integer
             return False
     return False
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from syndicate.publish import index as feedindex
-from syndicate.publish.feeds import FORMATS, FeedCache, FeedQuery, InvalidCursor, RenderedFeed, UnknownFeed
+from syndicate.publish.feeds import FORMATS, FeedCache, FeedQuery, InvalidCursor, RenderedFeed, UnknownFeed, parse_cursor
 from syndicate.web import cachedfeeds
 from syndicate.web.deps import RuntimeDep, SessionDep
 
@@ -26,7 +26,8 @@ CACHE_CONTROL = cachedfeeds.CACHE_CONTROL
 CityParam = Annotated[str | None, Query(description="Komma-getrennte Stadt-Slugs")]
 SearchParam = Annotated[str | None, Query(max_length=200, description="Suche in Titel und Text")]
 LimitParam = Annotated[int | None, Query(ge=1, description="Einträge je Seite (gedeckelt)")]
-BeforeParam = Annotated[str | None, Query(max_length=80, description="Blättern: Cursor aus dem rel=next-Link")]
+# no max_length here: that would be a 422 in English; parse_cursor refuses anything but a cursor's form (a 400 in German)
+BeforeParam = Annotated[str | None, Query(description="Blättern: Cursor aus dem rel=next-Link")]
 
 
 def feed_cache(request: Request) -> FeedCache:
@@ -78,6 +79,11 @@ async def _respond(request: Request, query: FeedQuery, fmt: str) -> Response:
 
 
 def _query(request: Request, kind: str, slug: str | None, city, topic, q, limit, before) -> FeedQuery:
+    if before:  # checked here, before any cache or database work, so a bad cursor is always a 400
+        try:
+            parse_cursor(before)
+        except InvalidCursor as exc:
+            raise HTTPException(400, detail={"reason": exc.reason, "message": str(exc)}) from exc
     settings = request.app.state.runtime.settings
     limit = min(limit or settings.feed_limit, settings.feed_limit_max)
     cities = tuple(sorted({c.strip() for c in (city or "").split(",") if c.strip()}))

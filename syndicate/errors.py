@@ -54,6 +54,8 @@ MESSAGES = {
     "http_4xx": "der Server lehnt die Anfrage ab",
     "http_5xx": "der Server meldet einen eigenen Fehler",
     "parse_error": "das Dokument ist kein lesbarer Feed",
+    "invalid_selector": "ein Selektor der Quelle ist nicht erlaubt (nur einfache CSS-Selektoren oder XPath-Pfade); bitte die Selektoren der Quelle ändern",
+    "selector_too_expensive": "die Selektoren der Quelle sind für diese Seite zu aufwendig; bitte einfachere Selektoren wählen",
     "not_a_feed": "das Dokument ist kein Feed, sondern zum Beispiel eine Webseite",
     "selectors_matched_nothing": "die Selektoren finden auf der Seite keine Meldung (wurde die Seite umgebaut?)",
 }

@@ -64,8 +64,10 @@ def test_same_story_from_three_cities_is_one_cluster(runtime, session, server):
     assert muc.cluster_id is not None
     assert muc.cluster_id == nbg.cluster_id == aug.cluster_id
     cluster = session.get(Cluster, muc.cluster_id)
-    assert cluster.representative_id == aug.id  # the earliest publication, although polled last
-    assert cluster.published_at == datetime(2025, 3, 4, 7, 30, tzinfo=UTC)
+    # the copy seen first (polled first) represents the story: a claimed date, the earliest one
+    # included, never outranks what was observed (syndicate.dedupe.clusters)
+    assert cluster.representative_id == muc.id
+    assert cluster.published_at == muc.published_at != aug.published_at == datetime(2025, 3, 4, 7, 30, tzinfo=UTC)
     members = session.scalars(select(Article.id).where(Article.cluster_id == cluster.id)).all()
     assert sorted(members) == sorted([muc.id, nbg.id, aug.id])
 

@@ -218,7 +218,7 @@ def test_registry_accepts_html_sources_and_refuses_bad_selectors():
         }
     )
     assert entry.html.item == "div.pm-eintrag"
-    with pytest.raises(ValueError, match="invalid selector"):
+    with pytest.raises(ValueError, match="kein gültiger CSS-Selektor"):
         SourceEntry.model_validate({"url": "https://a.example/", "kind": "html", "html": {"item": "div[[["}})
     with pytest.raises(ValueError, match="kind"):
         SourceEntry.model_validate({"url": "https://a.example/", "html": {"item": "div"}})

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from syndicate.clock import utcnow
 from syndicate.db import make_engine
+from syndicate.dedupe import clusters
 from syndicate.ingest.refresh import refresh_source
 from syndicate.models import (
     Article,
@@ -118,11 +119,12 @@ def guids(session, source: Source) -> set[str]:
 
 
 def assert_clusters_consistent(session) -> None:
-    """No cluster without members; every representative is a member and the earliest of them."""
+    """No cluster without members; every representative is a member and the first of them by ``clusters.rank``."""
     assert count(session, Cluster, ~exists().where(Article.cluster_id == Cluster.id)) == 0
     for cluster in session.scalars(select(Cluster)):
-        members = session.scalars(select(Article).where(Article.cluster_id == cluster.id).order_by(Article.published_at, Article.id)).all()
-        assert (cluster.representative_id, cluster.published_at) == (members[0].id, members[0].published_at)
+        members = session.execute(select(Article, Source.created_at).join(Source).where(Article.cluster_id == cluster.id)).all()
+        first, _registered = min(members, key=lambda m: (*clusters.rank(m[0].first_seen_at, m[0].published_at, m[1]), m[0].id))
+        assert (cluster.representative_id, cluster.published_at) == (first.id, first.published_at)
 
 
 # ---------------------------------------------------------------- retention

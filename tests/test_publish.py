@@ -53,20 +53,20 @@ def test_all_feed_has_each_story_once_newest_first(session, stories, fmt):
     dates = [datetime(*entry.published_parsed[:6], tzinfo=UTC) for entry in parsed.entries]
     assert dates == sorted(dates, reverse=True)
     shared = parsed.entries[-1]
-    # the representative is Augsburg's copy, the earliest publication
-    assert shared.link.startswith("https://www.bayern.de/presse/warnung-phishing-2025")
-    assert dates[-1] == datetime(2025, 3, 4, 7, 30, tzinfo=UTC)
+    # the representative is München's copy, the one seen first (Augsburg claims an earlier date)
+    assert shared.link == "https://www.bayern.de/presse/warnung-phishing-2025"
+    assert dates[-1] == datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
     text = body_of(shared)
     assert "Auch veröffentlicht von" in text
-    assert "Landeshauptstadt München" in text and "Stadt Nürnberg" in text
-    assert "Stadt Augsburg" not in text.split("Auch veröffentlicht von")[1]
+    assert "Stadt Augsburg" in text and "Stadt Nürnberg" in text
+    assert "Landeshauptstadt München" not in text.split("Auch veröffentlicht von")[1]
     assert "https://www.nuernberg.de/presse/mitteilungen/phishing-warnung.html" in text
     assert all("Auch veröffentlicht von" not in body_of(entry) for entry in parsed.entries[:-1])
     ids = [entry.id for entry in parsed.entries]
     assert len(set(ids)) == 4 and all(i.startswith(f"{PUBLIC}/stories/") for i in ids)
     assert "IT-Sicherheit" in [tag.term for tag in shared.tags]
     if fmt == "atom":
-        assert shared.author == "Stadt Augsburg"
+        assert shared.author == "Landeshauptstadt München"
 
 
 def test_json_feed(session, stories):
@@ -76,9 +76,9 @@ def test_json_feed(session, stories):
     assert document["feed_url"] == f"{PUBLIC}/feeds/all.json"
     assert titles(document) == NEWEST_FIRST
     shared = document["items"][-1]
-    assert shared["authors"] == [{"name": "Stadt Augsburg"}]
-    assert shared["date_published"].startswith("2025-03-04T07:30:00")
-    assert [p["city"] for p in shared["_syndicate"]["also_published_by"]] == ["muenchen", "nuernberg"]
+    assert shared["authors"] == [{"name": "Landeshauptstadt München"}]
+    assert shared["date_published"].startswith("2025-03-04T09:00:00")
+    assert [p["city"] for p in shared["_syndicate"]["also_published_by"]] == ["nuernberg", "augsburg"]
     assert "Auch veröffentlicht von" in shared["content_html"]
     assert "IT-Sicherheit" in shared["tags"]
 

@@ -223,8 +223,9 @@ def test_an_article_that_bridges_two_clusters_merges_them(runtime, session, feed
     assert clusters == [1, 2, 1]  # the halves are no duplicates of each other; the whole joins both
     cluster = session.scalar(select(Cluster))
     erlangen = session.scalar(select(Article).where(Article.guid == "erlangen-1"))
-    assert cluster.representative_id == erlangen.id  # the earliest publication
-    assert cluster.published_at == datetime(2025, 3, 3, 7, 0, tzinfo=UTC)
+    fuerth = session.scalar(select(Article).where(Article.guid == "fuerth-1"))
+    assert cluster.representative_id == fuerth.id  # seen first; Erlangen's earlier claimed date does not outrank it
+    assert cluster.published_at == datetime(2025, 3, 3, 8, 0, tzinfo=UTC) and erlangen.cluster_id == cluster.id
 
 
 @pytest.fixture

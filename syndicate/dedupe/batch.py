@@ -49,7 +49,7 @@ from syndicate.dedupe.rules import (
     same_item,
     same_story,
 )
-from syndicate.models import Article, Cluster, UTCDateTime
+from syndicate.models import Article, Cluster, Source, UTCDateTime
 from syndicate.reader.neardup import Evidence
 from syndicate.topics import rules as topics
 
@@ -81,9 +81,22 @@ _BY_URL = select(Article.id, Article.source_id, Article.published_at, Article.cl
     Article.canonical_url.in_(_KEYS)
 )
 _BY_ID = select(*_COMPARED).where(Article.id.in_(_KEYS))
-_CLUSTER_ROW = [Cluster.id, Cluster.published_at, Cluster.representative_id, Cluster.updated_at]
-_CLUSTERS = select(*_CLUSTER_ROW).where(Cluster.id.in_(_KEYS))
-_CLUSTER = select(*_CLUSTER_ROW).where(Cluster.id == bindparam("b_id"))
+# with what the representative's rank is made of (``clusters.rank``): when it was first seen, its claimed date, its source's registration
+_CLUSTER_ROW = (
+    select(
+        Cluster.id,
+        Cluster.published_at,
+        Cluster.representative_id,
+        Cluster.updated_at,
+        Article.first_seen_at.label("representative_seen"),
+        Source.created_at.label("representative_registered"),
+    )
+    .outerjoin(Article, Article.id == Cluster.representative_id)
+    .outerjoin(Source, Source.id == Article.source_id)
+)
+_CLUSTERS = _CLUSTER_ROW.where(Cluster.id.in_(_KEYS))
+_CLUSTER = _CLUSTER_ROW.where(Cluster.id == bindparam("b_id"))
+_REGISTERED = select(Source.id, Source.created_at).where(Source.id.in_(_KEYS))
 _MOVE_CLUSTER = (
     update(Cluster.__table__)
     .where(Cluster.__table__.c.id == bindparam("b_id"))
@@ -128,6 +141,7 @@ class Pending:
         "canonical_url",
         "content_hash",
         "categories",
+        "rank",
     )
     id: int
     source_id: int
@@ -145,10 +159,11 @@ class Pending:
     content_hash: str
     categories: list[str]
 
-    def __init__(self, provisional_id: int, source_id: int, item_key: str, row: dict, found: Probe):
+    def __init__(self, provisional_id: int, source_id: int, item_key: str, row: dict, found: Probe, registered_at: datetime | None = None):
         self.id, self.source_id, self.item_key, self.row, self.found = provisional_id, source_id, item_key, row, found
         self.cluster_id = None
         self.joined = False
+        self.rank = (*clusters.rank(row["first_seen_at"], row["published_at"], registered_at), *_order(self))
         for name in ("title", "text", "content_html", "summary_html", "published_at", "canonical_url", "content_hash", "categories"):
             setattr(self, name, row[name])
 
@@ -161,6 +176,19 @@ class ClusterState:
     updated_at: datetime
     stored: Row | None = None  # the stored cluster (id, published_at, representative_id, updated_at), when there is one
     members: list[Pending] = field(default_factory=list)  # pending members
+    rank: tuple | None = None  # the representative's (``clusters.rank``, then stored before pending, then id)
+
+    @classmethod
+    def of(cls, row: Row) -> ClusterState:
+        """A stored cluster, with its representative's rank when the representative is still there."""
+        rank = None
+        if row.representative_seen is not None:
+            rank = (*clusters.rank(row.representative_seen, row.published_at, row.representative_registered), 0, row.representative_id)
+        return cls(row.id, row.published_at, row.representative_id, row.updated_at, row, rank=rank)
+
+
+def _earlier(rank: tuple | None, than: tuple | None) -> bool:
+    return rank is not None and (than is None or rank < than)
 
 
 def _order(article) -> tuple:
@@ -262,6 +290,7 @@ class Batch:
         self._merged: dict[int, int] = {}  # cluster id → the cluster it went into
         self._stored_members: dict[int, list[tuple[int, int]]] = {}
         self._counted: boilerplate.Counts = boilerplate.Counts(session)
+        self._registered: dict[int, datetime] = {}  # source id → when it was registered (``clusters.rank``)
         self._recorded: Counter = Counter()  # (source, sentence) → articles added by this batch
         self._load(probes, sorted({u for u in urls if u}), sorted(set(hashes)))
 
@@ -341,12 +370,13 @@ class Batch:
         self._counted = boilerplate.counts(self.session, pairs)
 
     def _load_clusters(self, cluster_ids: set[int | None]) -> None:
-        """The clusters the new items may join, and their members' sources (two queries)."""
+        """The clusters the new items may join, and their members' sources (two queries); the new items' sources' registration."""
+        self._registered.update(self.session.connection().execute(_REGISTERED, {"keys": sorted(self.sources)}).all())
         wanted = sorted(c for c in cluster_ids if c is not None)
         for chunk in _chunks(wanted):
             connection = self.session.connection()
             for row in connection.execute(_CLUSTERS, {"keys": chunk}):
-                self._clusters[row.id] = ClusterState(row.id, row.published_at, row.representative_id, row.updated_at, row)
+                self._clusters[row.id] = ClusterState.of(row)
             for member in connection.execute(_MEMBERS, {"keys": chunk}):
                 self._stored_members.setdefault(member.cluster_id, []).append((member.id, member.source_id))
         for cluster_id in wanted:
@@ -404,7 +434,7 @@ class Batch:
 
     def add(self, item_key: str, row: dict, found: Probe, near: list) -> Pending:
         """A new article: clustered (exact match, else the best verified near duplicate) and indexed, in memory."""
-        article = Pending(-(len(self.pending) + 1), found.source_id, item_key, row, found)
+        article = Pending(-(len(self.pending) + 1), found.source_id, item_key, row, found, self._registered.get(found.source_id))
         self.evidence[article.id] = found.evidence
         match = self._exact_match(article)
         clustered = [a for a in near if self.cluster_of(a) is not None]
@@ -459,7 +489,7 @@ class Batch:
     def _cluster(self, cluster_id: int) -> ClusterState:
         if cluster_id not in self._clusters:
             row = self.session.connection().execute(_CLUSTER, {"b_id": cluster_id}).one()
-            self._clusters[cluster_id] = ClusterState(cluster_id, row.published_at, row.representative_id, row.updated_at, row)
+            self._clusters[cluster_id] = ClusterState.of(row)
         return self._clusters[cluster_id]
 
     def _join(self, article: Pending, cluster_id: int | None) -> bool:
@@ -467,14 +497,16 @@ class Batch:
             provisional = -(len(self._clusters) + 1)
             while provisional in self._clusters:
                 provisional -= 1
-            self._clusters[provisional] = ClusterState(provisional, article.published_at, article.id, self.now, members=[article])
+            self._clusters[provisional] = ClusterState(
+                provisional, article.published_at, article.id, self.now, members=[article], rank=article.rank
+            )
             article.cluster_id = provisional
             return False
         cluster = self._cluster(cluster_id)
         article.cluster_id = cluster_id
         cluster.members.append(article)
-        if article.published_at < cluster.published_at:
-            cluster.published_at, cluster.representative_id = article.published_at, article.id
+        if _earlier(article.rank, cluster.rank):
+            cluster.published_at, cluster.representative_id, cluster.rank = article.published_at, article.id, article.rank
         cluster.updated_at = self.now
         return True
 
@@ -488,8 +520,8 @@ class Batch:
                 member.cluster_id = target_id
             target.members += other.members
             other.members = []
-            if (other.published_at, other.representative_id or 0) < (target.published_at, target.representative_id or 0):
-                target.published_at, target.representative_id = other.published_at, other.representative_id
+            if _earlier(other.rank, target.rank):
+                target.published_at, target.representative_id, target.rank = other.published_at, other.representative_id, other.rank
 
     def _has_other_from_source(self, article: Pending) -> bool:
         cluster_id = self._clustered(article)
@@ -621,7 +653,7 @@ class Batch:
         for state in self._clusters.values():
             live = [m for m in state.members if m.id in ids]
             if state.id < 0 and state.id not in self._merged and live:
-                first = min(live, key=lambda m: (m.published_at, -m.id))
+                first = min(live, key=lambda m: m.rank)
                 made.append(
                     (
                         state,

@@ -42,6 +42,7 @@ from syndicate.reader.errors import SyndicateError
 from syndicate.reader.hints import feed_interval
 from syndicate.reader.normalise import Entry, canonical_url, feed_title, http_url, language_tag, normalise_entry
 from syndicate.reader.parse import ParsedFeed
+from syndicate.reader.selectors import SelectorBudget
 from syndicate.settings import Settings
 from syndicate.topics import rules as topics
 
@@ -59,6 +60,7 @@ class RefreshConfig:
     host_limits: politeness.HostLimits = politeness.HostLimits()
     redirect_confirmations: int = 3
     redirect_min_span: timedelta = timedelta(days=1)
+    selector_budget: SelectorBudget = SelectorBudget()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RefreshConfig:
@@ -372,7 +374,7 @@ def _read(session: Session, client: httpx.Client, source: Source, result: fetchi
     if source.kind != "html":
         return _parse(result)
     selectors = html_source.Selectors.from_dict(source.extraction)
-    feed = html_source.extract(result.content, result.final_url, selectors)
+    feed = html_source.extract(result.content, result.final_url, selectors, config.selector_budget)
     if source.last_success_at is None:
         feed.entries += _later_pages(session, client, result, selectors, config)
     if selectors and selectors.article_pages:
@@ -383,13 +385,13 @@ def _read(session: Session, client: httpx.Client, source: Source, result: fetchi
 def _later_pages(session: Session, client: httpx.Client, page: fetching.FetchResult, selectors, config: RefreshConfig) -> list:
     entries, seen = [], {page.final_url}
     for _ in range((selectors.max_pages if selectors else html_source.Selectors.max_pages) - 1):
-        url = html_source.next_page(page.content, page.final_url, selectors)
+        url = html_source.next_page(page.content, page.final_url, selectors, config.selector_budget)
         if url is None or url in seen:
             break
         seen.add(url)
         try:
             page = _get(session, client, url, config)
-            entries += html_source.extract(page.content, page.final_url, selectors).entries
+            entries += html_source.extract(page.content, page.final_url, selectors, config.selector_budget).entries
         except errors.SyndicateError:  # an unreadable later page ends the walk, not the import
             break
     return entries

@@ -1,7 +1,7 @@
 """Merged feeds: which clusters belong in a feed, and rendering with feedgen (RSS, Atom) or as JSON Feed.
 
 A merged feed shows one entry per cluster, newest first. The entry is the
-cluster's representative (its earliest publication) unless the feed is filtered
+cluster's representative (the member seen first, see syndicate.dedupe.clusters) unless the feed is filtered
 to cities that did not publish that one; the other publishers are named.
 """
 
@@ -198,7 +198,7 @@ def load_items(session: Session, query: FeedQuery) -> list[FeedItem]:
         .join(Source, Article.source_id == Source.id)
         .join(City)
         .where(Article.cluster_id.in_(ids))
-        .order_by(Article.published_at, Article.id)
+        .order_by(Article.first_seen_at, Article.published_at, Article.id)  # as the representative is chosen: first seen first
     )
     for article, city, source_url in rows:
         members.setdefault(article.cluster_id, []).append((article, city))

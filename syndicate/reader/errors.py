@@ -21,7 +21,9 @@
         ├── NotAFeed                    not_a_feed          (an HTML page: the message lists the feeds it advertises)
         │   └── EmptyDocument           not_a_feed
         ├── MalformedFeed               parse_error
-        └── SelectorsMatchedNothing     selectors_matched_nothing  an HTML source's selectors found no article (redesign?)
+        ├── SelectorsMatchedNothing     selectors_matched_nothing  an HTML source's selectors found no article (redesign?)
+        ├── InvalidSelector             invalid_selector    a selector outside what a city may write (syndicate.reader.selectors)
+        └── SelectorTooExpensive        selector_too_expensive  a page too large, or selectors over their time or node budget
     (ServiceError and its HTTP-facing subclasses: syndicate/errors.py)
 
 httpx and feedparser exceptions are translated into this tree where they enter
@@ -146,3 +148,13 @@ class MalformedFeed(ParseError):
 
 class SelectorsMatchedNothing(ParseError):
     reason = "selectors_matched_nothing"
+
+
+class InvalidSelector(ParseError, ValueError):
+    """Also a ValueError, so that pydantic validators turn it into a field error."""
+
+    reason = "invalid_selector"
+
+
+class SelectorTooExpensive(ParseError):
+    reason = "selector_too_expensive"

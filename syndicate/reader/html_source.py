@@ -19,14 +19,13 @@ from datetime import UTC, datetime
 
 import lxml.html
 from lxml import etree
-from lxml.cssselect import CSSSelector
 
+from syndicate.reader import selectors as rules
 from syndicate.reader.discover import FeedLink, find_feed_links
 from syndicate.reader.errors import EmptyDocument, SelectorsMatchedNothing
 from syndicate.reader.normalise import BERLIN, NUMERIC_DATE_RE, WORD_DATE_RE, parse_date_text
 from syndicate.reader.parse import ParsedFeed, RawEntry
 
-ATTRIBUTE = re.compile(r"^(.*?)\s*@([A-Za-z_][\w:-]*)$")
 SESSION_ID = re.compile(r";jsessionid=[^?#]*", re.I)
 HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 CATEGORY_HINTS = ("tag", "categor", "kategor", "topic", "thema", "schlagw", "label")
@@ -80,19 +79,10 @@ def document(content: bytes, url: str):
     return doc
 
 
-def select(node, selector: str) -> list:
-    """Elements (or attribute strings) matched by a CSS or ``xpath:`` selector, in document order."""
-    attribute = None
-    if match := ATTRIBUTE.match(selector):
-        selector, attribute = match[1], match[2]
-    if selector.startswith("xpath:"):
-        found = node.xpath(selector[6:])
-        found = found if isinstance(found, list) else [found]
-    else:
-        found = CSSSelector(selector)(node) if selector else [node]
-    if attribute:
-        return [v for el in found if not isinstance(el, str) and (v := el.get(attribute))]
-    return found
+def select(node, selector: str, meter: rules.Meter | None = None) -> list:
+    """Elements (or attribute strings) matched by a CSS or ``xpath:`` selector, in document order;
+    checked and metered by ``syndicate.reader.selectors`` (a fresh budget when no meter is given)."""
+    return rules.evaluate(node, selector, meter or rules.Meter())
 
 
 def _text(value) -> str:
@@ -101,8 +91,8 @@ def _text(value) -> str:
     return " ".join(value.text_content().split())
 
 
-def _first(node, selector: str | None):
-    found = select(node, selector) if selector else []
+def _first(node, selector: str | None, meter: rules.Meter | None = None):
+    found = select(node, selector, meter) if selector else []
     return found[0] if found else None
 
 
@@ -146,14 +136,18 @@ def _has_date(text: str) -> bool:
 # ---------------------------------------------------------------- extraction
 
 
-def extract(content: bytes, url: str, selectors: Selectors | None) -> ParsedFeed:
-    """The list page's items as RawEntry values; no selectors: the detected article blocks."""
+def extract(content: bytes, url: str, selectors: Selectors | None, budget: rules.SelectorBudget | None = None) -> ParsedFeed:
+    """The list page's items as RawEntry values; no selectors: the detected article blocks.
+    All selectors on the page share one ``budget``; over it raises SelectorTooExpensive."""
     doc = document(content, url)
+    meter = rules.Meter(budget or rules.SelectorBudget())
+    meter.admit(doc)
     if selectors is None:
         selectors = detect_blocks(doc)
         if selectors is None:
             raise SelectorsMatchedNothing(f"{url}: no repeated article blocks with a link and a date found")
-    entries = [entry for item in select(doc, selectors.item) if not isinstance(item, str) and (entry := _entry(item, selectors)).link]
+    items = select(doc, selectors.item, meter)
+    entries = [entry for item in items if not isinstance(item, str) and (entry := _entry(item, selectors, meter)).link]
     if not entries:
         raise SelectorsMatchedNothing(f"{url}: the item selector {selectors.item!r} matched no article with a link")
     title = _text(doc.find(".//title")) if doc.find(".//title") is not None else ""
@@ -161,18 +155,18 @@ def extract(content: bytes, url: str, selectors: Selectors | None) -> ParsedFeed
     return ParsedFeed(format="html", title=title, link=url, language=language, entries=entries)
 
 
-def _entry(item, selectors: Selectors) -> RawEntry:
-    title_el = _first(item, selectors.title) if selectors.title else _default_title(item)
-    link = _href(_first(item, selectors.link)) if selectors.link else (_href(title_el) or _href(item))
+def _entry(item, selectors: Selectors, meter: rules.Meter) -> RawEntry:
+    title_el = _first(item, selectors.title, meter) if selectors.title else _default_title(item)
+    link = _href(_first(item, selectors.link, meter)) if selectors.link else (_href(title_el) or _href(item))
     link = SESSION_ID.sub("", link) if link else None  # GSB/Java sites: a new session id on every visit
-    date_el = _first(item, selectors.date) if selectors.date else _default_date(item)
+    date_el = _first(item, selectors.date, meter) if selectors.date else _default_date(item)
     date_text = _date_value(date_el)
     published = parse_date(date_text)
-    summary_el = _first(item, selectors.summary)
+    summary_el = _first(item, selectors.summary, meter)
     summary = "" if summary_el is None else (summary_el if isinstance(summary_el, str) else _inner_html(summary_el))
-    image = _first(item, selectors.image)
+    image = _first(item, selectors.image, meter)
     image_url = image if isinstance(image, str) else (image.get("src") or image.get("data-src")) if image is not None else None
-    categories = [_text(c) for c in select(item, selectors.categories)] if selectors.categories else []
+    categories = [_text(c) for c in select(item, selectors.categories, meter)] if selectors.categories else []
     return RawEntry(
         guid=None,
         link=link,
@@ -208,12 +202,14 @@ def _inner_html(el) -> str:
     return "".join(parts).strip()
 
 
-def next_page(content: bytes, url: str, selectors: Selectors | None) -> str | None:
+def next_page(content: bytes, url: str, selectors: Selectors | None, budget: rules.SelectorBudget | None = None) -> str | None:
     """The absolute URL of the list's next page, if the page names one."""
     doc = document(content, url)
+    meter = rules.Meter(budget or rules.SelectorBudget())
+    meter.admit(doc)
     choices = [selectors.next] if selectors and selectors.next else ["a[rel~=next]", "link[rel~=next]"]
     for choice in choices:
-        if (link := _href(_first(doc, choice))) and link.startswith("http") and link != url:
+        if (link := _href(_first(doc, choice, meter))) and link.startswith("http") and link != url:
             return link
     return None
 
@@ -434,13 +430,6 @@ def selectors_toml(url: str, selectors: Selectors) -> str:
 
 
 def check_selector(selector: str) -> None:
-    """Raise ValueError when a selector does not compile (for registry and API validation)."""
-    match = ATTRIBUTE.match(selector)
-    expression = match[1] if match else selector
-    try:
-        if expression.startswith("xpath:"):
-            etree.XPath(expression[6:])
-        elif expression:
-            CSSSelector(expression)
-    except Exception as exc:  # cssselect and lxml raise several kinds
-        raise ValueError(f"invalid selector {selector!r}: {exc}") from exc
+    """Raise InvalidSelector (also a ValueError; a German message) unless a city may use ``selector``
+    (for registry and API validation; evaluation checks again)."""
+    rules.check(selector)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -58,9 +59,13 @@ class HtmlExtraction(_Strict):
     @classmethod
     def compiles(cls, value: str | None) -> str | None:
         if value is not None:
+            from syndicate.reader.errors import InvalidSelector
             from syndicate.reader.html_source import check_selector
 
-            check_selector(value)
+            try:
+                check_selector(value)
+            except InvalidSelector as exc:  # the German message as it is, without pydantic's "Value error, "
+                raise PydanticCustomError("invalid_selector", "{message}", {"message": exc.message}) from exc
         return value
 
 

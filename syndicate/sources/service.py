@@ -111,7 +111,7 @@ def preview(client: httpx.Client, url: str, config: RefreshConfig, selectors: di
     """Fetch and parse (or, ``html``, extract with ``selectors``) ``url`` as polling would; raises the reader's errors."""
     result = _get(client, url, config)
     if html:
-        feed = html_source.extract(result.content, result.final_url, html_source.Selectors.from_dict(selectors))
+        feed = html_source.extract(result.content, result.final_url, html_source.Selectors.from_dict(selectors), config.selector_budget)
         titles = [title for title in (_line(plain_title(e.title), 300) for e in feed.entries) if title][:3]
         return Preview(_line(plain_title(feed.title), 300) or "", "html", len(feed.entries), titles, result.final_url, None)
     feed = parse_feed(result.content, url=result.final_url, content_type=result.content_type, page=result.text)

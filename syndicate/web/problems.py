@@ -56,6 +56,9 @@ VALIDATION = {
 }
 
 
+OWN_ERROR_TYPES = {"invalid_selector"}  # syndicate.sources.registry: a selector the grammar refuses
+
+
 class Problem(BaseModel):
     type: str = "about:blank"
     title: str
@@ -103,6 +106,8 @@ def _invalid(error: dict, source: dict) -> str:
     kind = error["type"]
     if kind == "value_error":  # our own validators (schemas.py) write German
         return str((source.get("ctx") or {}).get("error", "")) or VALIDATION["value_error"]
+    if kind in OWN_ERROR_TYPES:  # raised by our own code as PydanticCustomError with a German message
+        return str(error.get("msg", "")) or "ungültiger Wert"
     return VALIDATION.get(kind) or VALIDATION.get(kind.split("_")[0] + "_*") or "ungültiger Wert"
 
 

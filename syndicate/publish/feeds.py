@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import re
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
 from urllib.parse import urlencode
 
 from feedgen.feed import FeedGenerator
@@ -23,6 +25,7 @@ from sqlalchemy import exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from syndicate.models import Article, ArticleTopic, City, Cluster, Source, Topic
+from syndicate.search import index as search_index
 
 FORMATS = {
     "rss": "application/rss+xml; charset=utf-8",
@@ -30,6 +33,7 @@ FORMATS = {
     "json": "application/feed+json; charset=utf-8",
 }
 EMPTY_FEED_UPDATED = datetime(2000, 1, 1, tzinfo=UTC)
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class UnknownFeed(LookupError):
@@ -38,11 +42,13 @@ class UnknownFeed(LookupError):
 
 @dataclass(frozen=True)
 class FeedQuery:
-    kind: str = "all"  # all | topic | city
+    kind: str = "all"  # all | topic | city | search
     slug: str | None = None
     cities: tuple[str, ...] = ()
     topic: str | None = None
-    q: str | None = None
+    q: str | None = None  # words for the search index (syndicate.search); a search feed without words is empty
+    since: date | None = None  # stories published on or after this day (UTC)
+    until: date | None = None  # stories published on or before this day (UTC)
     limit: int = 50
     before: str | None = None  # paging cursor from a feed's rel="next" link (see parse_cursor)
 
@@ -103,7 +109,14 @@ class InvalidCursor(ValueError):
 
 def query_string(query: FeedQuery, before: str | None) -> str:
     """The query string that reproduces ``query`` (filters, limit, cursor) in a feed URL."""
-    params = {"city": ",".join(query.cities) or None, "topic": query.topic, "q": query.q, "before": before}
+    params = {
+        "city": ",".join(query.cities) or None,
+        "topic": query.topic,
+        "q": query.q,
+        "von": query.since and query.since.isoformat(),
+        "bis": query.until and query.until.isoformat(),
+        "before": before,
+    }
     return urlencode({k: v for k, v in params.items() if v})
 
 
@@ -122,10 +135,13 @@ def describe(session: Session, query: FeedQuery) -> FeedMeta:
         if city is None:
             raise UnknownFeed(f"unknown city {query.slug!r}")
         return FeedMeta(city.name, f"Meldungen von {city.name}", f"/feeds/cities/{city.slug}")
+    if query.kind == "search":
+        words = CONTROL.sub("", query.q or "").strip()  # XML has no place for control characters
+        return FeedMeta(f"Suche: {words}", f"Meldungen zur Suche „{words}“", "/feeds/search")
     return FeedMeta("Alle Meldungen", "Zusammengeführte Meldungen bayerischer Kommunen und Partner", "/feeds/all")
 
 
-def _article_filter(session: Session, query: FeedQuery):
+def article_filter(session: Session, query: FeedQuery):
     """SQL conditions on Article for the feed's own scope and the query filters."""
     conditions = []
     cities = set(query.cities)
@@ -142,25 +158,17 @@ def _article_filter(session: Session, query: FeedQuery):
                 ArticleTopic.topic_id == select(Topic.id).where(Topic.slug == topic_slug).scalar_subquery(),
             )
         )
-    if query.q:
-        like = f"%{query.q.lower()}%"
-        lower = _lower(session)
-        conditions.append(or_(lower(Article.title).like(like), lower(Article.text).like(like)))
+    if query.q or query.kind == "search":
+        conditions.append(Article.id.in_(search_index.matching_ids(session, query.q or "")))
+    if query.since:
+        conditions.append(Article.published_at >= datetime.combine(query.since, day_time(), UTC))
+    if query.until:
+        conditions.append(Article.published_at < datetime.combine(query.until + timedelta(days=1), day_time(), UTC))
     return conditions
 
 
-def _lower(session: Session):
-    """SQL lower() that folds umlauts too. SQLite's own lower() folds only A–Z ("Öffnungszeiten"
-    stays "Ö…" and never matches the lower-cased query), so SQLite gets Python's str.lower."""
-    if session.get_bind().dialect.name != "sqlite":
-        return func.lower
-    dbapi_connection = session.connection().connection.driver_connection
-    dbapi_connection.create_function("syndicate_lower", 1, lambda v: v.lower() if isinstance(v, str) else v, deterministic=True)
-    return func.syndicate_lower
-
-
 def load_items(session: Session, query: FeedQuery) -> list[FeedItem]:
-    conditions = _article_filter(session, query)
+    conditions = article_filter(session, query)
     matching = select(Article.cluster_id).where(*conditions, Article.cluster_id.is_not(None))
     page = []
     if query.before:
@@ -169,6 +177,12 @@ def load_items(session: Session, query: FeedQuery) -> list[FeedItem]:
     clusters = session.scalars(
         select(Cluster).where(Cluster.id.in_(matching), *page).order_by(Cluster.published_at.desc(), Cluster.id.desc()).limit(query.limit)
     ).all()
+    return items_for(session, clusters, conditions)
+
+
+def items_for(session: Session, clusters: list[Cluster], conditions: list) -> list[FeedItem]:
+    """One item per cluster, in the given order: the representative among the articles that meet
+    ``conditions`` (the first of them otherwise), the other publishers, the story's topics."""
     if not clusters:
         return []
     ids = [c.id for c in clusters]
@@ -389,7 +403,7 @@ def render_feed(session: Session, query: FeedQuery, fmt: str, public_url: str, m
 def version_stamp(session: Session, query: FeedQuery) -> tuple:
     """Changes whenever an article in the feed's scope changes, joins or leaves it, or its story changes
     (a member from another city, a new representative): one aggregate query instead of a render."""
-    conditions = _article_filter(session, query)
+    conditions = article_filter(session, query)
     row = session.execute(
         select(
             func.count(Article.id),

@@ -7,6 +7,7 @@ headers only; gzip is done by the app's GZipMiddleware.
 
 from __future__ import annotations
 
+from datetime import date
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated
 
@@ -79,11 +80,11 @@ async def _respond(request: Request, query: FeedQuery, fmt: str) -> Response:
     return Response(content=feed.body, media_type=FORMATS[fmt], headers=headers)
 
 
-def _query(request: Request, kind: str, slug: str | None, city, topic, q, limit, before) -> FeedQuery:
+def _query(request: Request, kind: str, slug: str | None, city, topic, q, limit, before, since=None, until=None) -> FeedQuery:
     settings = request.app.state.runtime.settings
     limit = min(limit or settings.feed_limit, settings.feed_limit_max)
     cities = tuple(sorted({c.strip() for c in (city or "").split(",") if c.strip()}))
-    return FeedQuery(kind=kind, slug=slug, cities=cities, topic=topic, q=q, limit=limit, before=before)
+    return FeedQuery(kind=kind, slug=slug, cities=cities, topic=topic, q=q, limit=limit, before=before, since=since, until=until)
 
 
 @router.get("/opml", summary="OPML-Liste aller Feeds")
@@ -105,6 +106,22 @@ async def all_feed(
     before: BeforeParam = None,
 ):
     return await _respond(request, _query(request, "all", None, city, topic, q, limit, before), fmt)
+
+
+@router.api_route("/search.{fmt}", methods=["GET", "HEAD"])
+async def search_feed(
+    fmt: str,
+    request: Request,
+    q: SearchParam = None,
+    city: CityParam = None,
+    topic: str | None = None,
+    von: Annotated[date | None, Query(description="veröffentlicht ab (JJJJ-MM-TT)")] = None,
+    bis: Annotated[date | None, Query(description="veröffentlicht bis (JJJJ-MM-TT)")] = None,
+    limit: LimitParam = None,
+    before: BeforeParam = None,
+):
+    """The stories matching a search (the portal's /suche) as a feed, newest first."""
+    return await _respond(request, _query(request, "search", None, city, topic, q, limit, before, von, bis), fmt)
 
 
 @router.api_route("/topics/{slug}.{fmt}", methods=["GET", "HEAD"])

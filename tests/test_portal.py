@@ -1,0 +1,247 @@
+"""The public portal: each page's content from a seeded database (three cities' fixture feeds, one
+story published by all three), the /stories redirect, German 404 pages, the search page and feed,
+and bad search input that must never become a 500."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import feedparser
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from syndicate.models import Article, Cluster
+from syndicate.web.app import create_app
+from tests.test_dedupe import PHISHING, poll_all, server  # noqa: F401 - server is a fixture
+from tests.test_publish import OSTERN, RADWEGE, SOLAR
+
+TOPIC_TITLES = ["IT-Sicherheit", "Digitalisierung", "Klimaschutz", "Mobilität", "Bürgerservice"]
+CITY_NAMES = ["Landeshauptstadt München", "Stadt Nürnberg", "Stadt Augsburg"]
+
+
+@pytest.fixture
+def client(settings, runtime, topics):
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        yield client
+
+
+@pytest.fixture
+def stories(runtime, session, topics, server):  # noqa: F811
+    return poll_all(runtime, session, server)
+
+
+def story_id(session, title: str) -> int:
+    return session.scalar(select(Article.cluster_id).where(Article.title == title).limit(1))
+
+
+class Page(HTMLParser):
+    """The parts of a page the tests look at: lang, h1s, alternates, links, landmarks, text."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.lang, self.h1, self.alternates, self.links, self.tags, self._in_h1, self.text = None, [], [], [], set(), False, []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.add(tag)
+        if tag == "html":
+            self.lang = attrs.get("lang")
+        elif tag == "h1":
+            self._in_h1 = True
+            self.h1.append("")
+        elif tag == "link" and attrs.get("rel") == "alternate":
+            self.alternates.append(attrs)
+        elif tag == "a":
+            self.links.append(attrs.get("href"))
+
+    def handle_endtag(self, tag):
+        if tag == "h1":
+            self._in_h1 = False
+
+    def handle_data(self, data):
+        if self._in_h1:
+            self.h1[-1] += data
+        self.text.append(data)
+
+
+def page(client, path: str, status: int = 200) -> Page:
+    response = client.get(path)
+    assert response.status_code == status, (path, response.status_code, response.text[:500])
+    assert response.headers["content-type"].startswith("text/html")
+    parsed = Page(response.text)
+    assert parsed.lang == "de" and len(parsed.h1) == 1, path
+    assert {"header", "nav", "main", "footer"} <= parsed.tags, path
+    assert parsed.links[0] == "#inhalt"  # the skip link comes first
+    return parsed
+
+
+def test_front_page_shows_latest_stories_topic_blocks_and_places(client, stories, session, settings):
+    front = page(client, "/")
+    text = " ".join(front.text)
+    for title in (PHISHING, RADWEGE, OSTERN, SOLAR):
+        assert title in text
+    assert text.count(PHISHING) >= 1 and f"/meldungen/{story_id(session, PHISHING)}" in front.links
+    for topic in TOPIC_TITLES:
+        assert topic in text
+    for slug in ("it-sicherheit", "digitalisierung", "klimaschutz", "mobilitaet", "buergerservice"):
+        assert f"/themen/{slug}" in front.links
+    for name in CITY_NAMES:
+        assert name in text
+    for slug in ("muenchen", "nuernberg", "augsburg"):
+        assert f"/kommunen/{slug}" in front.links
+    assert "/abonnieren" in front.links
+    base = settings.public_url.rstrip("/")
+    assert {(a["href"], a["type"]) for a in front.alternates} >= {
+        (f"{base}/feeds/all.atom", "application/atom+xml"),
+        (f"{base}/feeds/all.rss", "application/rss+xml"),
+        (f"{base}/feeds/all.json", "application/feed+json"),
+    }
+    assert "Diese Seite abonnieren" in text  # how to subscribe, on every page with feeds
+
+
+def test_topic_page_is_the_topics_stream_with_its_feeds(client, stories, settings):
+    topic = page(client, "/themen/it-sicherheit")
+    text = " ".join(topic.text)
+    assert topic.h1 == ["Thema: IT-Sicherheit"]
+    assert PHISHING in text and RADWEGE not in text and SOLAR not in text
+    base = settings.public_url.rstrip("/")
+    assert f"{base}/feeds/topics/it-sicherheit.atom" in {a["href"] for a in topic.alternates}
+
+
+def test_city_page_pages_by_cursor(client, stories):
+    first = client.get("/kommunen/muenchen")
+    assert first.status_code == 200
+    parsed = Page(first.text)
+    assert parsed.h1 == ["Landeshauptstadt München"]
+    titles = [t for t in (RADWEGE, PHISHING) if t in first.text]
+    assert titles == [RADWEGE, PHISHING]
+    # München has two stories: with one per page the second is behind the "Ältere Meldungen" link
+    from syndicate.publish import stories as portal_stories
+
+    with client.app.state.runtime.sessions() as session:
+        one = portal_stories.stream(session, "city", "muenchen", None, limit=1)
+        assert [i.article.title for i in one.items] == [RADWEGE] and one.next_before
+        older = client.get(f"/kommunen/muenchen?vor={one.next_before}")
+    assert older.status_code == 200 and PHISHING in older.text and RADWEGE not in older.text
+    assert client.get("/kommunen/muenchen?vor=kaputt").status_code == 400
+
+
+def test_story_page_names_every_publisher_and_topic(client, stories, session):
+    sid = story_id(session, PHISHING)
+    story = page(client, f"/meldungen/{sid}")
+    text = " ".join(story.text)
+    assert story.h1 == [PHISHING]
+    assert "4. März 2025" in text
+    assert "Auch veröffentlicht von …" in text
+    cluster = session.get(Cluster, sid)
+    originals = session.scalars(select(Article.url).where(Article.cluster_id == cluster.id)).all()
+    assert len(originals) == 3 and all(url in story.links for url in originals)
+    for name in CITY_NAMES:
+        assert name in text
+    assert "/themen/it-sicherheit" in story.links
+
+
+def test_stories_ids_redirect_to_the_story_page(client, stories, session):
+    sid = story_id(session, PHISHING)
+    response = client.get(f"/stories/{sid}")
+    assert response.status_code == 301 and response.headers["location"] == f"/meldungen/{sid}"
+    # the feeds keep their entry ids: readers would show every story again otherwise
+    atom = feedparser.parse(client.get("/feeds/all.atom").content)
+    assert f"http://127.0.0.1:8000/stories/{sid}" in {e.id for e in atom.entries}
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/themen/gibt-es-nicht", "/kommunen/atlantis", "/meldungen/999999", "/meldungen/abc", "/meldungen/99999999999999999999"],
+)
+def test_unknown_slugs_and_ids_get_a_german_404_page(client, stories, path):
+    missing = page(client, path, 404)
+    assert missing.h1 == ["Seite nicht gefunden"]
+
+
+def test_subscribe_page_lists_every_feed(client, stories, settings):
+    subscribe = page(client, "/abonnieren")
+    text = " ".join(subscribe.text)
+    assert "Feedreader" in text and "Thunderbird" in text
+    for path in ["/feeds/all", "/feeds/topics/klimaschutz", "/feeds/cities/augsburg"]:
+        for fmt in ("rss", "atom", "json"):
+            assert f"{path}.{fmt}" in subscribe.links
+    assert "/feeds/opml" in subscribe.links
+
+
+def test_static_stylesheet_is_served(client):
+    response = client.get("/static/portal.css")
+    assert response.status_code == 200 and ":focus-visible" in response.text
+
+
+# ---------------------------------------------------------------- search
+
+
+def hit_titles(html: str) -> list[str]:
+    return re.findall(r'<h3 class="story-title"><a href="/meldungen/\d+">([^<]+)</a>', html)
+
+
+@pytest.mark.parametrize(
+    "q, expected",
+    [
+        ("Phishing", [PHISHING]),
+        ("Zugangsdaten", [PHISHING]),  # in the text only
+        ("Oeffnungszeiten", [OSTERN]),  # umlaut spelled out
+        ("Buergerbuero", [OSTERN]),
+        ("Bürgerbüro", [OSTERN]),
+        ("Radweg", [RADWEGE]),  # inflection: the page says "Radwege"
+        ("Straßenbahn", []),
+    ],
+)
+def test_search_page_finds_german_word_forms(client, stories, q, expected):
+    response = client.get("/suche", params={"q": q})
+    assert response.status_code == 200
+    assert hit_titles(response.text) == [e.replace("&", "&amp;") for e in expected]
+
+
+def test_search_marks_hits_and_filters(client, stories):
+    response = client.get("/suche", params={"q": "Zugangsdaten"})
+    assert "<mark>Zugangsdaten</mark>" in response.text
+    assert hit_titles(client.get("/suche", params={"q": "Phishing", "kommune": "augsburg"}).text) == [PHISHING]
+    assert hit_titles(client.get("/suche", params={"q": "Radwege", "kommune": "augsburg"}).text) == []
+    assert hit_titles(client.get("/suche", params={"q": "Phishing", "thema": "klimaschutz"}).text) == []
+    assert hit_titles(client.get("/suche", params={"q": "Phishing", "von": "2025-03-05"}).text) == []
+    assert hit_titles(client.get("/suche", params={"q": "Phishing", "bis": "2025-03-04"}).text) == [PHISHING]
+
+
+def test_search_feed_has_the_same_hits(client, stories):
+    for fmt in ("rss", "atom"):
+        parsed = feedparser.parse(client.get(f"/feeds/search.{fmt}", params={"q": "Buergerbuero"}).content)
+        assert [e.title for e in parsed.entries] == [OSTERN]
+    assert client.get("/feeds/search.json", params={"q": "Radweg"}).json()["items"][0]["title"] == RADWEGE
+    assert client.get("/feeds/search.json").json()["items"] == []  # no words: nothing, not everything
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        '"Phishing',
+        "Phishing*",
+        "NEAR(Phishing Mails)",
+        "((Phishing",
+        "Phishing OR",
+        "AND",
+        "-Phishing",
+        "^",
+        "'; DROP TABLE articles; --",
+        "x" * 2000,
+        "Phishing " * 300,
+        "ü" * 2000,
+        ":*",
+        "!!",
+        "\x00",
+    ],
+)
+def test_search_syntax_from_users_is_never_query_syntax(client, stories, q):
+    response = client.get("/suche", params={"q": q})
+    assert response.status_code == 200
+    assert "<h1>Meldungen durchsuchen</h1>" in response.text
+    assert client.get("/feeds/search.atom", params={"q": q[:200]}).status_code == 200

@@ -142,4 +142,5 @@ def all_topics(session: Session) -> list[Topic]:
 def topics_of(session: Session, item: FeedItem) -> list[Topic]:
     """The topics of a story's articles (any publisher's copy), by title."""
     ids = [item.article.id, *(a.id for _, a in item.also)]
-    return list(session.scalars(select(Topic).join(ArticleTopic).where(ArticleTopic.article_id.in_(ids)).distinct().order_by(Topic.title)))
+    topic_ids = select(ArticleTopic.topic_id).where(ArticleTopic.article_id.in_(ids))
+    return list(session.scalars(select(Topic).where(Topic.id.in_(topic_ids)).order_by(Topic.title)))

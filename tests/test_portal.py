@@ -12,10 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from syndicate.clock import utcnow
+from syndicate.dedupe.store import store_entries
 from syndicate.models import Article, Cluster
 from syndicate.web.app import create_app
+from tests.conftest import make_source
 from tests.test_dedupe import PHISHING, poll_all, server  # noqa: F401 - server is a fixture
 from tests.test_publish import OSTERN, RADWEGE, SOLAR
+from tests.test_search import DAY, entry
 
 TOPIC_TITLES = ["IT-Sicherheit", "Digitalisierung", "Klimaschutz", "Mobilität", "Bürgerservice"]
 CITY_NAMES = ["Landeshauptstadt München", "Stadt Nürnberg", "Stadt Augsburg"]
@@ -245,3 +249,30 @@ def test_search_syntax_from_users_is_never_query_syntax(client, stories, q):
     assert response.status_code == 200
     assert "<h1>Meldungen durchsuchen</h1>" in response.text
     assert client.get("/feeds/search.atom", params={"q": q[:200]}).status_code == 200
+
+
+def test_feeds_name_their_stylesheet_and_keep_their_type_for_readers(client, stories):
+    reader = client.get("/feeds/all.rss", headers={"Accept": "application/rss+xml, */*"})
+    assert reader.headers["content-type"].startswith("application/rss+xml")
+    assert b'<?xml-stylesheet type="text/xsl" href="/static/feed.xsl"?>' in reader.content[:200]
+    assert feedparser.parse(reader.content).bozo == 0
+    browser = client.get("/feeds/all.atom", headers={"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"})
+    assert browser.headers["content-type"].startswith("application/xml") and "Accept" in browser.headers["vary"]
+    assert browser.content == client.get("/feeds/all.atom").content
+    xsl = client.get("/static/feed.xsl")
+    assert xsl.status_code == 200 and b"Dies ist ein Feed" in xsl.content
+
+
+def test_feed_summaries_end_at_a_word_boundary(client, session, topics):
+
+    source = make_source(session, "https://stadt.example/rss")
+    words = "Die Stadt erneuert im Sommer die Beleuchtung der Fußgängerzone mit sparsamen Leuchten " * 8
+
+    store_entries(session, source, [entry("Neue Beleuchtung", words, DAY)], [], utcnow())
+    session.commit()
+    summary = client.get("/feeds/all.json").json()["items"][0]["summary"]
+    assert summary.endswith(" …") and len(summary) <= 302
+    assert " ".join(words.split()).startswith(summary.removesuffix(" …"))
+    assert words.split()[len(summary.removesuffix(" …").split()) - 1] == summary.removesuffix(" …").split()[-1]  # a whole word
+    atom = feedparser.parse(client.get("/feeds/all.atom").content)
+    assert atom.entries[0].summary == summary

@@ -139,4 +139,21 @@ def test_every_public_page_type_passes_axe_at_375px(served, browser, session):
     }
     for name, path in pages.items():
         check_page(browser, served + path, name)
-    assert sorted(p.name for p in ARTIFACTS.glob("*-375.png")) >= sorted(f"{n}-375.png" for n in pages)
+    assert {p.name for p in ARTIFACTS.glob("*-375.png")} >= {f"{n}-375.png" for n in pages}
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom"])
+def test_feeds_render_as_a_german_page_in_the_browser(served, browser, fmt):
+    """The feed's XSLT stylesheet turns it into a page: the feed's title, what a feed is, its address, the entries (linked to the portal)."""
+    browser.set_window_size(375, 812)
+    browser.get(f"{served}/feeds/topics/it-sicherheit.{fmt}")
+    assert browser.find_element("tag name", "h1").text == "Thema: IT-Sicherheit – Kommunaler Feed-Verbund Bayern"
+    page = browser.find_element("tag name", "main").text
+    assert "Dies ist ein Feed" in page and f"{served}/feeds/topics/it-sicherheit.{fmt}" in page
+    links = [a.get_attribute("href") for a in browser.find_elements("css selector", ".story-title a")]
+    titles = [a.text for a in browser.find_elements("css selector", ".story-title a")]
+    assert titles == [PHISHING] and links[0].startswith(f"{served}/stories/")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / f"feed-{fmt}-375.png"))
+    browser.get(links[0])  # the entry id leads to the story's page
+    assert browser.current_url.startswith(f"{served}/meldungen/") and browser.find_element("tag name", "h1").text == PHISHING

@@ -25,6 +25,7 @@ from sqlalchemy import exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from syndicate.models import Article, ArticleTopic, City, Cluster, Source, Topic
+from syndicate.reader.normalise import shorten
 from syndicate.search import index as search_index
 
 FORMATS = {
@@ -33,6 +34,7 @@ FORMATS = {
     "json": "application/feed+json; charset=utf-8",
 }
 EMPTY_FEED_UPDATED = datetime(2000, 1, 1, tzinfo=UTC)
+STYLESHEET = "/static/feed.xsl"  # same origin as the feed: browsers apply no stylesheet from elsewhere
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -304,7 +306,7 @@ def render(
             fe.enclosure(first["href"], first["length"], first["type"] or "application/octet-stream")
         body = _body(item) or html.escape(article.title)
         if fmt == "atom":
-            fe.summary(article.text[:300] or article.title)
+            fe.summary(shorten(article.text, 300) or article.title)
             fe.content(body, type="html")
         else:
             fe.description(body)
@@ -312,7 +314,9 @@ def render(
     _add_links(root if fmt == "atom" else root.find("channel"), links, fmt)
     if fmt == "atom":
         _add_atom_enclosures(root, items)
-    return etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+    # a browser shows the feed as a German page through this stylesheet; feed readers ignore it
+    root.addprevious(etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{STYLESHEET}"'))
+    return etree.tostring(root.getroottree(), encoding="UTF-8", xml_declaration=True)
 
 
 def _add_atom_enclosures(root, items: list[FeedItem]) -> None:
@@ -350,7 +354,7 @@ def _render_json(items: list[FeedItem], meta: FeedMeta, links: dict[str, str], b
                 **({"url": item.article.url} if item.article.url else {}),
                 "title": item.article.title,
                 "content_html": _body(item),
-                "summary": item.article.text[:300],
+                "summary": shorten(item.article.text, 300),
                 "date_published": item.article.published_at.isoformat(),
                 "date_modified": (item.article.updated_at or item.article.published_at).isoformat(),
                 "authors": [{"name": item.city.name}],

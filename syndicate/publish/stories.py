@@ -68,15 +68,6 @@ def story(session: Session, story_id: int) -> FeedItem | None:
     return items[0] if items else None
 
 
-def shorten(text: str, limit: int = 280) -> str:
-    """The text up to ``limit`` characters, cut at a word boundary and ended with "…" when cut."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit + 1].rsplit(" ", 1)[0] if " " in text[: limit + 1] else text[:limit]
-    return cut.rstrip(" ,;:.–-") + " …"
-
-
 @dataclass(frozen=True)
 class Hit:
     item: FeedItem

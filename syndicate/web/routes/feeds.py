@@ -66,18 +66,27 @@ async def _respond(request: Request, query: FeedQuery, fmt: str) -> Response:
         raise HTTPException(404, detail={"reason": exc.reason, "message": str(exc)}) from exc
     except InvalidCursor as exc:
         raise HTTPException(400, detail={"reason": exc.reason, "message": str(exc)}) from exc
+    media_type = browser_type(request, fmt)
     headers = {
         "ETag": feed.etag,
         "Last-Modified": format_datetime(feed.last_modified, usegmt=True),
         "Cache-Control": CACHE_CONTROL,
-        "Vary": "Accept-Encoding",
+        "Vary": "Accept-Encoding, Accept",
         "Link": f'<{base}/websub>; rel="hub", <{base}{request.url.path}>; rel="self"',
     }
     if not_modified(request, feed):
         return Response(status_code=304, headers=headers)
     if request.method == "HEAD":
-        return Response(headers={**headers, "Content-Length": str(len(feed.body))}, media_type=FORMATS[fmt])
-    return Response(content=feed.body, media_type=FORMATS[fmt], headers=headers)
+        return Response(headers={**headers, "Content-Length": str(len(feed.body))}, media_type=media_type)
+    return Response(content=feed.body, media_type=media_type, headers=headers)
+
+
+def browser_type(request: Request, fmt: str) -> str:
+    """The feed's own media type, but plain XML for a browser (it asks for text/html): browsers show
+    application/rss+xml as source text and apply the feed's XSLT stylesheet only to XML."""
+    if fmt in ("rss", "atom") and "text/html" in request.headers.get("accept", ""):
+        return "application/xml; charset=utf-8"
+    return FORMATS[fmt]
 
 
 def _query(request: Request, kind: str, slug: str | None, city, topic, q, limit, before, since=None, until=None) -> FeedQuery:

@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from syndicate.publish import index as feedindex
 from syndicate.publish import stories
 from syndicate.publish.feeds import InvalidCursor
+from syndicate.reader.normalise import shorten
 from syndicate.web.deps import RuntimeDep, SessionDep
 
 router = APIRouter(tags=["portal"], default_response_class=HTMLResponse)
@@ -30,7 +31,7 @@ def datum(value: datetime) -> str:
 
 
 templates.env.filters["datum"] = datum
-templates.env.filters["kurz"] = stories.shorten
+templates.env.filters["kurz"] = lambda text, limit=280: shorten(" ".join(text.split()), limit)
 
 
 @dataclass(frozen=True)

@@ -276,3 +276,20 @@ def test_feed_summaries_end_at_a_word_boundary(client, session, topics):
     assert words.split()[len(summary.removesuffix(" …").split()) - 1] == summary.removesuffix(" …").split()[-1]  # a whole word
     atom = feedparser.parse(client.get("/feeds/all.atom").content)
     assert atom.entries[0].summary == summary
+
+
+def test_feed_builder_gives_addresses_and_a_preview(client, stories, settings):
+    base = settings.public_url.rstrip("/")
+    chosen = page(client, "/abonnieren?kommune=muenchen&kommune=augsburg&thema=it-sicherheit&q=")
+    text = " ".join(chosen.text)
+    assert "Ihr Feed" in text and PHISHING in text and RADWEGE not in text
+    for fmt in ("rss", "atom", "json"):
+        href = f"/feeds/all.{fmt}?city=augsburg%2Cmuenchen&topic=it-sicherheit"
+        assert href in chosen.links and f"{base}{href}" in text
+    assert feedparser.parse(client.get("/feeds/all.atom?city=augsburg%2Cmuenchen&topic=it-sicherheit").content).entries[0].title == PHISHING
+    # one city alone is that city's own feed; search words make a search feed
+    assert "/feeds/cities/nuernberg.rss" in page(client, "/abonnieren?kommune=nuernberg").links
+    searched = page(client, "/abonnieren?q=Radwege")
+    assert "/feeds/search.atom?q=Radwege" in searched.links and RADWEGE in " ".join(searched.text)
+    # unknown choices are dropped, never an error
+    assert "/feeds/all.atom" in page(client, "/abonnieren?kommune=atlantis&thema=gibt-es-nicht").links

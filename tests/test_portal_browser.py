@@ -135,6 +135,7 @@ def test_every_public_page_type_passes_axe_at_375px(served, browser, session):
         "suche": "/suche?q=Phishing",
         "suche-leer": "/suche?q=Stra%C3%9Fenbahn",
         "abonnieren": "/abonnieren",
+        "feed-baukasten": "/abonnieren?kommune=muenchen&kommune=augsburg&thema=it-sicherheit&q=Phishing",
         "nicht-gefunden": "/themen/gibt-es-nicht",
     }
     for name, path in pages.items():

@@ -135,3 +135,8 @@ def topics_of(session: Session, item: FeedItem) -> list[Topic]:
     ids = [item.article.id, *(a.id for _, a in item.also)]
     topic_ids = select(ArticleTopic.topic_id).where(ArticleTopic.article_id.in_(ids))
     return list(session.scalars(select(Topic).where(Topic.id.in_(topic_ids)).order_by(Topic.title)))
+
+
+def preview(session: Session, query: FeedQuery) -> list[FeedItem]:
+    """The latest entries of a feed the builder made."""
+    return feeds.load_items(session, query)

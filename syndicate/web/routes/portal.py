@@ -184,15 +184,40 @@ def search_page(
 
 
 @router.get("/abonnieren")
-def subscribe(request: Request, session: SessionDep, runtime: RuntimeDep):
-    feeds = [(f.title, f.description, f.path) for f in feedindex.feeds(session)]
+def subscribe(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    kommune: Annotated[list[str], Query(max_length=64)] = [],  # noqa: B006 - FastAPI copies defaults
+    thema: Annotated[str, Query(max_length=64)] = "",
+    q: Annotated[str, Query(max_length=200)] = "",
+):
+    """All feeds, and the feed builder: a GET form, so the chosen feed has an address of its own and works without JavaScript."""
+    refs = feedindex.feeds(session)
+    places = stories.places(session)
+    known_cities = {c.slug for _, cities in places for c in cities}
+    topics = stories.all_topics(session)
+    chosen_cities = tuple(sorted({c for c in kommune if c in known_cities}))
+    chosen_topic = thema if thema in {t.slug for t in topics} else None
+    built = preview = None
+    if "kommune" in request.query_params or "thema" in request.query_params or "q" in request.query_params:
+        path, query = feedindex.address(chosen_cities, chosen_topic, q.strip() or None)
+        built = alternates("Ihr Feed", path, query)
+        preview = stories.preview(session, feedindex.builder_query(chosen_cities, chosen_topic, q.strip() or None))
     return render(
         request,
         runtime,
         "portal_subscribe.html",
         title="Feeds abonnieren",
         nav="abonnieren",
-        feeds=feeds,
+        feeds=[(f.title, f.description, f.path) for f in refs],
         formats=FORMATS,
-        alternates=[a for f in feedindex.feeds(session) for a in alternates(f.title, f.path)],
+        places=places,
+        topics=topics,
+        chosen_cities=chosen_cities,
+        chosen_topic=chosen_topic,
+        feed_q=q,
+        built=built,
+        preview=preview,
+        alternates=(built or []) + [a for f in refs for a in alternates(f.title, f.path)],
     )

@@ -171,13 +171,16 @@ def article_filter(session: Session, query: FeedQuery):
 
 def load_items(session: Session, query: FeedQuery) -> list[FeedItem]:
     conditions = article_filter(session, query)
-    matching = select(Article.cluster_id).where(*conditions, Article.cluster_id.is_not(None))
+    if query.q or query.kind == "search":  # few matches at most (search.index.MOST): collect them first
+        matching = Cluster.id.in_(select(Article.cluster_id).where(*conditions, Article.cluster_id.is_not(None)))
+    else:  # walk the clusters newest first (their published_at index) and check each: a page stops after ``limit`` hits
+        matching = exists().where(Article.cluster_id == Cluster.id, *conditions)
     page = []
     if query.before:
         date, cluster_id = parse_cursor(query.before)
         page.append(or_(Cluster.published_at < date, (Cluster.published_at == date) & (Cluster.id < cluster_id)))
     clusters = session.scalars(
-        select(Cluster).where(Cluster.id.in_(matching), *page).order_by(Cluster.published_at.desc(), Cluster.id.desc()).limit(query.limit)
+        select(Cluster).where(matching, *page).order_by(Cluster.published_at.desc(), Cluster.id.desc()).limit(query.limit)
     ).all()
     return items_for(session, clusters, conditions)
 

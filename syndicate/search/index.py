@@ -18,7 +18,7 @@ from syndicate.models import Article
 from syndicate.search import german
 
 BATCH = 2000
-MOST = 5000  # matching articles a search considers, the best first
+MOST = 2000  # matching articles a search ranks (the newest): a common word costs no more than a rare one
 
 
 def is_sqlite(session: Session) -> bool:
@@ -54,11 +54,12 @@ def ranked(session: Session, terms: list[german.Term]):
     if is_sqlite(session):
         catch_up(session)
         # bm25 is negative, better matches more so; a hit in the title counts four times one in the text.
-        # The LIMIT keeps SQLite from flattening this into the caller's join, where bm25 cannot run, and
-        # bounds the work of a very common word.
+        # Only the newest MOST matches are ranked (rowid order is the index's own, so FTS5 stops there and
+        # computes bm25 for those alone): a word in every other article costs no more than a rarer one.
+        # The LIMIT also keeps SQLite from flattening this into the caller's join, where bm25 cannot run.
         statement = text(
             "SELECT rowid AS article_id, bm25(article_search, 4.0, 1.0) AS rank FROM article_search"
-            " WHERE article_search MATCH :expression ORDER BY rank LIMIT :most"
+            " WHERE article_search MATCH :expression ORDER BY rowid DESC LIMIT :most"
         ).bindparams(expression=german.fts5_expression(terms), most=MOST)
         return statement.columns(article_id=Integer, rank=Float).subquery("matches")
     return _postgres_ranked(terms)
@@ -76,9 +77,10 @@ def _postgres_ranked(terms: list[german.Term]):
             stem = f"({stem} || to_tsquery('simple'::regconfig, :p{i}))"
         parts.append(stem)
     query = " && ".join(parts)
+    # as on SQLite, the newest MOST matches are ranked: ts_rank reads each match's whole tsvector
     statement = text(
-        f"SELECT articles.id AS article_id, -ts_rank(articles.search, q.query) AS rank "
-        f"FROM articles, (SELECT {query} AS query) AS q WHERE articles.search @@ q.query ORDER BY rank LIMIT :most"
+        f"SELECT m.id AS article_id, -ts_rank(m.search, q.query) AS rank FROM (SELECT {query} AS query) AS q, "
+        f"LATERAL (SELECT id, search FROM articles WHERE articles.search @@ q.query ORDER BY id DESC LIMIT :most) AS m"
     ).bindparams(**params, most=MOST)
     return statement.columns(article_id=Integer, rank=Float).subquery("matches")
 

@@ -220,15 +220,19 @@ def time_pg_insert(engine, stories: int, n: int = 5000) -> None:
     )
 
 
-def timed(client: TestClient, paths: list[str]) -> tuple[float, float]:
+def timed(client: TestClient, paths: list[str]) -> tuple[float, float, float]:
+    """p50 and p95 wall time, and the mean CPU time of the process (the app runs in the client's thread:
+    on a shared machine the wall time includes waiting for a core, the CPU time does not)."""
     runs = []
+    cpu_started = time.process_time()
     for path in paths:
         started = time.perf_counter()
         response = client.get(path)
         runs.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, (path, response.status_code)
+    cpu = (time.process_time() - cpu_started) / len(paths) * 1000
     runs.sort()
-    return statistics.median(runs), runs[int(len(runs) * 0.95) - 1]
+    return statistics.median(runs), runs[int(len(runs) * 0.95) - 1], cpu
 
 
 def main() -> int:
@@ -256,8 +260,8 @@ def main() -> int:
                 for slug in [rng.choice(TOPICS)[0]]
             ]
             timed(client, pages[:10])  # warm-up
-            p50, p95 = timed(client, pages)
-            print(f"topic page: p50 {p50:.1f} ms, p95 {p95:.1f} ms over {len(pages)} requests (target p95 < 50 ms)")
+            p50, p95, cpu = timed(client, pages)
+            print(f"topic page: p50 {p50:.1f} ms, p95 {p95:.1f} ms, CPU {cpu:.1f} ms over {len(pages)} requests (target p95 < 50 ms)")
             for label, q in (
                 ("common word", "Stadtrat"),
                 ("rare word", RARE),
@@ -265,8 +269,8 @@ def main() -> int:
                 ("two words", "Schulen Baustelle"),
                 ("umlauts spelled out", "Buergerbuero"),
             ):
-                p50, p95 = timed(client, [f"/suche?q={q}"] * max(20, args.requests // 4))
-                print(f"search {label:20} ({q}): p50 {p50:.1f} ms, p95 {p95:.1f} ms (target p95 < 100 ms)")
+                p50, p95, cpu = timed(client, [f"/suche?q={q}"] * max(20, args.requests // 4))
+                print(f"search {label:20} ({q}): p50 {p50:.1f} ms, p95 {p95:.1f} ms, CPU {cpu:.1f} ms (target p95 < 100 ms)")
     return 0
 
 

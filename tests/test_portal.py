@@ -245,6 +245,7 @@ def test_search_feed_has_the_same_hits(client, stories):
     ],
 )
 def test_search_syntax_from_users_is_never_query_syntax(client, stories, q):
+    """Quotes, operators, NEAR, unbalanced parentheses, very long input: a normal page (perhaps without hits)."""
     response = client.get("/suche", params={"q": q})
     assert response.status_code == 200
     assert "<h1>Meldungen durchsuchen</h1>" in response.text
@@ -293,3 +294,22 @@ def test_feed_builder_gives_addresses_and_a_preview(client, stories, settings):
     assert "/feeds/search.atom?q=Radwege" in searched.links and RADWEGE in " ".join(searched.text)
     # unknown choices are dropped, never an error
     assert "/feeds/all.atom" in page(client, "/abonnieren?kommune=atlantis&thema=gibt-es-nicht").links
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"seite": "0"},
+        {"seite": "-1"},
+        {"seite": "99999999999"},
+        {"seite": "x"},
+        {"von": "gestern"},
+        {"bis": "2025-13-45"},
+        {"kommune": "x" * 5000},
+        {"thema": "y" * 500},
+        {"q": "Phishing " * 1000},
+    ],
+)
+def test_search_page_reads_odd_parameters_leniently(client, stories, params):
+    response = client.get("/suche", params={"q": "Phishing", **params})
+    assert response.status_code == 200 and "<h1>Meldungen durchsuchen</h1>" in response.text

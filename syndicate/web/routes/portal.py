@@ -145,13 +145,17 @@ def search_page(
     request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
-    q: Annotated[str, Query(max_length=4000)] = "",
-    kommune: Annotated[str, Query(max_length=200)] = "",
-    thema: Annotated[str, Query(max_length=64)] = "",
-    von: Annotated[str, Query(max_length=20)] = "",
-    bis: Annotated[str, Query(max_length=20)] = "",
-    seite: Annotated[int, Query(ge=1, le=50)] = 1,
+    q: str = "",
+    kommune: str = "",
+    thema: str = "",
+    von: str = "",
+    bis: str = "",
+    seite: str = "1",
 ):
+    """Whatever the query string holds, the answer is this page: the parameters are cut to size and
+    read leniently here rather than refused with a validation error."""
+    q, kommune, thema, von, bis = q[:2000], kommune[:500], thema[:64], von[:10], bis[:10]
+    seite = min(max(int(seite), 1), 50) if seite.isdigit() and len(seite) < 4 else 1
     cities = tuple(sorted({c.strip() for c in kommune.split(",") if c.strip()}))
     since, until = _day(von), _day(bis)
     notice = "Ein Datum war ungültig und wurde nicht berücksichtigt." if (von and not since) or (bis and not until) else None

@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
@@ -21,7 +22,7 @@ from urllib.parse import urlencode
 
 from feedgen.feed import FeedGenerator
 from lxml import etree
-from sqlalchemy import exists, false, func, or_, select
+from sqlalchemy import ColumnElement, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from syndicate.models import Article, ArticleTopic, City, Cluster, Source, Topic
@@ -145,7 +146,7 @@ def describe(session: Session, query: FeedQuery) -> FeedMeta:
 
 def article_filter(session: Session, query: FeedQuery):
     """SQL conditions on Article for the feed's own scope and the query filters."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     cities = set(query.cities)
     if query.kind == "city":
         cities = {query.slug} if not cities else cities & {query.slug}
@@ -171,6 +172,7 @@ def article_filter(session: Session, query: FeedQuery):
 
 def load_items(session: Session, query: FeedQuery) -> list[FeedItem]:
     conditions = article_filter(session, query)
+    matching: ColumnElement[bool]
     if query.q or query.kind == "search":  # few matches at most (search.index.MOST): collect them first
         matching = Cluster.id.in_(select(Article.cluster_id).where(*conditions, Article.cluster_id.is_not(None)))
     else:  # walk the clusters newest first (their published_at index) and check each: a page stops after ``limit`` hits
@@ -185,7 +187,7 @@ def load_items(session: Session, query: FeedQuery) -> list[FeedItem]:
     return items_for(session, clusters, conditions)
 
 
-def items_for(session: Session, clusters: list[Cluster], conditions: list) -> list[FeedItem]:
+def items_for(session: Session, clusters: Sequence[Cluster], conditions: list) -> list[FeedItem]:
     """One item per cluster, in the given order: the representative among the articles that meet
     ``conditions`` (the first of them otherwise), the other publishers, the story's topics."""
     if not clusters:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import Stemmer
+import Stemmer  # type: ignore[import-not-found]  # PyStemmer ships no type information
 
 WORD = re.compile(r"[^\W_]+")
 _UE = re.compile(r"(^|[^q])ue")

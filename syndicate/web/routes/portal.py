@@ -155,11 +155,11 @@ def search_page(
     """Whatever the query string holds, the answer is this page: the parameters are cut to size and
     read leniently here rather than refused with a validation error."""
     q, kommune, thema, von, bis = q[:2000], kommune[:500], thema[:64], von[:10], bis[:10]
-    seite = min(max(int(seite), 1), 50) if seite.isdigit() and len(seite) < 4 else 1
+    page = min(max(int(seite), 1), 50) if seite.isdigit() and len(seite) < 4 else 1
     cities = tuple(sorted({c.strip() for c in kommune.split(",") if c.strip()}))
     since, until = _day(von), _day(bis)
     notice = "Ein Datum war ungültig und wurde nicht berücksichtigt." if (von and not since) or (bis and not until) else None
-    results = stories.search(session, q, cities, thema or None, since, until, page=seite) if q.strip() else None
+    results = stories.search(session, q, cities, thema or None, since, until, page=page) if q.strip() else None
     filters = {"q": q, "city": ",".join(cities), "topic": thema, "von": since and since.isoformat(), "bis": until and until.isoformat()}
     feed_query = urlencode({k: v for k, v in filters.items() if v})
     own = {"q": q, "kommune": ",".join(cities), "thema": thema, "von": von, "bis": bis}

@@ -102,6 +102,9 @@ def populate(url: str, stories: int) -> None:
     with engine.begin() as connection:
         Base.metadata.drop_all(connection)
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        if engine.dialect.name == "sqlite":  # the search index is no model table: drop_all leaves it
+            connection.execute(text("DROP TABLE IF EXISTS article_search"))
+            connection.execute(text("DROP TABLE IF EXISTS article_search_pending"))
     engine.dispose()
     migrate.upgrade(url)
     engine = make_engine(url)

@@ -1,4 +1,4 @@
-"""The German index page in a real browser: headless Chromium (Debian's ``chromium``) loads / from
+"""The German subscription page (/abonnieren) in a real browser: headless Chromium (Debian's ``chromium``) loads it from
 uvicorn on 127.0.0.1; in the rendered DOM every topic and city has RSS, Atom and JSON links with copy
 buttons and autodiscovery tags, the OPML download is there, and every link really serves its feed.
 A phone-sized screenshot is kept in pytest's tmp dir."""
@@ -90,7 +90,7 @@ class Page(HTMLParser):
 def test_index_page_in_headless_chromium(runtime, session, server, served_index, tmp_path):  # noqa: F811
     poll_all(runtime, session, server)
 
-    dom = chromium(tmp_path, "--dump-dom", f"{served_index}/")
+    dom = chromium(tmp_path, "--dump-dom", f"{served_index}/abonnieren")
     assert dom.returncode == 0, dom.stderr[-2000:]
     page = Page()
     page.feed(dom.stdout)
@@ -118,5 +118,5 @@ def test_index_page_in_headless_chromium(runtime, session, server, served_index,
         assert {o.get("xmlUrl") for o in outlines} == {f"{served_index}/feeds/{slug}.atom" for slug in SLUGS}
 
     phone = tmp_path / "index-phone.png"
-    shot = chromium(tmp_path, "--window-size=390,844", f"--screenshot={phone}", f"{served_index}/")
+    shot = chromium(tmp_path, "--window-size=390,844", f"--screenshot={phone}", f"{served_index}/abonnieren")
     assert shot.returncode == 0 and phone.stat().st_size > 1000

@@ -163,6 +163,18 @@ def test_0011_recomputes_stored_buckets_so_old_articles_are_found_again(tmp_path
     engine.dispose()
 
 
+def _search_index(difference) -> bool:
+    """The search index (0016) lives outside the models: FTS5 tables (and their shadow tables) and the queue on
+    SQLite, the generated column and its GIN index on PostgreSQL. Its own tests cover it."""
+    if difference[0] in ("remove_table",):
+        return difference[1].name.startswith("article_search")
+    if difference[0] == "remove_column":
+        return difference[3].name == "search"
+    if difference[0] == "remove_index":
+        return difference[1].name == "ix_articles_search"
+    return False
+
+
 def test_migrations_build_the_schema_the_models_describe(tmp_path):
     """Indexes and columns of a database made by the migrations are those of syndicate.models (0012 dropped
     ix_articles_source_id in both)."""
@@ -179,7 +191,7 @@ def test_migrations_build_the_schema_the_models_describe(tmp_path):
         indexes = {r[0] for r in connection.execute(text("SELECT name FROM sqlite_schema WHERE tbl_name = 'articles' AND type = 'index'"))}
     engine.dispose()
     kinds = ("add_index", "remove_index", "add_column", "remove_column", "add_table", "remove_table", "add_fk", "remove_fk")
-    assert [d for d in differences if d[0] in kinds] == []
+    assert [d for d in differences if d[0] in kinds and not _search_index(d)] == []
     assert "ix_articles_source_id" not in indexes and "ix_articles_cluster_id" in indexes
 
 

@@ -170,7 +170,7 @@ class _Links(HTMLParser):
 
 
 def test_index_page_lists_every_feed_in_german(client, stories, settings):
-    response = client.get("/")
+    response = client.get("/abonnieren")
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")

@@ -15,8 +15,10 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
 from urllib.parse import urlencode
 
 from feedgen.feed import FeedGenerator
@@ -25,7 +27,8 @@ from sqlalchemy import ColumnElement, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from syndicate.models import Article, ArticleTopic, City, Cluster, Source, Topic
-from syndicate.reader.normalise import Enclosure
+from syndicate.reader.normalise import Enclosure, shorten
+from syndicate.search import index as search_index
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,8 @@ FORMATS = {
     "json": "application/feed+json; charset=utf-8",
 }
 EMPTY_FEED_UPDATED = datetime(2000, 1, 1, tzinfo=UTC)
+STYLESHEET = "/static/feed.xsl"  # same origin as the feed: browsers apply no stylesheet from elsewhere
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class UnknownFeed(LookupError):
@@ -43,11 +48,13 @@ class UnknownFeed(LookupError):
 
 @dataclass(frozen=True)
 class FeedQuery:
-    kind: str = "all"  # all | topic | city
+    kind: str = "all"  # all | topic | city | search
     slug: str | None = None
     cities: tuple[str, ...] = ()
     topic: str | None = None
-    q: str | None = None
+    q: str | None = None  # words for the search index (syndicate.search); a search feed without words is empty
+    since: date | None = None  # stories published on or after this day (UTC)
+    until: date | None = None  # stories published on or before this day (UTC)
     limit: int = 50
     before: str | None = None  # paging cursor from a feed's rel="next" link (see parse_cursor)
 
@@ -120,7 +127,14 @@ class InvalidCursor(ValueError):
 
 def query_string(query: FeedQuery, before: str | None) -> str:
     """The query string that reproduces ``query`` (filters, limit, cursor) in a feed URL."""
-    params = {"city": ",".join(query.cities) or None, "topic": query.topic, "q": query.q, "before": before}
+    params = {
+        "city": ",".join(query.cities) or None,
+        "topic": query.topic,
+        "q": query.q,
+        "von": query.since and query.since.isoformat(),
+        "bis": query.until and query.until.isoformat(),
+        "before": before,
+    }
     return urlencode({k: v for k, v in params.items() if v})
 
 
@@ -139,10 +153,13 @@ def describe(session: Session, query: FeedQuery) -> FeedMeta:
         if city is None:
             raise UnknownFeed(f"die Kommune {query.slug!r} gibt es nicht")
         return FeedMeta(city.name, f"Meldungen von {city.name}", f"/feeds/cities/{city.slug}")
+    if query.kind == "search":
+        words = CONTROL.sub("", query.q or "").strip()  # XML has no place for control characters
+        return FeedMeta(f"Suche: {words}", f"Meldungen zur Suche „{words}“", "/feeds/search")
     return FeedMeta("Alle Meldungen", "Zusammengeführte Meldungen bayerischer Kommunen und Partner", "/feeds/all")
 
 
-def _article_filter(session: Session, query: FeedQuery):
+def article_filter(session: Session, query: FeedQuery):
     """SQL conditions on Article for the feed's own scope and the query filters."""
     conditions: list[ColumnElement[bool]] = []
     cities: set[str | None] = set(query.cities)
@@ -159,34 +176,35 @@ def _article_filter(session: Session, query: FeedQuery):
                 ArticleTopic.topic_id == select(Topic.id).where(Topic.slug == topic_slug).scalar_subquery(),
             )
         )
-    if query.q:
-        like = f"%{query.q.lower()}%"
-        lower = _lower(session)
-        conditions.append(or_(lower(Article.title).like(like), lower(Article.text).like(like)))
+    if query.q or query.kind == "search":
+        conditions.append(Article.id.in_(search_index.matching_ids(session, query.q or "")))
+    if query.since:
+        conditions.append(Article.published_at >= datetime.combine(query.since, day_time(), UTC))
+    if query.until:
+        conditions.append(Article.published_at < datetime.combine(query.until + timedelta(days=1), day_time(), UTC))
     return conditions
 
 
-def _lower(session: Session):
-    """SQL lower() that folds umlauts too. SQLite's own lower() folds only A–Z ("Öffnungszeiten"
-    stays "Ö…" and never matches the lower-cased query), so SQLite gets Python's str.lower."""
-    if session.get_bind().dialect.name != "sqlite":
-        return func.lower
-    dbapi_connection = session.connection().connection.driver_connection
-    assert dbapi_connection is not None, "a connection in use has its driver's connection"
-    dbapi_connection.create_function("syndicate_lower", 1, lambda v: v.lower() if isinstance(v, str) else v, deterministic=True)
-    return func.syndicate_lower
-
-
 def load_items(session: Session, query: FeedQuery) -> list[FeedItem]:
-    conditions = _article_filter(session, query)
-    matching = select(Article.cluster_id).where(*conditions, Article.cluster_id.is_not(None))
+    conditions = article_filter(session, query)
+    matching: ColumnElement[bool]
+    if query.q or query.kind == "search":  # few matches at most (search.index.MOST): collect them first
+        matching = Cluster.id.in_(select(Article.cluster_id).where(*conditions, Article.cluster_id.is_not(None)))
+    else:  # walk the clusters newest first (their published_at index) and check each: a page stops after ``limit`` hits
+        matching = exists().where(Article.cluster_id == Cluster.id, *conditions)
     page = []
     if query.before:
         date, cluster_id = parse_cursor(query.before)
         page.append(or_(Cluster.published_at < date, (Cluster.published_at == date) & (Cluster.id < cluster_id)))
     clusters = session.scalars(
-        select(Cluster).where(Cluster.id.in_(matching), *page).order_by(Cluster.published_at.desc(), Cluster.id.desc()).limit(query.limit)
+        select(Cluster).where(matching, *page).order_by(Cluster.published_at.desc(), Cluster.id.desc()).limit(query.limit)
     ).all()
+    return items_for(session, clusters, conditions)
+
+
+def items_for(session: Session, clusters: Sequence[Cluster], conditions: list) -> list[FeedItem]:
+    """One item per cluster, in the given order: the representative among the articles that meet
+    ``conditions`` (the first of them otherwise), the other publishers, the story's topics."""
     if not clusters:
         return []
     ids = [c.id for c in clusters]
@@ -308,7 +326,7 @@ def render(
             fe.enclosure(first.url, str(first.length or 0), first.type or "application/octet-stream")
         body = _body(item) or html.escape(article.title)
         if fmt == "atom":
-            fe.summary(article.text[:300] or article.title)
+            fe.summary(shorten(article.text, 300) or article.title)
             fe.content(body, type="html")
         else:
             fe.description(body)
@@ -316,7 +334,9 @@ def render(
     _add_links(root if fmt == "atom" else root.find("channel"), links, fmt)
     if fmt == "atom":
         _add_atom_enclosures(root, items)
-    return etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+    # a browser shows the feed as a German page through this stylesheet; feed readers ignore it
+    root.addprevious(etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{STYLESHEET}"'))
+    return etree.tostring(root.getroottree(), encoding="UTF-8", xml_declaration=True)
 
 
 def _add_atom_enclosures(root, items: list[FeedItem]) -> None:
@@ -356,7 +376,7 @@ def _render_json(items: list[FeedItem], meta: FeedMeta, links: dict[str, str], b
                 **({"url": item.article.url} if item.article.url else {}),
                 "title": item.article.title,
                 "content_html": _body(item),
-                "summary": item.article.text[:300],
+                "summary": shorten(item.article.text, 300),
                 "date_published": item.article.published_at.isoformat(),
                 "date_modified": (item.article.updated_at or item.article.published_at).isoformat(),
                 "authors": [{"name": item.city.name}],
@@ -428,7 +448,7 @@ def render_isolated(items: list[FeedItem], meta: FeedMeta, fmt: str, public_url:
 def version_stamp(session: Session, query: FeedQuery) -> tuple:
     """Changes whenever an article in the feed's scope changes, joins or leaves it, or its story changes
     (a member from another city, a new representative): one aggregate query instead of a render."""
-    conditions = _article_filter(session, query)
+    conditions = article_filter(session, query)
     row = session.execute(
         select(
             func.count(Article.id),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -57,3 +58,23 @@ def opml(refs: list[FeedRef], public_url: str, fmt: str = "atom") -> bytes:
             htmlUrl=f"{base}/",
         )
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def address(cities: tuple[str, ...] = (), topic: str | None = None, q: str | None = None) -> tuple[str, str]:
+    """The feed (path without format, query string) for a choice of cities, one topic and search words,
+    as the feed builder offers it: the plain topic or city feed where one fits, else a filtered one."""
+    cities = tuple(sorted(set(cities)))
+    if q:
+        params = {"q": q, "city": ",".join(cities), "topic": topic}
+        return "/feeds/search", urlencode({k: v for k, v in params.items() if v})
+    if topic and not cities:
+        return f"/feeds/topics/{topic}", ""
+    if len(cities) == 1 and not topic:
+        return f"/feeds/cities/{cities[0]}", ""
+    params = {"city": ",".join(cities), "topic": topic}
+    return "/feeds/all", urlencode({k: v for k, v in params.items() if v})
+
+
+def builder_query(cities: tuple[str, ...] = (), topic: str | None = None, q: str | None = None, limit: int = 5) -> FeedQuery:
+    """The query of the builder's feed, for its preview."""
+    return FeedQuery("search" if q else "all", cities=tuple(sorted(set(cities))), topic=topic, q=q or None, limit=limit)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
 from syndicate import __version__
@@ -14,7 +16,7 @@ from syndicate.settings import Settings
 from syndicate.web import problems
 from syndicate.web.bodylimit import BodyLimit
 from syndicate.web.cachedfeeds import CachedFeeds
-from syndicate.web.routes import api, feeds, ops, pages, websub
+from syndicate.web.routes import api, feeds, ops, portal, websub
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -27,7 +29,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="syndicate", version=__version__, description="Kommunaler Feed-Verbund Bayern", lifespan=lifespan)
     app.state.runtime = runtime
-    app.include_router(pages.router)
+    app.include_router(portal.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(feeds.router)
     app.include_router(ops.router)
     app.include_router(api.router)

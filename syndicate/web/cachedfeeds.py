@@ -43,7 +43,7 @@ def prepare(feed: RenderedFeed, fmt: str, path: str, public_url: str) -> Prepare
         (b"etag", feed.etag.encode()),
         (b"last-modified", last_modified.encode()),
         (b"cache-control", CACHE_CONTROL.encode()),
-        (b"vary", b"Accept-Encoding"),
+        (b"vary", b"Accept-Encoding, Accept"),
         (b"link", f'<{base}/websub>; rel="hub", <{base}{path}>; rel="self"'.encode()),
     ]
     return Prepared(headers, feed.body, gzip.compress(feed.body, compresslevel=6, mtime=0), feed.etag, last_modified)
@@ -79,6 +79,8 @@ class CachedFeeds:
         if match is None or cache is None:
             return await self.app(scope, receive, send)
         everything, kind, slug, fmt = match.groups()
+        if fmt != "json" and b"text/html" in dict(scope["headers"]).get(b"accept", b""):
+            return await self.app(scope, receive, send)  # a browser: the app answers with XML for the feed's stylesheet
         settings = state.runtime.settings  # type: ignore[union-attr]
         query = FeedQuery("all" if everything else KINDS[kind], slug, limit=min(settings.feed_limit, settings.feed_limit_max))
         feed = cache.peek(query, fmt, settings.public_url)

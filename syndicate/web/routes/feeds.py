@@ -8,6 +8,7 @@ headers only; gzip is done by the app's GZipMiddleware.
 
 from __future__ import annotations
 
+from datetime import date
 from email.utils import format_datetime
 from typing import Annotated
 
@@ -64,21 +65,30 @@ async def _respond(request: Request, query: FeedQuery, fmt: str) -> Response:
         raise HTTPException(404, detail={"reason": exc.reason, "message": str(exc)}) from exc
     except InvalidCursor as exc:
         raise HTTPException(400, detail={"reason": exc.reason, "message": str(exc)}) from exc
+    media_type = browser_type(request, fmt)
     headers = {
         "ETag": feed.etag,
         "Last-Modified": format_datetime(feed.last_modified, usegmt=True),
         "Cache-Control": CACHE_CONTROL,
-        "Vary": "Accept-Encoding",
+        "Vary": "Accept-Encoding, Accept",
         "Link": f'<{base}/websub>; rel="hub", <{base}{request.url.path}>; rel="self"',
     }
     if not_modified(request, feed):
         return Response(status_code=304, headers=headers)
     if request.method == "HEAD":
-        return Response(headers={**headers, "Content-Length": str(len(feed.body))}, media_type=FORMATS[fmt])
-    return Response(content=feed.body, media_type=FORMATS[fmt], headers=headers)
+        return Response(headers={**headers, "Content-Length": str(len(feed.body))}, media_type=media_type)
+    return Response(content=feed.body, media_type=media_type, headers=headers)
 
 
-def _query(request: Request, kind: str, slug: str | None, city, topic, q, limit, before) -> FeedQuery:
+def browser_type(request: Request, fmt: str) -> str:
+    """The feed's own media type, but plain XML for a browser (it asks for text/html): browsers show
+    application/rss+xml as source text and apply the feed's XSLT stylesheet only to XML."""
+    if fmt in ("rss", "atom") and "text/html" in request.headers.get("accept", ""):
+        return "application/xml; charset=utf-8"
+    return FORMATS[fmt]
+
+
+def _query(request: Request, kind: str, slug: str | None, city, topic, q, limit, before, since=None, until=None) -> FeedQuery:
     if before:  # checked here, before any cache or database work, so a bad cursor is always a 400
         try:
             parse_cursor(before)
@@ -87,7 +97,7 @@ def _query(request: Request, kind: str, slug: str | None, city, topic, q, limit,
     settings = request.app.state.runtime.settings
     limit = min(limit or settings.feed_limit, settings.feed_limit_max)
     cities = tuple(sorted({c.strip() for c in (city or "").split(",") if c.strip()}))
-    return FeedQuery(kind=kind, slug=slug, cities=cities, topic=topic, q=q, limit=limit, before=before)
+    return FeedQuery(kind=kind, slug=slug, cities=cities, topic=topic, q=q, limit=limit, before=before, since=since, until=until)
 
 
 @router.get("/opml", summary="OPML-Liste aller Feeds")
@@ -109,6 +119,22 @@ async def all_feed(
     before: BeforeParam = None,
 ):
     return await _respond(request, _query(request, "all", None, city, topic, q, limit, before), fmt)
+
+
+@router.api_route("/search.{fmt}", methods=["GET", "HEAD"])
+async def search_feed(
+    fmt: str,
+    request: Request,
+    q: SearchParam = None,
+    city: CityParam = None,
+    topic: str | None = None,
+    von: Annotated[date | None, Query(description="veröffentlicht ab (JJJJ-MM-TT)")] = None,
+    bis: Annotated[date | None, Query(description="veröffentlicht bis (JJJJ-MM-TT)")] = None,
+    limit: LimitParam = None,
+    before: BeforeParam = None,
+):
+    """The stories matching a search (the portal's /suche) as a feed, newest first."""
+    return await _respond(request, _query(request, "search", None, city, topic, q, limit, before, von, bis), fmt)
 
 
 @router.api_route("/topics/{slug}.{fmt}", methods=["GET", "HEAD"])

@@ -1,0 +1,142 @@
+"""What the portal's pages show: the front page, a topic's or a city's stream, one story, a search.
+
+The streams are the merged feeds' own queries (``feeds.load_page``), so a page and its feed show the
+same stories in the same order; a search ranks the stories by the search index instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from markupsafe import Markup
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from syndicate.models import Article, ArticleTopic, City, Cluster, Topic
+from syndicate.publish import feeds
+from syndicate.publish.feeds import FeedItem, FeedPage, FeedQuery
+from syndicate.search import german
+from syndicate.search import index as search_index
+from syndicate.search.snippet import snippet
+
+KIND_TITLES = {"city": "Städte und Gemeinden", "district": "Landkreise und Bezirke", "partner": "Partner"}
+
+
+@dataclass(frozen=True)
+class FrontPage:
+    latest: list[FeedItem]
+    topics: list[tuple[Topic, list[FeedItem]]]
+    places: list[tuple[str, list[City]]]  # (heading, cities) per kind
+
+
+def front_page(session: Session, latest: int = 10, per_topic: int = 3) -> FrontPage:
+    topics = session.scalars(select(Topic).order_by(Topic.title)).all()
+    return FrontPage(
+        latest=feeds.load_items(session, FeedQuery(limit=latest)),
+        topics=[(t, feeds.load_items(session, FeedQuery("topic", t.slug, limit=per_topic))) for t in topics],
+        places=places(session),
+    )
+
+
+def places(session: Session) -> list[tuple[str, list[City]]]:
+    cities = session.scalars(select(City).order_by(City.name)).all()
+    groups = [(title, [c for c in cities if c.kind == kind]) for kind, title in KIND_TITLES.items()]
+    others = [c for c in cities if c.kind not in KIND_TITLES]
+    return [(title, members) for title, members in [*groups, ("Weitere", others)] if members]
+
+
+def topic(session: Session, slug: str) -> Topic | None:
+    return session.scalar(select(Topic).where(Topic.slug == slug))
+
+
+def city(session: Session, slug: str) -> City | None:
+    return session.scalar(select(City).where(City.slug == slug))
+
+
+def stream(session: Session, kind: str, slug: str, before: str | None, limit: int = 20) -> FeedPage:
+    """One page of a topic's or a city's merged stream, older pages by cursor (raises InvalidCursor)."""
+    return feeds.load_page(session, FeedQuery(kind, slug, limit=limit, before=before))
+
+
+def story(session: Session, story_id: int) -> FeedItem | None:
+    """The story (cluster) with all its publishers, or None when there is no such story."""
+    cluster = session.get(Cluster, story_id)
+    if cluster is None:
+        return None
+    items = feeds.items_for(session, [cluster], [])
+    return items[0] if items else None
+
+
+@dataclass(frozen=True)
+class Hit:
+    item: FeedItem
+    snippet: Markup
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    query: FeedQuery
+    terms: list[german.Term]
+    hits: list[Hit] = field(default_factory=list)
+    page: int = 1
+    more: bool = False
+
+
+def search(
+    session: Session,
+    q: str,
+    cities: tuple[str, ...] = (),
+    topic_slug: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> SearchResults:
+    """Stories whose articles match every word of ``q`` and the filters, best match first, newer first
+    among equals. An empty or word-less query gives no hits (not every story)."""
+    query = FeedQuery("search", cities=cities, topic=topic_slug, q=q, since=since, until=until)
+    terms = german.parse(q)
+    if not terms:
+        return SearchResults(query, terms, page=page)
+    matches = search_index.ranked(session, terms)
+    conditions = feeds.article_filter(session, FeedQuery(cities=cities, topic=topic_slug, since=since, until=until))
+    # At most search_index.MOST matching articles: their stories are ranked here, and only the page's
+    # clusters are read, by primary key (a join let PostgreSQL scan every cluster for a handful of hits).
+    best = list(
+        session.execute(
+            select(Article.cluster_id, func.min(matches.c.rank), func.max(Article.published_at))
+            .join(matches, matches.c.article_id == Article.id)
+            .where(Article.cluster_id.is_not(None), *conditions)
+            .group_by(Article.cluster_id)
+        )
+    )
+    best.sort(key=lambda row: (row[1], -row[2].timestamp(), -row[0]))
+    page_ids = [row[0] for row in best[(page - 1) * per_page : page * per_page]]
+    by_id = {c.id: c for c in session.scalars(select(Cluster).where(Cluster.id.in_(page_ids)))}
+    clusters = [by_id[i] for i in page_ids if i in by_id]
+    items = feeds.items_for(session, clusters, conditions)
+    hits = [Hit(item, _best_snippet(item, terms)) for item in items]
+    return SearchResults(query, terms, hits, page, more=len(best) > page * per_page)
+
+
+def _best_snippet(item: FeedItem, terms: list[german.Term]) -> Markup:
+    """The passage with hits from the shown article, or from another publisher's copy when only that one matches in its text."""
+    passages = [snippet(a.text or a.title, terms) for a in (item.article, *(a for _, a in item.also))]
+    return next((p for p in passages if "<mark>" in p), passages[0])
+
+
+def all_topics(session: Session) -> list[Topic]:
+    return list(session.scalars(select(Topic).order_by(Topic.title)))
+
+
+def topics_of(session: Session, item: FeedItem) -> list[Topic]:
+    """The topics of a story's articles (any publisher's copy), by title."""
+    ids = [item.article.id, *(a.id for _, a in item.also)]
+    topic_ids = select(ArticleTopic.topic_id).where(ArticleTopic.article_id.in_(ids))
+    return list(session.scalars(select(Topic).where(Topic.id.in_(topic_ids)).order_by(Topic.title)))
+
+
+def preview(session: Session, query: FeedQuery) -> list[FeedItem]:
+    """The latest entries of a feed the builder made."""
+    return feeds.load_items(session, query)

@@ -1,4 +1,4 @@
-# syndicate — the two commands a newcomer needs: `make up` (or `make demo`) and `make test`.
+# syndicate — the two commands a newcomer needs: `make up` and `make test` (`make demo` needs no internet).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -21,7 +21,8 @@ install: $(STAMP)
 up: install
 	$(BIN)/syndicate up
 
-## the same, plus bundled sample feeds served on loopback (no internet needed)
+## the same, plus bundled sample feeds served on loopback (no internet needed), on a database of its own
+## (var/demo.db); `.venv/bin/syndicate --demo COMMAND` runs any command against it
 demo: install
 	$(BIN)/syndicate up --demo
 

@@ -18,7 +18,7 @@ from kombu import Connection, Exchange
 from kombu import Queue as KombuQueue
 from sqlalchemy import select
 
-import syndicate
+import syndicate.access
 from syndicate.access import tokens
 from syndicate.clock import utcnow
 from syndicate.ingest.due import record_tick
@@ -147,8 +147,8 @@ def test_operator_token_check_without_the_tokens_module(settings, runtime, sessi
     operator = tokens.create(session)[1]
     revoked_row, revoked = tokens.create(session)
     tokens.revoke(session, revoked_row.id)
-    monkeypatch.delattr(syndicate, "tokens")
-    monkeypatch.setitem(sys.modules, "syndicate.tokens", None)  # `from syndicate import tokens` now fails
+    monkeypatch.delattr(syndicate.access, "tokens")
+    monkeypatch.setitem(sys.modules, "syndicate.access.tokens", None)  # `from syndicate.access import tokens` now fails
     with client(settings, ops_allow_networks="") as c:
         assert c.get("/ops", headers={"Authorization": f"Bearer {operator}"}).status_code == 200
         assert c.get("/ops", headers={"Authorization": f"Bearer {revoked}"}).status_code == 403

@@ -339,7 +339,7 @@ def test_boilerplate_counts_read_a_pair_that_was_not_asked_for_when_a_rule_needs
 
 
 def test_articles_inserted_plainly_are_stored_as_sqlalchemy_stores_them(runtime, session, feed_server):
-    """SQLite's first write of a store goes past SQLAlchemy's statement (``dedupe_batch.insert_plain``):
+    """SQLite's first write of a store goes past SQLAlchemy's statement (``syndicate.dedupe.batch.insert_plain``):
     every column must hold what SQLAlchemy's own INSERT would have put there."""
     from sqlalchemy import insert
 

@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 INGEST_ARGS ?=
 FAULTS_ARGS ?=
 
-.PHONY: install up demo test bench clean
+.PHONY: install up demo test test-fast bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ demo: install
 ## install and run the test suite
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## the quick part of the suite: no child processes, no browser, no corpus sweep, no Celery workers
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 ## benchmarks of issue 9 with real worker processes, as tables: ingest vs reader, unchanged re-polls,
 ## worker memory (bench/ingest.py), then kill -9 / Redis / PostgreSQL faults (bench/faults.py)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import feedparser
@@ -12,25 +10,13 @@ import pytest
 from sqlalchemy import func, select
 
 from syndicate.models import Article, Source
-from tests.conftest import cli_env
-from tests.test_refresh import fixture
+from tests.support.cli import json_lines, syndicate
+from tests.support.stories import fixture
+
+pytestmark = pytest.mark.slow  # every test runs the command as a child process
 
 POLL_KEYS = {"id", "url", "status", "http_status", "new", "updated", "duplicates", "reason", "duration_ms"}
 OPTIONAL_POLL_KEYS = {"message"}
-
-
-def syndicate(settings, *args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "syndicate.cli", *args],
-        env=cli_env(settings, **env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def json_lines(stdout: str) -> list[dict]:
-    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
 
 def write_city(settings, feed_server, *, failing: bool = False) -> Path:

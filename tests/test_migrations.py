@@ -18,8 +18,8 @@ from syndicate.migrations.frozen import minhash_0011
 from syndicate.models import Article, ArticleBucket, City, Cluster, Source
 from syndicate.reader.normalise import Entry, html_to_text, normalise_entry
 from syndicate.reader.parse import parse
-from tests import labelled
 from tests.conftest import CORPUS, FIXTURES, make_source
+from tests.support import labelled
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "syndicate" / "migrations"
 

@@ -27,10 +27,10 @@ from syndicate.ops import alerts, queues, status
 from syndicate.ops import workers as workerinfo
 from syndicate.web.opsaccess import client_allowed
 from syndicate.web.tasks import TaskQueue
-from tests import processes
 from tests.conftest import ROOT, cli_env, make_source, purge_queues
-from tests.ops_fixtures import NEWS, card, client, healthy_and_failing, poll, rows, serve
-from tests.test_cli import syndicate as run_cli
+from tests.support import processes
+from tests.support.cli import syndicate as run_cli
+from tests.support.ops_fixtures import NEWS, card, client, healthy_and_failing, poll, rows, serve
 
 
 @pytest.fixture
@@ -475,6 +475,7 @@ def test_today_is_a_bavarian_day(now, start):
 # ---------------------------------------------------------------- syndicate status
 
 
+@pytest.mark.slow
 def test_status_command_with_a_failing_source(settings, runtime, polled):
     result = run_cli(settings, "status", "--json")
     assert result.returncode == 1, result.stdout + result.stderr
@@ -492,6 +493,7 @@ def test_status_command_with_a_failing_source(settings, runtime, polled):
     assert f"failing: #{polled.failing_id}" in table.stdout and "problem: 1 source(s) failing" in table.stderr
 
 
+@pytest.mark.slow
 def test_status_command_exits_1_for_a_stale_beat(settings, runtime, session):
     record_tick(session, utcnow() - timedelta(hours=1), 0)
     result = run_cli(settings, "status", "--json")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -14,13 +13,9 @@ from syndicate.ingest import refresh as refresh_module
 from syndicate.ingest.refresh import refresh_source
 from syndicate.models import Article, FetchLog, Source
 from tests.conftest import make_source
+from tests.support.stories import fixture
 
-FIXTURES = Path(__file__).parent / "fixtures" / "refresh"
 RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
-
-
-def fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
 
 
 def poll(runtime, session, source_id, now=None):

@@ -257,8 +257,9 @@ def test_deleted_item_does_not_come_back(runtime, session, two_items):
     assert session.scalar(select(Tombstone.reason)) == "auf Wunsch der Stadt entfernt"
 
 
+@pytest.mark.slow
 def test_articles_delete_command_leaves_a_tombstone(runtime, session, two_items, settings):
-    from tests.test_cli import syndicate
+    from tests.support.cli import syndicate
 
     source, route, items = two_items
     victim = session.scalar(select(Article.id).where(Article.guid == "aug-2"))

@@ -15,8 +15,8 @@ import feedparser
 import httpx
 import pytest
 
-from tests import processes
 from tests.conftest import ROOT
+from tests.support import processes
 
 pytestmark = pytest.mark.celery
 SHARED_TITLE = "Gemeinsame Erklärung: Bayerische Städte starten Sicherheitsoffensive für kommunale IT"

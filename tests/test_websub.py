@@ -20,7 +20,7 @@ from syndicate.models import WebSubSubscription
 from syndicate.publish import websub
 from syndicate.runtime import Runtime
 from syndicate.web.app import create_app
-from tests.test_dedupe import PHISHING, poll_all, server  # noqa: F401 - server is a fixture
+from tests.support.stories import PHISHING, poll_all
 from tests.test_feed_http import add_regensburg
 
 TOPIC = "http://127.0.0.1:8000/feeds/topics/it-sicherheit.atom"
@@ -112,7 +112,7 @@ def request(client, mode, callback, topic=TOPIC, **extra):
     return client.post("/websub", data={"hub.mode": mode, "hub.callback": callback, "hub.topic": topic, **extra})
 
 
-def test_subscribe_verify_deliver_signed_retry_renew_unsubscribe(hub, runtime, session, topics, server, subscriber, worker_runtime):  # noqa: F811
+def test_subscribe_verify_deliver_signed_retry_renew_unsubscribe(hub, runtime, session, topics, server, subscriber, worker_runtime):
     client, queue = hub
     poll_all(runtime, session, server)
     assert request(client, "subscribe", subscriber.url, **{"hub.secret": SECRET, "hub.lease_seconds": "600"}).status_code == 202
@@ -161,7 +161,7 @@ def test_subscribe_verify_deliver_signed_retry_renew_unsubscribe(hub, runtime, s
     assert session.get(WebSubSubscription, sub_id) is None
 
 
-def test_a_changed_feed_is_delivered_again_and_unchanged_feeds_are_not(hub, runtime, session, topics, server, subscriber, worker_runtime):  # noqa: F811
+def test_a_changed_feed_is_delivered_again_and_unchanged_feeds_are_not(hub, runtime, session, topics, server, subscriber, worker_runtime):
     client, queue = hub
     poll_all(runtime, session, server)
     request(client, "subscribe", subscriber.url, topic=ALL)

@@ -1,4 +1,4 @@
-# syndicate — the two commands a newcomer needs: `make up` (or `make demo`) and `make test`.
+# syndicate — the two commands a newcomer needs: `make up` and `make test` (`make demo` needs no internet).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 INGEST_ARGS ?=
 FAULTS_ARGS ?=
 
-.PHONY: install up demo test lint bench clean
+.PHONY: install up demo test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,8 @@ $(LINT_STAMP): $(STAMP)
 up: install
 	$(BIN)/syndicate up
 
-## the same, plus bundled sample feeds served on loopback (no internet needed)
+## the same, plus bundled sample feeds served on loopback (no internet needed), on a database of its own
+## (var/demo.db); `.venv/bin/syndicate --demo COMMAND` runs any command against it
 demo: install
 	$(BIN)/syndicate up --demo
 
@@ -41,6 +42,10 @@ lint: $(LINT_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+## the quick part of the suite: no child processes, no browser, no corpus sweep, no Celery workers
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 ## benchmarks of issue 9 with real worker processes, as tables: ingest vs reader, unchanged re-polls,
 ## worker memory (bench/ingest.py), then kill -9 / Redis / PostgreSQL faults (bench/faults.py)

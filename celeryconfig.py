@@ -60,7 +60,7 @@ enable_utc = True
 # its source's lease. Messages lost for good (a worker killed on the embedded broker, a Redis
 # restarted without persistence, a retry held by a dead worker) are not waited for: the source's
 # lease runs out (SYNDICATE_RUN_LEASE while running) or the refresh queue is seen empty, and the
-# next beat tick claims it again (syndicate/due.py).
+# next beat tick claims it again (syndicate/ingest/due.py).
 task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1

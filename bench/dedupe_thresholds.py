@@ -23,21 +23,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import dedupe_labelled  # noqa: E402
-from sqlalchemy import create_engine, event  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from syndicate.db import _sqlite_pragmas  # noqa: E402
+from syndicate.db import make_engine  # noqa: E402
 from syndicate.dedupe import rules as dedupe  # noqa: E402
 from syndicate.models import Base  # noqa: E402
-from tests import labelled  # noqa: E402
+from tests.support import labelled  # noqa: E402
 
 GRID = list(product([0.45, 0.5, 0.55, 0.6], [0.25, 0.3, 0.35], [0.5, 0.7]))  # strong, weak, title
 
 
 def measure(data: dict, policy: dedupe.Policy) -> tuple[labelled.Scores, labelled.Scores]:
     with tempfile.TemporaryDirectory() as tmp:
-        engine = create_engine(f"sqlite:///{tmp}/t.db")
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = make_engine(f"sqlite:///{tmp}/t.db")
         Base.metadata.create_all(engine)
         with Session(engine) as session:
             clusters = labelled.run(session, data, policy)

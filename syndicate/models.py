@@ -97,11 +97,11 @@ class Source(Base):
     last_http_status: Mapped[int | None] = mapped_column(Integer)
     redirected_from: Mapped[str | None] = mapped_column(String(2000))
     # permanent-redirect bookkeeping (migration 0003): {"pending": {"url", "first_seen", "seen"} | None,
-    # "history": [{"url": old URL, "moved_to", "moved_at"}, …]}; see syndicate/moves.py
+    # "history": [{"url": old URL, "moved_to", "moved_at"}, …]}; see syndicate/ingest/moves.py
     redirects: Mapped[dict | None] = mapped_column(JSON)
     current_interval: Mapped[int | None] = mapped_column(Integer)  # adaptive polling interval (s)
     last_manual_refresh_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # who holds the source (migration 0008; see syndicate/due.py): a queued message or a running worker
+    # who holds the source (migration 0008; see syndicate/ingest/due.py): a queued message or a running worker
     lease_state: Mapped[str | None] = mapped_column(String(10))  # queued | running | None (free)
     lease_token: Mapped[str | None] = mapped_column(String(32))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -29,7 +29,7 @@ class Settings(BaseSettings):
 
     # scheduling (seconds)
     beat_interval: float = 30.0
-    run_lease: float = 30.0  # a running refresh holds its source this long, renewed every third of it (syndicate/due.py)
+    run_lease: float = 30.0  # a running refresh holds its source this long, renewed every third of it (syndicate/ingest/due.py)
     claim_limit: PositiveInt = 5000  # due sources one beat tick claims at most
     refresh_batch: PositiveInt = 20  # sources per refresh message (fewer when few are due): one message, one task, N polls
     batch_budget: PositiveFloat = 120.0  # a batch task running longer hands its remaining sources on in a new message

@@ -23,9 +23,19 @@ from syndicate.reader.normalise import canonical_url
 from syndicate.runtime import Runtime
 from syndicate.settings import Settings, get_settings
 
+# fixtures of tests/support that many modules ask for by name
+pytest_plugins = ["tests.support.api_fixtures", "tests.support.stories", "tests.support.topic_rules", "tests.support.fuerth"]
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
-CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS = Path(os.environ.get("SYNDICATE_TEST_CORPUS") or ROOT.parent / "shared" / "corpus")  # the shared corpus beside the checkout
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """A test that starts Celery workers is slow too: ``make test-fast`` (``-m "not slow"``) leaves it out."""
+    for item in items:
+        if item.get_closest_marker("celery") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
 
 
 # ---------------------------------------------------------------- local HTTP server

@@ -21,9 +21,9 @@ from syndicate.models import ApiToken, Article, AuditEntry, City, FetchLog, Sour
 from syndicate.reader.errors import EmptyDocument, MalformedFeed
 from syndicate.sources import registry
 from syndicate.web.app import create_app
-from tests import processes
-from tests.api_fixtures import RSS_TYPE, add_source, api, build_api, make_city, rss  # noqa: F401  (fixture)
 from tests.conftest import ROOT, cli_env
+from tests.support import processes
+from tests.support.api_fixtures import RSS_TYPE, add_source, build_api, make_city, rss
 
 HTML_PAGE = """<!doctype html><html><head><title>Pressestelle</title>
 <base href="/presse/">
@@ -545,6 +545,7 @@ def test_a_city_token_never_touches_another_city(api, session, runtime, feed_ser
 # ---------------------------------------------------------------- sources export → feeds/ TOML
 
 
+@pytest.mark.slow
 def test_sources_export_writes_registry_toml_that_sync_takes_over(api, settings, session):
     muenchen = session.get(City, city_id(session, "muenchen"))
     first = add_source(

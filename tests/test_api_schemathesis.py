@@ -27,7 +27,9 @@ from syndicate.models import City
 from syndicate.reader.errors import BlockedAddress
 from syndicate.reader.fetch import make_client
 from syndicate.reader.netguard import AddressPolicy
-from tests.api_fixtures import RSS_TYPE, add_source, build_api, rss
+from tests.support.api_fixtures import RSS_TYPE, add_source, build_api, rss
+
+pytestmark = pytest.mark.slow  # hundreds of generated requests
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance, response_headers_conformance]
 EXAMPLES = 20  # per operation and pass

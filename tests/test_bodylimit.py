@@ -18,9 +18,9 @@ import pytest
 
 from syndicate.web.app import create_app
 from syndicate.web.bodylimit import DEFAULT, limit_for
-from tests import processes
-from tests.api_fixtures import add_source, api, make_city  # noqa: F401 (fixture)
 from tests.conftest import ROOT, cli_env
+from tests.support import processes
+from tests.support.api_fixtures import add_source, make_city
 
 MIB = 1024 * 1024
 API_LIMIT = limit_for("/api/v1/cities/muenchen/sources")

@@ -8,11 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from syndicate.web.app import create_app
-from tests.test_static import polled  # noqa: F401 - a fixture
 
 
 @pytest.fixture
-def app_client(settings, runtime, polled):  # noqa: F811
+def app_client(settings, runtime, fuerth):
     app = create_app(settings.model_copy(update={"feed_cache_seconds": 3600.0}))
     with TestClient(app) as client:
         yield app, client

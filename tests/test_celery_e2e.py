@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from syndicate.models import Article, FetchLog
 from syndicate.publish.feeds import FeedQuery, render_feed
-from tests import processes
 from tests.conftest import ROOT, cli_env, make_source
+from tests.support import processes
 
 pytestmark = pytest.mark.celery
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import sys
 import uuid
 from datetime import timedelta
@@ -18,26 +17,15 @@ from syndicate.clock import utcnow
 from syndicate.ingest.due import record_tick
 from syndicate.models import Article, Source
 from syndicate.ops import workers as workerinfo
-from tests import processes
 from tests.conftest import ROOT, cli_env
-from tests.test_refresh import fixture
+from tests.support import processes
+from tests.support.cli import json_lines, syndicate
+from tests.support.stories import fixture
+
+pytestmark = pytest.mark.slow  # every test runs the command as a child process
 
 POLL_KEYS = {"id", "url", "status", "http_status", "new", "updated", "duplicates", "reason", "duration_ms"}
 OPTIONAL_POLL_KEYS = {"message"}
-
-
-def syndicate(settings, *args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "syndicate.cli", *args],
-        env=cli_env(settings, **env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def json_lines(stdout: str) -> list[dict]:
-    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
 
 def write_city(settings, feed_server, *, failing: bool = False) -> Path:

@@ -59,6 +59,7 @@ def cases():
     return [r for r in rows if r.get("expect") and relevant(r["expect"]) and not r.get("http_headers")]
 
 
+@pytest.mark.slow  # a sweep of feedparser's test suite
 @pytest.mark.skipif(not cases(), reason="feedparser's test suite is not in ../shared/corpus")
 def test_agreement_with_feedparser_expectations(capsys):
     agreed, disagreed, dropped = 0, [], 0

@@ -59,6 +59,7 @@ def corpus_run(tmp_path_factory):
     return files, proc, results
 
 
+@pytest.mark.slow
 def test_cli_runs_cleanly(corpus_run):
     files, proc, results = corpus_run
     assert len(files) > 100
@@ -69,6 +70,7 @@ def test_cli_runs_cleanly(corpus_run):
     assert [r["file"] for r in results] == files
 
 
+@pytest.mark.slow
 def test_no_internal_errors_and_reasons_everywhere(corpus_run):
     _, _, results = corpus_run
     internal = [r for r in results if "error" in r and r["error"].get("reason") == "internal_error"]
@@ -83,6 +85,7 @@ def test_no_internal_errors_and_reasons_everywhere(corpus_run):
             assert isinstance(result["entries"], list)
 
 
+@pytest.mark.slow
 def test_entries_are_complete(corpus_run):
     _, _, results = corpus_run
     entries = [e for r in results if "entries" in r for e in r["entries"]]
@@ -104,6 +107,7 @@ def _real_world_results(corpus_run):
     return {Path(r["file"]).name: r for r in chosen}
 
 
+@pytest.mark.slow
 def test_real_world_feeds_have_entries(corpus_run):
     real = _real_world_results(corpus_run)
     failed = {name: r.get("error") for name, r in real.items() if "error" in r}
@@ -112,6 +116,7 @@ def test_real_world_feeds_have_entries(corpus_run):
     assert empty == REAL_WORLD_WITHOUT_ITEMS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name, count",
     [
@@ -129,6 +134,7 @@ def test_real_world_entry_counts(corpus_run, name, count):
     assert len(_real_world_results(corpus_run)[name]["entries"]) == count
 
 
+@pytest.mark.slow
 def test_real_world_quirks(corpus_run):
     real = _real_world_results(corpus_run)
     heise = real["heise_rss090-rdf_utf8.xml"]["entries"]

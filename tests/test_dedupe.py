@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -15,35 +14,8 @@ from syndicate.models import Article, Cluster, Source
 from syndicate.reader.normalise import normalise_entry
 from syndicate.reader.parse import parse
 from syndicate.topics import rules as topic_rules
-from tests.conftest import FeedServer, make_source
-
-FIXTURES = Path(__file__).parent / "fixtures" / "refresh"
-PHISHING = "Warnung vor Phishing-Mails im Namen des Freistaats"
-CITIES = [  # (slug, name, fixture, path); polled in this order, the earliest publisher last
-    ("muenchen", "Landeshauptstadt München", "muenchen.xml", "/muenchen.xml"),
-    ("nuernberg", "Stadt Nürnberg", "nuernberg.xml", "/nuernberg.xml"),
-    ("augsburg", "Stadt Augsburg", "augsburg.atom", "/augsburg.atom"),
-]
-
-
-@pytest.fixture(scope="module")
-def server():
-    server = FeedServer()
-    for _slug, _name, name, path in CITIES:
-        server.add(path, (FIXTURES / name).read_bytes(), headers={"Content-Type": "application/xml"})
-    yield server
-    server.close()
-
-
-def poll_all(runtime, session, server) -> dict[str, Source]:
-    sources = {}
-    for slug, name, _fixture, path in CITIES:
-        source = make_source(session, server.url(path), city=slug, name=name)
-        outcome = refresh_source(session, runtime.client, source.id, runtime.refresh_config)
-        assert outcome.status == "new", outcome
-        sources[slug] = source
-    session.expire_all()
-    return sources
+from tests.conftest import make_source
+from tests.support.stories import FIXTURES, PHISHING, poll_all
 
 
 def story(session, slug_to_source, slug) -> Article:
@@ -157,6 +129,7 @@ def test_insert_race_on_the_same_item_key_is_absorbed(runtime, topics, monkeypat
         assert (store_documents(session, [(source, entries)], rules, now)[0].new, tables()) == (0, after)
 
 
+@pytest.mark.slow  # a corpus sweep
 def test_probes_of_a_document_are_the_probes_of_its_items():
     """``dedupe.probes`` (signatures and bands of a document computed together) gives each item's
     ``dedupe.probe`` and each run's ``neardup.minhash``: the corpus's and the fixtures' entries, items

@@ -18,8 +18,8 @@ from datetime import timedelta
 import pytest
 
 from syndicate.dedupe import rules as dedupe
-from tests import labelled
 from tests.conftest import ROOT
+from tests.support import labelled
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,7 @@ def test_labelled_set_is_large_and_mixed(data):
     assert sum(1 for n in stories.values() if n > 1) >= 30  # stories with more than one record
 
 
+@pytest.mark.slow  # the whole labelled set through the store
 def test_same_story_precision_and_recall(session, data, capsys):
     outcomes = labelled.run(session, data)
     overall = labelled.score(data, outcomes)

@@ -1,4 +1,4 @@
-"""Claiming due sources and the leases behind it (syndicate/due.py), on the test database
+"""Claiming due sources and the leases behind it (syndicate/ingest/due.py), on the test database
 (SQLite, or PostgreSQL when SYNDICATE_TEST_DATABASE_URL is set): a due source goes to one claim,
 one runner at a time; a lease that nobody renews runs out; lost messages are claimed again."""
 

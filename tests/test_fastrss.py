@@ -44,6 +44,7 @@ def test_the_corpus_has_plain_rss_that_the_fast_path_reads():
     assert len(accepted) >= 5, accepted  # the path is used, not only declined
 
 
+@pytest.mark.slow  # a corpus sweep
 @pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: str(p.relative_to(p.parents[1])))
 def test_fast_path_equals_feedparser(path):
     content = path.read_bytes()

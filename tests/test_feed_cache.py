@@ -9,13 +9,13 @@ from fastapi.testclient import TestClient
 from syndicate.publish import feeds as publish
 from syndicate.settings import Settings
 from syndicate.web.app import create_app
-from tests.test_dedupe import poll_all, server  # noqa: F401 - server is a fixture
+from tests.support.stories import poll_all
 
 BASE = "http://127.0.0.1:8000"
 
 
 @pytest.fixture
-def stories(runtime, session, topics, server):  # noqa: F811
+def stories(runtime, session, topics, server):
     return poll_all(runtime, session, server)
 
 

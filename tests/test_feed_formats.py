@@ -16,7 +16,7 @@ from lxml import etree
 
 from syndicate.publish.feeds import FeedQuery, render_feed
 from tests.conftest import FIXTURES, make_source
-from tests.test_dedupe import poll_all, server  # noqa: F401 - server is a fixture
+from tests.support.stories import poll_all
 
 PUBLIC = "http://127.0.0.1:8000"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -29,7 +29,7 @@ SCOPES = {
 
 
 @pytest.fixture
-def stories(runtime, session, topics, server):  # noqa: F811
+def stories(runtime, session, topics, server):
     return poll_all(runtime, session, server)
 
 

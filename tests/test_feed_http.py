@@ -17,9 +17,8 @@ from syndicate.ingest.refresh import refresh_source
 from syndicate.publish import feeds as publish
 from syndicate.web.app import create_app
 from tests.conftest import make_source
-from tests.test_dedupe import poll_all, server  # noqa: F401 - server is a fixture
+from tests.support.stories import fixture, poll_all
 from tests.test_publish import NEWEST_FIRST
-from tests.test_refresh import fixture
 
 BASE = "http://127.0.0.1:8000"
 
@@ -31,11 +30,11 @@ def client(settings, runtime, topics):
 
 
 @pytest.fixture
-def stories(runtime, session, topics, server):  # noqa: F811
+def stories(runtime, session, topics, server):
     return poll_all(runtime, session, server)
 
 
-def add_regensburg(runtime, session, server):  # noqa: F811
+def add_regensburg(runtime, session, server):
     server.add("/regensburg.xml", fixture("doppelt.xml"))
     source = make_source(session, server.url("/regensburg.xml"), city="regensburg", name="Stadt Regensburg")
     assert refresh_source(session, runtime.client, source.id, runtime.refresh_config).new == 2
@@ -119,7 +118,7 @@ def test_paging_keeps_filters_and_rejects_bad_cursors(client, stories):
     assert bad.status_code == 400 and bad.json()["detail"]["reason"] == "invalid_cursor"
 
 
-def test_render_cache_hits_without_rendering_and_invalidates_on_change(client, runtime, session, stories, server, monkeypatch):  # noqa: F811
+def test_render_cache_hits_without_rendering_and_invalidates_on_change(client, runtime, session, stories, server, monkeypatch):
     renders = []
     real = publish.render
     monkeypatch.setattr(publish, "render", lambda *a, **k: renders.append(1) or real(*a, **k))

@@ -19,7 +19,6 @@ from syndicate.models import Article, City, Cluster, Source
 from syndicate.reader.normalise import MAX_LENGTH, Enclosure, byte_length, clean_title, media_type, normalise_entry
 from syndicate.reader.parse import RawEntry, parse
 from syndicate.web.app import create_app
-from tests.api_fixtures import api  # noqa: F401 - a fixture
 from tests.conftest import make_source
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -290,7 +289,7 @@ SITE_FEED = """<?xml version="1.0" encoding="utf-8"?>
     ],
 )
 def test_site_url_is_http_and_bounded(api, runtime, feed_server, link, expected):
-    from tests.api_fixtures import add_source, make_city
+    from tests.support.api_fixtures import add_source, make_city
 
     feed_server.add("/fuerth.xml", SITE_FEED.format(link=link), headers={"Content-Type": "application/rss+xml"})
     with runtime.sessions() as session:
@@ -402,7 +401,7 @@ ADVERTISING_PAGE = """<!DOCTYPE html><html lang="de"><head><meta charset="utf-8"
 
 
 def test_a_page_that_advertises_feeds_gets_one_message_from_parse_polling_and_the_api(api, runtime, settings, session, feed_server):
-    from tests.test_cli import json_lines, syndicate
+    from tests.support.cli import json_lines, syndicate
 
     feed_server.add("/presse/", ADVERTISING_PAGE, headers={"Content-Type": "text/html; charset=utf-8"})
     url = feed_server.url("/presse/")

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests import processes
-from tests.api_fixtures import RSS_TYPE, rss
 from tests.conftest import ROOT, cli_env, make_source, purge_queues
+from tests.support import processes
+from tests.support.api_fixtures import RSS_TYPE, rss
 from tests.test_feed_values import HOSTILE
 from tests.test_up_demo import free_port
 

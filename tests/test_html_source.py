@@ -307,12 +307,13 @@ def test_refresh_html_source_without_selectors_detects_blocks(runtime, session, 
 
 
 def _cli(settings, *args):
-    from tests.test_cli import json_lines, syndicate
+    from tests.support.cli import json_lines, syndicate
 
     done = syndicate(settings, *args, "--json")
     return done, json_lines(done.stdout)
 
 
+@pytest.mark.slow
 def test_cli_probe_proposes_selectors_and_add_registers_an_html_source(runtime, settings, feed_server):
     feed_server.add("/presse/", page("akdb_news.html").replace(b'<base href="https://www.akdb.de/">', b""), headers=HTML)
     feed_server.add("/mit-feed/", page("with_feed.html"), headers=HTML)
@@ -361,7 +362,7 @@ def test_twenty_entries_cost_twenty_one_requests_then_one_per_poll(runtime, sess
 
 
 def test_api_registers_a_newsroom_page_without_feed_as_html_source(settings, runtime, topics, session, feed_server):
-    from tests.api_fixtures import build_api
+    from tests.support.api_fixtures import build_api
 
     api = build_api(settings, runtime)
     feed_server.add("/presse/", page("nuernberg_list.html"), headers=HTML)

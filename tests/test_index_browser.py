@@ -20,12 +20,15 @@ import pytest
 import uvicorn
 
 from syndicate.web.app import create_app
-from tests.test_dedupe import poll_all, server  # noqa: F401 - server is a fixture
+from tests.support.stories import poll_all
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install -y chromium); the index page browser test needs it"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install -y chromium); the index page browser test needs it"
+    ),
+]
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -87,7 +90,7 @@ class Page(HTMLParser):
             self.meta[attrs["name"]] = attrs.get("content")
 
 
-def test_index_page_in_headless_chromium(runtime, session, server, served_index, tmp_path):  # noqa: F811
+def test_index_page_in_headless_chromium(runtime, session, server, served_index, tmp_path):
     poll_all(runtime, session, server)
 
     dom = chromium(tmp_path, "--dump-dom", f"{served_index}/abonnieren")

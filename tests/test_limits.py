@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from syndicate.access import tokens
 from syndicate.access.limits import SharedRateLimiter
 from syndicate.models import RateWindow
-from tests import processes
 from tests.conftest import ROOT, cli_env
+from tests.support import processes
 
 
 class Clock:

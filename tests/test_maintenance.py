@@ -34,7 +34,7 @@ from syndicate.publish.feeds import FeedQuery, load_items
 from syndicate.runtime import Runtime
 from syndicate.sources import service as sources_service
 from tests.conftest import make_source
-from tests.test_cli import json_lines, syndicate
+from tests.support.cli import json_lines, syndicate
 from tests.test_store_lifecycle import OTHER, STORY
 
 RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
@@ -426,6 +426,7 @@ def seed_old_and_new(runtime, session, feed_server) -> Source:
     return source
 
 
+@pytest.mark.slow
 def test_maintenance_run_command_dry_run_then_for_real(settings, runtime, session, feed_server):
     source = seed_old_and_new(runtime, session, feed_server)
     limits = {"SYNDICATE_RETENTION_DAYS": "365", "SYNDICATE_FETCH_LOG_DAYS": "14", "SYNDICATE_FETCH_LOG_PER_SOURCE": "2"}

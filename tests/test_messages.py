@@ -10,8 +10,8 @@ import pytest
 from syndicate.errors import MESSAGES, german
 from syndicate.reader import errors as reader_errors
 from syndicate.reader.errors import HostBusy, HTTPStatusError, NotAFeed, RateLimited, SyndicateError
-from tests.api_fixtures import add_source, api, make_city, rss  # noqa: F401  (fixture)
-from tests.ops_fixtures import poll
+from tests.support.api_fixtures import add_source, make_city, rss
+from tests.support.ops_fixtures import poll
 
 # words that give an English sentence away (the reader's messages use them all)
 ENGLISH = re.compile(r"\b(the|is|not|from|of|to|and|which|resolves|page|document|exceeds|timed|cannot|no such)\b", re.I)

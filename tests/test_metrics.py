@@ -12,7 +12,7 @@ from syndicate.clock import utcnow
 from syndicate.ingest.due import record_tick
 from syndicate.models import FetchLog, Source
 from tests.conftest import make_source
-from tests.ops_fixtures import NEWS, client, healthy_and_failing, poll, samples, value
+from tests.support.ops_fixtures import NEWS, client, healthy_and_failing, poll, samples, value
 
 
 def scrape(c) -> dict:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import BigInteger, Column, MetaData, Table, select, text
 from sqlalchemy.orm import Session
@@ -12,9 +14,14 @@ from syndicate.clock import utcnow
 from syndicate.db import make_engine
 from syndicate.dedupe.rules import epoch, probe
 from syndicate.dedupe.store import store_documents
+from syndicate.migrations.frozen import minhash_0011
 from syndicate.models import Article, ArticleBucket, City, Cluster, Source
-from syndicate.reader.normalise import Entry, html_to_text
-from tests.conftest import make_source
+from syndicate.reader.normalise import Entry, html_to_text, normalise_entry
+from syndicate.reader.parse import parse
+from tests.conftest import CORPUS, FIXTURES, make_source
+from tests.support import labelled
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "syndicate" / "migrations"
 
 
 def _articles_before_0014() -> Table:
@@ -275,3 +282,56 @@ def test_0014_drops_simhash_and_keeps_every_article_and_what_points_at_it(tmp_pa
     with engine.connect() as connection:  # back at 0013: the column is there again, 0 for the rows that lost it
         assert connection.execute(text("SELECT simhash FROM articles ORDER BY id")).scalars().all() == [0, 0]
     engine.dispose()
+
+
+def _sample_entries() -> list[Entry]:
+    """Normalised entries of the feed fixtures, the labelled dedupe set and, when it is there, the
+    German part of the shared corpus: titles and HTML of the kinds the stored articles hold."""
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    documents = sorted((FIXTURES / "feeds").iterdir()) + sorted((CORPUS / "real-world" / "de").glob("*.xml"))
+    raws = [raw for path in documents for raw in parse(path.read_bytes(), url="https://example.org/feed").entries]
+    entries = [normalise_entry(raw, base="https://example.org/feed", now=now, future_tolerance=86400) for raw in raws]
+    return entries + [labelled.entry_of(record) for record in labelled.load()["records"]]
+
+
+def test_the_frozen_copy_of_0011_makes_the_live_buckets():
+    """0011 computes buckets with its own frozen copy of the signature; it is only right while the copy
+    makes what the live code made when 0011 was written (and still makes: the signature is unchanged)."""
+    entries = _sample_entries()
+    assert len(entries) > 200
+    for e in entries:
+        html = e.content_html or e.summary_html
+        live = probe(1, e.title, html, e.text, e.published_at).buckets
+        assert minhash_0011.buckets(e.title, html, e.text) == live, e.title
+    # an article stored with text and no HTML, and one with neither
+    assert (
+        minhash_0011.buckets("Haushalt 2026", "", "Der Stadtrat beschließt den Haushalt.")
+        == probe(1, "Haushalt 2026", "", "Der Stadtrat beschließt den Haushalt.", datetime.now(UTC)).buckets
+    )
+    assert minhash_0011.buckets("", "", "") == [] == probe(1, "", "", "", datetime.now(UTC)).buckets
+
+
+def _imports(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names.append("." * node.level + (node.module or ""))
+    return names
+
+
+def test_revisions_import_no_live_application_code():
+    """A revision must write what it wrote on the day it was made: it imports nothing of syndicate but
+    its frozen copies, and those import nothing of syndicate at all."""
+    versions = sorted(MIGRATIONS.glob("versions/*.py"))
+    frozen = sorted(MIGRATIONS.glob("frozen/*.py"))
+    assert len(versions) >= 13 and frozen
+    live = {
+        f"{path.parent.name}/{path.name}": name
+        for path in versions
+        for name in _imports(path)
+        if (name == "syndicate" or name.startswith(("syndicate.", "."))) and not name.startswith("syndicate.migrations.frozen.")
+    }
+    live |= {f"frozen/{path.name}": name for path in frozen for name in _imports(path) if name.split(".")[0] in ("syndicate", "")}
+    assert live == {}

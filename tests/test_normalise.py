@@ -525,6 +525,7 @@ def _corpus_fragments():
                     yield path.name, repair_text(fragment)
 
 
+@pytest.mark.slow  # a corpus sweep
 def test_sanitized_block_text_cuts_tags_as_the_parser_does():
     """``block_text(..., sanitized=True)`` (a regular expression) agrees with the HTML parser on the
     sanitiser's output of every entry of the corpus and of the fixture feeds, and on hostile fragments:
@@ -601,6 +602,7 @@ def _check_shortcut(fragment: str) -> bool:
     return True
 
 
+@pytest.mark.slow  # a corpus sweep
 def test_already_clean_fragments_pass_the_sanitiser_unchanged():
     """Every fragment of the corpus and of the fixture feeds, and hostile ones: the shortcut is taken
     only where the sanitiser would return the same string (and it is taken for the plain ones)."""
@@ -616,6 +618,7 @@ def test_already_clean_fragments_pass_the_sanitiser_unchanged():
         assert not _check_shortcut(not_plain), not_plain
 
 
+@pytest.mark.slow  # thousands of generated fragments
 @pytest.mark.parametrize("seed", range(3))
 def test_already_clean_generated_fragments(seed):
     """Random sequences of tags, entities and odd characters (hypothesis): the shortcut never changes

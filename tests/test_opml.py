@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from syndicate.errors import Invalid
 from syndicate.models import AuditEntry, City, Source
 from syndicate.sources import opml
-from tests.api_fixtures import RSS_TYPE, add_source, api, make_city, rss  # noqa: F401  (fixture)
+from tests.support.api_fixtures import RSS_TYPE, add_source, make_city, rss
 
 OPML_TYPE = {"Content-Type": "text/x-opml"}
 

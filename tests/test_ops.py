@@ -27,11 +27,11 @@ from syndicate.ops import alerts, queues, status
 from syndicate.ops import workers as workerinfo
 from syndicate.web.opsaccess import client_allowed
 from syndicate.web.tasks import TaskQueue
-from tests import processes
-from tests.api_fixtures import make_city
 from tests.conftest import ROOT, cli_env, make_source, purge_queues
-from tests.ops_fixtures import NEWS, card, client, healthy_and_failing, poll, rows, serve
-from tests.test_cli import syndicate as run_cli
+from tests.support import processes
+from tests.support.api_fixtures import make_city
+from tests.support.cli import syndicate as run_cli
+from tests.support.ops_fixtures import NEWS, card, client, healthy_and_failing, poll, rows, serve
 
 
 @pytest.fixture
@@ -502,6 +502,7 @@ def test_today_is_a_bavarian_day(now, start):
 # ---------------------------------------------------------------- syndicate status
 
 
+@pytest.mark.slow
 def test_status_command_with_a_failing_source(settings, runtime, polled):
     result = run_cli(settings, "status", "--json")
     assert result.returncode == 1, result.stdout + result.stderr
@@ -520,6 +521,7 @@ def test_status_command_with_a_failing_source(settings, runtime, polled):
     assert "problem: no worker online" in table.stderr and "problem: beat: never ticked" in table.stderr
 
 
+@pytest.mark.slow
 def test_status_command_exits_1_for_a_stale_beat(settings, runtime, session):
     record_tick(session, utcnow() - timedelta(hours=1), 0)
     result = run_cli(settings, "status", "--json")

@@ -18,12 +18,13 @@ import uvicorn
 
 from syndicate.web.app import create_app
 from tests.conftest import ROOT
-from tests.ops_fixtures import NEWS, healthy_and_failing
+from tests.support.ops_fixtures import NEWS, healthy_and_failing
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install -y chromium; .ci/run does this)"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install -y chromium; .ci/run does this)"),
+]
 FLAGS = [
     "--headless",
     "--no-sandbox",

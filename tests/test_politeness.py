@@ -289,9 +289,10 @@ def test_redirect_must_be_consistent():
 # ---------------------------------------------------------------- failing for long: broken, never disabled
 
 
+@pytest.mark.slow
 def test_long_failing_source_is_broken_still_enabled_and_listed(runtime, session, feed_server, settings):
     from syndicate.ops import status
-    from tests.test_cli import json_lines, syndicate
+    from tests.support.cli import json_lines, syndicate
 
     feed_server.add("/kaputt.xml", b"Fehler", status=500)
     source = make_source(session, feed_server.url("/kaputt.xml"))

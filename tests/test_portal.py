@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from syndicate.clock import utcnow
-from syndicate.dedupe.store import store_entries
+from syndicate.dedupe.store import store_documents
 from syndicate.models import Article, Cluster
 from syndicate.web.app import create_app
 from tests.conftest import make_source
-from tests.test_dedupe import PHISHING, poll_all, server  # noqa: F401 - server is a fixture
+from tests.support.stories import PHISHING, poll_all
 from tests.test_publish import OSTERN, RADWEGE, SOLAR
 from tests.test_search import DAY, entry
 
@@ -32,7 +32,7 @@ def client(settings, runtime, topics):
 
 
 @pytest.fixture
-def stories(runtime, session, topics, server):  # noqa: F811
+def stories(runtime, session, topics, server):
     return poll_all(runtime, session, server)
 
 
@@ -269,7 +269,7 @@ def test_feed_summaries_end_at_a_word_boundary(client, session, topics):
     source = make_source(session, "https://stadt.example/rss")
     words = "Die Stadt erneuert im Sommer die Beleuchtung der Fußgängerzone mit sparsamen Leuchten " * 8
 
-    store_entries(session, source, [entry("Neue Beleuchtung", words, DAY)], [], utcnow())
+    store_documents(session, [(source, [entry("Neue Beleuchtung", words, DAY)])], [], utcnow())[0]
     session.commit()
     summary = client.get("/feeds/all.json").json()["items"][0]["summary"]
     assert summary.endswith(" …") and len(summary) <= 302

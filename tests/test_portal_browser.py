@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from syndicate.models import Article
 from syndicate.web.app import create_app
-from tests.test_dedupe import PHISHING, poll_all, server  # noqa: F401 - server is a fixture
+from tests.support.stories import PHISHING, poll_all
 
 ROOT = Path(__file__).resolve().parent.parent
 AXE = Path(__file__).parent / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
@@ -49,7 +49,7 @@ RULES = ["wcag2a", "wcag2aa", "wcag21aa"]
 
 
 @pytest.fixture
-def served(settings, runtime, topics, session, server):  # noqa: F811
+def served(settings, runtime, topics, session, server):
     poll_all(runtime, session, server)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from syndicate.reader.normalise import canonical_url, sanitize_html
+
+pytestmark = pytest.mark.slow  # hundreds of generated inputs per test
 
 HOSTS = st.sampled_from(["www.muenchen.de", "RU.Muenchen.DE", "augsburg.de", "127.0.0.1", "[::1]", "xn--mnchen-3ya.de"])
 SCHEMES = st.sampled_from(["http", "https", "HTTP", "Https"])

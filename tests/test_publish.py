@@ -10,7 +10,7 @@ import pytest
 
 from syndicate.publish.feeds import FeedQuery, UnknownFeed, render_feed
 from tests.conftest import make_source
-from tests.test_dedupe import PHISHING, poll_all, server  # noqa: F401 - server is a fixture
+from tests.support.stories import PHISHING, poll_all
 
 PUBLIC = "http://127.0.0.1:8000"
 RADWEGE = "Neue Radwege in der Maxvorstadt"
@@ -20,7 +20,7 @@ NEWEST_FIRST = [SOLAR, OSTERN, RADWEGE, PHISHING]
 
 
 @pytest.fixture
-def stories(runtime, session, topics, server):  # noqa: F811
+def stories(runtime, session, topics, server):
     """Three cities polled from fixture feeds; the Phishing warning is one story published three times."""
     return poll_all(runtime, session, server)
 

@@ -21,6 +21,7 @@ EXECUTABLE = re.compile(r"<script|<[^>]*\son[a-z]+\s*=|(?:href|src)\s*=\s*[\"']?
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
+@pytest.mark.slow  # a corpus sweep
 @pytest.mark.skipif(not DOCUMENTS, reason="../shared/corpus/real-world is not present")
 @pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: p.name)
 def test_every_entry_meets_the_bar(path: Path):

@@ -16,7 +16,7 @@ from syndicate.reader.parse import RawEntry
 from syndicate.sources import registry
 from syndicate.topics import rules as topic_rules
 from tests.conftest import make_source
-from tests.test_cli import syndicate
+from tests.support.cli import syndicate
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 ARTICLES = [
@@ -125,6 +125,7 @@ def take_task(broker_url: str, queue: str) -> str:
             simple.close()
 
 
+@pytest.mark.slow
 def test_sources_sync_queues_reclassification_when_rules_changed(runtime, session, stored, settings):
     before = queues.depth(settings.broker_url)["maintenance"]
     unchanged = syndicate(settings, "sources", "sync", COLUMNS="1000")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,13 +14,9 @@ from syndicate.ingest.refresh import refresh_source
 from syndicate.models import Article, FetchLog, Source
 from syndicate.ops.states import source_state
 from tests.conftest import make_source
+from tests.support.stories import fixture
 
-FIXTURES = Path(__file__).parent / "fixtures" / "refresh"
 RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
-
-
-def fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
 
 
 def poll(runtime, session, source_id, now=None):
@@ -512,7 +507,7 @@ def test_refresh_in_groups_commits_per_group_and_runs_a_failing_group_one_by_one
     [("de-DE", "de-DE"), ("de_AT", "de-AT"), (" de ", "de"), ("Deutsch (Bayern)", None), ("x" * 30, None), ("", None)],
 )
 def test_new_articles_keep_the_language_their_feed_declares(runtime, session, feed_server, declared, stored):
-    from tests.api_fixtures import RSS_TYPE, rss
+    from tests.support.api_fixtures import RSS_TYPE, rss
 
     body = rss("Pressemitteilungen", ["Eine Meldung", "Noch eine"]).replace("<link>", f"<language>{declared}</language><link>", 1)
     feed_server.add("/sprache.xml", body, headers=RSS_TYPE)

@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 
 from syndicate.clock import utcnow
 from syndicate.dedupe import tombstones
-from syndicate.dedupe.store import store_entries
+from syndicate.dedupe.store import store_documents
 from syndicate.models import Article
 from syndicate.publish import stories
 from syndicate.reader.normalise import Entry, html_to_text
@@ -56,7 +56,7 @@ def source(session):
 @pytest.fixture
 def corpus(session, source):
     entries = [entry(title, body, DAY + timedelta(days=days), key=str(i)) for i, (title, (body, days)) in enumerate(ARTICLES.items())]
-    store_entries(session, source, entries, [], utcnow())
+    store_documents(session, [(source, entries)], [], utcnow())[0]
     session.commit()
     return source
 
@@ -104,7 +104,7 @@ def test_ranked_by_relevance_then_recency(session, source):
         entry("Radverkehr im Norden", "Neue Wege am Nordbad.", DAY + timedelta(days=3), key="new"),
         entry("Baustellen im Mai", "Auch der Radverkehr wird umgeleitet.", DAY + timedelta(days=9), key="text-only"),
     ]
-    store_entries(session, source, entries, [], utcnow())
+    store_documents(session, [(source, entries)], [], utcnow())[0]
     session.commit()
     # a title hit beats a text hit, although newer; between equal title hits the newer comes first
     assert found(session, "Radverkehr") == ["Radverkehr im Norden", "Radverkehr in der Altstadt", "Baustellen im Mai"]
@@ -120,7 +120,7 @@ def test_filters_by_city_and_dates(session, corpus):
 
 def test_index_follows_edits(session, corpus, source):
     edited = entry("Neue Realschule in Giesing eröffnet", "Der Unterricht beginnt im Oktober.", DAY, key="0")
-    counts = store_entries(session, source, [edited], [], utcnow())
+    counts = store_documents(session, [(source, [edited])], [], utcnow())[0]
     session.commit()
     assert counts.updated == 1
     assert found(session, "Realschule") == ["Neue Realschule in Giesing eröffnet"]

@@ -165,7 +165,7 @@ def test_poll_over_budget_is_a_recorded_error_on_the_source_row(runtime, session
 
 @pytest.mark.parametrize("selector", [NESTED_COUNT, "xpath:count(//a)"])
 def test_api_refuses_hostile_selectors_with_422_in_german_and_quickly(settings, runtime, feed_server, selector):
-    from tests.api_fixtures import build_api
+    from tests.support.api_fixtures import build_api
 
     api = build_api(settings, runtime)
     padding = "".join(f"<div class='x'><p>Absatz {n}</p></div>" for n in range(300))  # the 10 KB page of the report

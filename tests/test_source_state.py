@@ -11,9 +11,9 @@ from syndicate.clock import utcnow
 from syndicate.models import City, Source
 from syndicate.ops.states import STATES
 from syndicate.web.schemas import SourceHealth
-from tests.api_fixtures import RSS_TYPE, add_source, api, rss  # noqa: F401  (fixture)
-from tests.ops_fixtures import client, poll, rows
-from tests.test_cli import json_lines, syndicate
+from tests.support.api_fixtures import RSS_TYPE, add_source, rss
+from tests.support.cli import json_lines, syndicate
+from tests.support.ops_fixtures import client, poll, rows
 
 
 def test_every_surface_shows_the_same_state(api, settings, runtime, session, feed_server):

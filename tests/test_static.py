@@ -12,8 +12,6 @@ import socket
 import subprocess
 import threading
 import time
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
 
 import brotli
@@ -22,46 +20,21 @@ import httpx
 import pytest
 import uvicorn
 
-from syndicate.ingest.refresh import refresh_source
 from syndicate.models import Topic
 from syndicate.publish import static
 from syndicate.publish.feeds import FORMATS, FeedQuery, render_feed
 from syndicate.web.app import create_app
-from tests.conftest import ROOT, make_source
+from tests.conftest import ROOT
 
 PUBLIC = "http://127.0.0.1:8000"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-
-
-def news_feed(titles: list[str]) -> bytes:
-    start = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
-    items = "".join(
-        f"<item><title>{t}</title><link>https://fuerth.example/{i}</link><guid>fuerth-{i}</guid>"
-        f"<pubDate>{format_datetime(start + timedelta(hours=i))}</pubDate><description>Text zu {t}</description></item>"
-        for i, t in enumerate(titles)
-    )
-    return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Stadt Fürth</title>{items}</channel></rss>'.encode()
-
-
-@pytest.fixture
-def polled(runtime, session, feed_server):
-    """One city with one source polled once (two stories); returns a function that publishes a third and polls again."""
-    feed_server.add("/rathaus.xml", news_feed(["Neue Radwege", "Stadtrat tagt"]))
-    source = make_source(session, feed_server.url("/rathaus.xml"), city="fuerth", name="Stadt Fürth")
-    assert refresh_source(session, runtime.client, source.id, runtime.refresh_config).status == "new"
-
-    def publish_more() -> None:
-        feed_server.add("/rathaus.xml", news_feed(["Neue Radwege", "Stadtrat tagt", "Bürgerbüro geschlossen"]))
-        assert refresh_source(session, runtime.client, source.id, runtime.refresh_config).new == 1
-
-    return publish_more
 
 
 def files(directory: Path) -> set[str]:
     return {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file() and not p.name.startswith(".")}
 
 
-def test_every_feed_in_every_format_with_compressed_twins(session, polled, tmp_path):
+def test_every_feed_in_every_format_with_compressed_twins(session, fuerth, tmp_path):
     result = static.write_all(session, tmp_path, PUBLIC, limit=50)
 
     plain = {f"feeds/{name}.{fmt}" for name in ("all", "cities/fuerth") for fmt in FORMATS}
@@ -79,7 +52,7 @@ def test_every_feed_in_every_format_with_compressed_twins(session, polled, tmp_p
     ]
 
 
-def test_unchanged_feeds_are_not_rewritten_and_a_change_rewrites_only_its_feeds(session, polled, tmp_path):
+def test_unchanged_feeds_are_not_rewritten_and_a_change_rewrites_only_its_feeds(session, fuerth, tmp_path):
     static.write_all(session, tmp_path, PUBLIC, limit=50)
     mtimes = {p: (tmp_path / p).stat().st_mtime_ns for p in files(tmp_path)}
 
@@ -89,14 +62,14 @@ def test_unchanged_feeds_are_not_rewritten_and_a_change_rewrites_only_its_feeds(
 
     session.add(Topic(slug="radverkehr", title="Radverkehr", description="", categories=[], keywords=[]))
     session.commit()
-    polled()
+    fuerth()
     changed = static.write_all(session, tmp_path, PUBLIC, limit=50)
     assert {p.rsplit(".", 1)[0] for p in changed.written} == {"feeds/all", "feeds/cities/fuerth", "feeds/topics/radverkehr"}
     assert "Bürgerbüro geschlossen" in (tmp_path / "feeds/all.json").read_text(encoding="utf-8")
     assert not [p for p in tmp_path.rglob(".*") if p.name != static.STAMPS]  # no temporary file left behind
 
 
-def test_files_of_a_removed_feed_are_deleted(session, polled, tmp_path):
+def test_files_of_a_removed_feed_are_deleted(session, fuerth, tmp_path):
     session.add(Topic(slug="radverkehr", title="Radverkehr", description="", categories=[], keywords=[]))
     session.commit()
     static.write_all(session, tmp_path, PUBLIC, limit=50)
@@ -109,7 +82,7 @@ def test_files_of_a_removed_feed_are_deleted(session, polled, tmp_path):
     assert len(result.removed) == 9
 
 
-def test_one_feed_that_cannot_be_rendered_does_not_stop_the_others(session, polled, tmp_path, monkeypatch):
+def test_one_feed_that_cannot_be_rendered_does_not_stop_the_others(session, fuerth, tmp_path, monkeypatch):
     real = static.render_feed
 
     def failing(session_, query, fmt, public_url, meta=None):
@@ -189,7 +162,7 @@ def nginx(tmp_path, app_server):
     process.wait(timeout=10)
 
 
-def test_nginx_serves_the_static_files_and_passes_the_rest_to_the_app(session, polled, nginx):
+def test_nginx_serves_the_static_files_and_passes_the_rest_to_the_app(session, fuerth, nginx):
     base, static_dir = nginx
     static.write_all(session, static_dir, PUBLIC, limit=50)
 
@@ -206,7 +179,7 @@ def test_nginx_serves_the_static_files_and_passes_the_rest_to_the_app(session, p
 
     # a change reaches the file, and nginx serves it with a new ETag
     time.sleep(1.1)  # nginx's ETag and Last-Modified have whole seconds
-    polled()
+    fuerth()
     static.write_all(session, static_dir, PUBLIC, limit=50)
     second = httpx.get(f"{base}/feeds/all.atom", headers={"If-None-Match": etag})
     assert second.status_code == 200 and second.headers["etag"] != etag

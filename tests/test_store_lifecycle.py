@@ -258,8 +258,9 @@ def test_deleted_item_does_not_come_back(runtime, session, two_items):
     assert session.scalar(select(Tombstone.reason)) == "auf Wunsch der Stadt entfernt"
 
 
+@pytest.mark.slow
 def test_articles_delete_command_leaves_a_tombstone(runtime, session, two_items, settings):
-    from tests.test_cli import syndicate
+    from tests.support.cli import syndicate
 
     source, route, items = two_items
     victim = session.scalar(select(Article.id).where(Article.guid == "aug-2"))
@@ -340,7 +341,7 @@ def test_boilerplate_counts_read_a_pair_that_was_not_asked_for_when_a_rule_needs
 
 
 def test_articles_inserted_plainly_are_stored_as_sqlalchemy_stores_them(runtime, session, feed_server):
-    """SQLite's first write of a store goes past SQLAlchemy's statement (``dedupe_batch.insert_plain``):
+    """SQLite's first write of a store goes past SQLAlchemy's statement (``syndicate.dedupe.batch.insert_plain``):
     every column must hold what SQLAlchemy's own INSERT would have put there."""
     from sqlalchemy import insert
 

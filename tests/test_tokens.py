@@ -14,8 +14,8 @@ from sqlalchemy import select
 from syndicate.access import tokens
 from syndicate.errors import NotFound
 from syndicate.models import ApiToken, AuditEntry
-from tests.api_fixtures import api, make_city  # noqa: F401  (fixture)
 from tests.conftest import ROOT, cli_env
+from tests.support.api_fixtures import make_city
 
 
 def test_secret_is_random_and_only_its_hash_is_stored(session):
@@ -90,7 +90,8 @@ def _syndicate(settings, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_cli_create_list_revoke(settings, runtime, session, api):  # noqa: F811
+@pytest.mark.slow
+def test_cli_create_list_revoke(settings, runtime, session, api):
     created = _syndicate(settings, "token", "create", "--city", "muenchen", "--name", "Presse", "--json")
     assert created.returncode == 0, created.stderr
     shown = json.loads(created.stdout)
@@ -112,6 +113,7 @@ def test_cli_create_list_revoke(settings, runtime, session, api):  # noqa: F811
     assert answer.status_code == 401 and answer.json()["reason"] == "invalid_token"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [[], ["--city", "muenchen", "--operator"], ["--city", "nirgendwo"]])
 def test_cli_create_needs_exactly_one_known_scope(settings, runtime, args):
     result = _syndicate(settings, "token", "create", *args)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from syndicate.topics.rules import SOURCE_RULE, explain
-from tests.test_topics import rules  # noqa: F401 - the real topics.toml as rules (a fixture)
 
 H = "it-sicherheit"
 D = "digitalisierung"
@@ -99,14 +98,14 @@ CASES = [
 ]
 
 
-def found(rules, title="", text="", categories=(), defaults=()) -> dict[str, str]:  # noqa: F811
+def found(rules, title="", text="", categories=(), defaults=()) -> dict[str, str]:
     by_id = {r.id: r.slug for r in rules}
     matches = explain(rules, categories=list(categories), title=title, text=text, defaults=list(defaults))
     return {by_id[k]: f"{m.reason}:{m.rule}" for k, m in matches.items()}
 
 
 @pytest.mark.parametrize("title, text, categories, expected", CASES, ids=[f"{i:02d}" for i in range(len(CASES))])
-def test_german_topic_table(rules, title, text, categories, expected):  # noqa: F811
+def test_german_topic_table(rules, title, text, categories, expected):
     assert found(rules, title, text, categories) == expected
 
 
@@ -116,5 +115,5 @@ def test_table_is_large_and_has_every_kind():
     assert {slug for *_, expected in CASES for slug in expected} == {H, D, K, M, B}
 
 
-def test_source_default_is_not_vetoed(rules):  # noqa: F811
+def test_source_default_is_not_vetoed(rules):
     assert found(rules, title="Das Freibad öffnet", defaults=[B]) == {B: f"source:{SOURCE_RULE}"}

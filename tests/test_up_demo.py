@@ -3,9 +3,11 @@ merged feeds filled, the shared press release once, and nothing left running aft
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 
@@ -13,8 +15,8 @@ import feedparser
 import httpx
 import pytest
 
-from tests import processes
 from tests.conftest import ROOT
+from tests.support import processes
 
 pytestmark = pytest.mark.celery
 SHARED_TITLE = "Gemeinsame Erklärung: Bayerische Städte starten Sicherheitsoffensive für kommunale IT"
@@ -71,6 +73,18 @@ def test_demo_fills_topic_feed_and_stops_cleanly(demo):
     shared = [e for e in atom.entries if e.title == SHARED_TITLE]
     assert len(shared) == 1
     assert "Auch veröffentlicht von" in shared[0].content[0].value
+
+    # the CLI against the running demo, as the README says: `syndicate --demo …` from the same directory
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATE_")}
+    env["SYNDICATE_VAR_DIR"] = str(log.parent / "var")
+    listed = subprocess.run(
+        [sys.executable, "-m", "syndicate.cli", "--demo", "sources", "list", "--json"], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert listed.returncode == 0, listed.stderr
+    sources = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert len(sources) == 6 and all(s["url"].startswith("http://127.0.0.1:") for s in sources)
+    banner = log.read_text(errors="replace")
+    assert "--demo status" in banner
 
     kids = processes.children_of(process.pid)
     assert len(kids) == 3  # api, worker, beat

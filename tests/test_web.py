@@ -12,9 +12,8 @@ from fastapi.testclient import TestClient
 from syndicate.ingest.refresh import refresh_source
 from syndicate.web.app import create_app
 from tests.conftest import make_source
-from tests.test_dedupe import PHISHING, poll_all, server  # noqa: F401 - server is a fixture
+from tests.support.stories import PHISHING, fixture, poll_all
 from tests.test_publish import NEWEST_FIRST, OSTERN, RADWEGE, SOLAR
-from tests.test_refresh import fixture
 
 TOPIC_TITLES = ["IT-Sicherheit", "Digitalisierung", "Klimaschutz", "Mobilität", "Bürgerservice"]
 CITY_NAMES = ["Landeshauptstadt München", "Stadt Nürnberg", "Stadt Augsburg"]
@@ -27,7 +26,7 @@ def client(settings, runtime, topics):
 
 
 @pytest.fixture
-def stories(runtime, session, topics, server):  # noqa: F811
+def stories(runtime, session, topics, server):
     return poll_all(runtime, session, server)
 
 
@@ -127,7 +126,7 @@ def test_unknown_feed_or_format_is_404_with_reason(client, path, reason):
     assert response.json()["detail"]["reason"] == reason
 
 
-def test_etag_and_304(client, runtime, session, stories, server):  # noqa: F811
+def test_etag_and_304(client, runtime, session, stories, server):
     first = client.get("/feeds/all.atom")
     etag = first.headers["etag"]
     assert etag.startswith('"') and "max-age" in first.headers["cache-control"]

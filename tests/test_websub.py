@@ -24,7 +24,7 @@ from syndicate.publish import websub
 from syndicate.runtime import Runtime
 from syndicate.web.app import create_app
 from syndicate.web.ratelimit import Coalescer
-from tests.test_dedupe import PHISHING, poll_all, server  # noqa: F401 - server is a fixture
+from tests.support.stories import PHISHING, poll_all
 from tests.test_feed_http import add_regensburg
 
 TOPIC = "http://127.0.0.1:8000/feeds/topics/it-sicherheit.atom"
@@ -132,7 +132,7 @@ def request(client, mode, callback, topic=TOPIC, **extra):
     return client.post("/websub", data={"hub.mode": mode, "hub.callback": callback, "hub.topic": topic, **extra})
 
 
-def test_subscribe_verify_deliver_signed_retry_renew_unsubscribe(hub, runtime, session, topics, server, subscriber, worker_runtime):  # noqa: F811
+def test_subscribe_verify_deliver_signed_retry_renew_unsubscribe(hub, runtime, session, topics, server, subscriber, worker_runtime):
     client, queue = hub
     poll_all(runtime, session, server)
     assert request(client, "subscribe", subscriber.url, **{"hub.secret": SECRET, "hub.lease_seconds": "600"}).status_code == 202
@@ -181,7 +181,7 @@ def test_subscribe_verify_deliver_signed_retry_renew_unsubscribe(hub, runtime, s
     assert session.get(WebSubSubscription, sub_id) is None
 
 
-def test_a_changed_feed_is_delivered_again_and_unchanged_feeds_are_not(hub, runtime, session, topics, server, subscriber, worker_runtime):  # noqa: F811
+def test_a_changed_feed_is_delivered_again_and_unchanged_feeds_are_not(hub, runtime, session, topics, server, subscriber, worker_runtime):
     client, queue = hub
     poll_all(runtime, session, server)
     request(client, "subscribe", subscriber.url, topic=ALL)
@@ -241,7 +241,7 @@ def test_one_topic_that_cannot_be_rendered_does_not_stop_the_others(
     subscriber,
     worker_runtime,
     monkeypatch,
-    caplog,  # noqa: F811
+    caplog,
 ):
     client, queue = hub
     poll_all(runtime, session, server)
@@ -328,7 +328,7 @@ def test_coalescer_runs_at_most_once_per_interval_and_loses_no_trigger():
     assert throttle.trigger() == 0
 
 
-def test_fanout_renders_only_the_feeds_that_changed(runtime, session, topics, server):  # noqa: F811
+def test_fanout_renders_only_the_feeds_that_changed(runtime, session, topics, server):
     """The fan-out's cost follows the changed feeds: twenty idle search topics cost nothing per tick."""
     poll_all(runtime, session, server)
     later = utcnow() + timedelta(days=1)

@@ -15,8 +15,8 @@ import pytest
 from syndicate.clock import utcnow
 from syndicate.models import WebSubSubscription
 from syndicate.web.tasks import WEBSUB_QUEUE, TaskQueue
-from tests import processes
 from tests.conftest import ROOT, cli_env, purge_queues
+from tests.support import processes
 from tests.test_outbound import Hostile
 
 pytestmark = pytest.mark.celery

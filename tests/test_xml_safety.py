@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from syndicate.reader.parse import parse
 
 LAUGHS = "".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(2, 10))
@@ -23,6 +25,7 @@ def test_billion_laughs_is_not_expanded():
     assert "lollol" not in title and len(title) < 100
 
 
+@pytest.mark.slow
 def test_billion_laughs_stays_small_in_a_fresh_process():
     code = textwrap.dedent(
         f"""

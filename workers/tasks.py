@@ -46,7 +46,7 @@ GC_YOUNG = 25000  # allocations between young-generation collections (Python's d
 def _prepare(**_kwargs) -> None:
     """Before the pool starts (prefork children inherit it): httpx's one INFO line per request is
     noise next to our own refresh line, and the text folding table and the HTTP client (its TLS context
-    reads the CA bundle: ~50 ms) are built once, not in the first task. The client holds no connection
+    reads the whole CA bundle) are built once, not in the first task. The client holds no connection
     (none is kept alive), so prefork children may share what the parent built.
 
     The garbage collector then leaves the imported code alone: the worker's modules are some

@@ -59,6 +59,18 @@ def _fail(message: str, code: int = 2, *, german: bool = False) -> NoReturn:
     raise typer.Exit(code)
 
 
+@app.callback()
+def options(
+    demo_mode: Annotated[
+        bool, typer.Option("--demo", help="point the command at the demo that `syndicate up --demo` (make demo) runs in this directory")
+    ] = False,
+) -> None:
+    """syndicate – Kommunaler Feed-Verbund Bayern"""
+    if demo_mode:
+        os.environ.update(demo.environment(get_settings().var_dir))
+        get_settings.cache_clear()
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations."""
@@ -637,12 +649,9 @@ def up(
     if demo_mode:
         server = demo.serve_samples("127.0.0.1", 0)
         base = f"http://127.0.0.1:{server.server_address[1]}"
-        feeds_dir = demo.write_registry(settings.var_dir / "demo" / "feeds", base, settings.feeds_dir / "topics.toml")
-        overrides = {
-            "SYNDICATE_FEEDS_DIR": str(feeds_dir),
-            "SYNDICATE_DATABASE_URL": f"sqlite:///{settings.var_dir}/demo.db",
-            "SYNDICATE_BROKER_URL": f"sqla+sqlite:///{settings.var_dir}/demo-broker.db",
-            "SYNDICATE_ALLOW_NETWORKS": "127.0.0.1/32",
+        overrides = demo.environment(settings.var_dir)
+        demo.write_registry(Path(overrides["SYNDICATE_FEEDS_DIR"]), base, settings.feeds_dir / "topics.toml")
+        overrides |= {
             "SYNDICATE_BEAT_INTERVAL": "5",
             "SYNDICATE_MIN_INTERVAL": "60",
             "SYNDICATE_DEFAULT_INTERVAL": "120",
@@ -659,7 +668,9 @@ def up(
     rt.close()
     console.print(f"registry: {report.cities} cities, {report.created + report.updated + report.unchanged} sources, {report.topics} topics")
     if demo_mode:
-        console.print(f"demo feeds served at {base}/ (muenchen.xml, augsburg.atom, nuernberg.xml, akdb.atom, bsi.xml)")
+        console.print(f"demo feeds served at {base}/ (muenchen.xml, augsburg.atom, nuernberg.xml, akdb.atom, bsi.xml)", soft_wrap=True)
+        command = os.path.relpath(Path(sys.executable).parent / "syndicate")
+        console.print(f"the CLI against this demo, from this directory: {command} --demo status", soft_wrap=True, highlight=False)
     console.print(f"syndicate läuft: http://{host}:{port}/  (Ctrl-C beendet API, Worker und Beat)")
     runner.declare_queues(effective.broker_url)
     children = runner.start(runner.commands(host, port, str(effective.var_dir), concurrency), env)

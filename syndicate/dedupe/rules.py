@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select
+from sqlalchemy import bindparam, delete, insert
 from sqlalchemy.orm import Session
 
 from syndicate.dedupe import boilerplate, clusters
@@ -198,24 +198,6 @@ def index(session: Session, article_id: int, found: Probe, before: Probe | None 
         unindex(session, article_id, before)
     if keys := _keys(article_id, found):
         session.execute(insert(ArticleBucket), keys)
-
-
-def reindex_all(connection: Connection, chunk: int = 1000) -> int:
-    """Every stored article's buckets computed again from its stored title, HTML and text (after the
-    signature changed: a data migration calls this). Returns the number of articles indexed."""
-    table, buckets = Article.__table__, ArticleBucket.__table__
-    columns = [table.c.id, table.c.source_id, table.c.title, table.c.content_html, table.c.summary_html, table.c.text, table.c.published_at]
-    last, done = 0, 0
-    connection.execute(delete(buckets))  # all at once: rows are found by bucket, not by article
-    while rows := connection.execute(select(*columns).where(table.c.id > last).order_by(table.c.id).limit(chunk)).all():
-        last, done = rows[-1].id, done + len(rows)
-        fresh = []
-        for row in rows:
-            found = probe(row.source_id, row.title, row.content_html or row.summary_html or "", row.text or "", row.published_at)
-            fresh += [{"bucket": b, "published": found.published, "article_id": row.id} for b in sorted(found.buckets)]
-        if fresh:
-            connection.execute(insert(buckets), fresh)
-    return done
 
 
 def refresh(session: Session, article: Article, before: Probe) -> None:

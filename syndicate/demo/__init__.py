@@ -21,6 +21,18 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
+def environment(var_dir: Path) -> dict[str, str]:
+    """The demo's settings as environment variables: a database, broker and registry of its own under
+    ``var_dir``, so that the demo never touches the real ones. ``syndicate up --demo`` runs with them;
+    ``syndicate --demo COMMAND`` points any other command at the running demo."""
+    return {
+        "SYNDICATE_FEEDS_DIR": str(var_dir / "demo" / "feeds"),
+        "SYNDICATE_DATABASE_URL": f"sqlite:///{var_dir}/demo.db",
+        "SYNDICATE_BROKER_URL": f"sqla+sqlite:///{var_dir}/demo-broker.db",
+        "SYNDICATE_ALLOW_NETWORKS": "127.0.0.1/32",  # the sample feeds are served on loopback
+    }
+
+
 def serve_samples(host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
     """Serve the sample feeds from a daemon thread; ``server.server_address`` tells the port."""
     handler = functools.partial(_QuietHandler, directory=str(SAMPLES))

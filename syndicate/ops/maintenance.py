@@ -337,7 +337,7 @@ def _sqlite_upkeep(connection) -> UpkeepReport:
     else:
         report.skipped.append(
             f"VACUUM ({free} free pages are reused, not returned: auto_vacuum is off, and a full VACUUM "
-            "rewrites the file under an exclusive lock; see the README)"
+            "rewrites the file under an exclusive lock; see docs/operations.md)"
         )
     waited = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
     connection.exec_driver_sql(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")

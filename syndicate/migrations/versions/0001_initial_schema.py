@@ -8,8 +8,6 @@ Create Date: 2026-11-24 20:25:05.451508
 import sqlalchemy as sa
 from alembic import op
 
-import syndicate.models
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -21,7 +19,7 @@ def upgrade() -> None:
     op.create_table(
         "beat_ticks",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("ticked_at", syndicate.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ticked_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("enqueued", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -42,9 +40,9 @@ def upgrade() -> None:
         "clusters",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("representative_id", sa.Integer(), nullable=True),
-        sa.Column("published_at", syndicate.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", syndicate.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("created_at", syndicate.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("clusters", schema=None) as batch_op:
@@ -81,16 +79,16 @@ def upgrade() -> None:
         sa.Column("etag", sa.String(length=500), nullable=True),
         sa.Column("last_modified", sa.String(length=100), nullable=True),
         sa.Column("body_hash", sa.String(length=64), nullable=True),
-        sa.Column("next_check_at", syndicate.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_checked_at", syndicate.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_success_at", syndicate.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("first_error_at", syndicate.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("next_check_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_checked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_success_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("first_error_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("error_count", sa.Integer(), nullable=False),
         sa.Column("last_error_reason", sa.String(length=60), nullable=True),
         sa.Column("last_error_message", sa.Text(), nullable=True),
         sa.Column("last_http_status", sa.Integer(), nullable=True),
         sa.Column("redirected_from", sa.String(length=2000), nullable=True),
-        sa.Column("created_at", syndicate.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["city_id"], ["cities.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("canonical_url"),
@@ -117,10 +115,10 @@ def upgrade() -> None:
         sa.Column("author", sa.String(length=300), nullable=True),
         sa.Column("categories", sa.JSON(), nullable=False),
         sa.Column("language", sa.String(length=20), nullable=True),
-        sa.Column("published_at", syndicate.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", syndicate.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("first_seen_at", syndicate.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("changed_at", syndicate.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["cluster_id"], ["clusters.id"], ondelete="SET NULL"),
         sa.ForeignKeyConstraint(["source_id"], ["sources.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
@@ -137,7 +135,7 @@ def upgrade() -> None:
         "fetch_log",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("source_id", sa.Integer(), nullable=False),
-        sa.Column("started_at", syndicate.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("duration_ms", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("http_status", sa.Integer(), nullable=True),

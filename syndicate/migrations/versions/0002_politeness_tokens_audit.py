@@ -8,8 +8,6 @@ Create Date: 2026-11-24 20:50:10.391052
 import sqlalchemy as sa
 from alembic import op
 
-import syndicate.models
-
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -22,9 +20,9 @@ def upgrade() -> None:
         "host_requests",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("host", sa.String(length=300), nullable=False),
-        sa.Column("started_at", syndicate.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", syndicate.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", syndicate.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("host_requests", schema=None) as batch_op:
@@ -38,9 +36,9 @@ def upgrade() -> None:
         sa.Column("scope", sa.String(length=10), nullable=False),
         sa.Column("city_id", sa.Integer(), nullable=True),
         sa.Column("name", sa.String(length=200), nullable=True),
-        sa.Column("created_at", syndicate.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_used_at", syndicate.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", syndicate.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["city_id"], ["cities.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("token_hash"),
@@ -51,7 +49,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", syndicate.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("token_id", sa.Integer(), nullable=True),
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.Column("action", sa.String(length=60), nullable=False),
@@ -71,7 +69,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("sources", schema=None) as batch_op:
         batch_op.add_column(sa.Column("current_interval", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("last_manual_refresh_at", syndicate.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("last_manual_refresh_at", sa.DateTime(timezone=True), nullable=True))
 
     # ### end Alembic commands ###
 

@@ -7,8 +7,6 @@ Revises: 0003
 import sqlalchemy as sa
 from alembic import op
 
-import syndicate.models
-
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -21,7 +19,7 @@ def upgrade() -> None:
         sa.Column("article_id", sa.Integer(), nullable=False),
         sa.Column("band", sa.SmallInteger(), nullable=False),
         sa.Column("bucket", sa.BigInteger(), nullable=False),
-        sa.Column("published_at", syndicate.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["article_id"], ["articles.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("article_id", "band"),
     )
@@ -53,7 +51,7 @@ def upgrade() -> None:
         "article_revisions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("article_id", sa.Integer(), nullable=False),
-        sa.Column("changed_at", syndicate.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("reason", sa.String(length=20), nullable=False),
         sa.Column("item_key", sa.String(length=64), nullable=False),
         sa.Column("title", sa.String(length=1000), nullable=False),
@@ -73,7 +71,7 @@ def upgrade() -> None:
         sa.Column("canonical_url", sa.String(length=2000), nullable=True),
         sa.Column("title", sa.String(length=1000), nullable=True),
         sa.Column("reason", sa.String(length=200), nullable=False),
-        sa.Column("created_at", syndicate.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["source_id"], ["sources.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("source_id", "item_key", name="uq_tombstones_source_item"),

@@ -7,8 +7,6 @@ Revises: 0004
 import sqlalchemy as sa
 from alembic import op
 
-import syndicate.models
-
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
@@ -24,14 +22,14 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=20), nullable=False),
         sa.Column("secret", sa.String(length=200), nullable=True),
         sa.Column("lease_seconds", sa.Integer(), nullable=False),
-        sa.Column("expires_at", syndicate.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("pending_mode", sa.String(length=20), nullable=True),
         sa.Column("pending_secret", sa.String(length=200), nullable=True),
         sa.Column("pending_lease", sa.Integer(), nullable=True),
-        sa.Column("created_at", syndicate.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("verified_at", syndicate.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("verified_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_etag", sa.String(length=100), nullable=True),
-        sa.Column("delivered_at", syndicate.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("failures", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id"),

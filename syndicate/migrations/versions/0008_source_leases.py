@@ -7,8 +7,6 @@ Revises: 0007
 import sqlalchemy as sa
 from alembic import op
 
-import syndicate.models
-
 revision = "0008"
 down_revision = "0007"
 branch_labels = None
@@ -17,7 +15,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("sources", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("lease_until", syndicate.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("lease_token", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("lease_state", sa.String(length=10), nullable=True))
 

@@ -7,8 +7,6 @@ Revises: 0008
 import sqlalchemy as sa
 from alembic import op
 
-import syndicate.models
-
 revision = "0009"
 down_revision = "0008"
 branch_labels = None
@@ -18,7 +16,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("fetch_log", schema=None) as batch_op:
         batch_op.add_column(sa.Column("repeats", sa.Integer(), server_default="1", nullable=False))
-        batch_op.add_column(sa.Column("last_started_at", syndicate.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("last_started_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:

@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from syndicate.clock import utcnow
 from syndicate.ingest.refresh import refresh_source
 from syndicate.web.app import create_app
-from tests.api_fixtures import rss
 from tests.conftest import make_source
+from tests.support.api_fixtures import rss
 
 RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
 NEWS = ["Neue Radwege in der Altstadt", "Bürgerbüro mit längeren Öffnungszeiten", "Stadtrat tagt öffentlich"]

@@ -1,6 +1,7 @@
 """Fixtures and helpers for the /api/v1 tests: the app on the test database, a recording
 task queue in place of the broker, cities with tokens, feeds for the local server.
-Import the fixtures into a test module to use them."""
+A fixture plugin (tests/conftest.py names it in ``pytest_plugins``): test modules ask for ``api``
+by name and import the helpers."""
 
 from __future__ import annotations
 

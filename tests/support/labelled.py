@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 
 from syndicate.dedupe import rules as dedupe
 from syndicate.dedupe import store
-from syndicate.models import City, Source
+from syndicate.models import Article, City, ItemAlias, Source
 from syndicate.reader.fingerprint import item_keys
 from syndicate.reader.normalise import Entry, canonical_url, normalise_entry
 from syndicate.reader.parse import RawEntry
 
-LABELLED = Path(__file__).parent / "fixtures" / "dedupe" / "labelled.json"
+LABELLED = Path(__file__).resolve().parent.parent / "fixtures" / "dedupe" / "labelled.json"
 
 
 def load(path: Path = LABELLED) -> dict:
@@ -70,9 +70,18 @@ def run(session: Session, data: dict, policy: dedupe.Policy = dedupe.POLICY) -> 
     session.flush()
     result = {}
     for record_id, (source_id, key) in keys.items():
-        article = store._known(session, source_id, [key])[key]
+        article = stored_under(session, source_id, key)
         result[record_id] = Outcome(article.id, article.cluster_id)
     return result
+
+
+def stored_under(session: Session, source_id: int, key: str) -> Article:
+    """The article stored under this item key, or under it as a former key (re-keyed after a GUID change)."""
+    article = session.scalar(select(Article).where(Article.source_id == source_id, Article.item_key == key))
+    if article is None:
+        alias = select(ItemAlias.article_id).where(ItemAlias.source_id == source_id, ItemAlias.item_key == key)
+        article = session.get(Article, session.scalar(alias))
+    return article
 
 
 @dataclass

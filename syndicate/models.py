@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -62,6 +63,7 @@ class City(Base):
 
 class Source(Base):
     __tablename__ = "sources"
+    __mapper_args__ = {"eager_defaults": False}  # see ``freshness`` below
 
     id: Mapped[int] = mapped_column(primary_key=True)
     city_id: Mapped[int] = mapped_column(ForeignKey("cities.id", ondelete="CASCADE"), index=True)
@@ -95,7 +97,13 @@ class Source(Base):
     # permanent-redirect bookkeeping (migration 0003): {"pending": {"url", "first_seen", "seen"} | None,
     # "history": [{"url": old URL, "moved_to", "moved_at"}, …]}; see syndicate/moves.py
     redirects: Mapped[dict | None] = mapped_column(JSON)
-    current_interval: Mapped[int | None] = mapped_column(Integer)  # adaptive polling interval (s)
+    current_interval: Mapped[int | None] = mapped_column(Integer)  # the interval of the last plan (s)
+    # freshness model (migration 0018; syndicate/ingest/schedule.py): Profile.as_json() of its posting history, and
+    # the mark of a warnings source. Deferred, and its default not read back after an insert: a plain query names
+    # only the columns of 0013 and before, so code and tests that write sources at those revisions keep working;
+    # refresh loads the group with ``undefer_group("freshness")``.
+    freshness: Mapped[dict | None] = mapped_column(JSON, deferred=True, deferred_group="freshness")
+    urgent: Mapped[bool] = mapped_column(Boolean, server_default=false(), deferred=True, deferred_group="freshness")
     last_manual_refresh_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # who holds the source (migration 0008; see syndicate/due.py): a queued message or a running worker
     lease_state: Mapped[str | None] = mapped_column(String(10))  # queued | running | None (free)
@@ -170,6 +178,7 @@ class Topic(Base):
     categories: Mapped[list] = mapped_column(JSON, default=list)
     keywords: Mapped[list] = mapped_column(JSON, default=list)
     exclude: Mapped[list | None] = mapped_column(JSON, default=list)  # keywords that veto keyword/category matches (0004)
+    urgent: Mapped[bool] = mapped_column(Boolean, server_default=false())  # its sources polled as warnings (0018)
 
 
 class ArticleTopic(Base):

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -98,8 +99,7 @@ class Profile:
 EMPTY = Profile()
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """The next interval and why: ``urgent``, ``burst``, ``active``, ``unknown`` or ``quiet``."""
 
     interval: int
@@ -179,8 +179,10 @@ def plan(
     else:
         until = _until_active(profile, stamp, high)
         base, cap, mode = min(until, targets.quiet_max), until, "quiet"
-    interval = max(base, min(max(hint or 0, profile.hint or 0), cap))
-    return Plan(int(clamp(interval, max(low, floor), max(high, low, floor))), mode)
+    hinted = max(hint or 0, profile.hint or 0)
+    interval = base if hinted <= base else max(base, min(hinted, cap))
+    lowest = max(low, floor)
+    return Plan(int(lowest if interval < lowest else min(interval, max(high, lowest))), mode)
 
 
 def _until_active(profile: Profile, stamp: float, limit: int) -> int:

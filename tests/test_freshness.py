@@ -18,6 +18,7 @@ from syndicate.ingest.schedule import (
     learn,
     plan,
 )
+from tests.api_fixtures import api  # noqa: F401  (fixture)
 
 LOW, HIGH = 300, 86400
 
@@ -271,3 +272,42 @@ def test_the_registry_marks_the_bsi_warnings_urgent(session):
         "https://wid.cert-bund.de/content/public/securityAdvisory/rss",
         "https://www.bsi.bund.de/SiteGlobals/Functions/RSSFeed/RSSNewsfeed/RSSNewsfeed_CSW.xml",
     }
+
+
+# ---------------------------------------------------------------- visible: the API and /ops
+
+
+@pytest.fixture
+def profiled(runtime, session):
+    """Three sources of München: a press office with its history, the same with a minimum of 15 minutes, a warnings source."""
+    from tests.api_fixtures import add_source, make_city
+
+    city = make_city(session, "muenchen", "München")
+    press = learn(PRESS, berlin("2026-11-30T12:00")).as_json()
+    return {
+        "press": add_source(session, city, "https://presse.example/rss", freshness=press).id,
+        "slow": add_source(session, city, "https://langsam.example/rss", freshness=press, min_interval=900).id,
+        "warnings": add_source(session, city, "https://warnungen.example/rss", urgent=True).id,
+    }
+
+
+def test_the_api_shows_each_sources_expected_delay(api, profiled):
+    expected = {
+        "press": (600, "Neue Meldungen erscheinen meist innerhalb von 10 Minuten."),
+        "slow": (900, "Neue Meldungen erscheinen meist innerhalb von 15 Minuten."),
+        "warnings": (120, "Neue Meldungen erscheinen meist innerhalb von 2 Minuten."),
+    }
+    for name, source_id in profiled.items():
+        body = api.call("GET", f"/api/v1/sources/{source_id}", "muenchen").json()
+        assert (body["expected_delay_seconds"], body["freshness"]) == expected[name]
+    listed = api.call("GET", "/api/v1/cities/muenchen/sources", "muenchen").json()
+    assert {s["id"]: s["expected_delay_seconds"] for s in listed} == {profiled[k]: v[0] for k, v in expected.items()}
+
+
+def test_the_ops_page_shows_the_expected_delay(settings, profiled):
+    from tests.ops_fixtures import client
+
+    with client(settings) as c:
+        page = c.get(f"/ops/sources/{profiled['slow']}")
+    assert page.status_code == 200
+    assert 'id="freshness">Neue Meldungen erscheinen meist innerhalb von 15 Minuten.<' in page.text

@@ -24,14 +24,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, undefer_group
 
 from syndicate.clock import utcnow
 from syndicate.dedupe.batch import StaleRead
 from syndicate.dedupe.store import StoreCounts, store_documents
-from syndicate.ingest import moves, politeness, schedule
-from syndicate.models import Article, FetchLog, Source, Topic
+from syndicate.ingest import freshness, moves, politeness, schedule
+from syndicate.models import Article, FetchLog, Source
 from syndicate.reader import errors, html_source
 from syndicate.reader import fetch as fetching
 from syndicate.reader.discover import find_feed_links
@@ -167,7 +167,7 @@ def refresh_sources(
         # objects weakly, so an unreferenced row would be gone again and each ``session.get`` read it anew
         _held = session.scalars(select(Source).options(FRESHNESS).where(Source.id.in_(source_ids))).all() if len(source_ids) > 1 else []
         polls, ahead = {}, _Ahead(session, client, config)
-        urgent_topics = set(session.scalars(select(Topic.slug).where(Topic.urgent.is_(True))))
+        urgent_topics = freshness.urgent_topics(session)
         for n, source_id in enumerate(source_ids):
             polling(source_id)
             following = source_ids[n + 1] if n + 1 < len(source_ids) else None
@@ -244,9 +244,8 @@ def _poll(
     source = session.get(Source, source_id, options=[FRESHNESS])
     if source is None or not source.enabled:
         return None
-    urgent = source.urgent or any(topic in urgent_topics for topic in source.default_topics or ())
-    low = source.min_interval or (config.targets.urgent if urgent else config.min_interval)
-    high = source.max_interval or config.max_interval
+    urgent = freshness.is_urgent(source, urgent_topics)
+    low, high = freshness.bounds(source, config, urgent)
     poll = _Poll(
         source,
         RefreshOutcome(id=source.id, url=source.url, status="error"),
@@ -318,7 +317,7 @@ def _store(session: Session, polls: list[_Poll], now: datetime) -> None:
                 dates = [now]
             before = schedule.Profile.from_json(source.freshness)
             source.freshness = schedule.learn(dates, now, before, hint=feed_interval(result.content, feed.ttl_minutes)).as_json()
-    floors = host_floors(session, [p.source.url for p in polls], polls[0].config.host_limits) if polls else {}
+    floors = freshness.host_floors(session, [p.source.url for p in polls], polls[0].config.host_limits) if polls else {}
     for poll in polls:
         # the source row is changed only now: a changed row is flushed by the next query, and on SQLite
         # that write would hold the database's one write lock through the whole parse and store
@@ -340,19 +339,6 @@ def _plan(poll: _Poll, floors: dict[str, int], max_age: int | None, now: datetim
     return schedule.plan(
         profile, now, low=poll.low, high=poll.high, urgent=poll.urgent, hint=max_age, floor=floor, targets=poll.config.targets
     )
-
-
-def host_floors(session: Session, urls: list[str], limits: politeness.HostLimits) -> dict[str, int]:
-    """Per host of ``urls``: the shortest interval at which all its enabled sources fit its requests per minute."""
-    floors = {}
-    for host in {politeness.host_of(url) for url in urls}:
-        per_minute = limits.for_host(host)[1]
-        if not per_minute or not host:
-            continue
-        same_host = or_(*(Source.canonical_url.like(f"{scheme}://{host}{end}%") for scheme in ("http", "https") for end in ("/", ":")))
-        count = session.scalar(select(func.count()).select_from(Source).where(Source.enabled.is_(True), same_host)) or 0
-        floors[host] = schedule.host_floor(count, per_minute)
-    return floors
 
 
 def _read(session: Session, client: httpx.Client, source: Source, result: fetching.FetchResult, config: RefreshConfig) -> ParsedFeed:

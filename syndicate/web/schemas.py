@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from syndicate.ingest.freshness import Expected
 from syndicate.models import AuditEntry, FetchLog, Source
 from syndicate.reader.discover import FeedLink
 from syndicate.sources.registry import SLUG, HtmlExtraction
@@ -94,9 +95,13 @@ class SourcePublic(BaseModel):
     health: SourceHealth
     kind: Literal["feed", "html"] = "feed"
     extraction: dict | None = Field(default=None, description="Selektoren einer HTML-Quelle; null: bei jedem Abruf erkannt")
+    expected_delay_seconds: int | None = Field(
+        default=None, description="Übliche Verzögerung neuer Meldungen dieser Quelle in Sekunden (docs/freshness.md)"
+    )
+    freshness: str | None = Field(default=None, description="Dieselbe Angabe in Worten")
 
     @classmethod
-    def of(cls, source: Source) -> SourcePublic:
+    def of(cls, source: Source, expected: Expected | None = None) -> SourcePublic:
         health = SourceHealth(
             status=source.health,
             last_checked_at=source.last_checked_at,
@@ -125,6 +130,8 @@ class SourcePublic(BaseModel):
             health=health,
             kind=source.kind or "feed",
             extraction=source.extraction,
+            expected_delay_seconds=expected.seconds if expected else None,
+            freshness=expected.text if expected else None,
         )
 
 

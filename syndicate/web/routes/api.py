@@ -10,9 +10,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy.orm import Session
 
 from syndicate.access import audit
 from syndicate.errors import Invalid
+from syndicate.ingest import freshness
+from syndicate.models import Source
+from syndicate.runtime import Runtime
 from syndicate.sources import opml
 from syndicate.sources import service as sources_service
 from syndicate.web.deps import OperatorToken, OwnedCity, OwnedSource, RuntimeDep, SessionDep, TaskQueueDep, TokenDep
@@ -40,9 +44,16 @@ DbId = Annotated[int, Query(ge=1, le=2**31 - 1)]
 
 
 @router.get("/cities/{city}/sources", responses=documented(404))
-def list_sources(city: OwnedCity, session: SessionDep) -> list[SourcePublic]:
+def list_sources(city: OwnedCity, session: SessionDep, runtime: RuntimeDep) -> list[SourcePublic]:
     """Alle Quellen der Stadt (aus feeds/ und über die API registriert), jede mit ihrem Zustand."""
-    return [SourcePublic.of(s) for s in sources_service.list_sources(session, city)]
+    sources = sources_service.list_sources(session, city)
+    expected = freshness.expected(session, sources, runtime.refresh_config)
+    return [SourcePublic.of(s, expected[s.id]) for s in sources]
+
+
+def _public(source: Source, session: Session, runtime: Runtime) -> SourcePublic:
+    """A source with its expected delay (the freshness model, docs/freshness.md)."""
+    return SourcePublic.of(source, freshness.expected(session, [source], runtime.refresh_config)[source.id])
 
 
 @router.post("/cities/{city}/sources", status_code=201, responses=documented(400, 404, 409))
@@ -58,7 +69,7 @@ def create_source(
         session, runtime.client, runtime.refresh_config, city, spec, actor=principal.actor, enqueue=queue.refresh, force=body.force
     )
     return SourceCreated(
-        source=SourcePublic.of(created.source),
+        source=_public(created.source, session, runtime),
         preview=PreviewPublic.of(created.preview),
         warning=created.warning,
         refresh_queued=created.queued,
@@ -66,28 +77,30 @@ def create_source(
 
 
 @router.get("/sources/{source_id}", responses=documented(404))
-def get_source(source: OwnedSource) -> SourcePublic:
-    return SourcePublic.of(source)
+def get_source(source: OwnedSource, session: SessionDep, runtime: RuntimeDep) -> SourcePublic:
+    return _public(source, session, runtime)
 
 
 @router.patch("/sources/{source_id}", responses=documented(400, 404, 409))
-def update_source(body: SourceUpdate, source: OwnedSource, principal: TokenDep, session: SessionDep) -> SourcePublic:
+def update_source(body: SourceUpdate, source: OwnedSource, principal: TokenDep, session: SessionDep, runtime: RuntimeDep) -> SourcePublic:
     """Titel, Intervallgrenzen, Standardthemen oder ``enabled`` ändern (nicht für Quellen aus feeds/: 409)."""
     changed = sources_service.update_source(session, source, body.model_dump(exclude_unset=True), actor=principal.actor)
-    return SourcePublic.of(changed)
+    return _public(changed, session, runtime)
 
 
 @router.delete("/sources/{source_id}", responses=documented(404, 409))
-def retire_source(source: OwnedSource, principal: TokenDep, session: SessionDep) -> SourcePublic:
+def retire_source(source: OwnedSource, principal: TokenDep, session: SessionDep, runtime: RuntimeDep) -> SourcePublic:
     """Eine Quelle stilllegen: sie wird nicht mehr abgerufen, ihre Meldungen bleiben in den Feeds."""
-    return SourcePublic.of(sources_service.retire_source(session, source, actor=principal.actor))
+    return _public(sources_service.retire_source(session, source, actor=principal.actor), session, runtime)
 
 
 @router.post("/sources/{source_id}/refresh", status_code=202, responses=documented(404, 409))
-def refresh_source(source: OwnedSource, principal: TokenDep, session: SessionDep, queue: TaskQueueDep) -> RefreshQueued:
+def refresh_source(
+    source: OwnedSource, principal: TokenDep, session: SessionDep, queue: TaskQueueDep, runtime: RuntimeDep
+) -> RefreshQueued:
     """Jetzt abrufen lassen: höchstens einmal in fünf Minuten pro Quelle (sonst 429 mit Retry-After)."""
     queued = sources_service.request_refresh(session, source, actor=principal.actor, enqueue=queue.refresh)
-    return RefreshQueued(source=SourcePublic.of(source), queued=queued)
+    return RefreshQueued(source=_public(source, session, runtime), queued=queued)
 
 
 @router.get("/sources/{source_id}/fetches", responses=documented(404))

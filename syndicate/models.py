@@ -378,3 +378,27 @@ class WebSubSubscription(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class PushSubscription(Base):
+    """Our subscription to a publisher's WebSub hub for one source (migration 0018; syndicate/ingest/push.py).
+
+    ``state``: wanted (the feed advertises a hub; not yet asked) · pending (asked, the hub has not verified yet) ·
+    active (verified, lease running) · denied. ``token`` names the callback (``/websub/callback/{token}``);
+    ``secret`` signs the hub's deliveries (``X-Hub-Signature``)."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), unique=True)
+    hub: Mapped[str] = mapped_column(String(2000))
+    topic: Mapped[str] = mapped_column(String(2000))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(10), default="wanted")
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))

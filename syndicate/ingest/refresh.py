@@ -5,7 +5,7 @@ for each source (``_poll``, no write): load source → host slot (over budget? d
   → parse (or, for an HTML newsroom, extract) → normalise
   (while a changed document is read, the next source's host slot and GET run on the fetch-ahead thread)
 then the group (``_store``): store the documents together (upsert, cluster, topics) → per source:
-  posting profile (changed documents) → the freshness plan → validators, permanent redirect → reset the error counter
+  posting profile and WebSub hub (changed documents) → the freshness plan → validators, permanent redirect → reset the error counter
 then per source (``_finish``): error counter, schedule, fetch log → one commit, with the worker's lease releases.
 
 Stages never call each other; only this module calls them. Failures are stored on
@@ -30,13 +30,13 @@ from sqlalchemy.orm import Session, undefer_group
 from syndicate.clock import utcnow
 from syndicate.dedupe.batch import StaleRead
 from syndicate.dedupe.store import StoreCounts, store_documents
-from syndicate.ingest import freshness, moves, politeness, schedule
+from syndicate.ingest import freshness, moves, politeness, push, schedule
 from syndicate.models import Article, FetchLog, Source
 from syndicate.reader import errors, html_source
 from syndicate.reader import fetch as fetching
 from syndicate.reader.discover import find_feed_links
 from syndicate.reader.errors import SyndicateError
-from syndicate.reader.hints import feed_interval
+from syndicate.reader.hints import feed_interval, push_links
 from syndicate.reader.normalise import Entry, canonical_url, feed_title, normalise_entry
 from syndicate.reader.parse import ParsedFeed, parse
 from syndicate.settings import Settings
@@ -85,7 +85,12 @@ class RefreshConfig:
             ),
             redirect_confirmations=settings.redirect_confirmations,
             redirect_min_span=timedelta(seconds=settings.redirect_min_span),
-            targets=schedule.Targets(active=settings.active_interval, urgent=settings.urgent_interval, unknown=settings.default_interval),
+            targets=schedule.Targets(
+                active=settings.active_interval,
+                urgent=settings.urgent_interval,
+                unknown=settings.default_interval,
+                pushed=settings.push_interval,
+            ),
         )
 
 
@@ -317,7 +322,10 @@ def _store(session: Session, polls: list[_Poll], now: datetime) -> None:
                 dates = [now]
             before = schedule.Profile.from_json(source.freshness)
             source.freshness = schedule.learn(dates, now, before, hint=feed_interval(result.content, feed.ttl_minutes)).as_json()
+            if source.kind != "html":
+                push.note(session, source, push_links(result.content))
     floors = freshness.host_floors(session, [p.source.url for p in polls], polls[0].config.host_limits) if polls else {}
+    pushed = push.pushed(session, [p.source.id for p in polls], now)
     for poll in polls:
         # the source row is changed only now: a changed row is flushed by the next query, and on SQLite
         # that write would hold the database's one write lock through the whole parse and store
@@ -329,15 +337,23 @@ def _store(session: Session, polls: list[_Poll], now: datetime) -> None:
         source.error_count, source.first_error_at = 0, None
         source.last_error_reason = source.last_error_message = None
         source.last_success_at = now
-        poll.interval = poll.delay = source.current_interval = _plan(poll, floors, result.max_age, now).interval
+        poll.interval = poll.delay = source.current_interval = _plan(poll, floors, result.max_age, now, source.id in pushed).interval
 
 
-def _plan(poll: _Poll, floors: dict[str, int], max_age: int | None, now: datetime) -> schedule.Plan:
+def _plan(poll: _Poll, floors: dict[str, int], max_age: int | None, now: datetime, pushed: bool) -> schedule.Plan:
     """The freshness model's next interval (the feed's own hint is kept in the profile, the response's is ``max_age``)."""
     profile = schedule.Profile.from_json(poll.source.freshness)
     floor = floors.get(politeness.host_of(poll.source.url), 0)
     return schedule.plan(
-        profile, now, low=poll.low, high=poll.high, urgent=poll.urgent, hint=max_age, floor=floor, targets=poll.config.targets
+        profile,
+        now,
+        low=poll.low,
+        high=poll.high,
+        urgent=poll.urgent,
+        hint=max_age,
+        floor=floor,
+        pushed=pushed,
+        targets=poll.config.targets,
     )
 
 

@@ -44,6 +44,7 @@ class Targets:
     active_cap: int = 900  # a publisher's hint lengthens an active or burst hour's interval up to this
     urgent_cap: int = 240  # … an urgent source's up to this
     unknown_cap: int = HOUR  # … an unknown hour's up to this
+    pushed: int = 4 * HOUR  # a source whose WebSub hub pushes to us: polled at most this often, as a safety net
     evidence: int = 8  # dated posts needed before any hour may be called quiet
     evidence_days: int = 7  # and the history must span a week, so it has seen both kinds of day
 
@@ -100,7 +101,7 @@ EMPTY = Profile()
 
 
 class Plan(NamedTuple):
-    """The next interval and why: ``urgent``, ``burst``, ``active``, ``unknown`` or ``quiet``."""
+    """The next interval and why: ``pushed``, ``urgent``, ``burst``, ``active``, ``unknown`` or ``quiet``."""
 
     interval: int
     mode: str
@@ -158,6 +159,7 @@ def plan(
     urgent: bool = False,
     hint: int | None = None,
     floor: int = 0,
+    pushed: bool = False,
     targets: Targets = Targets(),
 ) -> Plan:
     """The next check of a source after a successful poll at ``now``.
@@ -165,10 +167,13 @@ def plan(
     ``low``/``high``: the source's bounds (for an urgent source the caller passes ``targets.urgent`` unless the
     source has its own minimum); ``hint``: the response's own (``Cache-Control: max-age``, ``Expires``); the
     longer of it and the feed's (``<ttl>``, ``sy:updatePeriod``, kept in the profile) is honoured up to the mode's cap;
-    ``floor``: the host budget's shortest interval, which nothing undercuts.
+    ``floor``: the host budget's shortest interval, which nothing undercuts; ``pushed``: the source's hub pushes
+    its changes to us (push.py), so polling is only the safety net.
     """
     stamp = now.timestamp()
-    if urgent:
+    if pushed:
+        base, cap, mode = targets.pushed, targets.pushed, "pushed"
+    elif urgent:
         base, cap, mode = targets.urgent, targets.urgent_cap, "urgent"
     elif profile.last is not None and 0 <= stamp - profile.last < targets.burst_window:
         base, cap, mode = targets.burst, targets.active_cap, "burst"

@@ -342,6 +342,16 @@ def request_refresh(session: Session, source: Source, *, actor: str, enqueue: En
     return _enqueue(session, source, enqueue)
 
 
+def refresh_pushed(session: Session, source_id: int, *, enqueue: Enqueue, now: datetime | None = None) -> bool:
+    """A publisher's hub pushed a change (syndicate/ingest/push.py): refresh the source now, outside its schedule."""
+    source = session.get(Source, source_id)
+    if source is None or not source.enabled:
+        return False
+    source.next_check_at = (now or utcnow()) + QUEUED_LEASE  # the beat leaves it to the queued task
+    session.commit()
+    return _enqueue(session, source, enqueue)
+
+
 def _enqueue(session: Session, source: Source, enqueue: Enqueue) -> bool:
     """Send the refresh task; when the broker refuses, make the source due for the next beat tick."""
     try:

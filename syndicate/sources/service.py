@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer_group
 
 from syndicate.access import audit
 from syndicate.access.tokens import Principal
@@ -91,7 +91,9 @@ def get_source(session: Session, source_id: int, principal: Principal) -> Source
 
 
 def list_sources(session: Session, city: City) -> list[Source]:
-    return list(session.scalars(select(Source).where(Source.city_id == city.id).order_by(Source.id)))
+    # with the freshness model's columns, which the API shows for every source (deferred otherwise)
+    query = select(Source).options(undefer_group("freshness")).where(Source.city_id == city.id).order_by(Source.id)
+    return list(session.scalars(query))
 
 
 def fetch_log(session: Session, source: Source, limit: int) -> list[FetchLog]:

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from syndicate.clock import utcnow
-from syndicate.ingest import push
+from syndicate.ingest import freshness, push
 from syndicate.ingest.refresh import refresh_source
 from syndicate.ingest.schedule import Profile, plan
 from syndicate.models import Article, PushSubscription, Source
@@ -271,10 +271,13 @@ def test_the_callback_answers_only_what_we_asked_for(settings, runtime, session)
     with client(settings) as c:
         assert c.get("/websub/callback/unbekannt", params=challenge).status_code == 404
         assert c.get(f"/websub/callback/{row.token}", params={**challenge, "hub.topic": "https://anders.example/"}).status_code == 404
+        before = freshness.expected(session, [session.get(Source, row.source_id)], runtime.refresh_config)[row.source_id]
         answer = c.get(f"/websub/callback/{row.token}", params=challenge)
         assert (answer.status_code, answer.text) == (200, "c-123")
         session.refresh(row)
         assert row.state == "active" and row.lease_until > utcnow() + timedelta(minutes=59)
+        after = freshness.expected(session, [session.get(Source, row.source_id)], runtime.refresh_config)[row.source_id]
+        assert (before.seconds, after.seconds, after.text) == (600, 60, "Neue Meldungen erscheinen meist innerhalb einer Minute.")
         assert c.post("/websub/callback/unbekannt", content=b"x", headers={"X-Hub-Signature": "sha256=00"}).status_code == 202
         denied = c.get(f"/websub/callback/{row.token}", params={"hub.mode": "denied", "hub.topic": row.topic})
         assert denied.status_code == 404

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from syndicate.ingest import politeness, schedule
+from syndicate.clock import utcnow
+from syndicate.ingest import politeness, push, schedule
 from syndicate.models import Source, Topic
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ def host_floors(session: Session, urls: Iterable[str], limits: politeness.HostLi
 def expected(session: Session, sources: list[Source], config: RefreshConfig) -> dict[int, Expected]:
     """Per source id: the interval of the hours it publishes in (``schedule.expected_delay``), in seconds and in German."""
     urgent, floors = urgent_topics(session), host_floors(session, [s.url for s in sources], config.host_limits)
+    pushed = push.pushed(session, [s.id for s in sources], utcnow())
     out = {}
     for source in sources:
         marked = is_urgent(source, urgent)
@@ -64,6 +66,7 @@ def expected(session: Session, sources: list[Source], config: RefreshConfig) -> 
             high=high,
             urgent=marked,
             floor=floors.get(politeness.host_of(source.url), 0),
+            pushed=source.id in pushed,
             targets=config.targets,
         )
         out[source.id] = Expected(seconds, schedule.delay_in_german(seconds))

@@ -45,6 +45,7 @@ class Targets:
     urgent_cap: int = 240  # … an urgent source's up to this
     unknown_cap: int = HOUR  # … an unknown hour's up to this
     pushed: int = 4 * HOUR  # a source whose WebSub hub pushes to us: polled at most this often, as a safety net
+    push_delay: int = 60  # … and what its new items usually wait: the hub's delivery and one refresh
     evidence: int = 8  # dated posts needed before any hour may be called quiet
     evidence_days: int = 7  # and the history must span a week, so it has seen both kinds of day
 
@@ -202,9 +203,20 @@ def _until_active(profile: Profile, stamp: float, limit: int) -> int:
 
 
 def expected_delay(
-    profile: Profile, *, low: int, high: int, urgent: bool = False, hint: int | None = None, floor: int = 0, targets: Targets = Targets()
+    profile: Profile,
+    *,
+    low: int,
+    high: int,
+    urgent: bool = False,
+    hint: int | None = None,
+    floor: int = 0,
+    pushed: bool = False,
+    targets: Targets = Targets(),
 ) -> int:
-    """The delay a new item of this source usually has: the interval of the hours it publishes in."""
+    """The delay a new item of this source usually has: the interval of the hours it publishes in, or, when its
+    hub pushes to us, the time a delivery and its refresh take."""
+    if pushed:
+        return targets.push_delay
     if urgent:
         mode_base, cap = targets.urgent, targets.urgent_cap
     elif profile.knows_hours(targets):

@@ -75,6 +75,7 @@ task_routes = {
     "syndicate.websub_verify": {"queue": "websub"},
     "syndicate.websub_fanout": {"queue": "websub"},
     "syndicate.websub_deliver": {"queue": "websub"},
+    "syndicate.push_subscribe": {"queue": "websub"},  # our subscriptions to publishers' hubs
     "syndicate.write_static": {"queue": "websub"},  # delivery of the merged feeds, like WebSub
     "syndicate.reclassify": {"queue": "maintenance"},
     "syndicate.maintenance": {"queue": "maintenance"},
@@ -89,6 +90,7 @@ beat_schedule = {
     "check-alerts": {"task": "syndicate.check_alerts", "schedule": 60.0},
     "websub-fanout": {"task": "syndicate.websub_fanout", "schedule": _settings.beat_interval},
     "maintenance": {"task": "syndicate.maintenance", "schedule": _settings.maintenance_interval},
+    "push-subscribe": {"task": "syndicate.push_subscribe", "schedule": 60.0},
 }
 if _settings.static_dir is not None:
     beat_schedule["write-static-feeds"] = {"task": "syndicate.write_static", "schedule": _settings.beat_interval}

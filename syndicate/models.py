@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -66,6 +67,7 @@ class City(Base):
 
 class Source(Base):
     __tablename__ = "sources"
+    __mapper_args__ = {"eager_defaults": False}  # see ``freshness`` below
 
     id: Mapped[int] = mapped_column(primary_key=True)
     city_id: Mapped[int] = mapped_column(ForeignKey("cities.id", ondelete="CASCADE"), index=True)
@@ -99,7 +101,13 @@ class Source(Base):
     # permanent-redirect bookkeeping (migration 0003): {"pending": {"url", "first_seen", "seen"} | None,
     # "history": [{"url": old URL, "moved_to", "moved_at"}, …]}; see syndicate/ingest/moves.py
     redirects: Mapped[dict | None] = mapped_column(JSON)
-    current_interval: Mapped[int | None] = mapped_column(Integer)  # adaptive polling interval (s)
+    current_interval: Mapped[int | None] = mapped_column(Integer)  # the interval of the last plan (s)
+    # freshness model (migration 0018; syndicate/ingest/schedule.py): Profile.as_json() of its posting history, and
+    # the mark of a warnings source. Deferred, and its default not read back after an insert: a plain query names
+    # only the columns of 0013 and before, so code and tests that write sources at those revisions keep working;
+    # refresh loads the group with ``undefer_group("freshness")``.
+    freshness: Mapped[dict | None] = mapped_column(JSON, deferred=True, deferred_group="freshness")
+    urgent: Mapped[bool] = mapped_column(Boolean, server_default=false(), deferred=True, deferred_group="freshness")
     last_manual_refresh_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # who holds the source (migration 0008; see syndicate/ingest/due.py): a queued message or a running worker
     lease_state: Mapped[str | None] = mapped_column(String(10))  # queued | running | None (free)
@@ -163,6 +171,7 @@ class Topic(Base):
     categories: Mapped[list] = mapped_column(JSON, default=list)
     keywords: Mapped[list] = mapped_column(JSON, default=list)
     exclude: Mapped[list | None] = mapped_column(JSON, default=list)  # keywords that veto keyword/category matches (0004)
+    urgent: Mapped[bool] = mapped_column(Boolean, server_default=false())  # its sources polled as warnings (0018)
 
 
 class ArticleTopic(Base):
@@ -373,3 +382,27 @@ class WebSubSubscription(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class PushSubscription(Base):
+    """Our subscription to a publisher's WebSub hub for one source (migration 0018; syndicate/ingest/push.py).
+
+    ``state``: wanted (the feed advertises a hub; not yet asked) · pending (asked, the hub has not verified yet) ·
+    active (verified, lease running) · denied. ``token`` names the callback (``/websub/callback/{token}``);
+    ``secret`` signs the hub's deliveries (``X-Hub-Signature``)."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), unique=True)
+    hub: Mapped[str] = mapped_column(String(2000))
+    topic: Mapped[str] = mapped_column(String(2000))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(10), default="wanted")
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))

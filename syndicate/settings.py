@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     default_interval: int = 900
     min_interval: int = 300
     max_interval: int = 86400
+    active_interval: int = 600  # freshness model: the interval in the hours a source publishes (docs/freshness.md)
+    urgent_interval: int = 120  # … for sources and topics marked urgent (warnings); replaces min_interval for them
+    push_interval: int = 4 * 3600  # a source whose WebSub hub pushes to us is still polled, this often (syndicate/ingest/push.py)
+    push_lease: int = 7 * 86400  # the lease we ask publishers' hubs for (s)
+    push_renew_before: int = 86400  # a lease ending within this is renewed (s)
     error_backoff_cap: int = 86400
     redirect_confirmations: int = 3  # a 301/308 moves the source after this many polls that saw it …
     redirect_min_span: int = 86400  # … spread over at least this many seconds

@@ -149,3 +149,31 @@ def test_metrics_without_the_database(settings):
     assert value(found, "syndicate_database_up") == 0
     assert value(found, "syndicate_broker_up") == 1 and value(found, "syndicate_queue_depth", queue="refresh") is not None
     assert not [k for k in found if k[0] == "syndicate_fetches_total"]
+
+
+def test_ingest_delay_histogram(settings, runtime, session):
+    """Publication → first seen, of the articles published in the last week; a source's backlog is no delay."""
+    from syndicate.models import Article
+
+    now = utcnow()
+    source = make_source(session, "http://127.0.0.1:9/feed.xml")
+    source.created_at = now - timedelta(days=2)
+    articles = {  # item: (published, first seen)
+        "future": (now - timedelta(minutes=5), now - timedelta(minutes=10)),  # dated ahead: a delay of 0
+        "fast": (now - timedelta(hours=1), now - timedelta(hours=1) + timedelta(seconds=90)),
+        "slow": (now - timedelta(hours=2), now - timedelta(hours=2) + timedelta(minutes=20)),
+        "night": (now - timedelta(days=1), now - timedelta(days=1) + timedelta(hours=5)),
+        "backlog": (now - timedelta(days=3), now - timedelta(days=2)),  # published before the source was registered
+        "old": (now - timedelta(days=9), now - timedelta(days=9) + timedelta(minutes=1)),  # outside the week
+    }
+    for key, (published, first_seen) in articles.items():
+        session.add(
+            Article(source_id=source.id, item_key=key, title=key, content_hash=key, published_at=published, first_seen_at=first_seen)
+        )
+    session.commit()
+    with client(settings) as c:
+        found = scrape(c)
+    buckets = {
+        le: value(found, "syndicate_ingest_delay_seconds_bucket", le=le) for le in ("60.0", "120.0", "900.0", "1800.0", "21600.0", "+Inf")
+    }
+    assert buckets == {"60.0": 1, "120.0": 2, "900.0": 2, "1800.0": 3, "21600.0": 4, "+Inf": 4}

@@ -265,10 +265,10 @@ def _busy_feed(posts: int, every: timedelta) -> bytes:
 
 
 def not_modified_round_trip(p: Poller) -> RefreshOutcome:
-    body = _busy_feed(28, timedelta(hours=6))  # 28 posts a week: the adaptive interval is 1.5 h
+    body = _busy_feed(28, timedelta(hours=6))  # 28 posts a week, the newest now: a burst (docs/freshness.md)
     route = p.main.add("/feed.xml", body, headers={**RSS_TYPE, "Last-Modified": "Mon, 23 Nov 2026 08:00:00 GMT"}, etag='"v1"')
     p.source("/feed.xml")
-    assert p.poll().status == "new" and p.row().current_interval == 5400
+    assert p.poll().status == "new" and p.row().current_interval == 300
     route.headers = {**RSS_TYPE, "Last-Modified": "Tue, 24 Nov 2026 08:00:00 GMT", "Cache-Control": "max-age=7200"}
     now = utcnow()
     outcome = p.poll(now)
@@ -276,7 +276,7 @@ def not_modified_round_trip(p: Poller) -> RefreshOutcome:
     assert route.seen_headers[1]["if-modified-since"] == "Mon, 23 Nov 2026 08:00:00 GMT"
     row = p.row()
     assert (row.etag, row.last_modified) == ('"v1"', "Tue, 24 Nov 2026 08:00:00 GMT")  # validators stored from the 304
-    assert row.next_check_at == now + timedelta(seconds=7200)  # max-age=7200 lengthens the 1.5 h interval
+    assert row.next_check_at == now + timedelta(seconds=900)  # max-age=7200 lengthens a burst's 5 min up to its cap
     assert outcome.http_status == 304 and row.error_count == 0
     return outcome
 

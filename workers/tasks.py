@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 import celeryconfig
 from syndicate.clock import utcnow
-from syndicate.ingest import due, refresh
+from syndicate.ingest import due, push, refresh
 from syndicate.ops import alerts, queues, status
 from syndicate.ops import workers as workerinfo
 from syndicate.publish import static, websub
@@ -267,6 +267,17 @@ def websub_verify(subscription_id: int) -> str:
     rt = runtime()
     with rt.sessions() as session:
         return websub.verify(session, rt.client, subscription_id, websub.HubConfig.from_settings(rt.settings))
+
+
+@app.task(name="syndicate.push_subscribe")
+def push_subscribe() -> int:
+    """Subscribe to (or renew at) the WebSub hubs that sources' feeds advertise (syndicate/ingest/push.py)."""
+    rt = runtime()
+    settings = rt.settings
+    with rt.sessions() as session:
+        return push.subscribe_due(
+            session, rt.client, settings.public_url, settings.push_lease, timedelta(seconds=settings.push_renew_before), utcnow()
+        )
 
 
 @app.task(name="syndicate.write_static")

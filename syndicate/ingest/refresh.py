@@ -5,7 +5,7 @@ for each source (``_poll``, no write): load source → host slot (over budget? d
   → parse (or, for an HTML newsroom, extract) → normalise
   (while a changed document is read, the next source's host slot and GET run on the fetch-ahead thread)
 then the group (``_store``): store the documents together (upsert, cluster, topics) → per source:
-  adaptive interval → validators, permanent redirect → reset the error counter
+  posting profile and WebSub hub (changed documents) → the freshness plan → validators, permanent redirect → reset the error counter
 then per source (``_finish``): error counter, schedule, fetch log → one commit, with the worker's lease releases.
 
 Stages never call each other; only this module calls them. Failures are stored on
@@ -19,7 +19,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -27,19 +27,19 @@ from functools import partial
 
 import httpx
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer_group
 
 from syndicate.clock import utcnow
 from syndicate.db import engine_of
 from syndicate.dedupe.batch import StaleRead
 from syndicate.dedupe.store import StoreCounts, store_documents
-from syndicate.ingest import moves, politeness, schedule
+from syndicate.ingest import freshness, moves, politeness, push, schedule
 from syndicate.models import Article, FetchLog, Source
 from syndicate.reader import errors, html_source
 from syndicate.reader import fetch as fetching
 from syndicate.reader.discover import parse_feed
 from syndicate.reader.errors import SyndicateError
-from syndicate.reader.hints import feed_interval
+from syndicate.reader.hints import feed_interval, push_links
 from syndicate.reader.normalise import Entry, canonical_url, feed_title, http_url, language_tag, normalise_entry
 from syndicate.reader.parse import ParsedFeed
 from syndicate.reader.selectors import SelectorBudget
@@ -47,6 +47,7 @@ from syndicate.settings import Settings
 from syndicate.topics import rules as topics
 
 log = logging.getLogger("syndicate.refresh")
+FRESHNESS = undefer_group("freshness")  # the freshness model's columns, deferred in plain queries (models.Source)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class RefreshConfig:
     redirect_confirmations: int = 3
     redirect_min_span: timedelta = timedelta(days=1)
     selector_budget: SelectorBudget = SelectorBudget()
+    targets: schedule.Targets = schedule.Targets()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RefreshConfig:
@@ -85,6 +87,12 @@ class RefreshConfig:
             ),
             redirect_confirmations=settings.redirect_confirmations,
             redirect_min_span=timedelta(seconds=settings.redirect_min_span),
+            targets=schedule.Targets(
+                active=settings.active_interval,
+                urgent=settings.urgent_interval,
+                unknown=settings.default_interval,
+                pushed=settings.push_interval,
+            ),
         )
 
 
@@ -116,6 +124,7 @@ class _Poll:
     low: int
     high: int
     config: RefreshConfig
+    urgent: bool = False  # marked urgent itself or through one of its default topics
     result: fetching.FetchResult | None = None
     body: bytes = b""
     digest: str | None = None
@@ -163,12 +172,15 @@ def refresh_sources(
     try:
         # the rows each poll starts with, read at once and held here: the session's identity map holds
         # objects weakly, so an unreferenced row would be gone again and each ``session.get`` read it anew
-        _held = session.scalars(select(Source).where(Source.id.in_(source_ids))).all() if len(source_ids) > 1 else []
+        _held = session.scalars(select(Source).options(FRESHNESS).where(Source.id.in_(source_ids))).all() if len(source_ids) > 1 else []
         polls, ahead = {}, _Ahead(session, client, config)
+        urgent_topics = freshness.urgent_topics(session)
         for n, source_id in enumerate(source_ids):
             polling(source_id)
             following = source_ids[n + 1] if n + 1 < len(source_ids) else None
-            polls[source_id] = _poll(session, client, source_id, config, now, ahead.take(source_id), partial(ahead.start, following))
+            polls[source_id] = _poll(
+                session, client, source_id, config, now, ahead.take(source_id), partial(ahead.start, following), urgent_topics
+            )
         polling(None)
         _store_again_if_stale(session, [p for p in polls.values() if p is not None and not p.ended], now)
         for poll in polls.values():
@@ -252,15 +264,17 @@ def _poll(
     now: datetime,
     fetched: Future | None = None,
     then: Callable[[], None] = lambda: None,
+    urgent_topics: Collection[str] = (),
 ) -> _Poll | None:
     """Fetch and read one source (no write): its document's entries, or how it ended. ``fetched``: its
     response, asked for ahead (``_Ahead``); ``then``: called when its response is a changed document,
     before it is read (a 304, the same body or an error leave nothing to overlap a request with)."""
     started = time.monotonic()
-    source = session.get(Source, source_id)
+    source = session.get(Source, source_id, options=[FRESHNESS])
     if source is None or not source.enabled:
         return None
-    low, high = source.min_interval or config.min_interval, source.max_interval or config.max_interval
+    urgent = freshness.is_urgent(source, urgent_topics)
+    low, high = freshness.bounds(source, config, urgent)
     poll = _Poll(
         source,
         RefreshOutcome(id=source.id, url=source.url, status="error"),
@@ -269,6 +283,7 @@ def _poll(
         low,
         high,
         config,
+        urgent,
     )
     outcome = poll.outcome
     try:
@@ -345,14 +360,16 @@ def _store(session: Session, polls: list[_Poll], now: datetime) -> None:
             source.body_hash, source.feed_title = poll.digest, feed_title(feed.title)[:300] or None
             source.site_url = http_url(feed.link, result.final_url)  # http(s) only, bounded: shown as a link
             dates = [d for raw in feed.entries if (d := raw.published or raw.updated)]
-            poll.interval = source.current_interval = schedule.adaptive_interval(
-                dates,
-                now,
-                default=config.default_interval,
-                low=poll.low,
-                high=poll.high,
-                feed_hint=feed_interval(result.content, feed.ttl_minutes),
-            )
+            # an undated feed: the time new items turned up stands in for their dates (not at the first
+            # import, whose items are the backlog, not a burst)
+            if not dates and counts.new and source.last_success_at is not None:
+                dates = [now]
+            before = schedule.Profile.from_json(source.freshness)
+            source.freshness = schedule.learn(dates, now, before, hint=feed_interval(result.content, feed.ttl_minutes)).as_json()
+            if source.kind != "html":
+                push.note(session, source, push_links(result.content))
+    floors = freshness.host_floors(session, [p.source.url for p in polls], polls[0].config.host_limits) if polls else {}
+    pushed = push.pushed(session, [p.source.id for p in polls], now)
     for poll in polls:
         # the source row is changed only now: a changed row is flushed by the next query, and on SQLite
         # that write would hold the database's one write lock through the whole parse and store
@@ -365,7 +382,24 @@ def _store(session: Session, polls: list[_Poll], now: datetime) -> None:
         source.error_count, source.first_error_at = 0, None
         source.last_error_reason = source.last_error_message = None
         source.last_success_at = now
-        poll.delay = schedule.success_delay(interval=poll.interval, low=poll.low, high=poll.high, hint=result.max_age)
+        poll.interval = poll.delay = source.current_interval = _plan(poll, floors, result.max_age, now, source.id in pushed).interval
+
+
+def _plan(poll: _Poll, floors: dict[str, int], max_age: int | None, now: datetime, pushed: bool) -> schedule.Plan:
+    """The freshness model's next interval (the feed's own hint is kept in the profile, the response's is ``max_age``)."""
+    profile = schedule.Profile.from_json(poll.source.freshness)
+    floor = floors.get(politeness.host_of(poll.source.url), 0)
+    return schedule.plan(
+        profile,
+        now,
+        low=poll.low,
+        high=poll.high,
+        urgent=poll.urgent,
+        hint=max_age,
+        floor=floor,
+        pushed=pushed,
+        targets=poll.config.targets,
+    )
 
 
 def _read(session: Session, client: httpx.Client, source: Source, result: fetching.FetchResult, config: RefreshConfig) -> ParsedFeed:

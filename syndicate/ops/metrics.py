@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeHistogramMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from syndicate.clock import utcnow
-from syndicate.models import Article, Cluster, FetchLog
+from syndicate.models import Article, Cluster, FetchLog, Source
 from syndicate.ops import alerts, status
 from syndicate.ops.workers import WorkerReport
 from syndicate.settings import Settings
@@ -29,6 +29,8 @@ from syndicate.settings import Settings
 log = logging.getLogger("syndicate.metrics")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DURATION_BUCKETS_MS = (50, 100, 250, 500, 1000, 2500, 5000, 10000, 20000, 30000)
+DELAY_BUCKETS_S = (60, 120, 300, 600, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400)
+DELAY_WINDOW = timedelta(days=7)
 
 
 @dataclass
@@ -97,6 +99,31 @@ def content_families(session: Session) -> list[Metric]:
         "syndicate_story_duplicates", "Articles that repeat a story another article already tells", value=(joined or 0) - (distinct or 0)
     )
     return [articles, clusters, story]
+
+
+def delay_family(session: Session, now: datetime) -> Metric:
+    """The observed delay from an article's ``published_at`` to its ``first_seen_at``, for the articles published in
+    the last week (a window, hence a gauge histogram: ``histogram_quantile`` reads it without ``rate``). Articles
+    published before their source was registered are its backlog, not a delay; a date in the future counts as 0."""
+    if session.get_bind().dialect.name == "postgresql":
+        delay = func.greatest(0, func.extract("epoch", Article.first_seen_at - Article.published_at))
+    else:
+        delay = func.max(0, (func.julianday(Article.first_seen_at) - func.julianday(Article.published_at)) * 86400)
+    buckets = [func.sum(case((delay <= limit, 1), else_=0)) for limit in DELAY_BUCKETS_S]
+    query = (
+        select(func.count(), func.sum(delay), *buckets)
+        .select_from(Article)
+        .join(Source, Source.id == Article.source_id)
+        .where(Article.published_at >= now - DELAY_WINDOW, Article.published_at >= Source.created_at)
+    )
+    count, total, *in_bucket = session.execute(query).one()
+    family = GaugeHistogramMetricFamily(
+        "syndicate_ingest_delay_seconds",
+        "Delay from an article's publication to its first appearance here, articles published in the last 7 days",
+    )
+    edges = [(str(float(limit)), n or 0) for limit, n in zip(DELAY_BUCKETS_S, in_bucket)] + [("+Inf", count or 0)]
+    family.add_metric([], edges, total or 0)
+    return family
 
 
 def websub_families(session: Session) -> list[Metric]:
@@ -174,6 +201,7 @@ def render(session: Session, scrape: Scrape, summary: status.Summary | None, row
     families: list[Metric] = [GaugeMetricFamily("syndicate_database_up", "Database reachable", value=0 if summary is None else 1)]
     if summary is not None:
         families += fetch_families(session) + content_families(session) + source_families(summary, rows, scrape.now, broken_after)
+        families.append(delay_family(session, scrape.now))
         try:
             families += websub_families(session)
         except (ImportError, SQLAlchemyError) as exc:  # the hub's table is newer than some databases

@@ -78,6 +78,7 @@ class SourceEntry(_Strict):
     enabled: bool = True
     min_interval: int | None = Field(default=None, ge=60)
     max_interval: int | None = Field(default=None, ge=60)
+    urgent: bool = False  # warnings: polled at the shortest interval the host budget allows (docs/freshness.md)
 
     @model_validator(mode="after")
     def html_only_for_html(self) -> SourceEntry:
@@ -105,6 +106,7 @@ class TopicEntry(_Strict):
     categories: list[str] = []
     keywords: list[str] = []
     exclude: list[str] = []  # keywords that veto category and keyword matches
+    urgent: bool = False  # every source with this topic as a default is polled as a warnings source
 
 
 class TopicsFile(_Strict):
@@ -263,6 +265,7 @@ def sync(session: Session, registry: Registry) -> SyncReport:
                     "default_topics": entry.topics,
                     "min_interval": entry.min_interval,
                     "max_interval": entry.max_interval,
+                    "urgent": entry.urgent,
                     "kind": entry.kind,
                     "extraction": entry.html.model_dump(exclude_none=True) if entry.html else None,
                 },

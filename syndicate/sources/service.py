@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer_group
 
 from syndicate.access import audit
 from syndicate.access.tokens import Principal
@@ -92,7 +92,9 @@ def get_source(session: Session, source_id: int, principal: Principal) -> Source
 
 
 def list_sources(session: Session, city: City) -> list[Source]:
-    return list(session.scalars(select(Source).where(Source.city_id == city.id).order_by(Source.id)))
+    # with the freshness model's columns, which the API shows for every source (deferred otherwise)
+    query = select(Source).options(undefer_group("freshness")).where(Source.city_id == city.id).order_by(Source.id)
+    return list(session.scalars(query))
 
 
 def fetch_log(session: Session, source: Source, limit: int) -> list[FetchLog]:
@@ -344,6 +346,16 @@ def request_refresh(session: Session, source: Source, *, actor: str, enqueue: En
     audit.record(session, actor=actor, action="source.refresh", city_id=source.city_id, target=source)
     session.commit()
     session.refresh(source)
+    return _enqueue(session, source, enqueue)
+
+
+def refresh_pushed(session: Session, source_id: int, *, enqueue: Enqueue, now: datetime | None = None) -> bool:
+    """A publisher's hub pushed a change (syndicate/ingest/push.py): refresh the source now, outside its schedule."""
+    source = session.get(Source, source_id)
+    if source is None or not source.enabled:
+        return False
+    source.next_check_at = (now or utcnow()) + QUEUED_LEASE  # the beat leaves it to the queued task
+    session.commit()
     return _enqueue(session, source, enqueue)
 
 

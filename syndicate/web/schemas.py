@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from syndicate.clock import utcnow
 from syndicate.errors import reason_message
+from syndicate.ingest.freshness import Expected
 from syndicate.models import AuditEntry, FetchLog, Source
 from syndicate.ops import states
 from syndicate.reader.discover import FeedLink
@@ -106,10 +107,15 @@ class SourcePublic(BaseModel):
     health: SourceHealth
     kind: SourceKind = "feed"
     extraction: dict | None = Field(default=None, description="Selektoren einer HTML-Quelle; null: bei jedem Abruf erkannt")
+    expected_delay_seconds: int | None = Field(
+        default=None, description="Übliche Verzögerung neuer Meldungen dieser Quelle in Sekunden (docs/freshness.md)"
+    )
+    freshness: str | None = Field(default=None, description="Dieselbe Angabe in Worten")
 
     @classmethod
-    def of(cls, source: Source, broken_after: float) -> SourcePublic:
-        """``broken_after``: seconds of failure after which a source counts as broken (``ops_failing_alert_after``)."""
+    def of(cls, source: Source, broken_after: float, expected: Expected | None = None) -> SourcePublic:
+        """``broken_after``: seconds of failure after which a source counts as broken (``ops_failing_alert_after``);
+        ``expected``: the freshness model's usual delay of the source."""
         health = SourceHealth(
             status=states.source_state(source, utcnow(), broken_after),
             last_checked_at=source.last_checked_at,
@@ -138,6 +144,8 @@ class SourcePublic(BaseModel):
             health=health,
             kind=cast(SourceKind, source.kind or "feed"),
             extraction=source.extraction,
+            expected_delay_seconds=expected.seconds if expected else None,
+            freshness=expected.text if expected else None,
         )
 
 

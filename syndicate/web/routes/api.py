@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy.orm import Session
 
 from syndicate.access import audit
 from syndicate.errors import Invalid
+from syndicate.ingest import freshness
 from syndicate.models import Source
 from syndicate.runtime import Runtime
 from syndicate.sources import opml
@@ -42,15 +44,19 @@ OPML_TYPE = "text/x-opml"
 DbId = Annotated[int, Query(ge=1, le=2**31 - 1)]
 
 
-def _public(source: Source, runtime: Runtime) -> SourcePublic:
-    """The source as the API shows it, its state by the same model and threshold as /ops and the CLI."""
-    return SourcePublic.of(source, runtime.settings.ops_failing_alert_after)
+def _public(source: Source, session: Session, runtime: Runtime) -> SourcePublic:
+    """The source as the API shows it: its state by the same model and threshold as /ops and the CLI, and
+    its expected delay (the freshness model, docs/freshness.md)."""
+    expected = freshness.expected(session, [source], runtime.refresh_config)[source.id]
+    return SourcePublic.of(source, runtime.settings.ops_failing_alert_after, expected)
 
 
 @router.get("/cities/{city}/sources", responses=documented(404))
 def list_sources(city: OwnedCity, session: SessionDep, runtime: RuntimeDep) -> list[SourcePublic]:
     """Alle Quellen der Stadt (aus feeds/ und über die API registriert), jede mit ihrem Zustand."""
-    return [_public(s, runtime) for s in sources_service.list_sources(session, city)]
+    sources = sources_service.list_sources(session, city)
+    expected = freshness.expected(session, sources, runtime.refresh_config)
+    return [SourcePublic.of(s, runtime.settings.ops_failing_alert_after, expected[s.id]) for s in sources]
 
 
 @router.post("/cities/{city}/sources", status_code=201, responses=documented(400, 404, 409))
@@ -74,7 +80,7 @@ def create_source(
         operator=principal.is_operator,
     )
     return SourceCreated(
-        source=_public(created.source, runtime),
+        source=_public(created.source, session, runtime),
         preview=PreviewPublic.of(created.preview),
         warning=FetchWarning(**created.warning) if created.warning else None,
         refresh_queued=created.queued,
@@ -82,30 +88,30 @@ def create_source(
 
 
 @router.get("/sources/{source_id}", responses=documented(404))
-def get_source(source: OwnedSource, runtime: RuntimeDep) -> SourcePublic:
-    return _public(source, runtime)
+def get_source(source: OwnedSource, session: SessionDep, runtime: RuntimeDep) -> SourcePublic:
+    return _public(source, session, runtime)
 
 
 @router.patch("/sources/{source_id}", responses=documented(400, 404, 409))
 def update_source(body: SourceUpdate, source: OwnedSource, principal: TokenDep, session: SessionDep, runtime: RuntimeDep) -> SourcePublic:
     """Titel, Intervallgrenzen, Standardthemen oder ``enabled`` ändern (nicht für Quellen aus feeds/: 409)."""
     changed = sources_service.update_source(session, source, body.model_dump(exclude_unset=True), actor=principal.actor)
-    return _public(changed, runtime)
+    return _public(changed, session, runtime)
 
 
 @router.delete("/sources/{source_id}", responses=documented(404, 409))
 def retire_source(source: OwnedSource, principal: TokenDep, session: SessionDep, runtime: RuntimeDep) -> SourcePublic:
     """Eine Quelle stilllegen: sie wird nicht mehr abgerufen, ihre Meldungen bleiben in den Feeds."""
-    return _public(sources_service.retire_source(session, source, actor=principal.actor), runtime)
+    return _public(sources_service.retire_source(session, source, actor=principal.actor), session, runtime)
 
 
 @router.post("/sources/{source_id}/refresh", status_code=202, responses=documented(404, 409))
 def refresh_source(
-    source: OwnedSource, principal: TokenDep, session: SessionDep, runtime: RuntimeDep, queue: TaskQueueDep
+    source: OwnedSource, principal: TokenDep, session: SessionDep, queue: TaskQueueDep, runtime: RuntimeDep
 ) -> RefreshQueued:
     """Jetzt abrufen lassen: höchstens einmal in fünf Minuten pro Quelle (sonst 429 mit Retry-After)."""
     queued = sources_service.request_refresh(session, source, actor=principal.actor, enqueue=queue.refresh)
-    return RefreshQueued(source=_public(source, runtime), queued=queued)
+    return RefreshQueued(source=_public(source, session, runtime), queued=queued)
 
 
 @router.get("/sources/{source_id}/fetches", responses=documented(404))

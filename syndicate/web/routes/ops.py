@@ -16,8 +16,11 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import undefer_group
 
 from syndicate.clock import utcnow
+from syndicate.ingest import freshness
+from syndicate.models import Source
 from syndicate.ops import alerts, metrics, status
 from syndicate.ops import dashboard as opsview
 from syndicate.ops import workers as workerinfo
@@ -121,11 +124,14 @@ def source_page(request: Request, source_id: Annotated[int, Path(ge=1, le=2**31 
     page = opsview.source_page(session, source_id, now, runtime.settings.ops_failing_alert_after)
     if page is None:
         raise HTTPException(404, f"Quelle {source_id} gibt es nicht")
+    source = session.get(Source, source_id, options=[undefer_group("freshness")])
+    expected = freshness.expected(session, [source], runtime.refresh_config)[source_id] if source is not None else None
     return templates.TemplateResponse(
         request,
         "ops_source.html",
         {
             "page": page,
+            "expected": expected,
             "line": page.line,
             "now": now,
             "labels": opsui.STATE_LABELS,

@@ -12,7 +12,10 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from syndicate.access.limits import SharedRateLimiter
+from syndicate.clock import utcnow
+from syndicate.ingest import push
 from syndicate.publish import websub
+from syndicate.sources import service as sources_service
 from syndicate.web.deps import RuntimeDep, SessionDep, TaskQueueDep
 from syndicate.web.ratelimit import Coalescer
 
@@ -59,4 +62,32 @@ async def hub(request: Request, session: SessionDep, runtime: RuntimeDep, queue:
         raise HTTPException(exc.status, detail={"reason": exc.reason, "message": str(exc)}) from exc
     session.commit()
     queue.websub_verify(sub.id)  # after commit: the worker sees the row
+    return Response(status_code=202)
+
+
+# ---------------------------------------------------------------- subscriber side: publishers' hubs call us (ingest/push.py)
+
+MAX_PUSH_BYTES = 10 * 1024 * 1024
+
+
+@router.get("/websub/callback/{token}", summary="WebSub: Bestätigung eines Abonnements bei einem Hub der Quelle", include_in_schema=False)
+def push_verify(token: str, request: Request, session: SessionDep) -> Response:
+    params = request.query_params
+    lease = params.get("hub.lease_seconds", "")
+    lease_seconds = int(lease) if lease.isascii() and lease.isdigit() and len(lease) <= MAX_LEASE_DIGITS else None
+    if not push.verify(session, token, params.get("hub.mode", ""), params.get("hub.topic", ""), lease_seconds, utcnow()):
+        raise HTTPException(404, detail={"reason": "unknown_subscription", "message": "Dieses Abonnement gibt es nicht"})
+    return Response(params.get("hub.challenge", ""), media_type="text/plain")
+
+
+@router.post("/websub/callback/{token}", status_code=202, summary="WebSub: neue Inhalte einer Quelle", include_in_schema=False)
+async def push_deliver(token: str, request: Request, session: SessionDep, queue: TaskQueueDep) -> Response:
+    """A delivery from a publisher's hub: acknowledged with 202 (WebSub asks for a 2xx, also when the signature is
+    wrong); only a correctly signed one refreshes its source."""
+    body = await request.body()
+    if len(body) > MAX_PUSH_BYTES:
+        raise HTTPException(413, detail={"reason": "too_large", "message": "Anfrage zu groß"})
+    source_id = push.accept(session, token, body, request.headers.get("x-hub-signature"), utcnow())
+    if source_id is not None:
+        sources_service.refresh_pushed(session, source_id, enqueue=queue.refresh)
     return Response(status_code=202)

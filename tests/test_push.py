@@ -176,7 +176,7 @@ def app_and_worker(settings, tmp_path):
 def test_a_push_from_the_publishers_hub_brings_the_item_into_the_merged_feed_without_a_poll(
     runtime, session, topics, feed_server, app_and_worker
 ):
-    from syndicate.publish.feeds import FeedQuery, build_feed
+    from syndicate.publish.feeds import FeedQuery, render_feed
 
     settings, logs = app_and_worker
     hub = Hub()
@@ -222,7 +222,7 @@ def test_a_push_from_the_publishers_hub_brings_the_item_into_the_merged_feed_wit
         assert arrived, f"the push did not bring the item; worker log: {worker_log}"
         seconds = time.monotonic() - pushed_at
         with runtime.sessions() as s:
-            body = build_feed(s, FeedQuery(kind="all"), "rss", settings.public_url)
+            body = render_feed(s, FeedQuery(kind="all"), "rss", settings.public_url).body
         assert "Warnung vor gefälschten E-Mails der Gemeindekasse" in body.decode()
         assert route.hits == hits + 1  # the refresh the push asked for, and no poll
         assert seconds < 15

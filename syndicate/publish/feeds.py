@@ -104,6 +104,7 @@ def cursor_for(published_at: datetime, cluster_id: int) -> str:
 
 # exactly what ``cursor_for`` writes, in ASCII digits (``\d`` would also take other scripts' digits)
 _CURSOR = re.compile(r"([0-9]{8}T[0-9]{6}\.[0-9]{6}Z)-([0-9]{1,19})\Z")
+MAX_CLUSTER_ID = 2**31 - 1  # clusters.id is a 32-bit integer column
 MAX_STORY_ID = 2**63 - 1  # the database's integers: a larger bound parameter overflows in the driver
 
 
@@ -195,7 +196,10 @@ def load_items(session: Session, query: FeedQuery) -> list[FeedItem]:
     page = []
     if query.before:
         date, cluster_id = parse_cursor(query.before)
-        page.append(or_(Cluster.published_at < date, (Cluster.published_at == date) & (Cluster.id < cluster_id)))
+        # a story id past the column's range (a valid cursor may name one) means every story of that date:
+        # bound it to the column, where PostgreSQL would refuse the parameter instead of comparing it
+        below = Cluster.id < cluster_id if cluster_id <= MAX_CLUSTER_ID else Cluster.id <= MAX_CLUSTER_ID
+        page.append(or_(Cluster.published_at < date, (Cluster.published_at == date) & below))
     clusters = session.scalars(
         select(Cluster).where(matching, *page).order_by(Cluster.published_at.desc(), Cluster.id.desc()).limit(query.limit)
     ).all()

@@ -148,6 +148,7 @@ def test_anzahl_sets_the_number_of_stories_within_1_to_20(client, session, stori
     assert titles(widget(client, "/einbetten/all?anzahl=1000000000000")) == newest[:20]
     assert titles(widget(client, "/einbetten/all?anzahl=0")) == newest[:1]  # at least one
     assert titles(widget(client, "/einbetten/all")) == newest[:5]  # five by default
+    assert len(client.get("/einbetten/all?anzahl=20", headers={"Accept-Encoding": "identity"}).content) < 8000  # light to embed
 
 
 @pytest.mark.parametrize("value", ["", "abc", "-3", "2.5", "1e3", "²", "٣", " 7 ", "%00", "9" * 5000, "0" * 5000 + "3"])

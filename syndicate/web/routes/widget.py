@@ -87,12 +87,13 @@ def feed_query(path: str, city: str, topic: str, q: str, limit: int) -> FeedQuer
     """The merged feed a widget path names (``all``, ``search``, ``topics/{slug}``, ``cities/{slug}``), or None."""
     parts = path.strip("/").split("/")
     cities = tuple(sorted({c.strip() for c in city[:500].split(",") if c.strip()}))
-    filters = {"cities": cities, "topic": topic[:64].strip() or None, "q": q[:200].strip() or None, "limit": limit}
     if parts in (["all"], ["search"]):
-        return FeedQuery(parts[0], **filters)  # type: ignore[arg-type]
-    if len(parts) == 2 and parts[0] in KINDS and SLUG.fullmatch(parts[1]):
-        return FeedQuery(KINDS[parts[0]], parts[1], **filters)  # type: ignore[arg-type]
-    return None
+        kind, slug = parts[0], None
+    elif len(parts) == 2 and parts[0] in KINDS and SLUG.fullmatch(parts[1]):
+        kind, slug = KINDS[parts[0]], parts[1]
+    else:
+        return None
+    return FeedQuery(kind, slug, cities=cities, topic=topic[:64].strip() or None, q=q[:200].strip() or None, limit=limit)
 
 
 def portal_link(query: FeedQuery) -> str:
@@ -129,13 +130,12 @@ def render_widget(widget: Widget, public_url: str):
     return renderer
 
 
-def security_headers(request: Request, style: str | None) -> dict[str, str]:
+def security_headers(request: Request, style: str) -> dict[str, str]:
     """Only the inline style of the page is allowed (by its hash); framing as configured; no referrer sent on."""
     settings = request.app.state.runtime.settings
-    style_src = STYLE_HASHES[style] if style else "'none'"
     return {
         "Content-Security-Policy": (
-            f"default-src 'none'; style-src {style_src}; base-uri 'none'; form-action 'none'; frame-ancestors {settings.frame_ancestors}"
+            f"default-src 'none'; style-src {STYLE_HASHES[style]}; base-uri 'none'; form-action 'none'; frame-ancestors {settings.frame_ancestors}"
         ),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
@@ -164,6 +164,7 @@ async def embed(
         "ETag": page.etag,
         "Last-Modified": format_datetime(page.last_modified, usegmt=True),
         "Cache-Control": cachedfeeds.CACHE_CONTROL,
+        "Vary": "Accept-Encoding",  # the app's GZipMiddleware compresses the page for clients that accept it
     }
     if cachedfeeds.not_modified(
         request.headers.get("if-none-match"), request.headers.get("if-modified-since"), page.etag, page.last_modified

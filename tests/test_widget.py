@@ -275,3 +275,18 @@ def test_subscribe_page_mentions_the_widget_without_a_choice(client, stories, se
     text = client.get("/abonnieren").text
     assert html.escape(f'<iframe src="{settings.public_url.rstrip("/")}/einbetten/all?anzahl=5"').replace("&quot;", "&#34;") in text
     assert '<pre class="snippet">' not in text  # the builder's own code only once something is chosen
+
+
+def test_a_fresh_cached_widget_is_served_without_rendering_again(settings, runtime, topics, stories):
+    with TestClient(create_app(settings.model_copy(update={"feed_cache_seconds": 60}))) as client:
+        first = client.get("/einbetten/cities/muenchen?anzahl=2")
+        cache = client.app.state.feed_cache
+        misses, hits = cache.misses, cache.hits
+        again = client.get("/einbetten/cities/muenchen?anzahl=2")
+        assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+        assert (cache.misses, cache.hits) == (misses, hits + 1)
+        # the other style and the feed itself are other entries, never the widget's bytes
+        dark = client.get("/einbetten/cities/muenchen?anzahl=2&stil=dunkel")
+        assert "color-scheme:dark" in dark.text and dark.headers["etag"] != first.headers["etag"]
+        assert client.get("/feeds/cities/muenchen.atom?limit=2").headers["content-type"].startswith("application/atom+xml")
+        assert cache.misses == misses + 2

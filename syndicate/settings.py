@@ -7,6 +7,7 @@ SQLite file), so ``syndicate up`` works on a fresh machine with nothing set.
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -68,6 +69,9 @@ class Settings(BaseSettings):
     feed_cache_bytes: PositiveInt = 64 * 1024 * 1024  # rendered feeds kept per API process, least recently used evicted first
     feed_cache_seconds: float = 1.0  # a cached feed is served this long without re-checking its version stamp (0: check every request)
     future_tolerance: int = 3600  # a date further in the future than this is clamped to now
+    # who may show the widget (/einbetten/…) in a frame: "*" (anyone), or origins separated by commas or spaces,
+    # e.g. "https://www.augsburg.de, https://*.muenchen.de"; "self" is this site, "none" nobody
+    embed_origins: str = "*"
 
     # WebSub hub: every callback request goes through the fetcher (address policy, caps, total deadline)
     websub_deadline: PositiveFloat = 30.0  # one verification or delivery, every byte of it: a callback that drips is cut off
@@ -103,6 +107,12 @@ class Settings(BaseSettings):
         parse_host_limits(value)
         return value
 
+    @field_validator("embed_origins")
+    @classmethod
+    def _check_embed_origins(cls, value: str) -> str:
+        frame_ancestors(value)
+        return value
+
     @field_validator("run_lease")
     @classmethod
     def _check_run_lease(cls, value: float) -> float:
@@ -122,6 +132,11 @@ class Settings(BaseSettings):
     def allowed_networks(self) -> list[str]:
         return [part.strip() for part in self.allow_networks.split(",") if part.strip()]
 
+    @property
+    def frame_ancestors(self) -> str:
+        """The CSP ``frame-ancestors`` source list for the widget, from ``embed_origins``."""
+        return frame_ancestors(self.embed_origins)
+
     def validate_networks(self) -> None:
         for entry in self.allowed_networks:
             if "/" in entry:
@@ -138,6 +153,30 @@ def parse_host_limits(value: str) -> dict[str, tuple[int, int]]:
             raise ValueError(f"host limit {part!r} is not of the form host=K/R (K at once, R per minute)")
         limits[host.strip().lower()] = (int(concurrency), int(rate))
     return limits
+
+
+# a scheme and host (a leading "*." allowed), an optional port: what CSP takes as a host source, and nothing that
+# could end the directive or the header (";", ",", quotes, spaces, line breaks)
+ORIGIN = re.compile(r"https?://(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5}|:\*)?", re.IGNORECASE)
+
+
+def frame_ancestors(value: str) -> str:
+    """``"*"`` → ``*``; ``"https://a.de, https://b.de"`` → ``https://a.de https://b.de``; ``self`` → ``'self'``;
+    ``none`` (or nothing) → ``'none'``. Anything else is refused, so a typo cannot open or break the header."""
+    entries = [e for e in re.split(r"[\s,]+", value.strip()) if e]
+    if not entries or entries == ["none"]:
+        return "'none'"
+    sources = []
+    for entry in entries:
+        if entry == "*":
+            sources.append("*")
+        elif entry in ("self", "'self'"):
+            sources.append("'self'")
+        elif ORIGIN.fullmatch(entry.rstrip("/")):
+            sources.append(entry.rstrip("/"))
+        else:
+            raise ValueError(f"embed origin {entry!r} is not '*', 'self', 'none' or an origin like https://www.example.de")
+    return "*" if "*" in sources else " ".join(dict.fromkeys(sources))
 
 
 @lru_cache(maxsize=1)

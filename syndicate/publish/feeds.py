@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
@@ -482,6 +482,9 @@ def canonical(query: FeedQuery) -> FeedQuery:
     return replace(query, cities=cities, topic=topic, q=query.q.lower() if query.q else None, before=before)
 
 
+Renderer = Callable[[Session, FeedQuery, FeedMeta], RenderedFeed]
+
+
 class FeedCache:
     """Rendered feeds by canonical (query, format), kept while their version stamp holds and within
     ``max_bytes`` in all; least recently used go first. A feed larger than the whole budget is served
@@ -516,8 +519,10 @@ class FeedCache:
             self.hits += 1
             return cached[1]
 
-    def get(self, session: Session, query: FeedQuery, fmt: str, public_url: str) -> RenderedFeed:
-        if fmt not in FORMATS:
+    def get(self, session: Session, query: FeedQuery, fmt: str, public_url: str, renderer: Renderer | None = None) -> RenderedFeed:
+        """The feed as ``fmt``; with a ``renderer``, another view of the same stories (the widget), kept
+        under ``fmt`` as its name and renewed by the same version stamp."""
+        if renderer is None and fmt not in FORMATS:
             raise UnknownFeed(f"das Format {fmt!r} gibt es nicht (rss, atom, json)")
         query = canonical(query)
         meta = describe(session, query)  # also the 404 for unknown topics and cities
@@ -530,7 +535,7 @@ class FeedCache:
                 self._checked[key] = time.monotonic()
                 self.hits += 1
                 return cached[1]
-        rendered = render_feed(session, query, fmt, public_url, meta)
+        rendered = renderer(session, query, meta) if renderer else render_feed(session, query, fmt, public_url, meta)
         with self._lock:
             self.misses += 1
             self._store(key, stamp, rendered)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from syndicate.models import Article, ArticleTopic, City, Cluster, Topic
 from syndicate.publish import feeds
-from syndicate.publish.feeds import FeedItem, FeedPage, FeedQuery
+from syndicate.publish.feeds import FeedItem, FeedMeta, FeedPage, FeedQuery
 from syndicate.search import german
 from syndicate.search import index as search_index
 from syndicate.search.snippet import snippet
@@ -135,6 +135,22 @@ def topics_of(session: Session, item: FeedItem) -> list[Topic]:
     ids = [item.article.id, *(a.id for _, a in item.also)]
     topic_ids = select(ArticleTopic.topic_id).where(ArticleTopic.article_id.in_(ids))
     return list(session.scalars(select(Topic).where(Topic.id.in_(topic_ids)).order_by(Topic.title)))
+
+
+def feed_title(session: Session, query: FeedQuery, meta: FeedMeta | None = None) -> str:
+    """The feed's title and the filters on top of it, e.g. "Alle Meldungen (IT-Sicherheit, Stadt Augsburg)":
+    the widget's heading and its iframe's title. Raises UnknownFeed for an unknown topic or city feed."""
+    query = feeds.canonical(query)  # as the FeedCache keys it: the same title for every spelling of a feed
+    meta = meta or feeds.describe(session, query)
+    parts = []
+    if query.topic and not (query.kind == "topic" and query.slug == query.topic):
+        parts.append(session.scalar(select(Topic.title).where(Topic.slug == query.topic)) or query.topic)
+    if query.cities:
+        names = dict(session.execute(select(City.slug, City.name).where(City.slug.in_(query.cities))).all())
+        parts.extend(names.get(slug, slug) for slug in query.cities)
+    if query.q and query.kind != "search":
+        parts.append(f"„{query.q}“")
+    return f"{meta.title} ({', '.join(parts)})" if parts else meta.title
 
 
 def preview(session: Session, query: FeedQuery) -> list[FeedItem]:

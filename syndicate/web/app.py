@@ -16,7 +16,7 @@ from syndicate.settings import Settings
 from syndicate.web import problems
 from syndicate.web.bodylimit import BodyLimit
 from syndicate.web.cachedfeeds import CachedFeeds
-from syndicate.web.routes import api, feeds, ops, portal, websub
+from syndicate.web.routes import api, feeds, ops, portal, websub, widget
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(portal.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(feeds.router)
+    app.include_router(widget.router)
     app.include_router(ops.router)
     app.include_router(api.router)
     app.include_router(websub.router)

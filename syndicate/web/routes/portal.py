@@ -3,6 +3,7 @@ search, and the subscription page. Queries live in publish.stories; this module 
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from syndicate.publish import index as feedindex
 from syndicate.publish import stories
-from syndicate.publish.feeds import InvalidCursor
+from syndicate.publish.feeds import FeedQuery, InvalidCursor
 from syndicate.reader.normalise import shorten
 from syndicate.web.deps import RuntimeDep, SessionDep
 
@@ -43,6 +44,35 @@ class Alternate:
 
 def alternates(title: str, path: str, query: str = "") -> list[Alternate]:
     return [Alternate(title, f"{path}.{fmt}{'?' + query if query else ''}", fmt) for fmt in FORMATS]
+
+
+WIDGET_COUNT = 5
+
+
+@dataclass(frozen=True)
+class WidgetCode:
+    src: str  # the widget's address
+    code: str  # the <iframe> to copy into a web page
+
+
+def widget_code(base: str, path: str, query: str, title: str, count: int = WIDGET_COUNT) -> WidgetCode:
+    """The <iframe> that shows the widget of the feed at ``path`` (``/feeds/…``, as feedindex.address gives it),
+    titled for screen readers, tall enough for ``count`` stories of two lines."""
+    src = f"{base}/einbetten{path.removeprefix('/feeds')}?{'&'.join(filter(None, [query, f'anzahl={count}']))}"
+    label = f"{title} – Kommunaler Feed-Verbund Bayern"
+    code = (
+        f'<iframe src="{html.escape(src)}" title="{html.escape(label)}" width="100%" height="{100 + 80 * count}" '
+        'style="border:0" loading="lazy"></iframe>'
+    )
+    return WidgetCode(src, code)
+
+
+def _address_query(path: str, cities: tuple[str, ...], topic: str | None, q: str | None) -> FeedQuery:
+    """The FeedQuery behind a builder address (feedindex.address), for the widget's title."""
+    kind, _, slug = path.removeprefix("/feeds/").partition("/")
+    if kind in ("topics", "cities"):
+        return FeedQuery("topic" if kind == "topics" else "city", slug)
+    return feedindex.builder_query(cities, topic, q)
 
 
 def render(request: Request, runtime, template: str, status_code: int = 200, **context) -> HTMLResponse:
@@ -203,11 +233,14 @@ def subscribe(
     topics = stories.all_topics(session)
     chosen_cities = tuple(sorted({c for c in kommune if c in known_cities}))
     chosen_topic = thema if thema in {t.slug for t in topics} else None
-    built = preview = None
+    built = preview = widget = None
+    base = runtime.settings.public_url.rstrip("/")
     if "kommune" in request.query_params or "thema" in request.query_params or "q" in request.query_params:
         path, query = feedindex.address(chosen_cities, chosen_topic, q.strip() or None)
         built = alternates("Ihr Feed", path, query)
         preview = stories.preview(session, feedindex.builder_query(chosen_cities, chosen_topic, q.strip() or None))
+        title = stories.feed_title(session, _address_query(path, chosen_cities, chosen_topic, q.strip() or None))
+        widget = widget_code(base, path, query, title)
     return render(
         request,
         runtime,
@@ -223,5 +256,7 @@ def subscribe(
         feed_q=q,
         built=built,
         preview=preview,
+        widget=widget,
+        widget_all=widget_code(base, "/feeds/all", "", "Alle Meldungen"),
         alternates=(built or []) + [a for f in refs for a in alternates(f.title, f.path)],
     )

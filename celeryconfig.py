@@ -92,4 +92,5 @@ beat_schedule = {
 }
 if _settings.static_dir is not None:
     beat_schedule["write-static-feeds"] = {"task": "syndicate.write_static", "schedule": _settings.beat_interval}
-beat_schedule_filename = str(_settings.var_dir / "celerybeat-schedule")
+# Beat keeps its schedule in var_dir, which nothing else may have created yet (a fresh clone on PostgreSQL).
+beat_schedule_filename = str(_settings.ensure_var_dir().absolute() / "celerybeat-schedule")

@@ -117,6 +117,18 @@ class Settings(BaseSettings):
     def allowed_networks(self) -> list[str]:
         return [part.strip() for part in self.allow_networks.split(",") if part.strip()]
 
+    def ensure_var_dir(self) -> Path:
+        """``var_dir``, created when missing, for the processes that keep files there (beat's schedule,
+        worker heartbeats). A directory that cannot be created stops the process with a message naming
+        the setting, not with a traceback about some file inside it."""
+        try:
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SystemExit(
+                f"error: SYNDICATE_VAR_DIR={self.var_dir} (absolute: {self.var_dir.absolute()}) cannot be created: {exc.strerror or exc}"
+            ) from exc
+        return self.var_dir
+
     def validate_networks(self) -> None:
         for entry in self.allowed_networks:
             if "/" in entry:

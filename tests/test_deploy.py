@@ -1,0 +1,54 @@
+"""The production path as an operator runs it: processes started from any directory, paths from settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests import processes
+
+
+def _env(tmp_path: Path, var_dir: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SYNDICATE_")}
+    env.update(
+        SYNDICATE_VAR_DIR=str(var_dir),
+        SYNDICATE_DATABASE_URL=f"sqlite:///{tmp_path}/db/syndicate.db",
+        SYNDICATE_BROKER_URL=f"sqla+sqlite:///{tmp_path}/broker/broker.db",
+        SYNDICATE_FEEDS_DIR=str(tmp_path / "feeds"),
+    )
+    return env
+
+
+def test_beat_starts_in_a_fresh_directory_and_creates_its_var_dir(tmp_path):
+    """`celery -A workers beat` in a fresh clone crashed: nothing created var/ for its schedule file."""
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    var_dir = tmp_path / "not" / "yet" / "var"
+    beat = processes.start(
+        [sys.executable, "-m", "celery", "-A", "workers", "beat", "--loglevel", "INFO"], _env(tmp_path, var_dir), tmp_path / "beat.log", cwd
+    )
+    try:
+        schedule = processes.wait_for(lambda: list(var_dir.glob("celerybeat-schedule*")) or beat.poll() is not None, timeout=60)
+        log = (tmp_path / "beat.log").read_text(errors="replace")
+        assert beat.poll() is None, log
+        assert schedule and list(var_dir.glob("celerybeat-schedule*")), log
+        assert not list(cwd.iterdir())  # nothing written relative to the working directory
+    finally:
+        processes.stop(beat)
+
+
+def test_a_process_whose_var_dir_cannot_be_created_says_why_and_exits_non_zero(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "workers", "beat"],
+        env=_env(tmp_path, blocker / "var"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "SYNDICATE_VAR_DIR" in result.stderr and str(blocker / "var") in result.stderr, result.stderr

@@ -52,3 +52,29 @@ def test_a_process_whose_var_dir_cannot_be_created_says_why_and_exits_non_zero(t
     )
     assert result.returncode != 0
     assert "SYNDICATE_VAR_DIR" in result.stderr and str(blocker / "var") in result.stderr, result.stderr
+
+
+def _cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "syndicate.cli", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_db_upgrade_says_what_it_did(tmp_path):
+    """It said "database is up to date" right after creating the schema."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from syndicate import db
+
+    env = _env(tmp_path, tmp_path / "var")
+    url = env["SYNDICATE_DATABASE_URL"]
+    head = ScriptDirectory.from_config(db.alembic_config(url)).get_current_head()
+    created = _cli(env, tmp_path, "db", "upgrade")
+    assert created.returncode == 0, created.stderr
+    assert f"created the schema at revision {head}" in created.stdout
+    again = _cli(env, tmp_path, "db", "upgrade")
+    assert again.returncode == 0 and f"already at revision {head}" in again.stdout, again.stdout
+    command.downgrade(db.alembic_config(url), "-1")
+    previous = db.current_revision(url)
+    assert previous and previous != head
+    upgraded = _cli(env, tmp_path, "db", "upgrade")
+    assert upgraded.returncode == 0 and f"upgraded from revision {previous} to {head}" in upgraded.stdout, upgraded.stdout

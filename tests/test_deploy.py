@@ -78,3 +78,23 @@ def test_db_upgrade_says_what_it_did(tmp_path):
     assert previous and previous != head
     upgraded = _cli(env, tmp_path, "db", "upgrade")
     assert upgraded.returncode == 0 and f"upgraded from revision {previous} to {head}" in upgraded.stdout, upgraded.stdout
+
+
+def test_every_queue_has_its_own_exchange_and_routing_key_and_the_banner_says_so():
+    """The worker banner listed every queue as `exchange=maintenance key=maintenance` (the default exchange)."""
+    import celeryconfig
+    from workers import app
+
+    app.loader.import_default_modules()
+    names = [queue.name for queue in celeryconfig.task_queues]
+    for queue in celeryconfig.task_queues:
+        assert queue.exchange.name == queue.name == queue.routing_key
+        assert queue.exchange.type == "direct"
+    banner = app.amqp.queues.format()
+    for name in names:
+        assert f"{name}" in banner and f"exchange={name}(direct) key={name}" in banner, banner
+    for task in app.tasks:
+        if task.startswith("syndicate."):
+            route = app.amqp.router.route({}, task)
+            assert route["queue"].name in names
+            assert route["queue"].exchange.name == route["queue"].name == route["queue"].routing_key

@@ -98,3 +98,36 @@ def test_every_queue_has_its_own_exchange_and_routing_key_and_the_banner_says_so
             route = app.amqp.router.route({}, task)
             assert route["queue"].name in names
             assert route["queue"].exchange.name == route["queue"].name == route["queue"].routing_key
+
+
+def test_settings_that_depend_on_the_working_directory_are_named_at_start(tmp_path, monkeypatch):
+    from syndicate.settings import Settings
+
+    monkeypatch.chdir(tmp_path)
+    absolute = Settings(var_dir=tmp_path / "var", feeds_dir=tmp_path / "feeds", database_url="sqlite:///x.db")
+    assert absolute.startup_warnings() == []
+    relative = Settings(var_dir="var", feeds_dir=tmp_path / "feeds", database_url="postgresql+psycopg://db.internal/syndicate")
+    warnings = relative.startup_warnings()
+    assert len(warnings) == 2
+    assert warnings[0].startswith("SYNDICATE_VAR_DIR=var is relative") and str(tmp_path / "var") in warnings[0]
+    assert warnings[1] == "SYNDICATE_PUBLIC_URL is not set: feeds and links name themselves http://127.0.0.1:8000"
+    public = Settings(
+        var_dir=tmp_path, feeds_dir=tmp_path, database_url="postgresql+psycopg://db/s", public_url="https://feeds.example.org"
+    )
+    assert public.startup_warnings() == []
+
+
+def test_beat_with_a_relative_var_dir_says_where_it_resolved_it(tmp_path):
+    cwd = tmp_path / "run"
+    cwd.mkdir()
+    env = _env(tmp_path, Path("var"))
+    beat = processes.start([sys.executable, "-m", "celery", "-A", "workers", "beat", "--loglevel", "INFO"], env, tmp_path / "beat.log", cwd)
+    try:
+        said = processes.wait_for(
+            lambda: "SYNDICATE_VAR_DIR=var is relative" in (tmp_path / "beat.log").read_text(errors="replace"), timeout=60
+        )
+        log = (tmp_path / "beat.log").read_text(errors="replace")
+        assert said and f"as {cwd / 'var'}" in log, log
+        assert beat.poll() is None and list((cwd / "var").glob("celerybeat-schedule*")), log
+    finally:
+        processes.stop(beat)

@@ -43,3 +43,38 @@ def test_every_metric_in_the_rules_is_exported(settings, runtime, session, feed_
     for name in used:
         assert re.search(rf"^{name}[{{ ]", exported, flags=re.M), f"{name} is not in /metrics"
     assert 'syndicate_alert_active{alert="queue_growing"}' in exported
+
+
+DASHBOARD = ROOT / "deploy" / "grafana" / "syndicate-dashboard.json"
+
+
+def dashboard_exprs() -> list[str]:
+    import json
+
+    panels = json.loads(DASHBOARD.read_text(encoding="utf-8"))["panels"]
+    return [target["expr"] for panel in panels for target in panel["targets"]]
+
+
+def test_every_metric_on_the_grafana_dashboard_is_exported(settings, runtime, session, feed_server, topics):
+    healthy_and_failing(runtime, session, feed_server)
+    record_tick(session, utcnow(), 0)
+    session.commit()
+    with client(settings) as c:
+        exported = c.get("/metrics").text
+    exprs = dashboard_exprs()
+    assert len(exprs) >= 8
+    for expr in exprs:
+        for name in re.findall(r"\bsyndicate_[a-z_]+", expr):
+            assert re.search(rf"^{name}[{{ ]", exported, flags=re.M), f"{name} ({expr}) is not in /metrics"
+
+
+@needs_promtool
+def test_the_dashboards_queries_are_valid_promql(tmp_path):
+    """promtool parses each query as the expression of a recording rule."""
+    rules = "groups:\n  - name: dashboard\n    rules:\n" + "".join(
+        f"      - record: syndicate_dashboard_{i}\n        expr: {expr!r}\n" for i, expr in enumerate(dashboard_exprs())
+    )
+    path = tmp_path / "dashboard-rules.yml"
+    path.write_text(rules.replace("\\'", "''"), encoding="utf-8")
+    result = subprocess.run([PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr

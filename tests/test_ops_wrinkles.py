@@ -85,3 +85,42 @@ def test_no_meta_refresh_but_a_link_to_reload(settings, polled):
             html = c.get(url).text
             assert 'http-equiv="refresh"' not in html, url
             assert ">Aktualisieren</a>" in html, url
+
+
+def test_a_lost_worker_is_logged_once_not_on_every_check(settings, caplog):
+    import logging
+
+    from syndicate.ops import alerts, status
+
+    now = utcnow()
+    one = workerinfo.WorkerInfo("one@host", 0, 1, 1, now, "heartbeat")
+    two = workerinfo.WorkerInfo("two@host", 0, 1, 2, now, "heartbeat")
+    state = alerts.AlertState()
+    with caplog.at_level(logging.INFO, logger="syndicate.alerts"):
+        state.check(status.Summary(), {}, settings, now, [one, two])
+        for _ in range(3):  # two was killed: three checks (page views, scrapes) without it
+            state.check(status.Summary(), {}, settings, now, [one])
+        state.check(status.Summary(), {}, settings, now, None)  # broker down: nothing known, nothing said
+        state.check(status.Summary(), {}, settings, now, [one, two])
+    lines = [r.getMessage() for r in caplog.records if "WORKER" in r.getMessage()]
+    assert lines == [
+        "WORKER ONLINE one@host",
+        "WORKER ONLINE two@host",
+        f"WORKER LOST two@host: last seen {now.isoformat()}",
+        "WORKER ONLINE two@host",
+    ]
+
+
+def test_the_dashboard_logs_a_worker_that_went_away(settings, runtime, session, polled, caplog):
+    import logging
+
+    directory = workerinfo.heartbeat_dir(settings.var_dir)
+    workerinfo.write_heartbeat(directory, workerinfo.WorkerInfo("gone@host", 0, 1, 1, utcnow(), "heartbeat"))
+    with caplog.at_level(logging.INFO, logger="syndicate.alerts"), client(settings) as c:
+        c.get("/ops")
+        workerinfo.remove_heartbeat(directory, "gone@host")
+        c.app.state.ops.probe.ttl = c.app.state.ops.probe.max_age = 0.0  # the next view probes anew
+        c.get("/ops")
+        c.get("/ops")
+    lines = [r.getMessage() for r in caplog.records if "WORKER" in r.getMessage()]
+    assert lines[0] == "WORKER ONLINE gone@host" and sum(line.startswith("WORKER LOST gone@host") for line in lines) == 1, lines

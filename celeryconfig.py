@@ -1,8 +1,7 @@
 """Celery settings; every value comes from syndicate.settings."""
 
-from kombu import Queue
-
 from syndicate.db import ensure_sqlite_dir
+from syndicate.ops.queues import QUEUES, celery_queue
 from syndicate.settings import get_settings
 
 _settings = get_settings()
@@ -65,7 +64,7 @@ task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 # refresh floods never starve delivery: WebSub and upkeep have their own queues (feeds are rendered by the web process)
-task_queues = (Queue("refresh"), Queue("websub"), Queue("maintenance"))
+task_queues = tuple(celery_queue(name) for name in QUEUES)
 task_default_queue = "maintenance"
 task_routes = {
     "syndicate.refresh_source": {"queue": "refresh"},
@@ -94,4 +93,5 @@ beat_schedule = {
 }
 if _settings.static_dir is not None:
     beat_schedule["write-static-feeds"] = {"task": "syndicate.write_static", "schedule": _settings.beat_interval}
-beat_schedule_filename = str(_settings.var_dir / "celerybeat-schedule")
+# Beat keeps its schedule in var_dir, which nothing else may have created yet (a fresh clone on PostgreSQL).
+beat_schedule_filename = str(_settings.ensure_var_dir().absolute() / "celerybeat-schedule")

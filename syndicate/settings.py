@@ -137,6 +137,33 @@ class Settings(BaseSettings):
         """The CSP ``frame-ancestors`` source list for the widget, from ``embed_origins``."""
         return frame_ancestors(self.embed_origins)
 
+    def ensure_var_dir(self) -> Path:
+        """``var_dir``, created when missing, for the processes that keep files there (beat's schedule,
+        worker heartbeats). A directory that cannot be created stops the process with a message naming
+        the setting, not with a traceback about some file inside it."""
+        try:
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SystemExit(
+                f"error: SYNDICATE_VAR_DIR={self.var_dir} (absolute: {self.var_dir.absolute()}) cannot be created: {exc.strerror or exc}"
+            ) from exc
+        return self.var_dir
+
+    def startup_warnings(self) -> list[str]:
+        """What a starting process logs as a warning, once: paths that depend on the directory the process
+        happens to be started from, and a server setup (not SQLite) whose feeds would name themselves
+        with the default public address."""
+        found = []
+        for name, path in (("SYNDICATE_VAR_DIR", self.var_dir), ("SYNDICATE_FEEDS_DIR", self.feeds_dir)):
+            if not path.is_absolute():
+                found.append(
+                    f"{name}={path} is relative: resolved against the working directory {Path.cwd()} as {path.absolute()}; "
+                    "set an absolute path so that every process uses the same one"
+                )
+        if "public_url" not in self.model_fields_set and not self.database_url.startswith("sqlite"):
+            found.append(f"SYNDICATE_PUBLIC_URL is not set: feeds and links name themselves {self.public_url}")
+        return found
+
     def validate_networks(self) -> None:
         for entry in self.allowed_networks:
             if "/" in entry:

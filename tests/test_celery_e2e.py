@@ -74,6 +74,16 @@ def test_worker_polls_local_source_and_article_reaches_merged_feed(runtime, sess
     logs = {p.name: p.read_text(errors="replace")[-3000:] for p in celery_processes.glob("*.log")}
     assert found == 1, f"worker did not store the article; logs: {logs}"
     assert route.hits >= 1
+    # with --loglevel INFO, as docs/production.md says, each refresh is one line in the worker's log
+    worker_log = processes.wait_for(
+        lambda: (
+            (log := (celery_processes / "worker.log").read_text(errors="replace"))
+            and f"refresh source={source.id} status=new new=1" in log
+            and log
+        ),
+        timeout=10,
+    )
+    assert worker_log, logs
 
     with runtime.sessions() as s:
         body = render_feed(s, FeedQuery(kind="topic", slug="mobilitaet"), "rss", settings.public_url).body

@@ -114,3 +114,47 @@ def test_dashboard_in_headless_chromium(settings, runtime, session, feed_server,
     artifacts = ROOT / "var" / "test-artifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
     shutil.copy(screenshot, artifacts / screenshot.name)
+
+
+AXE = ROOT / "tests" / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
+AXE_RULES = ["wcag2a", "wcag2aa", "wcag21aa"]
+
+
+@pytest.mark.skipif(
+    shutil.which("chromedriver") is None or not AXE.exists(), reason="needs chromium-driver and axe-core (npm ci --prefix tests/.axe)"
+)
+def test_ops_pages_have_no_axe_violations(settings, runtime, session, feed_server, topics, served_app, tmp_path):
+    """FINDINGS: /ops had 6 color-contrast and 1 meta-refresh violation, a source page 1 meta-refresh."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
+    from selenium.webdriver.chrome.service import Service
+
+    from syndicate.clock import utcnow
+    from syndicate.models import Source
+    from syndicate.ops import workers as workerinfo
+
+    polled = healthy_and_failing(runtime, session, feed_server)
+    session.get(Source, polled.ok_id).enabled = False  # every state and card style on the page
+    session.commit()
+    directory = workerinfo.heartbeat_dir(settings.var_dir)
+    workerinfo.write_heartbeat(directory, workerinfo.WorkerInfo("axe@host", 0, 3, 1, utcnow(), "heartbeat"))
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
+    driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
+    driver.set_script_timeout(60)
+    try:
+        for url in ("/ops", f"/ops/sources/{polled.failing_id}", f"/ops/sources/{polled.ok_id}"):
+            for width in (1400, 375):
+                driver.set_window_size(width, 900)
+                driver.get(served_app + url)
+                result = driver.execute_script(
+                    AXE.read_text() + "\nreturn axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}});", AXE_RULES
+                )
+                violations = [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]]
+                assert violations == [], (url, width, violations)
+                assert result["passes"], url  # axe really ran its rules
+    finally:
+        driver.quit()
+        workerinfo.remove_heartbeat(directory, "axe@host")

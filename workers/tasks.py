@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_init, worker_process_shutdown, worker_ready, worker_shutdown
+from celery.signals import beat_init, worker_init, worker_process_shutdown, worker_ready, worker_shutdown
 from kombu.exceptions import OperationalError as BrokerOperationalError
 from sqlalchemy.exc import OperationalError
 
@@ -23,6 +23,7 @@ from syndicate.ops import workers as workerinfo
 from syndicate.publish import static, websub
 from syndicate.reader import german
 from syndicate.runtime import Runtime
+from syndicate.settings import get_settings
 from workers.app import app
 
 log = logging.getLogger("syndicate.worker")
@@ -67,6 +68,14 @@ def _prepare(**_kwargs) -> None:
 def _close(**_kwargs) -> None:
     if _runtime is not None:
         _runtime.close()
+
+
+@beat_init.connect
+@worker_ready.connect
+def _warn_about_settings(**_kwargs) -> None:
+    """Once per worker or beat, after Celery set up logging: settings an operator should fix."""
+    for warning in get_settings().startup_warnings():
+        log.warning("%s", warning)
 
 
 @worker_ready.connect

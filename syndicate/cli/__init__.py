@@ -74,8 +74,13 @@ def options(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations."""
-    db.upgrade(get_settings().database_url)
-    console.print("database is up to date")
+    before, after = db.upgrade(get_settings().database_url)
+    if before is None:
+        console.print(f"created the schema at revision {after}")
+    elif before == after:
+        console.print(f"already at revision {after}, nothing to do")
+    else:
+        console.print(f"upgraded from revision {before} to {after}")
 
 
 def _sync(rt: Runtime) -> registry.SyncReport:

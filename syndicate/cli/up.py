@@ -14,6 +14,8 @@ import sys
 import time
 from dataclasses import dataclass
 
+from syndicate.ops.queues import QUEUES, celery_queue
+
 GRACE_SECONDS = 15.0
 
 
@@ -59,13 +61,13 @@ def commands(host: str, port: int, var_dir: str, concurrency: int) -> dict[str, 
     }
 
 
-CELERY_QUEUES = ("refresh", "websub", "maintenance")  # as in celeryconfig.task_queues
+CELERY_QUEUES = QUEUES  # as in celeryconfig.task_queues
 
 
 def declare_queues(broker_url: str, names: tuple[str, ...] = CELERY_QUEUES) -> None:
     """Create the queues before worker and beat start: on a fresh embedded broker both would
     create them at once, and the loser of that race dies on kombu_queue's unique name."""
-    from kombu import Connection, Queue
+    from kombu import Connection
 
     from syndicate.db import ensure_sqlite_dir
 
@@ -74,7 +76,7 @@ def declare_queues(broker_url: str, names: tuple[str, ...] = CELERY_QUEUES) -> N
     with Connection(broker_url) as connection:
         channel = connection.channel()
         for name in names:
-            Queue(name, channel=channel).declare()
+            celery_queue(name).bind(channel).declare()
 
 
 def start(cmds: dict[str, list[str]], env: dict[str, str]) -> list[Child]:

@@ -124,10 +124,27 @@ class AlertState:
 
     trend: QueueTrend = field(default_factory=QueueTrend)
     log: AlertLog = field(default_factory=AlertLog)
+    workers: dict[str, datetime | None] = field(default_factory=dict)  # hostname → last seen, as of the last check
 
-    def check(self, summary: Summary, depths: dict[str, int], settings: Settings, now: datetime | None = None) -> list[Alert]:
+    def check(
+        self, summary: Summary, depths: dict[str, int], settings: Settings, now: datetime | None = None, workers: list | None = None
+    ) -> list[Alert]:
         now = now or utcnow()
         self.trend.add(now, depths)
         alerts = evaluate(summary, self.trend, settings, now)
         self.log.emit(alerts, now)
+        if workers is not None:
+            self.watch_workers(workers)
         return alerts
+
+    def watch_workers(self, workers: list) -> None:
+        """One line when a worker seen at the last check is gone (killed, lost, stopped), one when a worker
+        comes: not one on every check while it stays away."""
+        current = {worker.hostname: worker.seen_at for worker in workers}
+        for hostname, seen_at in self.workers.items():
+            if hostname not in current:
+                log.warning("WORKER LOST %s: last seen %s", hostname, seen_at.isoformat() if seen_at else "never")
+        for hostname in current:
+            if hostname not in self.workers:
+                log.info("WORKER ONLINE %s", hostname)
+        self.workers = current

@@ -187,7 +187,9 @@ def dashboard(
         lines=select_lines(lines, query),
         total=len(lines),
         cities=cities(lines),
-        alerts=alert_state.check(overview.summary, overview.queues, settings, now),
+        alerts=alert_state.check(
+            overview.summary, overview.queues, settings, now, None if overview.broker_error else overview.workers.workers
+        ),
         audit=audit_tail(session),
         days=spark_days(now),
     )

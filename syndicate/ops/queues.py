@@ -15,12 +15,23 @@ import threading
 from pathlib import Path
 from typing import cast
 
+from kombu import Exchange, Queue
 from sqlalchemy import Boolean, Engine, Integer, String, column, create_engine, func, inspect, select, table
 from sqlalchemy.engine import make_url
 
-QUEUES = ("refresh", "maintenance", "websub")  # as declared in celeryconfig.task_queues
+# The one list of Celery queues: celeryconfig.task_queues declares these, the dashboard and /metrics
+# watch these, ``syndicate up`` creates these. Refresh floods never starve delivery: WebSub and upkeep
+# have their own queues (feeds are rendered by the web process).
+QUEUES = ("refresh", "websub", "maintenance")
 REDIS_PRIORITY_STEPS = (0, 3, 6, 9)  # kombu's redis transport defaults
 REDIS_PRIORITY_SEP = "\x06\x16"
+
+
+def celery_queue(name: str) -> Queue:
+    """A queue with its own direct exchange and routing key, both named like it. Declared on the
+    default exchange instead, the worker banner listed every queue as ``exchange=maintenance
+    key=maintenance``: routing worked, but an operator reading the banner could not tell."""
+    return Queue(name, Exchange(name, type="direct"), routing_key=name)
 
 
 class QueueError(Exception):

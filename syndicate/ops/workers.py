@@ -72,10 +72,13 @@ def probe(settings: Settings) -> WorkerReport:
 class CachedProbe:
     """``probe`` for the dashboard: the first call waits for the answer; later calls get the last
     answer at once and, when it is older than ``ttl`` seconds, start one refresh in the background
-    (inspect waits its whole timeout, which a page render should not)."""
+    (inspect waits its whole timeout, which a page render should not).
 
-    def __init__(self, settings: Settings, ttl: float = 10.0):
-        self.settings, self.ttl = settings, ttl
+    An answer older than ``max_age`` is not shown at all but waited for anew: after nobody looked at
+    /ops for a while, the old answer would list a worker killed since, until the next page view."""
+
+    def __init__(self, settings: Settings, ttl: float = 10.0, max_age: float = HEARTBEAT_STALE):
+        self.settings, self.ttl, self.max_age = settings, ttl, max(ttl, max_age)
         self._lock = threading.Lock()
         self._value: WorkerReport | None = None
         self._at = 0.0
@@ -83,7 +86,7 @@ class CachedProbe:
 
     def __call__(self) -> WorkerReport:
         with self._lock:
-            if self._value is None:
+            if self._value is None or time.monotonic() - self._at > self.max_age:
                 self._value, self._at = probe(self.settings), time.monotonic()
             elif time.monotonic() - self._at > self.ttl and not self._refreshing:
                 self._refreshing = True

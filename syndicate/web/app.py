@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,9 +19,13 @@ from syndicate.web.bodylimit import BodyLimit
 from syndicate.web.cachedfeeds import CachedFeeds
 from syndicate.web.routes import api, feeds, ops, portal, websub, widget
 
+log = logging.getLogger("syndicate.web")
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     runtime = Runtime(settings)
+    for warning in runtime.settings.startup_warnings():
+        log.warning("%s", warning)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

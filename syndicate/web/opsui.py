@@ -53,7 +53,9 @@ def ago(seconds: float | None) -> str:
 
 
 def ago_from(value: datetime | None, now: datetime | None = None) -> str:
-    return ago(None if value is None else ((now or utcnow()) - value).total_seconds())
+    """How long ago ``value`` was. A time after ``now`` counts as now: a worker probe may answer after the page
+    took its ``now``, and another machine's clock may run a little ahead ("gesehen vor -1 s")."""
+    return ago(None if value is None else max(0.0, ((now or utcnow()) - value).total_seconds()))
 
 
 def relative(value: datetime | None, now: datetime | None = None) -> str:

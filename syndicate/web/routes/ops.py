@@ -32,7 +32,6 @@ from syndicate.web.opsaccess import OperatorView, OpsAccess
 router = APIRouter(tags=["ops"])
 templates = Jinja2Templates(directory=str(FilePath(__file__).parent.parent / "templates"))
 templates.env.filters.update(when=opsui.when, ago=opsui.ago, ago_from=opsui.ago_from, relative=opsui.relative)
-REFRESH_SECONDS = 30
 
 
 @dataclass
@@ -111,7 +110,7 @@ def dashboard(
             "states": status.STATES,
             "problem_states": status.PROBLEM_STATES,
             "sparkline": opsui.sparkline,
-            "refresh": REFRESH_SECONDS,
+            "self_url": _self_url(query),
             "sort_url": lambda key: _sort_url(query, key),
             "broker": _broker_kind(runtime.settings.broker_url),
         },
@@ -140,9 +139,16 @@ def source_page(request: Request, source_id: Annotated[int, Path(ge=1, le=2**31 
             "chart": opsui.latency_chart(page.fetches),
             "spark": opsui.sparkline(page.line.per_day, 280, 40),
             "day_counts": list(zip(opsview.spark_days(now), page.line.per_day)),
-            "refresh": REFRESH_SECONDS,
         },
     )
+
+
+def _self_url(query: opsview.TableQuery) -> str:
+    """This view again, with its filter and order: the "Aktualisieren" link. The pages do not reload
+    themselves (no meta refresh): a reload every few seconds moves a keyboard or screen reader user back
+    to the top (WCAG 2.2.1)."""
+    params = {"state": query.state, "city": query.city, "q": query.q, "sort": query.sort, "order": "desc" if query.desc else "asc"}
+    return "/ops?" + urlencode({k: v for k, v in params.items() if v})
 
 
 def _sort_url(query: opsview.TableQuery, key: str) -> str:

@@ -16,7 +16,7 @@ from syndicate.settings import Settings
 from syndicate.web import problems
 from syndicate.web.bodylimit import BodyLimit
 from syndicate.web.cachedfeeds import CachedFeeds
-from syndicate.web.routes import api, feeds, ops, portal, websub
+from syndicate.web.routes import api, console, feeds, ops, portal, websub
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="syndicate", version=__version__, description="Kommunaler Feed-Verbund Bayern", lifespan=lifespan)
     app.state.runtime = runtime
     app.include_router(portal.router)
+    app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(feeds.router)
     app.include_router(ops.router)

@@ -1,0 +1,365 @@
+"""The console (German, server-rendered, no JavaScript needed): press offices and operators sign in with their
+token and look after their sources in the browser.
+
+Signing in starts a session held on the server (syndicate.access.sessions); every page looks it up again.
+Every form carries the session's CSRF token, and a POST without a valid one is refused with 403 before
+anything is read or changed. Changes go through the same service functions as /api/v1, with the same
+tenancy (another city's source answers 404, like a missing one) and audit entries; each successful POST
+answers with a redirect (post/redirect/get), so reloading the page repeats nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path as FilePath
+from typing import Annotated
+from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from syndicate.access import sessions
+from syndicate.access.limits import SharedRateLimiter
+from syndicate.access.sessions import Current
+from syndicate.clock import utcnow
+from syndicate.errors import Conflict, Invalid, NotFound, TooSoon
+from syndicate.models import City, Source
+from syndicate.sources import service
+from syndicate.web import consoleview
+from syndicate.web.deps import RuntimeDep, SessionDep, TaskQueueDep
+
+router = APIRouter(prefix="/verwaltung", tags=["console"], default_response_class=HTMLResponse, include_in_schema=False)
+templates = Jinja2Templates(directory=str(FilePath(__file__).parent.parent / "templates"))
+BERLIN = ZoneInfo("Europe/Berlin")
+COOKIE = "verwaltung"  # the session's secret
+SIGNIN_COOKIE = "verwaltung_anmeldung"  # before sign-in: the secret the sign-in form's CSRF token is bound to
+MAX_FIELDS = 20
+SourceId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+# Messages after a redirect, named in the query string; only these texts can appear.
+NOTICES = {
+    "registriert": "Die Quelle ist registriert und wird gleich zum ersten Mal abgerufen.",
+    "abgeschaltet": "Die Quelle ist abgeschaltet und wird nicht mehr abgerufen.",
+    "eingeschaltet": "Die Quelle ist wieder eingeschaltet und wird mit der nächsten Runde abgerufen.",
+    "abruf": "Die Quelle wird jetzt abgerufen. Das Ergebnis erscheint in wenigen Minuten im Abrufprotokoll.",
+    "abgemeldet": "Sie sind abgemeldet.",
+}
+
+
+def zeit(value: datetime | None) -> str:
+    """A moment as Germans read it, in Berlin time: 4.12.2026, 18:05 Uhr."""
+    if value is None:
+        return "–"
+    local = value.astimezone(BERLIN)
+    return f"{local.day}.{local.month}.{local.year}, {local:%H:%M} Uhr"
+
+
+templates.env.filters["zeit"] = zeit
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An urlencoded form's fields (the first value of each); the body's size is bounded by BodyLimit."""
+    if request.method != "POST":
+        return {}
+    try:
+        parsed = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except ValueError:  # more fields than any console form has
+        return {}
+    return {name: values[0] for name, values in parsed.items()}
+
+
+FormDep = Annotated[dict[str, str], Depends(read_form)]
+
+
+def render(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
+    context.setdefault("current", None)
+    context.setdefault("nav", None)
+    return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+
+def page(request: Request, current: Current | None, status_code: int, title: str, message: str) -> HTMLResponse:
+    return render(request, "console_error.html", status_code, current=current, title=title, message=message)
+
+
+def redirect(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+def signed_in(request: Request, session, runtime) -> Current | None:
+    secret = request.cookies.get(COOKIE)
+    if not secret:
+        return None
+    settings = runtime.settings
+    return sessions.resume(session, secret, idle=settings.console_idle_timeout, max_age=settings.console_max_age)
+
+
+def authorised(request: Request, session, runtime, form: dict[str, str]) -> Current | Response:
+    """The session of a POST whose form carries the session's CSRF token; otherwise the answer to send instead."""
+    current = signed_in(request, session, runtime)
+    if current is None:
+        return redirect("/verwaltung/anmelden")
+    if not sessions.csrf_ok(request.cookies.get(COOKIE, ""), form.get("csrf")):
+        return forbidden(request, current)
+    return current
+
+
+def forbidden(request: Request, current: Current | None) -> HTMLResponse:
+    message = (
+        "Das Formular war ungültig oder veraltet; es wurde nichts geändert. Bitte laden Sie die Seite neu und versuchen Sie es noch einmal."
+    )
+    return page(request, current, 403, "Anfrage abgelehnt", message)
+
+
+def actor(current: Current) -> str:
+    return f"{current.principal.actor} console"
+
+
+def signin_limiters(request: Request) -> tuple[SharedRateLimiter, SharedRateLimiter]:
+    """Failed sign-ins a minute per client address and per token prefix, counted in the database for every process."""
+    state = request.app.state
+    if getattr(state, "console_limiters", None) is None:
+        engine, limit = state.runtime.engine, state.runtime.settings.console_signin_failures
+        state.console_limiters = (SharedRateLimiter(engine, "console-client", limit), SharedRateLimiter(engine, "console-prefix", limit))
+    return state.console_limiters
+
+
+# ---------------------------------------------------------------- sign-in, sign-out
+
+
+def _signin_page(request: Request, runtime, status_code: int = 200, error: str | None = None, notice: str | None = None) -> Response:
+    secret = request.cookies.get(SIGNIN_COOKIE) or sessions.new_secret()
+    response = render(
+        request, "console_signin.html", status_code, title="Anmelden", csrf=sessions.csrf_token(secret), error=error, notice=notice
+    )
+    secure = runtime.settings.public_url.startswith("https://")
+    response.set_cookie(SIGNIN_COOKIE, secret, httponly=True, samesite="strict", secure=secure, path="/verwaltung", max_age=3600)
+    return response
+
+
+@router.get("")
+def home():
+    return redirect("/verwaltung/quellen")
+
+
+@router.get("/anmelden")
+def signin_form(request: Request, runtime: RuntimeDep, hinweis: str | None = None):
+    return _signin_page(request, runtime, notice=NOTICES.get(hinweis or ""))
+
+
+@router.post("/anmelden")
+def signin(request: Request, session: SessionDep, runtime: RuntimeDep, form: FormDep):
+    if not sessions.csrf_ok(request.cookies.get(SIGNIN_COOKIE, ""), form.get("csrf")):
+        return forbidden(request, None)
+    token = form.get("token", "").strip()
+    client = request.client.host if request.client else "unknown"
+    prefix = token[:12]
+    by_client, by_prefix = signin_limiters(request)
+    wait = by_client.peek(client) or by_prefix.peek(prefix)
+    if wait is not None:
+        message = f"Zu viele fehlgeschlagene Anmeldungen. Bitte warten Sie {int(wait) + 1} Sekunden und versuchen Sie es dann noch einmal."
+        response = _signin_page(request, runtime, 429, error=message)
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+    started = sessions.start(session, token) if token else None
+    if started is None:
+        by_client.hit(client)
+        by_prefix.hit(prefix)
+        error = (
+            "Bitte fügen Sie Ihr Token ein."
+            if not token
+            else "Dieses Token ist unbekannt oder widerrufen. Bitte prüfen Sie, ob Sie es vollständig eingefügt haben."
+        )
+        return _signin_page(request, runtime, 401 if token else 400, error=error)
+    secret, _principal = started
+    response = redirect("/verwaltung/quellen")
+    secure = runtime.settings.public_url.startswith("https://")
+    response.set_cookie(
+        COOKIE, secret, httponly=True, samesite="strict", secure=secure, path="/verwaltung", max_age=runtime.settings.console_max_age
+    )
+    response.delete_cookie(SIGNIN_COOKIE, path="/verwaltung")
+    return response
+
+
+@router.post("/abmelden")
+def signout(request: Request, session: SessionDep, runtime: RuntimeDep, form: FormDep):
+    current = authorised(request, session, runtime, form)
+    if not isinstance(current, Current):
+        return current
+    sessions.end(session, request.cookies[COOKIE])
+    response = redirect("/verwaltung/anmelden?hinweis=abgemeldet")
+    response.delete_cookie(COOKIE, path="/verwaltung")
+    return response
+
+
+# ---------------------------------------------------------------- sources
+
+
+@router.get("/quellen")
+def source_list(request: Request, session: SessionDep, runtime: RuntimeDep, hinweis: str | None = None):
+    current = signed_in(request, session, runtime)
+    if current is None:
+        return redirect("/verwaltung/anmelden")
+    groups = consoleview.overview(session, current.principal, utcnow(), runtime.settings.ops_failing_alert_after)
+    return render(
+        request, "console_sources.html", title="Quellen", nav="quellen", current=current, groups=groups, notice=NOTICES.get(hinweis or "")
+    )
+
+
+def _new_page(request: Request, session, current: Current, status_code: int = 200, **context) -> HTMLResponse:
+    context.setdefault("finding", None)
+    context.setdefault("error", None)
+    context.setdefault("address", "")
+    context.setdefault("city", None if current.principal.is_operator else current.principal.city_slug)
+    cities = consoleview.cities(session, current.principal)
+    return render(request, "console_new.html", status_code, title="Quelle hinzufügen", nav="neu", current=current, cities=cities, **context)
+
+
+@router.get("/quellen/neu")
+def new_source(request: Request, session: SessionDep, runtime: RuntimeDep):
+    current = signed_in(request, session, runtime)
+    if current is None:
+        return redirect("/verwaltung/anmelden")
+    return _new_page(request, session, current)
+
+
+def _form_city(session, current: Current, form: dict[str, str]) -> City:
+    """The city named by the form, if this session may touch it (NotFound otherwise, as for a missing one)."""
+    return service.get_city(session, form.get("stadt", "")[:64], current.principal)
+
+
+@router.post("/quellen/neu/pruefen")
+def check_source(request: Request, session: SessionDep, runtime: RuntimeDep, form: FormDep):
+    current = authorised(request, session, runtime, form)
+    if not isinstance(current, Current):
+        return current
+    address = form.get("adresse", "").strip()[:2000]
+    try:
+        city = _form_city(session, current, form)
+    except NotFound:
+        return page(
+            request, current, 404, "Stadt nicht gefunden", "Diese Stadt gibt es nicht, oder Sie dürfen für sie keine Quellen anlegen."
+        )
+    if not address:
+        return _new_page(request, session, current, 422, error="Bitte geben Sie eine Adresse ein.", city=city.slug)
+    session.commit()  # end the read transaction: the test fetch may take a while
+    finding = consoleview.examine(runtime.client, address, runtime.refresh_config)
+    return _new_page(request, session, current, address=address, city=city.slug, finding=finding)
+
+
+@router.post("/quellen/neu")
+def register_source(request: Request, session: SessionDep, runtime: RuntimeDep, queue: TaskQueueDep, form: FormDep):
+    current = authorised(request, session, runtime, form)
+    if not isinstance(current, Current):
+        return current
+    address = form.get("adresse", "").strip()[:2000]
+    try:
+        city = _form_city(session, current, form)
+    except NotFound:
+        return page(
+            request, current, 404, "Stadt nicht gefunden", "Diese Stadt gibt es nicht, oder Sie dürfen für sie keine Quellen anlegen."
+        )
+    spec = service.SourceSpec(url=address, title=form.get("titel", "").strip()[:300] or None)
+    try:
+        service.create_source(
+            session,
+            runtime.client,
+            runtime.refresh_config,
+            city,
+            spec,
+            actor=actor(current),
+            enqueue=queue.refresh,
+            operator=current.principal.is_operator,
+        )
+    except (Invalid, Conflict) as exc:
+        status_code = 409 if isinstance(exc, Conflict) else 422
+        return _new_page(request, session, current, status_code, error=_sentence(exc.message), address=address, city=city.slug)
+    return redirect("/verwaltung/quellen?hinweis=registriert")
+
+
+def _sentence(message: str) -> str:
+    """A service message (written to follow a colon) as a sentence of its own."""
+    text = message[:1].upper() + message[1:]
+    return text if text.endswith((".", "!", "?", ")")) else text + "."
+
+
+def _detail_page(request: Request, session, runtime, current: Current, source: Source, status_code: int = 200, **context) -> HTMLResponse:
+    context.setdefault("error", None)
+    context.setdefault("notice", None)
+    entries = consoleview.explain(service.fetch_log(session, source, 20))
+    row = consoleview.row(source, utcnow(), runtime.settings.ops_failing_alert_after)
+    title = source.title or source.feed_title or source.url
+    return render(
+        request,
+        "console_source.html",
+        status_code,
+        title=f"Quelle: {title}",
+        current=current,
+        row=row,
+        source=source,
+        entries=entries,
+        **context,
+    )
+
+
+def _owned(session, current: Current, source_id: int) -> Source | None:
+    try:
+        return service.get_source(session, source_id, current.principal)
+    except NotFound:
+        return None
+
+
+def _source_missing(request: Request, current: Current) -> HTMLResponse:
+    return page(request, current, 404, "Quelle nicht gefunden", "Diese Quelle gibt es nicht, oder sie gehört nicht zu Ihrer Stadt.")
+
+
+@router.get("/quellen/{source_id}")
+def source_detail(source_id: SourceId, request: Request, session: SessionDep, runtime: RuntimeDep, hinweis: str | None = None):
+    current = signed_in(request, session, runtime)
+    if current is None:
+        return redirect("/verwaltung/anmelden")
+    source = _owned(session, current, source_id)
+    if source is None:
+        return _source_missing(request, current)
+    return _detail_page(request, session, runtime, current, source, notice=NOTICES.get(hinweis or ""))
+
+
+def _switch(source_id: int, request: Request, session, runtime, form: dict[str, str], enabled: bool) -> Response:
+    current = authorised(request, session, runtime, form)
+    if not isinstance(current, Current):
+        return current
+    source = _owned(session, current, source_id)
+    if source is None:
+        return _source_missing(request, current)
+    try:
+        service.update_source(session, source, {"enabled": enabled}, actor=actor(current))
+    except Conflict as exc:
+        return _detail_page(request, session, runtime, current, source, 409, error=_sentence(exc.message))
+    return redirect(f"/verwaltung/quellen/{source.id}?hinweis={'eingeschaltet' if enabled else 'abgeschaltet'}")
+
+
+@router.post("/quellen/{source_id}/abschalten")
+def disable_source(source_id: SourceId, request: Request, session: SessionDep, runtime: RuntimeDep, form: FormDep):
+    return _switch(source_id, request, session, runtime, form, False)
+
+
+@router.post("/quellen/{source_id}/einschalten")
+def enable_source(source_id: SourceId, request: Request, session: SessionDep, runtime: RuntimeDep, form: FormDep):
+    return _switch(source_id, request, session, runtime, form, True)
+
+
+@router.post("/quellen/{source_id}/abrufen")
+def refresh_source(source_id: SourceId, request: Request, session: SessionDep, runtime: RuntimeDep, queue: TaskQueueDep, form: FormDep):
+    current = authorised(request, session, runtime, form)
+    if not isinstance(current, Current):
+        return current
+    source = _owned(session, current, source_id)
+    if source is None:
+        return _source_missing(request, current)
+    try:
+        service.request_refresh(session, source, actor=actor(current), enqueue=queue.refresh)
+    except (Conflict, TooSoon) as exc:
+        status_code = 429 if isinstance(exc, TooSoon) else 409
+        return _detail_page(request, session, runtime, current, source, status_code, error=_sentence(exc.message))
+    return redirect(f"/verwaltung/quellen/{source.id}?hinweis=abruf")

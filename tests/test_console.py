@@ -1,0 +1,336 @@
+"""The console in the browser's place: sign-in and its session, CSRF, expiry, and the source pages, against
+the real app, the test database and a loopback feed server."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, update
+
+from syndicate.access import tokens
+from syndicate.clock import utcnow
+from syndicate.models import ApiToken, AuditEntry, ConsoleSession, FetchLog, Source
+from syndicate.web.app import create_app
+from tests.api_fixtures import RSS_TYPE, add_source, api, make_city, rss  # noqa: F401 - fixture
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+NEWS = ["Baustelle Marienplatz", "Neue Bücherei", "Wahlergebnis", "Stadtrat tagt"]
+
+
+def csrf_of(response) -> str:
+    match = CSRF.search(response.text)
+    assert match, response.text
+    return match.group(1)
+
+
+def sign_in(client: TestClient, secret: str):
+    form = client.get("/verwaltung/anmelden")
+    return client.post("/verwaltung/anmelden", data={"csrf": csrf_of(form), "token": secret}, follow_redirects=False)
+
+
+def new_client(api) -> TestClient:
+    return TestClient(api.app)
+
+
+def signed_in(api, who: str) -> TestClient:
+    client = new_client(api)
+    answer = sign_in(client, api.secrets[who])
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def sessions_count(runtime) -> int:
+    with runtime.sessions() as s:
+        return s.scalar(select(func.count()).select_from(ConsoleSession))
+
+
+# ---------------------------------------------------------------- sign-in, session, CSRF
+
+
+def test_sign_in_starts_a_server_side_session_with_a_strict_http_only_cookie(api, runtime):
+    client = new_client(api)
+    answer = sign_in(client, api.secrets["muenchen"])
+    assert answer.status_code == 303 and answer.headers["location"] == "/verwaltung/quellen"
+    cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("verwaltung="))
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/verwaltung" in cookie
+    assert "Secure" not in cookie  # the public URL is http in the tests
+    secret = cookie.split(";")[0].split("=", 1)[1]
+    with runtime.sessions() as s:
+        stored = s.scalars(select(ConsoleSession.secret_hash)).all()
+    assert len(stored) == 1 and secret not in stored[0]  # only a hash is kept
+    page = client.get("/verwaltung/quellen")
+    assert page.status_code == 200 and "<h1>Quellen</h1>" in page.text and "Stadt: muenchen" in page.text
+
+
+def test_cookie_is_secure_when_the_public_url_is_https(settings, runtime):
+    app = create_app(settings.model_copy(update={"public_url": "https://feeds.example"}))
+    with runtime.sessions() as s:
+        make_city(s, "muenchen", "München")
+        secret = tokens.create(s, city="muenchen")[1]
+    client = TestClient(app, base_url="https://testserver")
+    answer = sign_in(client, secret)
+    assert answer.status_code == 303
+    cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("verwaltung="))
+    assert "Secure" in cookie and "HttpOnly" in cookie
+
+
+def test_a_wrong_token_is_refused_in_german_and_starts_no_session(api, runtime):
+    client = new_client(api)
+    answer = sign_in(client, "syn_" + "x" * 43)
+    assert answer.status_code == 401
+    assert "unbekannt oder widerrufen" in answer.text and 'aria-invalid="true"' in answer.text
+    assert sessions_count(runtime) == 0
+    assert client.get("/verwaltung/quellen", follow_redirects=False).headers["location"] == "/verwaltung/anmelden"
+
+
+def test_failed_sign_ins_are_throttled_per_client_and_per_token_prefix(api, runtime):
+    api.app.state.console_limiters = None
+    runtime.settings.console_signin_failures = 3
+    client = new_client(api)
+    for _ in range(3):
+        assert sign_in(client, "syn_" + "x" * 43).status_code == 401
+    refused = sign_in(client, api.secrets["muenchen"])  # even the right token: this client is over its limit
+    assert refused.status_code == 429 and "Zu viele fehlgeschlagene Anmeldungen" in refused.text
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert sessions_count(runtime) == 0
+
+
+def test_failures_with_one_token_prefix_are_throttled_from_any_client(api, runtime):
+    api.app.state.console_limiters = None
+    runtime.settings.console_signin_failures = 2
+    real = api.secrets["augsburg"]
+    guess = real[:12] + "y" * (len(real) - 12)  # same prefix, wrong secret
+    for n in range(2):
+        client = TestClient(api.app, client=(f"127.0.0.{n + 10}", 5000))
+        assert sign_in(client, guess).status_code == 401
+    other = TestClient(api.app, client=("127.0.0.20", 5000))
+    assert sign_in(other, real).status_code == 429
+    assert sign_in(other, api.secrets["muenchen"]).status_code == 303  # another prefix from a fresh client still works
+
+
+def test_a_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(api, runtime):
+    with runtime.sessions() as s:
+        city = make_city(s, "muenchen")
+        source_id = add_source(s, city, "https://m.example/rss").id
+    client = signed_in(api, "muenchen")
+    for data in ({}, {"csrf": "falsch"}):
+        answer = client.post(f"/verwaltung/quellen/{source_id}/abschalten", data=data, follow_redirects=False)
+        assert answer.status_code == 403 and "es wurde nichts geändert" in answer.text
+    other = signed_in(api, "muenchen")  # another session's token is no good either
+    detail = other.get(f"/verwaltung/quellen/{source_id}")
+    assert client.post(f"/verwaltung/quellen/{source_id}/abschalten", data={"csrf": csrf_of(detail)}).status_code == 403
+    assert client.post("/verwaltung/abmelden", data={}).status_code == 403
+    with runtime.sessions() as s:
+        assert s.get(Source, source_id).enabled is True
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "source.update")) == 0
+    assert client.get("/verwaltung/quellen").status_code == 200  # still signed in
+    fresh = new_client(api)
+    fresh.get("/verwaltung/anmelden")
+    refused = fresh.post("/verwaltung/anmelden", data={"token": api.secrets["muenchen"]}, follow_redirects=False)
+    assert refused.status_code == 403 and sessions_count(runtime) == 2
+
+
+def test_sign_out_ends_the_session_on_the_server(api, runtime):
+    client = signed_in(api, "muenchen")
+    secret = client.cookies["verwaltung"]
+    page = client.get("/verwaltung/quellen")
+    answer = client.post("/verwaltung/abmelden", data={"csrf": csrf_of(page)}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/verwaltung/anmelden?hinweis=abgemeldet"
+    assert sessions_count(runtime) == 0
+    replay = new_client(api)
+    replay.cookies.set("verwaltung", secret, path="/verwaltung")  # the old cookie, kept by someone
+    assert replay.get("/verwaltung/quellen", follow_redirects=False).headers["location"] == "/verwaltung/anmelden"
+
+
+def test_revoking_the_token_ends_its_sessions(api, runtime):
+    client = signed_in(api, "muenchen")
+    assert client.get("/verwaltung/quellen").status_code == 200
+    with runtime.sessions() as s:
+        token_id = s.scalar(select(ApiToken.id).where(ApiToken.prefix == api.secrets["muenchen"][:12]))
+        tokens.revoke(s, token_id)
+    assert sessions_count(runtime) == 0
+    assert client.get("/verwaltung/quellen", follow_redirects=False).headers["location"] == "/verwaltung/anmelden"
+
+
+def test_a_session_of_a_token_revoked_behind_the_services_back_ends_too(api, runtime):
+    client = signed_in(api, "muenchen")
+    with runtime.sessions() as s:
+        s.execute(update(ApiToken).values(revoked_at=utcnow()))
+        s.commit()
+    assert client.get("/verwaltung/quellen", follow_redirects=False).status_code == 303
+    assert sessions_count(runtime) == 0
+
+
+@pytest.mark.parametrize("column", ["last_seen_at", "created_at"])
+def test_idle_and_absolute_expiry_end_the_session(api, runtime, column):
+    client = signed_in(api, "muenchen")
+    settings = runtime.settings
+    age = settings.console_idle_timeout if column == "last_seen_at" else settings.console_max_age
+    with runtime.sessions() as s:  # the session as it would be after that much time
+        s.execute(update(ConsoleSession).values({column: utcnow() - timedelta(seconds=age + 5)}))
+        s.commit()
+    assert client.get("/verwaltung/quellen", follow_redirects=False).headers["location"] == "/verwaltung/anmelden"
+    assert sessions_count(runtime) == 0
+
+
+def test_a_session_in_use_stays_alive_past_the_idle_timeout(api, runtime):
+    client = signed_in(api, "muenchen")
+    with runtime.sessions() as s:
+        s.execute(update(ConsoleSession).values(last_seen_at=utcnow() - timedelta(seconds=runtime.settings.console_idle_timeout - 60)))
+        s.commit()
+    assert client.get("/verwaltung/quellen").status_code == 200
+    with runtime.sessions() as s:
+        seen = s.scalar(select(ConsoleSession.last_seen_at))
+    assert utcnow() - seen < timedelta(seconds=10)
+
+
+# ---------------------------------------------------------------- sources
+
+
+def test_the_list_shows_the_citys_sources_with_their_state_and_the_operator_sees_all(api, runtime):
+    with runtime.sessions() as s:
+        m, a = make_city(s, "muenchen"), make_city(s, "augsburg")
+        add_source(s, m, "https://m.example/rss", title="Rathaus München", last_success_at=utcnow())
+        add_source(s, m, "https://m.example/alt", title="Altes Archiv", error_count=2, last_error_reason="http_404")
+        add_source(s, a, "https://a.example/rss", title="Rathaus Augsburg")
+    page = signed_in(api, "muenchen").get("/verwaltung/quellen").text
+    assert "Rathaus München" in page and "in Ordnung" in page and "Adresse gibt es nicht mehr" in page
+    assert "Rathaus Augsburg" not in page
+    everything = signed_in(api, "operator").get("/verwaltung/quellen").text
+    assert "Rathaus München" in everything and "Rathaus Augsburg" in everything
+    assert everything.index('<h2 id="stadt-augsburg">') < everything.index('<h2 id="stadt-muenchen">')
+
+
+def test_check_then_register_a_feed(api, runtime, feed_server):
+    feed_server.add("/rss.xml", rss("Pressemitteilungen München", NEWS), headers=RSS_TYPE)
+    client = signed_in(api, "muenchen")
+    form = client.get("/verwaltung/quellen/neu")
+    assert form.status_code == 200 and '<label for="adresse">Adresse</label>' in form.text
+    url = feed_server.url("/rss.xml")
+    checked = client.post("/verwaltung/quellen/neu/pruefen", data={"csrf": csrf_of(form), "stadt": "muenchen", "adresse": url})
+    assert checked.status_code == 200
+    assert "Pressemitteilungen München" in checked.text and "mit 4 Meldungen" in checked.text
+    latest = re.findall(r"<li>([^<]+)</li>", checked.text.split("Die neuesten Meldungen")[1])
+    assert latest[:3] == ["Stadtrat tagt", "Wahlergebnis", "Neue Bücherei"]
+    with runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Source)) == 0  # checking registers nothing
+    done = client.post(
+        "/verwaltung/quellen/neu", data={"csrf": csrf_of(checked), "stadt": "muenchen", "adresse": url}, follow_redirects=False
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/verwaltung/quellen?hinweis=registriert"
+    listing = client.get(done.headers["location"])
+    assert "Die Quelle ist registriert" in listing.text and "Pressemitteilungen München" in listing.text
+    with runtime.sessions() as s:
+        source = s.scalar(select(Source))
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "source.create"))
+        assert source.city.slug == "muenchen" and source.origin == "api"
+        assert entry.actor.endswith("city:muenchen console") and entry.token_id is not None
+    assert api.queue.sent == [source.id] and api.queue.visible == [True]
+    again = client.post("/verwaltung/quellen/neu", data={"csrf": csrf_of(checked), "stadt": "muenchen", "adresse": url})
+    assert again.status_code == 409 and "bereits" in again.text  # a repeated submit registers nothing twice
+    with runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Source)) == 1
+
+
+def test_a_page_advertising_a_feed_offers_it(api, feed_server):
+    page = '<!doctype html><html><head><title>Presse</title><link rel="alternate" type="application/rss+xml" title="Presse-RSS" href="/rss.xml"></head><body><p>Presse</p></body></html>'
+    feed_server.add("/presse/", page, headers={"Content-Type": "text/html; charset=utf-8"})
+    feed_server.add("/rss.xml", rss("Presse", NEWS), headers=RSS_TYPE)
+    client = signed_in(api, "muenchen")
+    form = client.get("/verwaltung/quellen/neu")
+    checked = client.post(
+        "/verwaltung/quellen/neu/pruefen", data={"csrf": csrf_of(form), "stadt": "muenchen", "adresse": feed_server.url("/presse/")}
+    )
+    assert "nennt aber einen Feed" in checked.text and f'value="{feed_server.url("/rss.xml")}"' in checked.text
+    assert "Diesen Feed prüfen" in checked.text and ">Registrieren</button>" not in checked.text
+
+
+def test_a_refused_address_says_why_and_what_to_do(api, runtime, feed_server):
+    feed_server.add("/weg.xml", "nicht da", status=404)
+    client = signed_in(api, "muenchen")
+    form = client.get("/verwaltung/quellen/neu")
+    checked = client.post(
+        "/verwaltung/quellen/neu/pruefen", data={"csrf": csrf_of(form), "stadt": "muenchen", "adresse": feed_server.url("/weg.xml")}
+    )
+    assert "können wir nicht registrieren" in checked.text and "HTTP 404" in checked.text and "Was Sie tun können" in checked.text
+    blocked = client.post(
+        "/verwaltung/quellen/neu/pruefen", data={"csrf": csrf_of(form), "stadt": "muenchen", "adresse": "http://127.0.0.2/rss"}
+    )
+    assert "nicht erlaubt" in blocked.text and "nicht öffentlich erreichbar" in blocked.text
+    registered = client.post(
+        "/verwaltung/quellen/neu", data={"csrf": csrf_of(form), "stadt": "muenchen", "adresse": feed_server.url("/weg.xml")}
+    )
+    assert registered.status_code == 422 and 'id="adresse-fehler"' in registered.text and "HTTP 404" in registered.text
+    with runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Source)) == 0
+
+
+def test_detail_shows_the_fetch_log_explained_and_disable_enable_refresh_work(api, runtime):
+    with runtime.sessions() as s:
+        city = make_city(s, "muenchen")
+        source = add_source(s, city, "https://m.example/rss", title="Rathaus", error_count=1, last_error_reason="http_404")
+        s.add(FetchLog(source_id=source.id, status="error", http_status=404, reason="http_404", started_at=utcnow()))
+        s.commit()
+        source_id = source.id
+    client = signed_in(api, "muenchen")
+    detail = client.get(f"/verwaltung/quellen/{source_id}")
+    assert detail.status_code == 200 and detail.text.count("<h1>") == 1
+    assert "Diese Adresse gibt es auf dem Server nicht (HTTP 404)" in detail.text and "Prüfen Sie, ob der Feed umgezogen ist" in detail.text
+    off = client.post(f"/verwaltung/quellen/{source_id}/abschalten", data={"csrf": csrf_of(detail)}, follow_redirects=False)
+    assert off.status_code == 303
+    page = client.get(off.headers["location"])
+    assert "Die Quelle ist abgeschaltet" in page.text and "Einschalten" in page.text
+    with runtime.sessions() as s:
+        assert s.get(Source, source_id).enabled is False
+    on = client.post(f"/verwaltung/quellen/{source_id}/einschalten", data={"csrf": csrf_of(page)}, follow_redirects=False)
+    assert on.status_code == 303
+    refresh = client.post(f"/verwaltung/quellen/{source_id}/abrufen", data={"csrf": csrf_of(page)}, follow_redirects=False)
+    assert refresh.status_code == 303 and api.queue.sent == [source_id]
+    too_soon = client.post(f"/verwaltung/quellen/{source_id}/abrufen", data={"csrf": csrf_of(page)})
+    assert too_soon.status_code == 429 and "gerade erst aktualisiert" in too_soon.text and api.queue.sent == [source_id]
+    with runtime.sessions() as s:
+        actions = s.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert actions[-3:] == ["source.update", "source.update", "source.refresh"]
+
+
+def test_a_file_managed_source_is_read_only(api, runtime):
+    with runtime.sessions() as s:
+        city = make_city(s, "muenchen")
+        source = add_source(s, city, "https://m.example/rss", origin="file", registry_file="feeds/muenchen.toml")
+    client = signed_in(api, "muenchen")
+    detail = client.get(f"/verwaltung/quellen/{source.id}")
+    assert "feeds/muenchen.toml" in detail.text and "Abschalten" not in detail.text
+    refused = client.post(f"/verwaltung/quellen/{source.id}/abschalten", data={"csrf": csrf_of(detail)})
+    assert refused.status_code == 409 and "Merge-Request" in refused.text
+
+
+def test_a_city_cannot_see_or_change_another_citys_source(api, runtime, feed_server):
+    feed_server.add("/rss.xml", rss("Augsburg", NEWS), headers=RSS_TYPE)
+    with runtime.sessions() as s:
+        augsburg = make_city(s, "augsburg")
+        source_id = add_source(s, augsburg, "https://a.example/rss", title="Rathaus Augsburg").id
+    client = signed_in(api, "muenchen")
+    page = client.get(f"/verwaltung/quellen/{source_id}")
+    assert page.status_code == 404 and "Rathaus Augsburg" not in page.text and "gehört nicht zu Ihrer Stadt" in page.text
+    csrf = csrf_of(client.get("/verwaltung/quellen"))
+    for action in ("abschalten", "abrufen"):
+        assert client.post(f"/verwaltung/quellen/{source_id}/{action}", data={"csrf": csrf}).status_code == 404
+    form = client.get("/verwaltung/quellen/neu")
+    assert 'name="stadt" value="muenchen"' in form.text and "augsburg" not in form.text
+    forged = client.post("/verwaltung/quellen/neu", data={"csrf": csrf, "stadt": "augsburg", "adresse": feed_server.url("/rss.xml")})
+    assert forged.status_code == 404
+    with runtime.sessions() as s:
+        assert s.get(Source, source_id).enabled is True
+        assert s.scalar(select(func.count()).select_from(Source)) == 1
+    assert api.queue.sent == []
+
+
+def test_pages_need_a_session(api):
+    client = new_client(api)
+    for path in ("/verwaltung/quellen", "/verwaltung/quellen/neu", "/verwaltung/quellen/1", "/verwaltung"):
+        answer = client.get(path, follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/verwaltung")
+    assert client.post("/verwaltung/quellen/1/abschalten", data={}, follow_redirects=False).status_code == 303

@@ -15,6 +15,7 @@ from syndicate.clock import utcnow
 from syndicate.models import ApiToken, AuditEntry, ConsoleSession, FetchLog, Source
 from syndicate.web.app import create_app
 from tests.api_fixtures import RSS_TYPE, add_source, api, make_city, rss  # noqa: F401 - fixture
+from tests.test_html_source import FIXTURES
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 NEWS = ["Baustelle Marienplatz", "Neue Bücherei", "Wahlergebnis", "Stadtrat tagt"]
@@ -334,3 +335,22 @@ def test_pages_need_a_session(api):
         answer = client.get(path, follow_redirects=False)
         assert answer.status_code == 303 and answer.headers["location"].startswith("/verwaltung")
     assert client.post("/verwaltung/quellen/1/abschalten", data={}, follow_redirects=False).status_code == 303
+
+
+def test_check_then_register_an_html_newsroom_by_its_detected_article_blocks(api, runtime, feed_server):
+    feed_server.add("/archiv/", (FIXTURES / "augsburg_archiv.html").read_bytes(), headers={"Content-Type": "text/html; charset=utf-8"})
+    client = signed_in(api, "augsburg")
+    form = client.get("/verwaltung/quellen/neu")
+    url = feed_server.url("/archiv/")
+    checked = client.post("/verwaltung/quellen/neu/pruefen", data={"csrf": csrf_of(form), "stadt": "augsburg", "adresse": url})
+    assert "eine Newsroom-Seite" in checked.text and "auf der wir 3 Meldungen erkennen" in checked.text
+    assert "Neue Ladesäulen in der Innenstadt" in checked.text and "Erkannte Selektoren" in checked.text
+    done = client.post(
+        "/verwaltung/quellen/neu", data={"csrf": csrf_of(checked), "stadt": "augsburg", "adresse": url}, follow_redirects=False
+    )
+    assert done.status_code == 303
+    with runtime.sessions() as s:
+        source = s.scalar(select(Source))
+        assert (source.kind, source.city.slug) == ("html", "augsburg") and source.extraction
+    detail = client.get(f"/verwaltung/quellen/{source.id}")
+    assert "Newsroom-Seite" in detail.text

@@ -131,7 +131,14 @@ def signin_limiters(request: Request) -> tuple[SharedRateLimiter, SharedRateLimi
 def _signin_page(request: Request, runtime, status_code: int = 200, error: str | None = None, notice: str | None = None) -> Response:
     secret = request.cookies.get(SIGNIN_COOKIE) or sessions.new_secret()
     response = render(
-        request, "console_signin.html", status_code, title="Anmelden", csrf=sessions.csrf_token(secret), error=error, notice=notice
+        request,
+        "console_signin.html",
+        status_code,
+        title="Anmelden",
+        nav="anmelden",
+        csrf=sessions.csrf_token(secret),
+        error=error,
+        notice=notice,
     )
     secure = runtime.settings.public_url.startswith("https://")
     response.set_cookie(SIGNIN_COOKIE, secret, httponly=True, samesite="strict", secure=secure, path="/verwaltung", max_age=3600)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from syndicate.access import tokens
 from syndicate.clock import utcnow
-from syndicate.models import ApiToken, AuditEntry, ConsoleSession, FetchLog, Source
+from syndicate.models import ApiToken, Article, AuditEntry, ConsoleSession, FetchLog, Source
 from syndicate.web.app import create_app
 from tests.api_fixtures import RSS_TYPE, add_source, api, make_city, rss  # noqa: F401 - fixture
 from tests.test_html_source import FIXTURES
@@ -194,12 +194,17 @@ def test_a_session_in_use_stays_alive_past_the_idle_timeout(api, runtime):
 def test_the_list_shows_the_citys_sources_with_their_state_and_the_operator_sees_all(api, runtime):
     with runtime.sessions() as s:
         m, a = make_city(s, "muenchen"), make_city(s, "augsburg")
-        add_source(s, m, "https://m.example/rss", title="Rathaus München", last_success_at=utcnow())
+        rathaus = add_source(s, m, "https://m.example/rss", title="Rathaus München", last_success_at=utcnow())
+        for n, days in enumerate([1, 3, 9]):  # two items this week, one older
+            seen = utcnow() - timedelta(days=days)
+            s.add(Article(source_id=rathaus.id, item_key=f"k{n}", title=f"T{n}", content_hash="h", published_at=seen, first_seen_at=seen))
+        s.commit()
         add_source(s, m, "https://m.example/alt", title="Altes Archiv", error_count=2, last_error_reason="http_404")
         add_source(s, a, "https://a.example/rss", title="Rathaus Augsburg")
     page = signed_in(api, "muenchen").get("/verwaltung/quellen").text
     assert "Rathaus München" in page and "in Ordnung" in page and "Adresse gibt es nicht mehr" in page
     assert "Rathaus Augsburg" not in page
+    assert '<th scope="col">Meldungen in 7 Tagen</th>' in page and "<td>2</td>" in page
     everything = signed_in(api, "operator").get("/verwaltung/quellen").text
     assert "Rathaus München" in everything and "Rathaus Augsburg" in everything
     assert everything.index('<h2 id="stadt-augsburg">') < everything.index('<h2 id="stadt-muenchen">')

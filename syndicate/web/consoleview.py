@@ -4,16 +4,16 @@ one state model (ops.states), and the fetch log with each reason explained for a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from syndicate.access.tokens import Principal
 from syndicate.errors import german, reason_message
 from syndicate.ingest.refresh import RefreshConfig
-from syndicate.models import City, FetchLog, Source
+from syndicate.models import Article, City, FetchLog, Source
 from syndicate.ops.states import LABELS, source_state
 from syndicate.reader.discover import FeedLink
 from syndicate.reader.errors import NotAFeed, SyndicateError
@@ -35,6 +35,7 @@ ADVICE = {
     "parse_error": "Der Feed ist fehlerhaft. Bitten Sie Ihre Web-Redaktion, ihn zu prüfen.",
     "too_large": "Der Feed ist zu groß. Bitten Sie Ihre Web-Redaktion, weniger Meldungen darin aufzuführen.",
 }
+WEEK = timedelta(days=7)
 GENERIC_ADVICE = "Wir versuchen es automatisch wieder. Wenn der Fehler bleibt, wenden Sie sich an den Betrieb."
 
 
@@ -43,6 +44,7 @@ class SourceRow:
     source: Source
     state: str
     label: str
+    per_week: int = 0  # items first seen in the last seven days
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,21 @@ class FetchRow:
     advice: str | None
 
 
-def row(source: Source, now: datetime, broken_after: float) -> SourceRow:
+def row(source: Source, now: datetime, broken_after: float, per_week: int = 0) -> SourceRow:
     state = source_state(source, now, broken_after)
-    return SourceRow(source, state, LABELS[state])
+    return SourceRow(source, state, LABELS[state], per_week)
+
+
+def items_per_week(session: Session, source_ids: list[int], now: datetime) -> dict[int, int]:
+    """Items first seen in the last seven days, per source."""
+    if not source_ids:
+        return {}
+    query = (
+        select(Article.source_id, func.count())
+        .where(Article.source_id.in_(source_ids), Article.first_seen_at >= now - WEEK)
+        .group_by(Article.source_id)
+    )
+    return {row[0]: row[1] for row in session.execute(query).all()}
 
 
 def overview(session: Session, principal: Principal, now: datetime, broken_after: float) -> list[CityGroup]:
@@ -69,9 +83,11 @@ def overview(session: Session, principal: Principal, now: datetime, broken_after
     if not principal.is_operator:
         query = query.where(Source.city_id == principal.city_id)
     groups: dict[int, CityGroup] = {}
-    for source in session.scalars(query):
+    sources = list(session.scalars(query))
+    counts = items_per_week(session, [source.id for source in sources], now)
+    for source in sources:
         group = groups.setdefault(source.city_id, CityGroup(source.city, []))
-        group.sources.append(row(source, now, broken_after))
+        group.sources.append(row(source, now, broken_after, counts.get(source.id, 0)))
     return sorted(groups.values(), key=lambda group: group.city.name)
 
 

@@ -359,3 +359,43 @@ def test_check_then_register_an_html_newsroom_by_its_detected_article_blocks(api
         assert (source.kind, source.city.slug) == ("html", "augsburg") and source.extraction
     detail = client.get(f"/verwaltung/quellen/{source.id}")
     assert "Newsroom-Seite" in detail.text
+
+
+def test_edit_title_topics_and_intervals_then_retire(api, runtime):
+    with runtime.sessions() as s:
+        source_id = add_source(s, make_city(s, "muenchen"), "https://m.example/rss", feed_title="PM").id
+    client = signed_in(api, "muenchen")
+    detail = client.get(f"/verwaltung/quellen/{source_id}")
+    assert '<label for="thema-it-sicherheit">' in detail.text and '<label for="mindestens">' in detail.text
+    data = {
+        "csrf": csrf_of(detail),
+        "titel": "Rathaus-Presse",
+        "thema": ["it-sicherheit", "mobilitaet"],
+        "mindestens": "10",
+        "hoechstens": "120",
+    }
+    saved = client.post(f"/verwaltung/quellen/{source_id}/bearbeiten", data=data, follow_redirects=False)
+    assert saved.status_code == 303 and saved.headers["location"].endswith("hinweis=gespeichert")
+    with runtime.sessions() as s:
+        source = s.get(Source, source_id)
+        assert (source.title, sorted(source.default_topics), source.min_interval, source.max_interval) == (
+            "Rathaus-Presse",
+            ["it-sicherheit", "mobilitaet"],
+            600,
+            7200,
+        )
+    bad = client.post(f"/verwaltung/quellen/{source_id}/bearbeiten", data={**data, "mindestens": "zehn"})
+    assert bad.status_code == 422 and 'id="mindestens-fehler"' in bad.text and "ganze Zahl" in bad.text
+    crossed = client.post(f"/verwaltung/quellen/{source_id}/bearbeiten", data={**data, "mindestens": "200", "hoechstens": "100"})
+    assert crossed.status_code == 422 and "größer als" in crossed.text
+    unknown = client.post(f"/verwaltung/quellen/{source_id}/bearbeiten", data={**data, "thema": ["gibt-es-nicht"]})
+    assert unknown.status_code == 422 and "Unbekannte Themen: gibt-es-nicht." in unknown.text
+    with runtime.sessions() as s:
+        assert s.get(Source, source_id).min_interval == 600  # nothing of the refused edits was stored
+    retired = client.post(f"/verwaltung/quellen/{source_id}/stilllegen", data={"csrf": csrf_of(detail)}, follow_redirects=False)
+    assert retired.status_code == 303
+    assert "Die Quelle ist stillgelegt" in client.get(retired.headers["location"]).text
+    with runtime.sessions() as s:
+        assert s.get(Source, source_id).enabled is False
+        actions = s.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert actions == ["token.create"] * 3 + ["source.update", "source.retire"]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 from syndicate.access.tokens import Principal
 from syndicate.errors import german, reason_message
 from syndicate.ingest.refresh import RefreshConfig
-from syndicate.models import Article, City, FetchLog, Source
+from syndicate.models import Article, City, FetchLog, Source, Topic
 from syndicate.ops.states import LABELS, source_state
 from syndicate.reader.discover import FeedLink
 from syndicate.reader.errors import NotAFeed, SyndicateError
@@ -97,6 +97,10 @@ def cities(session: Session, principal: Principal) -> list[City]:
     if not principal.is_operator:
         query = query.where(City.id == principal.city_id)
     return list(session.scalars(query))
+
+
+def topics(session: Session) -> list[Topic]:
+    return list(session.scalars(select(Topic).order_by(Topic.title)))
 
 
 def explain(entries: list[FetchLog]) -> list[FetchRow]:

@@ -35,7 +35,8 @@ templates = Jinja2Templates(directory=str(FilePath(__file__).parent.parent / "te
 BERLIN = ZoneInfo("Europe/Berlin")
 COOKIE = "verwaltung"  # the session's secret
 SIGNIN_COOKIE = "verwaltung_anmeldung"  # before sign-in: the secret the sign-in form's CSRF token is bound to
-MAX_FIELDS = 20
+MAX_FIELDS = 200  # the edit form has a checkbox per topic
+MAX_MINUTES = 7 * 24 * 60  # the intervals the API accepts, in minutes: 1 minute to 7 days
 SourceId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 # Messages after a redirect, named in the query string; only these texts can appear.
@@ -43,6 +44,8 @@ NOTICES = {
     "registriert": "Die Quelle ist registriert und wird gleich zum ersten Mal abgerufen.",
     "abgeschaltet": "Die Quelle ist abgeschaltet und wird nicht mehr abgerufen.",
     "eingeschaltet": "Die Quelle ist wieder eingeschaltet und wird mit der nächsten Runde abgerufen.",
+    "gespeichert": "Die Änderungen sind gespeichert.",
+    "stillgelegt": "Die Quelle ist stillgelegt. Ihre bisherigen Meldungen bleiben in den Feeds.",
     "abruf": "Die Quelle wird jetzt abgerufen. Das Ergebnis erscheint in wenigen Minuten im Abrufprotokoll.",
     "abgemeldet": "Sie sind abgemeldet.",
 }
@@ -59,18 +62,29 @@ def zeit(value: datetime | None) -> str:
 templates.env.filters["zeit"] = zeit
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """An urlencoded form's fields (the first value of each); the body's size is bounded by BodyLimit."""
+class Form(dict[str, str]):
+    """An urlencoded form: the first value of each field, and ``every(name)`` for checkboxes."""
+
+    def __init__(self, parsed: dict[str, list[str]]):
+        super().__init__({name: values[0] for name, values in parsed.items()})
+        self.parsed = parsed
+
+    def every(self, name: str) -> list[str]:
+        return self.parsed.get(name, [])
+
+
+async def read_form(request: Request) -> Form:
+    """The POST's urlencoded form; the body's size is bounded by BodyLimit."""
     if request.method != "POST":
-        return {}
+        return Form({})
     try:
         parsed = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
     except ValueError:  # more fields than any console form has
-        return {}
-    return {name: values[0] for name, values in parsed.items()}
+        return Form({})
+    return Form(parsed)
 
 
-FormDep = Annotated[dict[str, str], Depends(read_form)]
+FormDep = Annotated[Form, Depends(read_form)]
 
 
 def render(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
@@ -294,6 +308,8 @@ def _sentence(message: str) -> str:
 def _detail_page(request: Request, session, runtime, current: Current, source: Source, status_code: int = 200, **context) -> HTMLResponse:
     context.setdefault("error", None)
     context.setdefault("notice", None)
+    context.setdefault("field_errors", {})
+    context.setdefault("topics", consoleview.topics(session))
     entries = consoleview.explain(service.fetch_log(session, source, 20))
     row = consoleview.row(source, utcnow(), runtime.settings.ops_failing_alert_after)
     title = source.title or source.feed_title or source.url
@@ -332,7 +348,7 @@ def source_detail(source_id: SourceId, request: Request, session: SessionDep, ru
     return _detail_page(request, session, runtime, current, source, notice=NOTICES.get(hinweis or ""))
 
 
-def _switch(source_id: int, request: Request, session, runtime, form: dict[str, str], enabled: bool) -> Response:
+def _switch(source_id: int, request: Request, session, runtime, form: Form, enabled: bool) -> Response:
     current = authorised(request, session, runtime, form)
     if not isinstance(current, Current):
         return current
@@ -370,3 +386,59 @@ def refresh_source(source_id: SourceId, request: Request, session: SessionDep, r
         status_code = 429 if isinstance(exc, TooSoon) else 409
         return _detail_page(request, session, runtime, current, source, status_code, error=_sentence(exc.message))
     return redirect(f"/verwaltung/quellen/{source.id}?hinweis=abruf")
+
+
+def _minutes(form: Form, name: str, errors: dict[str, str]) -> int | None:
+    """An interval field in minutes as seconds; empty means the default. A bad value goes into ``errors``."""
+    text = form.get(name, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= MAX_MINUTES:
+        errors[name] = f"Bitte eine ganze Zahl von 1 bis {MAX_MINUTES} Minuten angeben."
+        return None
+    return int(text) * 60
+
+
+@router.post("/quellen/{source_id}/bearbeiten")
+def edit_source(source_id: SourceId, request: Request, session: SessionDep, runtime: RuntimeDep, form: FormDep):
+    current = authorised(request, session, runtime, form)
+    if not isinstance(current, Current):
+        return current
+    source = _owned(session, current, source_id)
+    if source is None:
+        return _source_missing(request, current)
+    errors: dict[str, str] = {}
+    changes = {
+        "title": form.get("titel", "").strip()[:300] or None,
+        "default_topics": [slug[:64] for slug in form.every("thema")],
+        "min_interval": _minutes(form, "mindestens", errors),
+        "max_interval": _minutes(form, "hoechstens", errors),
+    }
+    if errors:
+        return _detail_page(
+            request, session, runtime, current, source, 422, error="Bitte prüfen Sie die markierten Felder.", field_errors=errors
+        )
+    try:
+        service.update_source(session, source, changes, actor=actor(current))
+    except (Invalid, Conflict) as exc:
+        session.rollback()
+        session.refresh(source)
+        return _detail_page(
+            request, session, runtime, current, source, 409 if isinstance(exc, Conflict) else 422, error=_sentence(exc.message)
+        )
+    return redirect(f"/verwaltung/quellen/{source.id}?hinweis=gespeichert")
+
+
+@router.post("/quellen/{source_id}/stilllegen")
+def retire_source(source_id: SourceId, request: Request, session: SessionDep, runtime: RuntimeDep, form: FormDep):
+    current = authorised(request, session, runtime, form)
+    if not isinstance(current, Current):
+        return current
+    source = _owned(session, current, source_id)
+    if source is None:
+        return _source_missing(request, current)
+    try:
+        service.retire_source(session, source, actor=actor(current))
+    except Conflict as exc:
+        return _detail_page(request, session, runtime, current, source, 409, error=_sentence(exc.message))
+    return redirect(f"/verwaltung/quellen/{source.id}?hinweis=stillgelegt")

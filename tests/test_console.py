@@ -399,3 +399,32 @@ def test_edit_title_topics_and_intervals_then_retire(api, runtime):
         assert s.get(Source, source_id).enabled is False
         actions = s.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
     assert actions == ["token.create"] * 3 + ["source.update", "source.retire"]
+
+
+def test_an_operator_creates_and_revokes_a_token_and_its_session_ends(api, runtime):
+    assert signed_in(api, "muenchen").get("/verwaltung/tokens").status_code == 404  # not for cities
+    operator = signed_in(api, "operator")
+    page = operator.get("/verwaltung/tokens")
+    assert page.status_code == 200 and '<label for="fuer">Für</label>' in page.text
+    created = operator.post("/verwaltung/tokens", data={"csrf": csrf_of(page), "fuer": "augsburg", "name": "Pressestelle"})
+    assert created.status_code == 201 and "nur dieses eine Mal angezeigt" in created.text
+    secret = re.search(r'id="token-neu" readonly value="([^"]+)"', created.text).group(1)
+    assert operator.get("/verwaltung/tokens").text.count(secret) == 0  # shown once, never again
+    press = new_client(api)
+    assert sign_in(press, secret).status_code == 303
+    assert "Stadt: augsburg" in press.get("/verwaltung/quellen").text
+    with runtime.sessions() as s:
+        token = s.scalar(select(ApiToken).where(ApiToken.name == "Pressestelle"))
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "token.create").order_by(AuditEntry.id.desc()))
+        assert token.city.slug == "augsburg" and entry.actor.endswith("operator console")
+    revoked = operator.post(f"/verwaltung/tokens/{token.id}/widerrufen", data={"csrf": csrf_of(page)}, follow_redirects=False)
+    assert revoked.status_code == 303 and "Das Token ist widerrufen" in operator.get(revoked.headers["location"]).text
+    assert press.get("/verwaltung/quellen", follow_redirects=False).headers["location"] == "/verwaltung/anmelden"
+    assert sign_in(new_client(api), secret).status_code == 401
+    forged = operator.post(f"/verwaltung/tokens/{token.id}/widerrufen", data={})
+    assert forged.status_code == 403
+    city_session = signed_in(api, "muenchen")
+    csrf = csrf_of(city_session.get("/verwaltung/quellen"))
+    assert city_session.post("/verwaltung/tokens", data={"csrf": csrf, "fuer": "muenchen"}).status_code == 404
+    with runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(ApiToken)) == 4

@@ -57,6 +57,7 @@ def test_a_city_works_through_the_console_and_every_page_passes_axe(console, bro
     with runtime.sessions() as s:
         city = make_city(s, "augsburg", "Augsburg")
         secret = tokens.create(s, city="augsburg")[1]
+        operator = tokens.create(s, name="Betrieb")[1]
         old = add_source(s, city, "https://a.example/alt.xml", title="Altes Archiv", error_count=1, last_error_reason="http_404")
         s.add(FetchLog(source_id=old.id, status="error", http_status=404, reason="http_404", started_at=utcnow()))
         s.commit()
@@ -95,3 +96,10 @@ def test_a_city_works_through_the_console_and_every_page_passes_axe(console, bro
     assert "Sie sind abgemeldet" in browser.find_element("tag name", "main").text
     browser.get(f"{console}/verwaltung/quellen")
     assert browser.current_url == f"{console}/verwaltung/anmelden"
+
+    browser.find_element("id", "token").send_keys(operator)
+    submit(browser, "/verwaltung/anmelden")
+    check_page(browser, f"{console}/verwaltung/tokens", "verwaltung-tokens")
+    browser.find_element("id", "name").send_keys("Pressestelle")
+    submit(browser, "/verwaltung/tokens")
+    assert browser.find_element("id", "token-neu").get_attribute("value").startswith("syn_")

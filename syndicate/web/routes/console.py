@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from syndicate.access import sessions
+from syndicate.access import sessions, tokens
 from syndicate.access.limits import SharedRateLimiter
 from syndicate.access.sessions import Current
 from syndicate.clock import utcnow
@@ -48,6 +48,7 @@ NOTICES = {
     "stillgelegt": "Die Quelle ist stillgelegt. Ihre bisherigen Meldungen bleiben in den Feeds.",
     "abruf": "Die Quelle wird jetzt abgerufen. Das Ergebnis erscheint in wenigen Minuten im Abrufprotokoll.",
     "abgemeldet": "Sie sind abgemeldet.",
+    "widerrufen": "Das Token ist widerrufen; wer damit angemeldet war, ist abgemeldet.",
 }
 
 
@@ -442,3 +443,61 @@ def retire_source(source_id: SourceId, request: Request, session: SessionDep, ru
     except Conflict as exc:
         return _detail_page(request, session, runtime, current, source, 409, error=_sentence(exc.message))
     return redirect(f"/verwaltung/quellen/{source.id}?hinweis=stillgelegt")
+
+
+# ---------------------------------------------------------------- operators: tokens
+
+
+def _operator(request: Request, session, runtime, form: Form | None = None) -> Current | Response:
+    """An operator's session (for a POST: with a valid CSRF token); a city's session gets 404, as for a missing page."""
+    current = signed_in(request, session, runtime) if form is None else authorised(request, session, runtime, form)
+    if current is None:
+        return redirect("/verwaltung/anmelden")
+    if isinstance(current, Current) and not current.principal.is_operator:
+        return page(request, current, 404, "Seite nicht gefunden", "Diese Seite gibt es nicht.")
+    return current
+
+
+def _tokens_page(request: Request, session, current: Current, status_code: int = 200, **context) -> HTMLResponse:
+    context.setdefault("created", None)
+    context.setdefault("notice", None)
+    context.setdefault("error", None)
+    rows = tokens.list_tokens(session)
+    cities = consoleview.cities(session, current.principal)
+    return render(
+        request, "console_tokens.html", status_code, title="Tokens", nav="tokens", current=current, rows=rows, cities=cities, **context
+    )
+
+
+@router.get("/tokens")
+def token_list(request: Request, session: SessionDep, runtime: RuntimeDep, hinweis: str | None = None):
+    current = _operator(request, session, runtime)
+    if not isinstance(current, Current):
+        return current
+    return _tokens_page(request, session, current, notice=NOTICES.get(hinweis or ""))
+
+
+@router.post("/tokens")
+def token_create(request: Request, session: SessionDep, runtime: RuntimeDep, form: FormDep):
+    """A new token, shown once on the answer to this POST: it is stored only as a hash, so no later page can show it."""
+    current = _operator(request, session, runtime, form)
+    if not isinstance(current, Current):
+        return current
+    city = form.get("fuer", "")[:64]
+    try:
+        token, secret = tokens.create(session, city=city or None, name=form.get("name", "").strip()[:200] or None, actor=actor(current))
+    except NotFound:
+        return _tokens_page(request, session, current, 422, error="Diese Stadt gibt es nicht.")
+    return _tokens_page(request, session, current, 201, created={"secret": secret, **tokens.describe(token)})
+
+
+@router.post("/tokens/{token_id}/widerrufen")
+def token_revoke(token_id: SourceId, request: Request, session: SessionDep, runtime: RuntimeDep, form: FormDep):
+    current = _operator(request, session, runtime, form)
+    if not isinstance(current, Current):
+        return current
+    try:
+        tokens.revoke(session, token_id, actor=actor(current))
+    except NotFound:
+        return page(request, current, 404, "Token nicht gefunden", "Dieses Token gibt es nicht.")
+    return redirect("/verwaltung/tokens?hinweis=widerrufen")

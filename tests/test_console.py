@@ -428,3 +428,20 @@ def test_an_operator_creates_and_revokes_a_token_and_its_session_ends(api, runti
     assert city_session.post("/verwaltung/tokens", data={"csrf": csrf, "fuer": "muenchen"}).status_code == 404
     with runtime.sessions() as s:
         assert s.scalar(select(func.count()).select_from(ApiToken)) == 4
+
+
+def test_the_operator_reads_the_audit_log_filtered_by_city_and_action(api, runtime):
+    with runtime.sessions() as s:
+        source_id = add_source(s, make_city(s, "muenchen"), "https://m.example/rss").id
+    city = signed_in(api, "muenchen")
+    assert city.get("/verwaltung/protokoll").status_code == 404
+    detail = city.get(f"/verwaltung/quellen/{source_id}")
+    city.post(f"/verwaltung/quellen/{source_id}/abschalten", data={"csrf": csrf_of(detail)})
+    operator = signed_in(api, "operator")
+    everything = operator.get("/verwaltung/protokoll").text
+    assert "Quelle geändert" in everything and "Token angelegt" in everything and "city:muenchen console" in everything
+    only = operator.get("/verwaltung/protokoll", params={"stadt": "muenchen", "aktion": "source.update"}).text
+    assert "Quelle geändert" in only and "<td>Token angelegt</td>" not in only
+    assert f'href="/verwaltung/quellen/{source_id}"' in only
+    none = operator.get("/verwaltung/protokoll", params={"stadt": "augsburg", "aktion": "source.update"}).text
+    assert "Keine Einträge für diese Auswahl" in none

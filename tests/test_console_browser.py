@@ -103,3 +103,4 @@ def test_a_city_works_through_the_console_and_every_page_passes_axe(console, bro
     browser.find_element("id", "name").send_keys("Pressestelle")
     submit(browser, "/verwaltung/tokens")
     assert browser.find_element("id", "token-neu").get_attribute("value").startswith("syn_")
+    check_page(browser, f"{console}/verwaltung/protokoll?aktion=token.create", "verwaltung-protokoll")

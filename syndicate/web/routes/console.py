@@ -16,11 +16,11 @@ from typing import Annotated
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from syndicate.access import sessions, tokens
+from syndicate.access import audit, sessions, tokens
 from syndicate.access.limits import SharedRateLimiter
 from syndicate.access.sessions import Current
 from syndicate.clock import utcnow
@@ -501,3 +501,47 @@ def token_revoke(token_id: SourceId, request: Request, session: SessionDep, runt
     except NotFound:
         return page(request, current, 404, "Token nicht gefunden", "Dieses Token gibt es nicht.")
     return redirect("/verwaltung/tokens?hinweis=widerrufen")
+
+
+# ---------------------------------------------------------------- operators: the audit log
+
+ACTIONS = {
+    "source.create": "Quelle registriert",
+    "source.update": "Quelle geändert",
+    "source.retire": "Quelle stillgelegt",
+    "source.refresh": "Abruf angestoßen",
+    "token.create": "Token angelegt",
+    "token.revoke": "Token widerrufen",
+}
+AUDIT_PAGE = 50
+
+
+@router.get("/protokoll")
+def audit_log(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    stadt: Annotated[str, Query(max_length=64)] = "",
+    aktion: Annotated[str, Query(max_length=60)] = "",
+    vor: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+):
+    """Who changed what, newest first, filtered by city and action; ``vor`` pages further back."""
+    current = _operator(request, session, runtime)
+    if not isinstance(current, Current):
+        return current
+    rows = audit.entries(session, city=stadt or None, action=aktion if aktion in ACTIONS else None, before_id=vor, limit=AUDIT_PAGE)
+    older = rows[-1][0].id if len(rows) == AUDIT_PAGE else None
+    cities = consoleview.cities(session, current.principal)
+    return render(
+        request,
+        "console_audit.html",
+        title="Änderungsprotokoll",
+        nav="protokoll",
+        current=current,
+        rows=rows,
+        cities=cities,
+        actions=ACTIONS,
+        stadt=stadt,
+        aktion=aktion,
+        older=older,
+    )

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from syndicate.access import tokens
 from syndicate.clock import utcnow
-from syndicate.models import ApiToken, Article, AuditEntry, ConsoleSession, FetchLog, Source
+from syndicate.models import ApiToken, Article, AuditEntry, City, ConsoleSession, FetchLog, Source
 from syndicate.web.app import create_app
 from tests.api_fixtures import RSS_TYPE, add_source, api, make_city, rss  # noqa: F401 - fixture
 from tests.test_html_source import FIXTURES
@@ -445,3 +445,31 @@ def test_the_operator_reads_the_audit_log_filtered_by_city_and_action(api, runti
     assert f'href="/verwaltung/quellen/{source_id}"' in only
     none = operator.get("/verwaltung/protokoll", params={"stadt": "augsburg", "aktion": "source.update"}).text
     assert "Keine Einträge für diese Auswahl" in none
+
+
+def test_an_operator_creates_a_city_and_a_token_for_it(api, runtime):
+    assert signed_in(api, "augsburg").get("/verwaltung/staedte").status_code == 404
+    operator = signed_in(api, "operator")
+    page = operator.get("/verwaltung/staedte")
+    assert '<label for="kurzname">Kurzname</label>' in page.text and "München" in page.text
+    csrf = csrf_of(page)
+    done = operator.post("/verwaltung/staedte", data={"csrf": csrf, "kurzname": "bad-toelz", "name": "Bad Tölz"}, follow_redirects=False)
+    assert done.status_code == 303 and "Die Stadt ist angelegt" in operator.get(done.headers["location"]).text
+    again = operator.post("/verwaltung/staedte", data={"csrf": csrf, "kurzname": "bad-toelz", "name": "Bad Tölz"})
+    assert again.status_code == 409 and 'id="kurzname-fehler"' in again.text and "gibt es schon" in again.text
+    bad = operator.post("/verwaltung/staedte", data={"csrf": csrf, "kurzname": "Bad Tölz", "name": "Bad Tölz"})
+    assert bad.status_code == 422 and "nur Kleinbuchstaben" in bad.text
+    nameless = operator.post("/verwaltung/staedte", data={"csrf": csrf, "kurzname": "lenggries", "name": " "})
+    assert nameless.status_code == 422 and 'id="name-fehler"' in nameless.text
+    created = operator.post("/verwaltung/tokens", data={"csrf": csrf, "fuer": "bad-toelz"})
+    secret = re.search(r'id="token-neu" readonly value="([^"]+)"', created.text).group(1)
+    assert "Stadt: bad-toelz" in signed_in_with(api, secret).get("/verwaltung/quellen").text
+    with runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(City).where(City.slug.in_(["bad-toelz", "lenggries"]))) == 1
+        assert s.scalar(select(AuditEntry.actor).where(AuditEntry.action == "city.create")).endswith("operator console")
+
+
+def signed_in_with(api, secret: str) -> TestClient:
+    client = new_client(api)
+    assert sign_in(client, secret).status_code == 303
+    return client

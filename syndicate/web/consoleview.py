@@ -99,6 +99,12 @@ def cities(session: Session, principal: Principal) -> list[City]:
     return list(session.scalars(query))
 
 
+def source_counts(session: Session) -> dict[int, int]:
+    """Sources per city id."""
+    query = select(Source.city_id, func.count()).group_by(Source.city_id)
+    return {row[0]: row[1] for row in session.execute(query).all()}
+
+
 def topics(session: Session) -> list[Topic]:
     return list(session.scalars(select(Topic).order_by(Topic.title)))
 

@@ -48,6 +48,7 @@ NOTICES = {
     "stillgelegt": "Die Quelle ist stillgelegt. Ihre bisherigen Meldungen bleiben in den Feeds.",
     "abruf": "Die Quelle wird jetzt abgerufen. Das Ergebnis erscheint in wenigen Minuten im Abrufprotokoll.",
     "abgemeldet": "Sie sind abgemeldet.",
+    "stadt": "Die Stadt ist angelegt. Legen Sie jetzt ein Token für sie an.",
     "widerrufen": "Das Token ist widerrufen; wer damit angemeldet war, ist abgemeldet.",
 }
 
@@ -506,6 +507,7 @@ def token_revoke(token_id: SourceId, request: Request, session: SessionDep, runt
 # ---------------------------------------------------------------- operators: the audit log
 
 ACTIONS = {
+    "city.create": "Stadt angelegt",
     "source.create": "Quelle registriert",
     "source.update": "Quelle geändert",
     "source.retire": "Quelle stillgelegt",
@@ -545,3 +547,41 @@ def audit_log(
         aktion=aktion,
         older=older,
     )
+
+
+# ---------------------------------------------------------------- operators: cities
+
+
+def _cities_page(request: Request, session, current: Current, status_code: int = 200, **context) -> HTMLResponse:
+    context.setdefault("notice", None)
+    context.setdefault("errors", {})
+    context.setdefault("slug", "")
+    context.setdefault("name", "")
+    cities = consoleview.cities(session, current.principal)
+    counts = consoleview.source_counts(session)
+    return render(
+        request, "console_cities.html", status_code, title="Städte", nav="staedte", current=current, cities=cities, counts=counts, **context
+    )
+
+
+@router.get("/staedte")
+def city_list(request: Request, session: SessionDep, runtime: RuntimeDep, hinweis: str | None = None):
+    current = _operator(request, session, runtime)
+    if not isinstance(current, Current):
+        return current
+    return _cities_page(request, session, current, notice=NOTICES.get(hinweis or ""))
+
+
+@router.post("/staedte")
+def city_create(request: Request, session: SessionDep, runtime: RuntimeDep, form: FormDep):
+    current = _operator(request, session, runtime, form)
+    if not isinstance(current, Current):
+        return current
+    slug, name = form.get("kurzname", "").strip()[:100], form.get("name", "").strip()[:300]
+    try:
+        service.create_city(session, slug, name, actor=actor(current))
+    except (Invalid, Conflict) as exc:
+        field_name = "name" if exc.reason == "invalid_name" else "kurzname"
+        status_code = 409 if isinstance(exc, Conflict) else 422
+        return _cities_page(request, session, current, status_code, errors={field_name: _sentence(exc.message)}, slug=slug, name=name)
+    return redirect("/verwaltung/staedte?hinweis=stadt")

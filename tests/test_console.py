@@ -473,3 +473,33 @@ def signed_in_with(api, secret: str) -> TestClient:
     client = new_client(api)
     assert sign_in(client, secret).status_code == 303
     return client
+
+
+def test_opml_export_and_import_stay_within_the_city(api, runtime, feed_server):
+    feed_server.add("/rss.xml", rss("Presse", NEWS), headers=RSS_TYPE)
+    feed_server.add("/weg.xml", "nicht da", status=404)
+    with runtime.sessions() as s:
+        add_source(s, make_city(s, "muenchen"), "https://m.example/rss", title="Rathaus München")
+        add_source(s, make_city(s, "augsburg"), "https://a.example/rss", title="Rathaus Augsburg")
+    client = signed_in(api, "muenchen")
+    exported = client.get("/verwaltung/opml/muenchen.opml")
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/x-opml")
+    assert "https://m.example/rss" in exported.text and "a.example" not in exported.text
+    assert client.get("/verwaltung/opml/augsburg.opml").status_code == 404
+    page = client.get("/verwaltung/opml")
+    document = (
+        '<?xml version="1.0"?><opml version="2.0"><head><title>t</title></head><body>'
+        f'<outline type="rss" text="Presse" xmlUrl="{feed_server.url("/rss.xml")}"/>'
+        f'<outline type="rss" text="Weg" xmlUrl="{feed_server.url("/weg.xml")}"/></body></opml>'
+    )
+    forged = client.post("/verwaltung/opml", data={"csrf": csrf_of(page), "stadt": "augsburg", "dokument": document})
+    assert forged.status_code == 404
+    imported = client.post("/verwaltung/opml", data={"csrf": csrf_of(page), "stadt": "muenchen", "dokument": document})
+    assert imported.status_code == 200 and "1 registriert, 1 abgelehnt." in imported.text and "HTTP 404" in imported.text
+    again = client.post("/verwaltung/opml", data={"csrf": csrf_of(page), "stadt": "muenchen", "dokument": document})
+    assert "0 registriert, 2 abgelehnt." in again.text
+    broken = client.post("/verwaltung/opml", data={"csrf": csrf_of(page), "stadt": "muenchen", "dokument": "kein OPML"})
+    assert broken.status_code == 422 and 'id="dokument-fehler"' in broken.text
+    with runtime.sessions() as s:
+        urls = set(s.scalars(select(Source.url).join(Source.city).where(Source.city.has(slug="muenchen"))))
+    assert urls == {"https://m.example/rss", feed_server.url("/rss.xml")}

@@ -105,3 +105,4 @@ def test_a_city_works_through_the_console_and_every_page_passes_axe(console, bro
     assert browser.find_element("id", "token-neu").get_attribute("value").startswith("syn_")
     check_page(browser, f"{console}/verwaltung/protokoll?aktion=token.create", "verwaltung-protokoll")
     check_page(browser, f"{console}/verwaltung/staedte", "verwaltung-staedte")
+    check_page(browser, f"{console}/verwaltung/opml", "verwaltung-opml")

@@ -26,7 +26,7 @@ from syndicate.access.sessions import Current
 from syndicate.clock import utcnow
 from syndicate.errors import Conflict, Invalid, NotFound, TooSoon
 from syndicate.models import City, Source
-from syndicate.sources import service
+from syndicate.sources import opml, service
 from syndicate.web import consoleview
 from syndicate.web.deps import RuntimeDep, SessionDep, TaskQueueDep
 
@@ -585,3 +585,59 @@ def city_create(request: Request, session: SessionDep, runtime: RuntimeDep, form
         status_code = 409 if isinstance(exc, Conflict) else 422
         return _cities_page(request, session, current, status_code, errors={field_name: _sentence(exc.message)}, slug=slug, name=name)
     return redirect("/verwaltung/staedte?hinweis=stadt")
+
+
+# ---------------------------------------------------------------- OPML: export and import
+
+
+def _opml_page(request: Request, session, current: Current, status_code: int = 200, **context) -> HTMLResponse:
+    context.setdefault("results", None)
+    context.setdefault("error", None)
+    context.setdefault("city", None if current.principal.is_operator else current.principal.city_slug)
+    cities = consoleview.cities(session, current.principal)
+    return render(request, "console_opml.html", status_code, title="OPML", nav="opml", current=current, cities=cities, **context)
+
+
+@router.get("/opml")
+def opml_page(request: Request, session: SessionDep, runtime: RuntimeDep):
+    current = signed_in(request, session, runtime)
+    if current is None:
+        return redirect("/verwaltung/anmelden")
+    return _opml_page(request, session, current)
+
+
+@router.get("/opml/{slug}.opml")
+def opml_export(slug: Annotated[str, Path(max_length=64)], request: Request, session: SessionDep, runtime: RuntimeDep):
+    current = signed_in(request, session, runtime)
+    if current is None:
+        return redirect("/verwaltung/anmelden")
+    try:
+        city = service.get_city(session, slug, current.principal)
+    except NotFound:
+        return page(request, current, 404, "Stadt nicht gefunden", "Diese Stadt gibt es nicht, oder sie gehört nicht zu Ihrem Zugang.")
+    body = opml.render(city, service.list_sources(session, city))
+    disposition = f'attachment; filename="{city.slug}.opml"'
+    return Response(body, media_type="text/x-opml; charset=utf-8", headers={"Content-Disposition": disposition})
+
+
+@router.post("/opml")
+def opml_import(request: Request, session: SessionDep, runtime: RuntimeDep, queue: TaskQueueDep, form: FormDep):
+    """Every feed of a pasted OPML document, registered as the API's import does; the results are shown on this answer
+    (a repeated POST registers nothing twice: each address is refused as already registered)."""
+    current = authorised(request, session, runtime, form)
+    if not isinstance(current, Current):
+        return current
+    try:
+        city = _form_city(session, current, form)
+    except NotFound:
+        return page(
+            request, current, 404, "Stadt nicht gefunden", "Diese Stadt gibt es nicht, oder Sie dürfen für sie keine Quellen anlegen."
+        )
+    document = form.get("dokument", "").encode("utf-8")
+    try:
+        results = opml.import_document(
+            session, runtime.client, runtime.refresh_config, city, document, actor=actor(current), enqueue=queue.refresh
+        )
+    except Invalid as exc:
+        return _opml_page(request, session, current, 422, error=_sentence(exc.message), city=city.slug)
+    return _opml_page(request, session, current, results=results, city=city.slug)

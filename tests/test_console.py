@@ -71,8 +71,8 @@ def test_cookie_is_secure_when_the_public_url_is_https(settings, runtime):
     with runtime.sessions() as s:
         make_city(s, "muenchen", "München")
         secret = tokens.create(s, city="muenchen")[1]
-    client = TestClient(app, base_url="https://testserver")
-    answer = sign_in(client, secret)
+    with TestClient(app, base_url="https://testserver") as client:
+        answer = sign_in(client, secret)
     assert answer.status_code == 303
     cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("verwaltung="))
     assert "Secure" in cookie and "HttpOnly" in cookie

@@ -260,6 +260,21 @@ class ApiToken(Base):
     city: Mapped[City | None] = relationship()
 
 
+class ConsoleSession(Base):
+    """A browser signed in to the console with a token (syndicate.access.sessions). The cookie holds a random
+    secret; only its hash is stored, so a leaked database row cannot be replayed as a cookie."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    token: Mapped[ApiToken] = relationship()
+
+
 class AuditEntry(Base):
     __tablename__ = "audit_log"
 

@@ -24,7 +24,13 @@ from syndicate.runtime import Runtime
 from syndicate.settings import Settings, get_settings
 
 # fixtures of tests/support that many modules ask for by name
-pytest_plugins = ["tests.support.api_fixtures", "tests.support.stories", "tests.support.topic_rules", "tests.support.fuerth"]
+pytest_plugins = [
+    "tests.support.api_fixtures",
+    "tests.support.stories",
+    "tests.support.topic_rules",
+    "tests.support.fuerth",
+    "tests.support.browser",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"

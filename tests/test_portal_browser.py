@@ -9,11 +9,9 @@ or without the browser."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import uvicorn
@@ -21,31 +19,10 @@ from sqlalchemy import select
 
 from syndicate.models import Article
 from syndicate.web.app import create_app
+from tests.support.browser import ARTIFACTS, check_page, needs_browser
 from tests.support.stories import PHISHING, poll_all
 
-ROOT = Path(__file__).resolve().parent.parent
-AXE = Path(__file__).parent / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-ARTIFACTS = ROOT / "var" / "test-artifacts" / "portal"
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None or not AXE.exists(),
-    reason="needs Debian's chromium and chromium-driver and axe-core (npm ci --prefix tests/.axe)",
-)
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-    "--hide-scrollbars",
-    "--window-size=375,812",
-]
-RULES = ["wcag2a", "wcag2aa", "wcag21aa"]
+pytestmark = needs_browser
 
 
 @pytest.fixture
@@ -66,63 +43,6 @@ def served(settings, runtime, topics, session, server):
     server_.should_exit = True
     thread.join(timeout=10)
     sock.close()
-
-
-@pytest.fixture
-def browser(tmp_path):
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.set_page_load_timeout(30)
-    driver.set_script_timeout(60)
-    yield driver
-    driver.quit()
-
-
-def check_page(driver, url: str, name: str) -> None:
-    driver.get(url)
-    driver.set_window_size(375, 812)
-    result = driver.execute_script(AXE.read_text() + "\nreturn axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}});", RULES)
-    violations = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]]
-    assert violations == [], (name, violations)
-    assert result["passes"], name  # axe really ran its rules
-    facts = driver.execute_script(
-        """return {
-             lang: document.documentElement.lang,
-             h1: document.querySelectorAll('h1').length,
-             skip: document.querySelector('body a') && document.querySelector('body a').getAttribute('href'),
-             main: !!document.querySelector('main#inhalt'), nav: !!document.querySelector('nav'),
-             header: !!document.querySelector('header'), footer: !!document.querySelector('footer'),
-             unlabelled: [...document.querySelectorAll('input:not([type=hidden]), select')].filter(f => !f.labels.length).length,
-             wide: document.documentElement.scrollWidth > window.innerWidth};"""
-    )
-    assert facts == {
-        "lang": "de",
-        "h1": 1,
-        "skip": "#inhalt",
-        "main": True,
-        "nav": True,
-        "header": True,
-        "footer": True,
-        "unlabelled": 0,
-        "wide": False,
-    }, (name, facts)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    assert driver.save_screenshot(str(ARTIFACTS / f"{name}-375.png"))
-    # keyboard: the first Tab reaches the skip link, which becomes visible with a focus ring
-    from selenium.webdriver.common.keys import Keys
-
-    driver.find_element("tag name", "body").send_keys(Keys.TAB)
-    focused = driver.execute_script(
-        """const a = document.activeElement, s = getComputedStyle(a), r = a.getBoundingClientRect();
-           return {href: a.getAttribute('href'), outline: s.outlineStyle, width: parseFloat(s.outlineWidth), left: r.left};"""
-    )
-    assert focused["href"] == "#inhalt" and focused["outline"] != "none" and focused["width"] >= 2 and focused["left"] >= 0, (name, focused)
 
 
 def test_every_public_page_type_passes_axe_at_375px(served, browser, session):

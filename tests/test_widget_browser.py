@@ -15,8 +15,10 @@ import pytest
 import uvicorn
 
 from syndicate.web.app import create_app
+from tests.support.browser import ARTIFACTS, AXE, CHROMEDRIVER, CHROMIUM, FLAGS, RULES, needs_browser, webdriver
 from tests.support.stories import PHISHING, poll_all
-from tests.test_portal_browser import ARTIFACTS, AXE, CHROMEDRIVER, CHROMIUM, FLAGS, RULES, pytestmark, webdriver  # noqa: F401 - the skip
+
+pytestmark = needs_browser
 
 HOST_PAGE = """<!doctype html><html lang="de"><head><meta charset="utf-8"><title>Gemeinde</title></head>
 <body><h1>Nachrichten unserer Partner</h1>

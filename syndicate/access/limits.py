@@ -48,6 +48,22 @@ class SharedRateLimiter:
             previous = connection.scalar(select(RateWindow.hits).where(RateWindow.key == name, RateWindow.window == int(window) - 1)) or 0
             if random.randrange(PRUNE_EVERY) == 0:
                 connection.execute(delete(RateWindow).where(RateWindow.window < int(window) - 1))
+        return self._wait(previous, current, into)
+
+    def peek(self, key: object) -> float | None:
+        """What ``hit(key)`` would answer, without counting: for limits that count only some requests (failed sign-ins)."""
+        if self.per_minute <= 0:
+            return None
+        window, into = divmod(self.clock(), MINUTE)
+        name = f"{self.scope}:{key}"[:200]
+        query = select(RateWindow.window, RateWindow.hits).where(
+            RateWindow.key == name, RateWindow.window.in_([int(window), int(window) - 1])
+        )
+        with self.engine.connect() as connection:
+            counts = {row.window: row.hits for row in connection.execute(query)}
+        return self._wait(counts.get(int(window) - 1, 0), counts.get(int(window), 0) + 1, into)
+
+    def _wait(self, previous: int, current: int, into: float) -> float | None:
         if previous * (1 - into / MINUTE) + current <= self.per_minute:
             return None
         if current > self.per_minute:  # this minute alone is over: wait for the next one

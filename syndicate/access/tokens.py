@@ -13,13 +13,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from syndicate.access import audit
 from syndicate.clock import utcnow
 from syndicate.errors import NotFound
-from syndicate.models import ApiToken, City
+from syndicate.models import ApiToken, City, ConsoleSession
 
 PREFIX = "syn_"
 TOUCH_EVERY = timedelta(seconds=60)  # last_used_at is written at most this often per token
@@ -94,6 +94,8 @@ def revoke(session: Session, token_id: int, actor: str = "cli") -> ApiToken:
     if token.revoked_at is None:
         before = describe(token)
         token.revoked_at = utcnow()
+        # the console's sessions started with this token end with it (each request checks the token too)
+        session.execute(delete(ConsoleSession).where(ConsoleSession.token_id == token.id))
         audit.record(session, actor=actor, action="token.revoke", city_id=token.city_id, target=token, before=before, after=describe(token))
         session.commit()
     return token

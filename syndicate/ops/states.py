@@ -30,6 +30,17 @@ DESCRIPTION = (
     "gone: die Adresse gibt es nicht mehr (404/410) · disabled: abgeschaltet"
 )
 
+# The states in plain German, for the console's pages.
+LABELS: dict[str, str] = {
+    "ok": "in Ordnung",
+    "new": "neu, noch nie erfolgreich abgerufen",
+    "deferred": "pausiert auf Bitte des Servers",
+    "failing": "letzter Abruf fehlgeschlagen",
+    "broken": "gestört, scheitert seit längerem",
+    "gone": "Adresse gibt es nicht mehr",
+    "disabled": "abgeschaltet",
+}
+
 
 def source_state(source, now: datetime, broken_after: float) -> State:
     """The state of a source: a ``Source``, or any row with the columns used here (``status.SOURCE_COLUMNS``)."""

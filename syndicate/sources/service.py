@@ -285,6 +285,29 @@ def create_source(
     return Created(source, shown, warning, queued)
 
 
+def create_city(session: Session, slug: str, name: str, *, actor: str) -> City:
+    """A participant that is not (yet) in feeds/: the operator registers it so that it can be given a token."""
+    if len(slug) > 64 or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", slug):
+        raise Invalid(
+            "der Kurzname darf nur Kleinbuchstaben, Ziffern und Bindestriche enthalten (zum Beispiel bad-toelz)", reason="invalid_slug"
+        )
+    title = _line(name, 200)
+    if not title:
+        raise Invalid("bitte einen Namen angeben", reason="invalid_name")
+    if session.scalar(select(City.id).where(City.slug == slug)) is not None:
+        raise Conflict(f"eine Stadt mit dem Kurznamen {slug} gibt es schon", reason="city_exists")
+    city = City(slug=slug, name=title, kind="city")
+    session.add(city)
+    try:
+        session.flush()
+    except IntegrityError:  # registered concurrently
+        session.rollback()
+        raise Conflict(f"eine Stadt mit dem Kurznamen {slug} gibt es schon", reason="city_exists") from None
+    audit.record(session, actor=actor, action="city.create", city_id=city.id, target=city, after={"slug": slug, "name": title})
+    session.commit()
+    return city
+
+
 def update_source(session: Session, source: Source, changes: dict, *, actor: str) -> Source:
     _check_editable(source)
     changes = {name: value for name, value in changes.items() if name in EDITABLE}

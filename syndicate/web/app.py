@@ -17,7 +17,7 @@ from syndicate.settings import Settings
 from syndicate.web import problems
 from syndicate.web.bodylimit import BodyLimit
 from syndicate.web.cachedfeeds import CachedFeeds
-from syndicate.web.routes import api, feeds, ops, portal, websub, widget
+from syndicate.web.routes import api, console, feeds, ops, portal, websub, widget
 
 log = logging.getLogger("syndicate.web")
 
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="syndicate", version=__version__, description="Kommunaler Feed-Verbund Bayern", lifespan=lifespan)
     app.state.runtime = runtime
     app.include_router(portal.router)
+    app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(feeds.router)
     app.include_router(widget.router)

@@ -33,6 +33,7 @@ LIMITS: Limits = (
     (re.compile(r"^/websub$"), 16 * KIB),  # form-encoded hub.* parameters
     (re.compile(r"^/api/v1/cities/[^/]+/opml$"), 2 * opml.MAX_BYTES),
     (re.compile(r"^/api/v1/"), 1 * MIB),  # JSON bodies of the API
+    (re.compile(r"^/verwaltung/opml$"), 4 * opml.MAX_BYTES),  # an OPML document pasted into a form: urlencoded, up to three times longer
 )
 DEFAULT = 64 * KIB  # pages, feeds and /ops take no bodies; a small allowance keeps odd clients working
 

@@ -1,0 +1,99 @@
+"""A real browser for the accessibility tests (a fixture plugin): Debian's chromium and chromium-driver
+driven by Selenium, and axe-core 4 from npm (``npm ci --prefix tests/.axe``, done by .ci/run).
+
+``check_page`` runs axe-core's WCAG 2.0 A/AA and 2.1 AA rules on a page and checks what axe cannot:
+lang, one h1, the skip link and its focus ring, landmarks, labelled fields, no sideways scrolling at
+375 px; it keeps a 375 px screenshot in ``var/test-artifacts/portal/``. Tests that need the browser
+carry ``needs_browser``: they skip without chromium, chromedriver, selenium or axe-core."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+try:
+    from selenium import webdriver
+except ImportError:  # selenium is in the test extra; without it the browser tests skip
+    webdriver = None
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+AXE = ROOT / "tests" / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+ARTIFACTS = ROOT / "var" / "test-artifacts" / "portal"
+needs_browser = pytest.mark.skipif(
+    webdriver is None or CHROMIUM is None or CHROMEDRIVER is None or not AXE.exists(),
+    reason="needs selenium, Debian's chromium and chromium-driver and axe-core (npm ci --prefix tests/.axe)",
+)
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+    "--window-size=375,812",
+]
+RULES = ["wcag2a", "wcag2aa", "wcag21aa"]
+
+
+@pytest.fixture
+def browser(tmp_path):
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(30)
+    driver.set_script_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def check_page(driver, url: str, name: str) -> None:
+    driver.get(url)
+    driver.set_window_size(375, 812)
+    result = driver.execute_script(AXE.read_text() + "\nreturn axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}});", RULES)
+    violations = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]]
+    assert violations == [], (name, violations)
+    assert result["passes"], name  # axe really ran its rules
+    facts = driver.execute_script(
+        """return {
+             lang: document.documentElement.lang,
+             h1: document.querySelectorAll('h1').length,
+             skip: document.querySelector('body a') && document.querySelector('body a').getAttribute('href'),
+             main: !!document.querySelector('main#inhalt'), nav: !!document.querySelector('nav'),
+             header: !!document.querySelector('header'), footer: !!document.querySelector('footer'),
+             unlabelled: [...document.querySelectorAll('input:not([type=hidden]), select')].filter(f => !f.labels.length).length,
+             wide: document.documentElement.scrollWidth > window.innerWidth};"""
+    )
+    assert facts == {
+        "lang": "de",
+        "h1": 1,
+        "skip": "#inhalt",
+        "main": True,
+        "nav": True,
+        "header": True,
+        "footer": True,
+        "unlabelled": 0,
+        "wide": False,
+    }, (name, facts)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert driver.save_screenshot(str(ARTIFACTS / f"{name}-375.png"))
+    # keyboard: the first Tab reaches the skip link, which becomes visible with a focus ring
+    from selenium.webdriver.common.keys import Keys
+
+    driver.find_element("tag name", "body").send_keys(Keys.TAB)
+    focused = driver.execute_script(
+        """const a = document.activeElement, s = getComputedStyle(a), r = a.getBoundingClientRect();
+           return {href: a.getAttribute('href'), outline: s.outlineStyle, width: parseFloat(s.outlineWidth), left: r.left};"""
+    )
+    assert focused["href"] == "#inhalt" and focused["outline"] != "none" and focused["width"] >= 2 and focused["left"] >= 0, (name, focused)

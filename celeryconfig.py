@@ -33,6 +33,13 @@ MAINTENANCE_BUDGET = 300
 MAINTENANCE_SOFT_TIME_LIMIT = 1800
 MAINTENANCE_TIME_LIMIT = MAINTENANCE_SOFT_TIME_LIMIT + 60
 
+# E-mail delivery (workers/mail.py): a batch claimed by a run is re-sent by another only after
+# syndicate.mail.delivery.CLAIM_LEASE (30 min), which must stay above the hard limit here. SMTP servers
+# that are down for a while get the retries spread over about an hour and a half.
+MAIL_SOFT_TIME_LIMIT = 300
+MAIL_TIME_LIMIT = MAIL_SOFT_TIME_LIMIT + 30
+MAIL_RETRY_MAX = 50
+
 # Redis redelivers an unacknowledged message after ``visibility_timeout``; with acks_late that
 # must exceed the hard time limit plus the longest retry countdown, or a slow task runs twice.
 VISIBILITY_TIMEOUT = 3600
@@ -65,7 +72,7 @@ task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 # refresh floods never starve delivery: WebSub and upkeep have their own queues (feeds are rendered by the web process)
-task_queues = (Queue("refresh"), Queue("websub"), Queue("maintenance"))
+task_queues = (Queue("refresh"), Queue("websub"), Queue("maintenance"), Queue("mail"))
 task_default_queue = "maintenance"
 task_routes = {
     "syndicate.refresh_source": {"queue": "refresh"},
@@ -78,6 +85,8 @@ task_routes = {
     "syndicate.write_static": {"queue": "websub"},  # delivery of the merged feeds, like WebSub
     "syndicate.reclassify": {"queue": "maintenance"},
     "syndicate.maintenance": {"queue": "maintenance"},
+    "syndicate.mail_tick": {"queue": "mail"},
+    "syndicate.mail_deliver": {"queue": "mail"},
 }
 
 worker_send_task_events = True
@@ -90,6 +99,8 @@ beat_schedule = {
     "websub-fanout": {"task": "syndicate.websub_fanout", "schedule": _settings.beat_interval},
     "maintenance": {"task": "syndicate.maintenance", "schedule": _settings.maintenance_interval},
 }
+if _settings.mail_enabled:
+    beat_schedule["mail"] = {"task": "syndicate.mail_tick", "schedule": _settings.beat_interval}
 if _settings.static_dir is not None:
     beat_schedule["write-static-feeds"] = {"task": "syndicate.write_static", "schedule": _settings.beat_interval}
 beat_schedule_filename = str(_settings.var_dir / "celerybeat-schedule")

@@ -59,7 +59,7 @@ def commands(host: str, port: int, var_dir: str, concurrency: int) -> dict[str, 
     }
 
 
-CELERY_QUEUES = ("refresh", "websub", "maintenance")  # as in celeryconfig.task_queues
+CELERY_QUEUES = ("refresh", "websub", "maintenance", "mail")  # as in celeryconfig.task_queues
 
 
 def declare_queues(broker_url: str, names: tuple[str, ...] = CELERY_QUEUES) -> None:

@@ -1,0 +1,314 @@
+"""E-mail subscriptions (issue 26) against a real SMTP server on loopback (aiosmtpd in a thread):
+double opt-in, the same answer for known addresses, rate limits, confirmation and its expiry, the
+delivery mail (multipart, German, List-Id and RFC 8058 one-click unsubscribe), each story once per
+subscription across repeated and crashed runs, a refused recipient suspending, SMTP down and back,
+digests at their hour, and the 48-hour cleanup of unconfirmed sign-ups."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from syndicate.clock import utcnow
+from syndicate.dedupe.store import store_documents
+from syndicate.mail import delivery
+from syndicate.models import MailSent, MailSubscription
+from syndicate.ops import maintenance, status
+from syndicate.web.app import create_app
+from tests.conftest import make_source
+from syndicate.reader.normalise import Entry, html_to_text
+
+FEED = "/feeds/all.atom"
+
+
+class Inbox:
+    """An SMTP server's handler: keeps every message; refuses the recipients in ``refused`` with 550."""
+
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+        self.refused: set[str] = set()
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refused:
+            return "550 5.1.1 Mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list:
+        return [m for m in self.messages if m["To"] == address]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    inbox.controller = controller
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def mail_settings(settings, smtp):
+    return settings.model_copy(
+        update={
+            "smtp_url": f"smtp://127.0.0.1:{smtp.controller.port}",
+            "mail_from": "Feed-Verbund <nachrichten@verbund.example>",
+            "mail_secret": "test-secret",
+            "mail_timeout": 5.0,
+        }
+    )
+
+
+@pytest.fixture
+def client(mail_settings, runtime, topics):
+    with TestClient(create_app(mail_settings), follow_redirects=False) as client:
+        yield client
+
+
+def sign_up(client, address: str, feed: str = FEED, rhythm: str = "sofort", status_code: int = 200):
+    response = client.post("/abo", data={"email": address, "feed": feed, "rhythmus": rhythm})
+    assert response.status_code == status_code, response.text
+    return response
+
+
+def link_in(message, path: str) -> str:
+    text = message.get_body(("plain",)).get_content()
+    return re.search(rf"http://127\.0\.0\.1:8000({path}/[^\s]+)", text).group(1)
+
+
+def subscribe_and_confirm(client, smtp, address: str, **kwargs) -> int:
+    sign_up(client, address, **kwargs)
+    confirm = link_in(smtp.to(address)[-1], "/abo/bestaetigen")
+    assert client.get(confirm).status_code == 200
+    return int(client.app.state.runtime.engine.connect().scalar(select(MailSubscription.id).where(MailSubscription.address == address)))
+
+
+def add_story(session, title: str, url: str | None = None):
+    source = make_source(session, url or f"https://stadt.example/rss/{abs(hash(title))}")
+    url = f"https://stadt.example/meldung/{abs(hash(title))}"
+    html = f"<p>{title}: Die Stadt informiert über Neuigkeiten.</p>"
+    item = Entry(title, url, url, url, html, "", html_to_text(html), utcnow() - timedelta(hours=1), None, None)
+    store_documents(session, [(source, [item])], [], utcnow())
+    session.commit()
+
+
+def test_sign_up_sends_one_confirmation_and_nothing_else(client, smtp, session, mail_settings):
+    page = sign_up(client, "anna@beispiel.de")
+    assert "Bestätigungslink" in page.text and 'lang="de"' in page.text
+    assert len(smtp.messages) == 1
+    message = smtp.messages[0]
+    assert message["To"] == "anna@beispiel.de" and "bestätigen" in message["Subject"]
+    assert message.get_body(("plain",)) is not None and message.get_body(("html",)) is not None
+    sub = session.scalar(select(MailSubscription))
+    assert sub.state == "pending" and sub.confirm_hash and link_in(message, "/abo/bestaetigen").rsplit("/", 1)[1] not in sub.confirm_hash
+    add_story(session, "Neue Radwege in der Innenstadt")
+    assert delivery.deliver(session, sub.id, utcnow(), mail_settings).status == "gone"  # pending: nothing before confirmation
+    assert len(smtp.messages) == 1
+
+
+def test_the_answer_is_the_same_for_a_subscribed_address(client, smtp, session):
+    first = sign_up(client, "ben@beispiel.de")
+    confirm = link_in(smtp.messages[0], "/abo/bestaetigen")
+    client.get(confirm)
+    again = sign_up(client, "ben@beispiel.de")
+    assert again.text == first.text
+    assert len(smtp.messages) == 1  # the active subscriber gets no second confirmation
+    assert session.scalar(select(func.count()).select_from(MailSubscription)) == 1
+
+
+@pytest.mark.parametrize(
+    ("address", "feed", "rhythm"),
+    [
+        ("kein-at-zeichen", FEED, "sofort"),
+        ("a@b.de\r\nBcc: opfer@beispiel.de", FEED, "sofort"),
+        ("anna@beispiel.de", "/feeds/topics/gibt-es-nicht.atom", "sofort"),
+        ("anna@beispiel.de", "https://anderswo.example/feed.xml", "sofort"),
+        ("anna@beispiel.de", FEED + "\r\nX: y", "sofort"),
+        ("anna@beispiel.de", FEED, "stuendlich"),
+    ],
+)
+def test_bad_input_gets_a_german_message_and_nothing_is_stored_or_sent(client, smtp, session, address, feed, rhythm):
+    page = sign_up(client, address, feed, rhythm, status_code=400)
+    assert "Anmeldung nicht möglich" in page.text
+    assert smtp.messages == []
+    assert session.scalar(select(func.count()).select_from(MailSubscription)) == 0
+
+
+def test_sign_up_is_rate_limited_per_address(mail_settings, runtime, topics, smtp):
+    limited = mail_settings.model_copy(update={"mail_signup_per_address": 2})
+    with TestClient(create_app(limited)) as client:
+        sign_up(client, "carla@beispiel.de")
+        sign_up(client, "carla@beispiel.de", "/feeds/all.json")
+        page = sign_up(client, "carla@beispiel.de", "/feeds/all.rss", status_code=429)
+        assert "Zu viele Anmeldungen" in page.text
+        sign_up(client, "dora@beispiel.de")  # another address from the same client is still welcome
+    assert len(smtp.messages) == 3
+
+
+def test_sign_up_is_rate_limited_per_client(mail_settings, runtime, topics, smtp):
+    limited = mail_settings.model_copy(update={"mail_signup_per_client": 2})
+    with TestClient(create_app(limited)) as client:
+        sign_up(client, "a1@beispiel.de")
+        sign_up(client, "a2@beispiel.de")
+        sign_up(client, "a3@beispiel.de", status_code=429)
+    assert len(smtp.messages) == 2
+
+
+def test_confirmation_activates_once_and_expires_after_48_hours(client, smtp, session):
+    sign_up(client, "eva@beispiel.de")
+    confirm = link_in(smtp.messages[0], "/abo/bestaetigen")
+    assert "Abo bestätigt" in client.get(confirm).text
+    assert session.scalar(select(MailSubscription.state)) == "active"
+    used = client.get(confirm)
+    assert used.status_code == 404 and "abgelaufen oder wurde schon benutzt" in used.text
+
+    sign_up(client, "fritz@beispiel.de")
+    late = link_in(smtp.to("fritz@beispiel.de")[0], "/abo/bestaetigen")
+    sub = session.scalar(select(MailSubscription).where(MailSubscription.address == "fritz@beispiel.de"))
+    sub.created_at = utcnow() - timedelta(hours=49)
+    session.commit()
+    assert client.get(late).status_code == 404
+    session.expire_all()
+    assert session.scalar(select(MailSubscription.state).where(MailSubscription.address == "fritz@beispiel.de")) == "pending"
+
+
+def test_delivery_is_a_german_multipart_mail_with_list_headers(client, smtp, session, mail_settings):
+    sub_id = subscribe_and_confirm(client, smtp, "gina@beispiel.de")
+    add_story(session, "Neue Radwege in der Innenstadt")
+    outcome = delivery.deliver(session, sub_id, utcnow(), mail_settings)
+    assert outcome.status == "sent" and outcome.stories == 1
+    message = smtp.to("gina@beispiel.de")[-1]
+    assert message["Subject"] == "Alle Meldungen: eine neue Meldung"
+    assert message["Message-ID"] == outcome.message_id and message["Message-ID"].endswith("@verbund.example>")
+    assert message["Date"] and message["List-Id"].endswith(".verbund.example>")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe = re.fullmatch(r"<(http://127\.0\.0\.1:8000/abo/abmelden/\S+)>", message["List-Unsubscribe"].strip()).group(1)
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "Neue Radwege in der Innenstadt" in text and "Neue Radwege in der Innenstadt" in html
+    assert 'lang="de"' in html and "Abo abbestellen" in html and "Abbestellen: " + unsubscribe in text
+    assert "/stories/" in text
+
+
+def test_each_story_is_sent_once_however_often_delivery_runs(client, smtp, session, mail_settings):
+    sub_id = subscribe_and_confirm(client, smtp, "hans@beispiel.de")
+    add_story(session, "Baustelle am Marktplatz")
+    assert delivery.deliver(session, sub_id, utcnow(), mail_settings).status == "sent"
+    assert delivery.deliver(session, sub_id, utcnow(), mail_settings).status == "nothing"
+    add_story(session, "Sommerfest im Stadtpark")
+    assert delivery.deliver(session, sub_id, utcnow(), mail_settings).stories == 1
+    mails = smtp.to("hans@beispiel.de")[1:]  # after the confirmation
+    assert [m["Subject"] for m in mails] == ["Alle Meldungen: eine neue Meldung"] * 2
+    assert "Baustelle" in mails[0].get_body(("plain",)).get_content() and "Baustelle" not in mails[1].get_body(("plain",)).get_content()
+
+
+def test_a_crashed_run_is_completed_once_after_the_lease_and_a_running_one_is_left_alone(client, smtp, session, mail_settings):
+    sub_id = subscribe_and_confirm(client, smtp, "ida@beispiel.de")
+    add_story(session, "Wahlergebnisse veröffentlicht")
+    now = utcnow()
+    sub = session.get(MailSubscription, sub_id)
+    message_id, clusters = delivery._claim(session, sub, now, mail_settings)  # a worker claimed the batch …
+    session.commit()  # … and was killed before it sent anything
+    assert delivery.deliver(session, sub_id, now + timedelta(minutes=1), mail_settings).status == "busy"
+    assert len(smtp.to("ida@beispiel.de")) == 1
+    later = delivery.deliver(session, sub_id, now + delivery.CLAIM_LEASE + timedelta(minutes=1), mail_settings)
+    assert later.status == "sent" and later.message_id == message_id and later.stories == len(clusters) == 1
+    assert delivery.deliver(session, sub_id, now + timedelta(hours=2), mail_settings).status == "nothing"
+    assert len(smtp.to("ida@beispiel.de")) == 2
+
+
+def test_smtp_down_releases_the_batch_and_it_arrives_once_when_back(client, smtp, session, mail_settings):
+    sub_id = subscribe_and_confirm(client, smtp, "jan@beispiel.de")
+    add_story(session, "Neuer Bürgerservice online")
+    down = mail_settings.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{free_port()}"})
+    with pytest.raises(delivery.TemporaryMailError):
+        delivery.deliver(session, sub_id, utcnow(), down)
+    assert delivery.deliver(session, sub_id, utcnow(), mail_settings).status == "sent"  # the retry, at once
+    assert delivery.deliver(session, sub_id, utcnow(), mail_settings).status == "nothing"
+    assert len(smtp.to("jan@beispiel.de")) == 2
+
+
+def test_a_refused_recipient_suspends_the_subscription_and_operators_see_a_count(client, smtp, session, mail_settings):
+    sub_id = subscribe_and_confirm(client, smtp, "karl@beispiel.de")
+    subscribe_and_confirm(client, smtp, "lena@beispiel.de")
+    add_story(session, "Hochwasserschutz verbessert")
+    smtp.refused.add("karl@beispiel.de")
+    assert delivery.deliver(session, sub_id, utcnow(), mail_settings).status == "suspended"
+    session.expire_all()
+    assert session.get(MailSubscription, sub_id).state == "suspended"
+    assert delivery.deliver(session, sub_id, utcnow(), mail_settings).status == "gone"
+    assert delivery.due(session, utcnow(), mail_settings) == [
+        session.scalar(select(MailSubscription.id).where(MailSubscription.state == "active"))
+    ]
+    summary = status.summarise(session).as_dict()
+    assert summary["mail_subscriptions"] == {"active": 1, "suspended": 1}
+    assert "beispiel.de" not in str(summary)
+
+
+def test_one_click_unsubscribe_deletes_the_address(client, smtp, session, mail_settings):
+    sub_id = subscribe_and_confirm(client, smtp, "mia@beispiel.de")
+    add_story(session, "Stadtbibliothek verlängert Öffnungszeiten")
+    delivery.deliver(session, sub_id, utcnow(), mail_settings)
+    url = re.fullmatch(r"<http://127\.0\.0\.1:8000(\S+)>", smtp.to("mia@beispiel.de")[-1]["List-Unsubscribe"].strip()).group(1)
+    page = client.get(url)
+    assert "Abo abbestellen" in page.text and f'action="{url}"' in page.text
+    assert session.scalar(select(func.count()).select_from(MailSubscription)) == 1  # GET only asks
+    response = client.post(url, content=b"List-Unsubscribe=One-Click", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 200 and "Adresse ist gelöscht" in response.text
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(MailSubscription)) == 0
+    assert session.scalar(select(func.count()).select_from(MailSent)) == 0
+    assert client.post(url).status_code == 404
+    assert client.post(url[:-1] + ("0" if url[-1] != "0" else "1")).status_code == 404  # a forged token deletes nothing
+
+
+def test_digests_go_out_in_their_hour_in_berlin(client, smtp, session, mail_settings):
+    daily = subscribe_and_confirm(client, smtp, "nina@beispiel.de", rhythm="taeglich")
+    weekly = subscribe_and_confirm(client, smtp, "otto@beispiel.de", rhythm="woechentlich")
+    monday_7 = datetime(2030, 1, 7, 6, 30, tzinfo=UTC)  # 07:30 in Berlin (CET), a Monday
+    assert delivery.due(session, monday_7 - timedelta(hours=1), mail_settings) == []
+    assert delivery.due(session, monday_7, mail_settings) == [daily, weekly]
+    assert delivery.due(session, monday_7 + timedelta(days=1), mail_settings) == [daily]
+    session.get(MailSubscription, daily).last_sent_at = monday_7
+    session.commit()
+    assert delivery.due(session, monday_7 + timedelta(minutes=20), mail_settings) == [weekly]  # once a day
+
+
+def test_unconfirmed_sign_ups_are_deleted_after_48_hours(client, smtp, session):
+    sign_up(client, "paul@beispiel.de")
+    subscribe_and_confirm(client, smtp, "quirin@beispiel.de")
+    now = utcnow()
+    limits = maintenance.Limits(0, 0, 0, 0)
+    assert maintenance.run(session, now + timedelta(hours=47), limits).prune.mail_signups == 0
+    report = maintenance.run(session, now + timedelta(hours=49), limits)
+    assert report.prune.mail_signups == 1
+    assert session.scalars(select(MailSubscription.address)).all() == ["quirin@beispiel.de"]
+
+
+def test_without_smtp_settings_the_form_says_so_and_nothing_is_stored(settings, runtime, topics, session):
+    with TestClient(create_app(settings)) as client:
+        page = client.post("/abo", data={"email": "rita@beispiel.de", "feed": FEED, "rhythmus": "sofort"})
+    assert page.status_code == 404 and "keine E-Mails" in page.text
+    assert session.scalar(select(func.count()).select_from(MailSubscription)) == 0

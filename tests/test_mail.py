@@ -23,9 +23,9 @@ from syndicate.dedupe.store import store_documents
 from syndicate.mail import delivery
 from syndicate.models import MailSent, MailSubscription
 from syndicate.ops import maintenance, status
+from syndicate.reader.normalise import Entry, html_to_text
 from syndicate.web.app import create_app
 from tests.conftest import make_source
-from syndicate.reader.normalise import Entry, html_to_text
 
 FEED = "/feeds/all.atom"
 

@@ -95,7 +95,7 @@ def summarise(session: Session, now: datetime | None = None, broken_after: float
     summary.clusters_today = session.scalar(select(func.count(Cluster.id)).where(Cluster.created_at >= today)) or 0
     summary.last_beat_tick, summary.beat_age_seconds = beat_age(session, now)
     counts = session.execute(select(MailSubscription.state, func.count()).group_by(MailSubscription.state))
-    summary.mail_subscriptions = {state: count for state, count in counts}
+    summary.mail_subscriptions = dict(counts.tuples().all())
     return summary
 
 

@@ -312,3 +312,15 @@ def test_without_smtp_settings_the_form_says_so_and_nothing_is_stored(settings, 
         page = client.post("/abo", data={"email": "rita@beispiel.de", "feed": FEED, "rhythmus": "sofort"})
     assert page.status_code == 404 and "keine E-Mails" in page.text
     assert session.scalar(select(func.count()).select_from(MailSubscription)) == 0
+
+
+def test_the_subscribe_page_offers_the_form_and_the_builders_feed_can_be_followed(client, smtp, session, settings, runtime, topics):
+    page = client.get("/abonnieren", params={"thema": "it-sicherheit", "q": "Phishing"})
+    assert page.status_code == 200 and 'action="/abo"' in page.text
+    feed = re.search(r'<input type="hidden" name="feed" value="([^"]+)">', page.text).group(1).replace("&amp;", "&")
+    assert feed.startswith("/feeds/search.atom?") and "q=Phishing" in feed
+    sign_up(client, "sara@beispiel.de", feed)
+    assert "Phishing" in smtp.to("sara@beispiel.de")[0]["Subject"]
+    sign_up(client, "sara@beispiel.de", "/feeds/search.atom", status_code=400)  # no words: no feed
+    with TestClient(create_app(settings)) as plain:
+        assert "E-Mail-Abos bietet dieser Dienst nicht an" in plain.get("/abonnieren").text

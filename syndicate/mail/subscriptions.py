@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -59,8 +59,14 @@ def feed_query(session: Session, feed: str, public_url: str) -> tuple[FeedQuery,
     """A feed path with its query (``/feeds/topics/x.atom?city=a``) → the merged feed it names."""
     if any(c in feed for c in "\r\n") or len(feed) > MAX_FEED or not feed.startswith("/feeds/"):
         raise SignupError("Diesen Feed gibt es bei uns nicht.")
+    # WebSub's reading of a feed address, plus search feeds (the feed builder's feed when words are given)
+    search = feed.startswith("/feeds/search.")
     try:
-        query, _ = feed_for_topic(public_url.rstrip("/") + feed, public_url)
+        query, _ = feed_for_topic(public_url.rstrip("/") + feed.replace("/feeds/search.", "/feeds/all.", 1), public_url)
+        if search:
+            if not (query.q or "").strip():
+                raise UnknownFeed("a search feed without words is empty")
+            query = replace(query, kind="search")
         return query, describe(session, query)
     except UnknownFeed as exc:
         raise SignupError("Diesen Feed gibt es bei uns nicht.") from exc

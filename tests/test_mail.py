@@ -324,3 +324,83 @@ def test_the_subscribe_page_offers_the_form_and_the_builders_feed_can_be_followe
     sign_up(client, "sara@beispiel.de", "/feeds/search.atom", status_code=400)  # no words: no feed
     with TestClient(create_app(settings)) as plain:
         assert "E-Mail-Abos bietet dieser Dienst nicht an" in plain.get("/abonnieren").text
+
+
+E2E_FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Stadt Testhausen</title><link>https://testhausen.example/</link>
+<item><title>Neue Ladesäulen am Rathausplatz {token}</title><link>https://testhausen.example/pm/{token}</link>
+<guid>pm-{token}</guid><pubDate>{date}</pubDate>
+<description>&lt;p&gt;Die Stadt eröffnet zwölf neue Ladesäulen für Elektroautos.&lt;/p&gt;</description></item>
+</channel></rss>"""
+
+
+@pytest.mark.celery
+def test_a_story_polled_by_a_real_worker_arrives_once_in_a_sofort_mail(client, smtp, session, mail_settings, feed_server, tmp_path):
+    """Real Celery worker and beat: sign-up → confirmation → confirm → the worker polls a new story → the
+    mail tick queues a delivery on the mail queue → one mail; further ticks send nothing more."""
+    import sys
+    import time
+    import uuid
+    from email.utils import format_datetime
+
+    from tests import processes
+    from tests.conftest import ROOT, cli_env, purge_queues
+
+    sub_id = subscribe_and_confirm(client, smtp, "tom@beispiel.de")
+    token = uuid.uuid4().hex[:10]
+    feed_server.add(
+        "/testhausen.xml", E2E_FEED.format(token=token, date=format_datetime(utcnow())), headers={"Content-Type": "application/rss+xml"}
+    )
+    make_source(session, feed_server.url("/testhausen.xml"), city="testhausen", name="Stadt Testhausen")
+    purge_queues(mail_settings.broker_url)
+    env = cli_env(
+        mail_settings,
+        SYNDICATE_BEAT_INTERVAL="1",
+        SYNDICATE_SMTP_URL=mail_settings.smtp_url,
+        SYNDICATE_MAIL_FROM=mail_settings.mail_from,
+        SYNDICATE_MAIL_SECRET=mail_settings.mail_secret,
+    )
+    mail_settings.var_dir.mkdir(parents=True, exist_ok=True)
+    worker = processes.start(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers",
+            "worker",
+            "--pool",
+            "threads",
+            "-c",
+            "2",
+            "-n",
+            f"mail-{token}@%h",
+            "--loglevel",
+            "INFO",
+        ],
+        env,
+        tmp_path / "worker.log",
+        ROOT,
+    )
+    beat = processes.start(
+        [sys.executable, "-m", "celery", "-A", "workers", "beat", "--loglevel", "INFO", "--schedule", str(tmp_path / "beat-schedule")],
+        env,
+        tmp_path / "beat.log",
+        ROOT,
+    )
+    try:
+        arrived = processes.wait_for(lambda: len(smtp.to("tom@beispiel.de")) >= 2, timeout=90)
+        logs = {p.name: p.read_text(errors="replace")[-3000:] for p in tmp_path.glob("*.log")}
+        assert arrived, f"no delivery mail; logs: {logs}"
+        time.sleep(5)  # several more beat ticks, each queueing a delivery for the subscriber
+    finally:
+        processes.stop(beat)
+        processes.stop(worker)
+        purge_queues(mail_settings.broker_url)
+    mails = smtp.to("tom@beispiel.de")[1:]
+    assert len(mails) == 1 and f"Neue Ladesäulen am Rathausplatz {token}" in mails[0].get_body(("plain",)).get_content()
+    session.expire_all()
+    assert (
+        session.scalar(select(func.count()).select_from(MailSent).where(MailSent.subscription_id == sub_id, MailSent.sent_at.is_not(None)))
+        == 1
+    )

@@ -18,7 +18,7 @@ from typing import cast
 from sqlalchemy import Boolean, Engine, Integer, String, column, create_engine, func, inspect, select, table
 from sqlalchemy.engine import make_url
 
-QUEUES = ("refresh", "maintenance", "websub")  # as declared in celeryconfig.task_queues
+QUEUES = ("refresh", "maintenance", "websub", "mail")  # as declared in celeryconfig.task_queues
 REDIS_PRIORITY_STEPS = (0, 3, 6, 9)  # kombu's redis transport defaults
 REDIS_PRIORITY_SEP = "\x06\x16"
 

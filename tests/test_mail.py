@@ -404,3 +404,12 @@ def test_a_story_polled_by_a_real_worker_arrives_once_in_a_sofort_mail(client, s
         session.scalar(select(func.count()).select_from(MailSent).where(MailSent.subscription_id == sub_id, MailSent.sent_at.is_not(None)))
         == 1
     )
+
+
+def test_sofort_subscribers_are_due_only_when_a_story_came_after_their_last_mail(client, smtp, session, mail_settings):
+    sub_id = subscribe_and_confirm(client, smtp, "uwe@beispiel.de")
+    assert delivery.due(session, utcnow(), mail_settings) == []  # nothing stored yet: an idle tick queues nothing
+    add_story(session, "Neue Spielplätze")
+    assert delivery.due(session, utcnow(), mail_settings) == [sub_id]
+    delivery.deliver(session, sub_id, utcnow(), mail_settings)
+    assert delivery.due(session, utcnow(), mail_settings) == []

@@ -33,7 +33,8 @@ from email.utils import parseaddr
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from syndicate.mail import messages
@@ -107,15 +108,20 @@ def due(session: Session, now: datetime, settings: Settings) -> list[int]:
     (Europe/Berlin) when nothing went out today; ``woechentlich`` ones on the digest weekday in that hour likewise."""
     local = now.astimezone(BERLIN)
     rows = session.execute(
-        select(MailSubscription.id, MailSubscription.rhythm, MailSubscription.last_sent_at)
+        select(MailSubscription.id, MailSubscription.rhythm, MailSubscription.last_sent_at, MailSubscription.confirmed_at)
         .where(MailSubscription.state == "active")
         .order_by(MailSubscription.id)
     ).all()
     start_of_day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    # a ``sofort`` subscriber is due only when some story was stored after their last mail (or confirmation):
+    # idle ticks then queue nothing, however many subscribers there are. A batch left claimed by a killed
+    # worker holds such a story too, so it stays due until the batch is sent.
+    newest = session.scalar(select(func.max(Cluster.created_at)))
     ids = []
-    for sub_id, rhythm, last_sent in rows:
+    for sub_id, rhythm, last_sent, confirmed in rows:
         if rhythm == "sofort":
-            ids.append(sub_id)
+            if newest is not None and newest >= (last_sent or confirmed or newest):
+                ids.append(sub_id)
             continue
         if local.hour != settings.mail_digest_hour:
             continue
@@ -197,7 +203,11 @@ def deliver(session: Session, subscription_id: int, now: datetime, settings: Set
     if not cluster_ids:
         session.rollback()
         return Outcome("nothing")
-    session.commit()  # step 1: the claim is durable before a byte goes out
+    try:
+        session.commit()  # step 1: the claim is durable before a byte goes out
+    except IntegrityError:  # a run racing for the same subscription claimed these stories first
+        session.rollback()
+        return Outcome("busy")
     message = compose(session, sub, message_id, cluster_ids, now, settings)
     claim = (MailSent.subscription_id == sub.id, MailSent.message_id == message_id, MailSent.sent_at.is_(None))
     try:

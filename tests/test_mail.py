@@ -413,3 +413,32 @@ def test_sofort_subscribers_are_due_only_when_a_story_came_after_their_last_mail
     assert delivery.due(session, utcnow(), mail_settings) == [sub_id]
     delivery.deliver(session, sub_id, utcnow(), mail_settings)
     assert delivery.due(session, utcnow(), mail_settings) == []
+
+
+def test_smtp_url_user_and_password_log_in(session, mail_settings):
+    from aiosmtpd.smtp import AuthResult
+
+    inbox = Inbox()
+
+    def authenticator(server, session_, envelope, mechanism, auth_data):
+        return AuthResult(success=auth_data.login == b"verbund" and auth_data.password == b"geheim:1")
+
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=free_port(), authenticator=authenticator, auth_required=True, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        from syndicate.mail import messages
+
+        message = messages.confirmation(
+            mail_settings.mail_from, "vera@beispiel.de", "Alle Meldungen", "sofort", "http://x/", utcnow(), "verbund.example"
+        )
+        good = mail_settings.model_copy(update={"smtp_url": f"smtp://verbund:geheim%3A1@127.0.0.1:{controller.port}"})
+        delivery.send(good, message)
+        assert len(inbox.messages) == 1
+        bad = mail_settings.model_copy(update={"smtp_url": f"smtp://verbund:falsch@127.0.0.1:{controller.port}"})
+        with pytest.raises(delivery.TemporaryMailError):  # the operator's to fix; the batch waits in the retries
+            delivery.send(bad, message)
+        assert len(inbox.messages) == 1
+    finally:
+        controller.stop()

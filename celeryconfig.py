@@ -87,6 +87,7 @@ task_routes = {
     "syndicate.maintenance": {"queue": "maintenance"},
     "syndicate.mail_tick": {"queue": "mail"},
     "syndicate.mail_deliver": {"queue": "mail"},
+    "syndicate.mail_confirmation": {"queue": "mail"},
 }
 
 worker_send_task_events = True

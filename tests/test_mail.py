@@ -442,3 +442,27 @@ def test_smtp_url_user_and_password_log_in(session, mail_settings):
         assert len(inbox.messages) == 1
     finally:
         controller.stop()
+
+
+def test_a_confirmation_the_server_refused_for_the_moment_is_queued_and_sent_when_it_is_back(mail_settings, runtime, topics, smtp, session):
+    from kombu import Connection
+
+    from tests.conftest import purge_queues
+
+    purge_queues(mail_settings.broker_url)
+    down = mail_settings.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{free_port()}"})
+    with TestClient(create_app(down)) as client:
+        assert "Fast geschafft" in sign_up(client, "wim@beispiel.de").text
+    with Connection(mail_settings.broker_url) as connection:
+        queued = connection.SimpleQueue("mail").get(timeout=10)
+        args, _, _ = queued.payload
+        assert queued.headers["task"] == "syndicate.mail_confirmation"
+        queued.ack()
+    assert smtp.messages == []
+    assert delivery.send_confirmation(session, mail_settings, *args)  # what the worker's retry does, the server back
+    link = link_in(smtp.to("wim@beispiel.de")[0], "/abo/bestaetigen")
+    with TestClient(create_app(mail_settings)) as client:
+        assert client.get(link).status_code == 200
+    session.expire_all()
+    assert not delivery.send_confirmation(session, mail_settings, *args)  # confirmed meanwhile: a redelivery sends nothing
+    assert len(smtp.messages) == 1

@@ -47,3 +47,25 @@ def deliver_mail(subscription_id: int) -> str:
     if outcome.status in ("sent", "suspended"):
         log.info("mail %s: subscription %d, %d stories", outcome.status, subscription_id, outcome.stories)
     return outcome.status
+
+
+@app.task(
+    name="syndicate.mail_confirmation",
+    acks_late=True,
+    autoretry_for=(delivery.TemporaryMailError, *TRANSIENT),
+    retry_backoff=celeryconfig.RETRY_BACKOFF,
+    retry_backoff_max=celeryconfig.RETRY_BACKOFF_MAX,
+    retry_jitter=True,
+    max_retries=celeryconfig.MAIL_RETRY_MAX,
+    soft_time_limit=celeryconfig.MAIL_SOFT_TIME_LIMIT,
+    time_limit=celeryconfig.MAIL_TIME_LIMIT,
+)
+def send_confirmation(subscription_id: int, message: str) -> bool:
+    """A confirmation the web process could not send at once; sent again by a redelivery at worst, which
+    a confirmation may be (its link works once)."""
+    rt = runtime()
+    with rt.sessions() as session:
+        try:
+            return delivery.send_confirmation(session, rt.settings, subscription_id, message)
+        except delivery.PermanentMailError:
+            return False

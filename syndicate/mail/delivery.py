@@ -24,6 +24,8 @@ A permanent refusal of the recipient (5xx) suspends the subscription and drops i
 
 from __future__ import annotations
 
+import email
+import email.policy
 import smtplib
 import ssl
 from dataclasses import dataclass, replace
@@ -225,3 +227,13 @@ def deliver(session: Session, subscription_id: int, now: datetime, settings: Set
     sub.last_sent_at = now
     session.commit()
     return Outcome("sent", len(cluster_ids), message_id)
+
+
+def send_confirmation(session: Session, settings: Settings, subscription_id: int, raw: str) -> bool:
+    """A confirmation mail the web process could not hand over (the server was down), sent by a worker with retries.
+    Only while its sign-up is still pending: a deleted or confirmed one gets nothing. False when nothing was sent."""
+    sub = session.get(MailSubscription, subscription_id)
+    if sub is None or sub.state != "pending":
+        return False
+    send(settings, email.message_from_string(raw, policy=email.policy.default))
+    return True

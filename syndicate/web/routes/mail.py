@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from email.message import EmailMessage
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
@@ -22,8 +23,9 @@ from syndicate.clock import utcnow
 from syndicate.mail import delivery, messages, subscriptions
 from syndicate.runtime import Runtime
 from syndicate.settings import Settings
-from syndicate.web.deps import RuntimeDep, SessionDep
+from syndicate.web.deps import RuntimeDep, SessionDep, TaskQueueDep
 from syndicate.web.routes.portal import render
+from syndicate.web.tasks import TaskQueue
 
 router = APIRouter(tags=["mail"], default_response_class=HTMLResponse)
 log = logging.getLogger("syndicate.mail")
@@ -44,12 +46,16 @@ def page(request: Request, runtime: Runtime, title: str, message: str, status: i
     return render(request, runtime, "mail_page.html", status, title=title, message=message, **context)
 
 
-def _send_confirmation(settings: Settings, message) -> None:
+def _send_confirmation(settings: Settings, queue: TaskQueue, subscription_id: int, message: EmailMessage) -> None:
+    """After the answer: straight to the SMTP server; when it is down or busy, to a worker that retries with backoff."""
     try:
         delivery.send(settings, message)
-    except (delivery.TemporaryMailError, delivery.PermanentMailError) as exc:
-        # the sign-up stays pending and is deleted after 48 h; signing up again sends a new link
-        log.warning("confirmation mail not sent: %s", exc)
+    except delivery.TemporaryMailError as exc:
+        log.warning("confirmation mail for subscription %d queued for retries: %s", subscription_id, exc)
+        queue.mail_confirmation(subscription_id, message.as_string())
+    except delivery.PermanentMailError as exc:
+        # the sign-up stays pending and is deleted after 48 h, like any unconfirmed one
+        log.warning("confirmation mail for subscription %d refused: %s", subscription_id, exc)
 
 
 @router.post("/abo")
@@ -58,6 +64,7 @@ def signup(
     background: BackgroundTasks,
     session: SessionDep,
     runtime: RuntimeDep,
+    queue: TaskQueueDep,
     email: Annotated[str, Form(max_length=400)] = "",
     feed: Annotated[str, Form(max_length=1000)] = "",
     rhythmus: Annotated[str, Form(max_length=40)] = "sofort",
@@ -95,7 +102,7 @@ def signup(
             now,
             delivery.sender_domain(settings),
         )
-        background.add_task(_send_confirmation, settings, message)
+        background.add_task(_send_confirmation, settings, queue, result.subscription_id, message)
     session.commit()
     return page(
         request,

@@ -11,6 +11,7 @@ import time
 
 import pytest
 import uvicorn
+from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from syndicate.mail.subscriptions import unsubscribe_token
@@ -18,8 +19,6 @@ from syndicate.models import MailSubscription
 from syndicate.web.app import create_app
 from tests.test_mail import Inbox, free_port
 from tests.test_portal_browser import browser, check_page, pytestmark  # noqa: F401 - fixture and skip marker
-
-from aiosmtpd.controller import Controller  # noqa: E402  isort: skip
 
 
 @pytest.fixture

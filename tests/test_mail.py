@@ -466,3 +466,16 @@ def test_a_confirmation_the_server_refused_for_the_moment_is_queued_and_sent_whe
     session.expire_all()
     assert not delivery.send_confirmation(session, mail_settings, *args)  # confirmed meanwhile: a redelivery sends nothing
     assert len(smtp.messages) == 1
+
+
+def test_an_old_unsubscribe_link_cannot_touch_a_new_subscription_with_the_same_id(client, smtp, session, mail_settings):
+    sub_id = subscribe_and_confirm(client, smtp, "xenia@beispiel.de")
+    add_story(session, "Neue Buslinie")
+    delivery.deliver(session, sub_id, utcnow(), mail_settings)
+    old_link = re.fullmatch(r"<http://127\.0\.0\.1:8000(\S+)>", smtp.to("xenia@beispiel.de")[-1]["List-Unsubscribe"].strip()).group(1)
+    assert client.post(old_link).status_code == 200
+    session.add(MailSubscription(id=sub_id, address="yusuf@beispiel.de", feed=FEED, rhythm="sofort", state="active", created_at=utcnow()))
+    session.commit()  # the id handed out again, as SQLite does after deleting the highest
+    assert client.post(old_link).status_code == 404
+    session.expire_all()
+    assert session.get(MailSubscription, sub_id).address == "yusuf@beispiel.de"

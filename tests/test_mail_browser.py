@@ -80,7 +80,7 @@ def test_subscription_pages_pass_axe_and_work_in_the_browser(served_mail, browse
     check_page(browser, base + confirm, "abo-bestaetigt")
     assert browser.find_element("tag name", "h1").text == "Abo bestätigt"
     sub_id = session.scalar(select(MailSubscription.id).where(MailSubscription.address == "xaver@beispiel.de"))
-    check_page(browser, base + "/abo/abmelden/" + unsubscribe_token(mail_settings, sub_id), "abo-abmelden")
+    check_page(browser, base + "/abo/abmelden/" + unsubscribe_token(mail_settings, session.get(MailSubscription, sub_id)), "abo-abmelden")
     browser.find_element("css selector", "main form button").click()
     assert heading_becomes(browser, "Abo abbestellt")
     session.expire_all()

@@ -186,7 +186,7 @@ def compose(
         now,
         message_id,
         f"{meta.title} <{sub.feed.split('?')[0].strip('/').replace('/', '.')}.{domain}>",
-        f"{base}/abo/abmelden/{unsubscribe_token(settings, sub.id)}",
+        f"{base}/abo/abmelden/{unsubscribe_token(settings, sub)}",
         f"{base}{sub.feed}",
     )
 

@@ -104,16 +104,19 @@ def _key(settings: Settings) -> bytes:
     return (settings.mail_secret or f"syndicate-mail:{settings.database_url}").encode()
 
 
-def unsubscribe_token(settings: Settings, subscription_id: int) -> str:
-    mac = hmac.new(_key(settings), f"unsubscribe:{subscription_id}".encode(), hashlib.sha256).hexdigest()[:32]
-    return f"{subscription_id}-{mac}"
+def unsubscribe_token(settings: Settings, sub: MailSubscription) -> str:
+    """The id and an HMAC over the id and the creation time: an id that the database hands out again after
+    a deletion (SQLite reuses the highest) belongs to another subscription, which the old link cannot touch."""
+    signed = f"unsubscribe:{sub.id}:{sub.created_at.timestamp():.6f}"
+    return f"{sub.id}-{hmac.new(_key(settings), signed.encode(), hashlib.sha256).hexdigest()[:32]}"
 
 
 def subscription_for(session: Session, settings: Settings, token: str) -> MailSubscription | None:
     number, _, _ = token.partition("-")
-    if not number.isdigit() or not hmac.compare_digest(unsubscribe_token(settings, int(number)), token):
+    sub = session.get(MailSubscription, int(number)) if number.isdigit() and len(number) < 19 else None
+    if sub is None or not hmac.compare_digest(unsubscribe_token(settings, sub), token):
         return None
-    return session.get(MailSubscription, int(number))
+    return sub
 
 
 def unsubscribe(session: Session, settings: Settings, token: str) -> bool:

@@ -479,3 +479,18 @@ def test_an_old_unsubscribe_link_cannot_touch_a_new_subscription_with_the_same_i
     assert client.post(old_link).status_code == 404
     session.expire_all()
     assert session.get(MailSubscription, sub_id).address == "yusuf@beispiel.de"
+
+
+def test_a_daily_digest_at_its_hour_holds_every_new_story_in_one_mail(client, smtp, session, mail_settings):
+    daily = subscribe_and_confirm(client, smtp, "zora@beispiel.de", rhythm="taeglich")
+    add_story(session, "Neue Öffnungszeiten im Bürgerbüro")
+    add_story(session, "Sperrung der Ludwigsbrücke")
+    seven = datetime(2030, 1, 8, 6, 5, tzinfo=UTC)  # 07:05 in Berlin
+    for tick in range(3):  # three ticks in the digest hour, as the beat runs them
+        for sub_id in delivery.due(session, seven + timedelta(minutes=tick), mail_settings):
+            delivery.deliver(session, sub_id, seven + timedelta(minutes=tick), mail_settings)
+    mails = smtp.to("zora@beispiel.de")[1:]
+    assert [m["Subject"] for m in mails] == ["Alle Meldungen: 2 neue Meldungen"]
+    text = mails[0].get_body(("plain",)).get_content()
+    assert "Ludwigsbrücke" in text and "Bürgerbüro" in text
+    assert delivery.due(session, seven + timedelta(days=1), mail_settings) == [daily]  # tomorrow's digest

@@ -32,6 +32,13 @@ MAINTENANCE_BUDGET = 300
 MAINTENANCE_SOFT_TIME_LIMIT = 1800
 MAINTENANCE_TIME_LIMIT = MAINTENANCE_SOFT_TIME_LIMIT + 60
 
+# E-mail delivery (workers/mail.py): a batch claimed by a run is re-sent by another only after
+# syndicate.mail.delivery.CLAIM_LEASE (30 min), which must stay above the hard limit here. SMTP servers
+# that are down for a while get the retries spread over about an hour and a half.
+MAIL_SOFT_TIME_LIMIT = 300
+MAIL_TIME_LIMIT = MAIL_SOFT_TIME_LIMIT + 30
+MAIL_RETRY_MAX = 50
+
 # Redis redelivers an unacknowledged message after ``visibility_timeout``; with acks_late that
 # must exceed the hard time limit plus the longest retry countdown, or a slow task runs twice.
 VISIBILITY_TIMEOUT = 3600
@@ -78,6 +85,9 @@ task_routes = {
     "syndicate.write_static": {"queue": "websub"},  # delivery of the merged feeds, like WebSub
     "syndicate.reclassify": {"queue": "maintenance"},
     "syndicate.maintenance": {"queue": "maintenance"},
+    "syndicate.mail_tick": {"queue": "mail"},
+    "syndicate.mail_deliver": {"queue": "mail"},
+    "syndicate.mail_confirmation": {"queue": "mail"},
 }
 
 worker_send_task_events = True
@@ -91,6 +101,8 @@ beat_schedule = {
     "maintenance": {"task": "syndicate.maintenance", "schedule": _settings.maintenance_interval},
     "push-subscribe": {"task": "syndicate.push_subscribe", "schedule": 60.0},
 }
+if _settings.mail_enabled:
+    beat_schedule["mail"] = {"task": "syndicate.mail_tick", "schedule": _settings.beat_interval}
 if _settings.static_dir is not None:
     beat_schedule["write-static-feeds"] = {"task": "syndicate.write_static", "schedule": _settings.beat_interval}
 # Beat keeps its schedule in var_dir, which nothing else may have created yet (a fresh clone on PostgreSQL).

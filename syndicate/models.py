@@ -244,6 +244,40 @@ class RateWindow(Base):
     hits: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class MailSubscription(Base):
+    """An e-mail subscription to a merged feed (syndicate.mail). Data protection (DSGVO): only the address,
+    the feed, the rhythm, the state, the confirmation token's hash and timestamps are stored; unsubscribing
+    deletes the row (and its sent records), unconfirmed rows are deleted after 48 hours."""
+
+    __tablename__ = "mail_subscriptions"
+    __table_args__ = (UniqueConstraint("address", "feed", name="uq_mail_subscriptions_address_feed"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(254))
+    feed: Mapped[str] = mapped_column(String(500))  # path and query, e.g. /feeds/topics/it-sicherheit.atom
+    rhythm: Mapped[str] = mapped_column(String(16))  # sofort | taeglich | woechentlich
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending | active | suspended
+    confirm_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # sha256 of the confirmation token
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MailSent(Base):
+    """One story (cluster) claimed for, and then sent to, one subscription: unique, so a story goes out
+    once per subscription ever. ``sent_at`` is empty while the mail holding it is being sent."""
+
+    __tablename__ = "mail_sent"
+    __table_args__ = (UniqueConstraint("subscription_id", "cluster_id", name="uq_mail_sent_subscription_cluster"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("mail_subscriptions.id", ondelete="CASCADE"), index=True)
+    cluster_id: Mapped[int] = mapped_column(Integer)  # no FK: a story deleted by retention stays recorded as sent
+    message_id: Mapped[str] = mapped_column(String(200))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class ApiToken(Base):
     __tablename__ = "api_tokens"
 

@@ -84,6 +84,17 @@ class Settings(BaseSettings):
     # API
     api_rate_limit: int = 60  # requests per token and minute (per API process); 0 turns the limit off
 
+    # e-mail subscriptions (syndicate.mail): without an SMTP URL and a sender, the form is hidden and nothing is queued
+    smtp_url: str = ""  # smtp://[user:password@]host[:port] (STARTTLS when offered) or smtps://… (TLS from the start)
+    mail_from: str = ""  # the sender, e.g. "Kommunaler Feed-Verbund <nachrichten@example.de>"
+    mail_secret: str = ""  # key of the unsubscribe links (HMAC); empty: derived from database_url — set it in production
+    mail_digest_hour: int = 7  # daily and weekly digests go out in this hour (Europe/Berlin)
+    mail_digest_weekday: int = 0  # weekly digests on this weekday (0 = Monday)
+    mail_signup_per_address: NonNegativeInt = 3  # sign-ups per address and minute; 0: no limit
+    mail_signup_per_client: NonNegativeInt = 10  # sign-ups per client address and minute; 0: no limit
+    mail_batch: PositiveInt = 50  # stories in one mail at most
+    mail_timeout: PositiveFloat = 30.0  # one SMTP conversation
+
     # operations: /ops, /metrics, alerts
     ops_allow_networks: str = "127.0.0.1/32,::1/128"  # clients that see /ops and /metrics without a token (CIDRs or hosts)
     console_idle_timeout: int = 30 * 60  # a console session unused this long (s) ends
@@ -126,6 +137,10 @@ class Settings(BaseSettings):
     @property
     def host_limit_overrides(self) -> dict[str, tuple[int, int]]:
         return parse_host_limits(self.host_limits)
+
+    @property
+    def mail_enabled(self) -> bool:
+        return bool(self.smtp_url and self.mail_from)
 
     @property
     def http_user_agent(self) -> str:

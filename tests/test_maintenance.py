@@ -436,12 +436,20 @@ def test_maintenance_run_command_dry_run_then_for_real(settings, runtime, sessio
     steps = {line.pop("step"): line for line in json_lines(dry.stdout)}
     assert steps == {
         "retain": {"by_age": 1, "by_count": 0, "complete": True, "dry_run": True},
-        "prune": {"fetch_log": 2, "host_requests": 0, "websub_requests": 0, "buckets": 0, "complete": True, "dry_run": True},
+        "prune": {
+            "fetch_log": 2,
+            "host_requests": 0,
+            "websub_requests": 0,
+            "mail_signups": 0,
+            "buckets": 0,
+            "complete": True,
+            "dry_run": True,
+        },
     }
     human = syndicate(settings, "maintenance", "run", "--dry-run", **limits)
     assert human.stdout.splitlines() == [
         "dry run: would delete 1 articles (1 by age, 0 over the per-source limit), 2 fetch-log rows, "
-        "0 host slots, 0 unverified WebSub requests, 0 orphaned bucket rows"
+        "0 host slots, 0 unverified WebSub requests, 0 unconfirmed e-mail sign-ups, 0 orphaned bucket rows"
     ]
     session.expire_all()
     assert count(session, Article) == 2 and count(session, FetchLog) == 4

@@ -45,6 +45,7 @@ from syndicate.models import (
     FetchLog,
     HostRequest,
     ItemAlias,
+    MailSubscription,
     Source,
     Tombstone,
     WebSubSubscription,
@@ -98,6 +99,7 @@ class PruneReport:
     fetch_log: int = 0
     host_requests: int = 0
     websub_requests: int = 0
+    mail_signups: int = 0  # e-mail sign-ups never confirmed within MAIL_CONFIRM_WITHIN (addresses deleted: DSGVO)
     buckets: int = 0  # LSH bucket rows left without their article
     complete: bool = True
     dry_run: bool = False
@@ -124,7 +126,7 @@ class Report:
         lines = [
             f"{'dry run: would delete' if r.dry_run else 'deleted'} {r.by_age + r.by_count} articles "
             f"({r.by_age} by age, {r.by_count} over the per-source limit), {p.fetch_log} fetch-log rows, "
-            f"{p.host_requests} host slots, {p.websub_requests} unverified WebSub requests, {p.buckets} orphaned bucket rows"
+            f"{p.host_requests} host slots, {p.websub_requests} unverified WebSub requests, {p.mail_signups} unconfirmed e-mail sign-ups, {p.buckets} orphaned bucket rows"
         ]
         if not (r.complete and p.complete):
             lines.append("stopped at the deadline, the next run goes on")
@@ -142,6 +144,7 @@ def run(session: Session, now: datetime, limits: Limits, *, dry_run: bool = Fals
     pruned = prune_fetch_log(session, now, limits.fetch_log_days, limits.fetch_log_per_source, dry_run=dry_run, deadline=deadline)
     housekept = prune_housekeeping(session, now, dry_run=dry_run, deadline=deadline)
     pruned.host_requests, pruned.websub_requests, pruned.buckets = housekept.host_requests, housekept.websub_requests, housekept.buckets
+    pruned.mail_signups = housekept.mail_signups
     pruned.complete = pruned.complete and housekept.complete
     session.commit()  # no snapshot of ours held while the WAL is checkpointed or tables vacuumed
     return Report(retained, pruned, None if dry_run else upkeep(session))
@@ -248,11 +251,15 @@ def _fetch_log_bound(session: Session, source_id: int, cutoff: datetime, keep: i
     return None if kept_last is None else min(cutoff, kept_last)
 
 
+MAIL_CONFIRM_WITHIN = timedelta(hours=48)  # the promise of the sign-up page and the confirmation mail (syndicate.mail)
+
+
 def prune_housekeeping(
     session: Session, now: datetime, *, dry_run: bool = False, deadline: float | None = None, batch: int = BATCH
 ) -> PruneReport:
     """Per-host request slots that are finished or expired (``politeness`` prunes only the host it serves),
-    and WebSub (un)subscription requests never verified (pending or denied, no lease) after ``UNVERIFIED_KEEP``."""
+    and WebSub (un)subscription requests never verified (pending or denied, no lease) after ``UNVERIFIED_KEEP``, and
+    e-mail sign-ups not confirmed within 48 hours (a pending one holds no sent records)."""
     report = PruneReport(dry_run=dry_run)
     spent = [HostRequest.started_at < now - politeness.KEEP, or_(HostRequest.finished_at.is_not(None), HostRequest.expires_at < now)]
     report.host_requests, report.complete = _delete(session, HostRequest, spent, dry_run, deadline, batch)
@@ -263,6 +270,9 @@ def prune_housekeeping(
     ]
     if report.complete:
         report.websub_requests, report.complete = _delete(session, WebSubSubscription, unverified, dry_run, deadline, batch)
+    unconfirmed = [MailSubscription.state == "pending", MailSubscription.created_at < now - MAIL_CONFIRM_WITHIN]
+    if report.complete:
+        report.mail_signups, report.complete = _delete(session, MailSubscription, unconfirmed, dry_run, deadline, batch)
     if report.complete:
         report.buckets, report.complete = prune_buckets(session, dry_run=dry_run, deadline=deadline)
     return report

@@ -20,9 +20,9 @@ from sqlalchemy import Boolean, Engine, Integer, String, column, create_engine, 
 from sqlalchemy.engine import make_url
 
 # The one list of Celery queues: celeryconfig.task_queues declares these, the dashboard and /metrics
-# watch these, ``syndicate up`` creates these. Refresh floods never starve delivery: WebSub and upkeep
-# have their own queues (feeds are rendered by the web process).
-QUEUES = ("refresh", "websub", "maintenance")
+# watch these, ``syndicate up`` creates these. Refresh floods never starve delivery: WebSub, e-mail and
+# upkeep have their own queues (feeds are rendered by the web process).
+QUEUES = ("refresh", "websub", "maintenance", "mail")
 REDIS_PRIORITY_STEPS = (0, 3, 6, 9)  # kombu's redis transport defaults
 REDIS_PRIORITY_SEP = "\x06\x16"
 

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from syndicate.clock import utcnow
-from syndicate.models import Article, BeatTick, City, Cluster, Source
+from syndicate.models import Article, BeatTick, City, Cluster, MailSubscription, Source
 from syndicate.ops import queues
 from syndicate.ops import workers as workerinfo
 from syndicate.ops.states import PROBLEM_STATES, source_state
@@ -67,6 +67,8 @@ class Summary:
     last_beat_tick: datetime | None = None
     beat_age_seconds: float | None = None
     failing: list[dict] = field(default_factory=list)  # sources in a problem state
+    # e-mail subscriptions by state (pending, active, suspended): counts only, never an address
+    mail_subscriptions: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -92,6 +94,8 @@ def summarise(session: Session, now: datetime | None = None, broken_after: float
     summary.articles_today = session.scalar(select(func.count(Article.id)).where(Article.first_seen_at >= today)) or 0
     summary.clusters_today = session.scalar(select(func.count(Cluster.id)).where(Cluster.created_at >= today)) or 0
     summary.last_beat_tick, summary.beat_age_seconds = beat_age(session, now)
+    counts = session.execute(select(MailSubscription.state, func.count()).group_by(MailSubscription.state))
+    summary.mail_subscriptions = dict(counts.tuples().all())
     return summary
 
 

@@ -17,7 +17,7 @@ from syndicate.settings import Settings
 from syndicate.web import problems
 from syndicate.web.bodylimit import BodyLimit
 from syndicate.web.cachedfeeds import CachedFeeds
-from syndicate.web.routes import api, console, feeds, ops, portal, websub, widget
+from syndicate.web.routes import api, console, feeds, mail, ops, portal, websub, widget
 
 log = logging.getLogger("syndicate.web")
 
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(api.router)
     app.include_router(websub.router)
+    app.include_router(mail.router)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     app.add_middleware(BodyLimit)  # outside the routes: no body is parsed, and no token checked, before its limit holds
     problems.install(app)

@@ -20,6 +20,8 @@ WEBSUB_FANOUT_TASK = "syndicate.websub_fanout"
 WEBSUB_QUEUE = "websub"
 RECLASSIFY_TASK = "syndicate.reclassify"
 MAINTENANCE_QUEUE = "maintenance"
+MAIL_CONFIRMATION_TASK = "syndicate.mail_confirmation"
+MAIL_QUEUE = "mail"
 
 
 class TaskQueue:
@@ -42,6 +44,9 @@ class TaskQueue:
 
     def websub_fanout(self, countdown: float | None = None) -> None:
         self.app.send_task(WEBSUB_FANOUT_TASK, queue=WEBSUB_QUEUE, retry=False, countdown=countdown or None)
+
+    def mail_confirmation(self, subscription_id: int, message: str) -> None:
+        self.app.send_task(MAIL_CONFIRMATION_TASK, args=[subscription_id, message], queue=MAIL_QUEUE, retry=False)
 
     def reclassify(self) -> None:
         self.app.send_task(RECLASSIFY_TASK, queue=MAINTENANCE_QUEUE, retry=False)

@@ -247,6 +247,7 @@ def subscribe(
         "portal_subscribe.html",
         title="Feeds abonnieren",
         nav="abonnieren",
+        mail_enabled=runtime.settings.mail_enabled,
         feeds=[(f.title, f.description, f.path) for f in refs],
         formats=FORMATS,
         places=places,

@@ -1,0 +1,90 @@
+"""The e-mail subscription pages in a real browser (chromium via Selenium, as tests/test_portal_browser.py):
+the form on /abonnieren filled in and sent, the answer page, the confirmation page, the unsubscribe page
+with its button and its answer — each with axe-core's WCAG 2.0 A/AA and 2.1 AA rules and no violation."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from syndicate.mail.subscriptions import unsubscribe_token
+from syndicate.models import MailSubscription
+from syndicate.web.app import create_app
+from tests.support.browser import check_page, needs_browser
+from tests.test_mail import Inbox, free_port
+
+pytestmark = needs_browser
+
+
+@pytest.fixture
+def served_mail(settings, runtime, topics):
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    mail_settings = settings.model_copy(
+        update={
+            "public_url": base,
+            "smtp_url": f"smtp://127.0.0.1:{controller.port}",
+            "mail_from": "Feed-Verbund <nachrichten@verbund.example>",
+            "mail_secret": "test-secret",
+        }
+    )
+    server = uvicorn.Server(uvicorn.Config(create_app(mail_settings), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    yield base, inbox, mail_settings
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+    controller.stop()
+
+
+def heading_becomes(browser, text: str, timeout: float = 10) -> bool:
+    """After a click the old page may still be there for a moment: wait for the new page's heading."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if browser.find_element("tag name", "h1").text == text:
+                return True
+        except StaleElementReferenceException:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def test_subscription_pages_pass_axe_and_work_in_the_browser(served_mail, browser, session):
+    base, inbox, mail_settings = served_mail
+    check_page(browser, base + "/abonnieren", "abo-formular")
+    browser.find_element("id", "abo-email-alle").send_keys("xaver@beispiel.de")
+    browser.find_element("css selector", "form.mailform button[type=submit]").click()
+    assert heading_becomes(browser, "Fast geschafft")
+    # the answer of the POST is mail_page.html, the template of every page checked below
+    deadline = time.monotonic() + 10
+    while not inbox.messages and time.monotonic() < deadline:
+        time.sleep(0.1)
+    confirm = re.search(r"(/abo/bestaetigen/\S+)", inbox.messages[0].get_body(("plain",)).get_content()).group(1)
+    check_page(browser, base + confirm, "abo-bestaetigt")
+    assert browser.find_element("tag name", "h1").text == "Abo bestätigt"
+    sub_id = session.scalar(select(MailSubscription.id).where(MailSubscription.address == "xaver@beispiel.de"))
+    check_page(browser, base + "/abo/abmelden/" + unsubscribe_token(mail_settings, session.get(MailSubscription, sub_id)), "abo-abmelden")
+    browser.find_element("css selector", "main form button").click()
+    assert heading_becomes(browser, "Abo abbestellt")
+    session.expire_all()
+    assert session.get(MailSubscription, sub_id) is None
+    check_page(browser, base + "/abo/bestaetigen/ungueltig", "abo-link-ungueltig")

@@ -18,7 +18,11 @@ from syndicate.models import Article
 from syndicate.search import german
 
 BATCH = 2000
-MOST = 2000  # matching articles a search ranks (the newest): a common word costs no more than a rare one
+# Matching articles a search ranks (the newest): a common word costs no more than a rare one. The
+# portal shows at most 50 pages of 20 stories, so ranking more matches than that reads and ranks rows
+# no page can show; on PostgreSQL each one is a tsvector tested and ranked, and for two words that
+# are each common but rarely together, finding them means testing many rows per match.
+MOST = 1000
 
 
 def is_sqlite(session: Session) -> bool:

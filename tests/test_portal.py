@@ -5,6 +5,7 @@ and bad search input that must never become a 500."""
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
 import feedparser
@@ -313,3 +314,36 @@ def test_feed_builder_gives_addresses_and_a_preview(client, stories, settings):
 def test_search_page_reads_odd_parameters_leniently(client, stories, params):
     response = client.get("/suche", params={"q": "Phishing", **params})
     assert response.status_code == 200 and "<h1>Meldungen durchsuchen</h1>" in response.text
+
+
+def test_feed_builder_offers_the_chosen_feed_alone_as_opml(client, stories, settings):
+    """The builder's OPML holds exactly the chosen feed (not every feed), with the builder's filters in its address."""
+    base = settings.public_url.rstrip("/")
+    chosen = page(client, "/abonnieren?kommune=muenchen&kommune=augsburg&thema=it-sicherheit&q=")
+    opml_href = "/abonnieren/opml?kommune=augsburg&kommune=muenchen&thema=it-sicherheit"
+    assert opml_href in chosen.links and "/feeds/opml" in chosen.links
+
+    cases = [
+        (opml_href, f"{base}/feeds/all.atom?city=augsburg%2Cmuenchen&topic=it-sicherheit"),
+        (opml_href + "&format=rss", f"{base}/feeds/all.rss?city=augsburg%2Cmuenchen&topic=it-sicherheit"),
+        ("/abonnieren/opml?kommune=nuernberg", f"{base}/feeds/cities/nuernberg.atom"),
+        ("/abonnieren/opml?q=Radwege&thema=mobilitaet&format=json", f"{base}/feeds/search.json?q=Radwege&topic=mobilitaet"),
+        ("/abonnieren/opml?kommune=atlantis", f"{base}/feeds/all.atom"),  # unknown choices are dropped, as on the page
+    ]
+    for href, xml_url in cases:
+        response = client.get(href)
+        assert response.status_code == 200, (href, response.text[:300])
+        assert response.headers["content-type"].startswith("text/x-opml")
+        assert "attachment" in response.headers["content-disposition"]
+        root = ET.fromstring(response.content)
+        assert root.tag == "opml" and root.get("version") == "2.0"
+        assert root.find("head/title").text.startswith("Kommunaler Feed-Verbund Bayern")
+        outlines = root.findall("body/outline")
+        assert [o.get("xmlUrl") for o in outlines] == [xml_url], href
+        assert outlines[0].get("type") == "rss" and outlines[0].get("text")
+        # the address in the file is a working feed of that format
+        assert client.get(xml_url.removeprefix(base)).status_code == 200, xml_url
+
+    titled = ET.fromstring(client.get(opml_href).content).find("body/outline").get("title")
+    assert titled == "Landeshauptstadt München, Stadt Augsburg · Thema: IT-Sicherheit"
+    assert client.get("/abonnieren/opml?format=xml").status_code == 422

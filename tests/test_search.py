@@ -168,4 +168,56 @@ def test_query_syntax_is_plain_words(session, corpus, q):
 
 def test_query_words_are_bounded():
     assert len(german.parse(" ".join(f"wort{i}" for i in range(100)))) == german.MAX_WORDS
-    assert german.parse('"" * NEAR ( ) : ^') == [german.Term("near", "near", "near")]
+    assert german.parse('"" * NEAR ( ) : ^') == [german.Term("near", "near", ("near",))]
+
+
+COMPOUNDS = {  # title: text; the compounds and near misses of "Schule" and "Hilfe"
+    "Schulentwicklungsplan vorgestellt": "Der Plan reicht bis 2035.",
+    "Schulsport in der Halle": "Die Turnhalle ist wieder offen.",
+    "Neuer Schuleingang": "Der Zugang ist jetzt barrierefrei.",
+    "Schuldenbremse greift": "Der Kämmerer warnt vor neuen Krediten.",
+    "Schulter an Schulter": "Die Vereine helfen beim Aufbau.",
+    "Hilfsangebot für Senioren": "Ehrenamtliche kaufen ein.",
+    "Kindergarten erweitert": "Zwei neue Gruppen ab Herbst.",
+}
+
+
+@pytest.fixture
+def compounds(session, source):
+    entries = [entry(title, body, DAY + timedelta(days=i), key=f"c{i}") for i, (title, body) in enumerate(COMPOUNDS.items())]
+    store_documents(session, [(source, entries)], [], utcnow())[0]
+    session.commit()
+
+
+SCHOOL = ["Neuer Schuleingang", "Schulsport in der Halle", "Schulentwicklungsplan vorgestellt"]
+
+
+@pytest.mark.parametrize(
+    "q, expected",
+    [
+        # every inflection of a word finds the same compounds: the stem plus a linking element begins them
+        ("Schule", [*SCHOOL, "Neue Schule in Giesing eröffnet"]),
+        ("Schulen", [*SCHOOL, "Neue Schule in Giesing eröffnet"]),
+        ("Hilfe", ["Hilfsangebot für Senioren"]),
+        ("Kind", ["Kindergarten erweitert"]),
+        ("Schulden", ["Schuldenbremse greift", "Haushalt: Schulden der Stadt sinken"]),
+    ],
+)
+def test_a_word_finds_the_compounds_it_begins_in_any_inflection(session, corpus, compounds, q, expected):
+    assert sorted(found(session, q)) == sorted(expected)
+
+
+@pytest.mark.parametrize("q", ["Schule", "Schulen"])
+def test_a_shared_beginning_is_not_a_compound(session, corpus, compounds, q):
+    """The bare stem "schul" begins "Schulden", "Schuldenbremse" and "Schulter" too: it is never a prefix."""
+    hits = found(session, q)
+    for near_miss in ["Schuldenbremse greift", "Schulter an Schulter", "Haushalt: Schulden der Stadt sinken"]:
+        assert near_miss not in hits
+
+
+def test_compound_prefixes_are_the_word_or_its_stem_and_a_link():
+    assert german.parse("Schulen")[0].prefixes == german.parse("Schule")[0].prefixes == ("schule", "schuls")
+    assert german.parse("Hilfe")[0].prefixes == ("hilfe", "hilfs")
+    assert german.parse("Digitalisierung")[0].prefixes == ("digitalisierung",)  # -ung is no inflection: the word as typed
+    assert german.parse("Bürger")[0].prefixes == ("burger",)  # -er makes a new word here, not a plural of "Burg"
+    assert german.parse("Amt")[0].prefixes == ()  # too short to begin compounds safely

@@ -21,6 +21,10 @@ class FeedRef:
     description: str
     path: str  # without format suffix, e.g. /feeds/topics/klimaschutz
     query: FeedQuery
+    params: str = ""  # the query string of a filtered feed (the feed builder's), without "?"
+
+    def href(self, fmt: str) -> str:
+        return f"{self.path}.{fmt}{'?' + self.params if self.params else ''}"
 
 
 def feeds(session: Session, limit: int = 50) -> list[FeedRef]:
@@ -39,12 +43,13 @@ def feeds(session: Session, limit: int = 50) -> list[FeedRef]:
     return refs
 
 
-def opml(refs: list[FeedRef], public_url: str, fmt: str = "atom") -> bytes:
-    """OPML 2.0 with one outline per merged feed, in one format."""
+def opml(refs: list[FeedRef], public_url: str, fmt: str = "atom", title: str = "alle Feeds") -> bytes:
+    """OPML 2.0 with one outline per feed, in one format (one outline, not three, per feed: a reader
+    importing the file would otherwise subscribe to the same stories three times)."""
     base = public_url.rstrip("/")
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
-    ET.SubElement(head, "title").text = "Kommunaler Feed-Verbund Bayern – alle Feeds"
+    ET.SubElement(head, "title").text = f"Kommunaler Feed-Verbund Bayern – {title}"
     body = ET.SubElement(root, "body")
     for ref in refs:
         ET.SubElement(
@@ -54,7 +59,7 @@ def opml(refs: list[FeedRef], public_url: str, fmt: str = "atom") -> bytes:
             text=ref.title,
             title=ref.title,
             description=ref.description,
-            xmlUrl=f"{base}{ref.path}.{fmt}",
+            xmlUrl=f"{base}{ref.href(fmt)}",
             htmlUrl=f"{base}/",
         )
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
@@ -78,3 +83,15 @@ def address(cities: tuple[str, ...] = (), topic: str | None = None, q: str | Non
 def builder_query(cities: tuple[str, ...] = (), topic: str | None = None, q: str | None = None, limit: int = 5) -> FeedQuery:
     """The query of the builder's feed, for its preview."""
     return FeedQuery("search" if q else "all", cities=tuple(sorted(set(cities))), topic=topic, q=q or None, limit=limit)
+
+
+def built(cities: list[City], topic: Topic | None, q: str | None) -> FeedRef:
+    """The feed builder's feed for a choice of cities, one topic and search words, named after the choice."""
+    slugs = tuple(sorted(c.slug for c in cities))
+    path, params = address(slugs, topic.slug if topic else None, q)
+    parts = [", ".join(c.name for c in sorted(cities, key=lambda c: c.name)) or "alle Kommunen"]
+    parts.append(f"Thema: {topic.title}" if topic else "alle Themen")
+    if q:
+        parts.append(f"Suche: {q}")
+    title = " · ".join(parts)
+    return FeedRef(title, f"Eigener Feed: {title}", path, builder_query(slugs, topic.slug if topic else None, q), params)

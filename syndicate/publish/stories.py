@@ -101,23 +101,25 @@ def search(
         return SearchResults(query, terms, page=page)
     matches = search_index.ranked(session, terms)
     conditions = feeds.article_filter(session, FeedQuery(cities=cities, topic=topic_slug, since=since, until=until))
-    # At most search_index.MOST matching articles: their stories are ranked here, and only the page's
-    # clusters are read, by primary key (a join let PostgreSQL scan every cluster for a handful of hits).
-    best = list(
-        session.execute(
-            select(Article.cluster_id, func.min(matches.c.rank), func.max(Article.published_at))
-            .join(matches, matches.c.article_id == Article.id)
-            .where(Article.cluster_id.is_not(None), *conditions)
-            .group_by(Article.cluster_id)
-        )
-    )
-    best.sort(key=lambda row: (row[1], -row[2].timestamp(), -row[0]))
-    page_ids = [row[0] for row in best[(page - 1) * per_page : page * per_page]]
+    # At most search_index.MOST matching articles: their stories are ranked in the database (best match,
+    # then newest) and only the page's clusters are read, by primary key (a join let PostgreSQL scan
+    # every cluster for a handful of hits).
+    rank, newest = func.min(matches.c.rank), func.max(Article.published_at)
+    best = session.execute(
+        select(Article.cluster_id)
+        .join(matches, matches.c.article_id == Article.id)
+        .where(Article.cluster_id.is_not(None), *conditions)
+        .group_by(Article.cluster_id)
+        .order_by(rank, newest.desc(), Article.cluster_id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page + 1)
+    ).all()
+    page_ids = [row[0] for row in best[:per_page]]
     by_id = {c.id: c for c in session.scalars(select(Cluster).where(Cluster.id.in_(page_ids)))}
     clusters = [by_id[i] for i in page_ids if i in by_id]
     items = feeds.items_for(session, clusters, conditions)
     hits = [Hit(item, _best_snippet(item, terms)) for item in items]
-    return SearchResults(query, terms, hits, page, more=len(best) > page * per_page)
+    return SearchResults(query, terms, hits, page, more=len(best) > per_page)
 
 
 def _best_snippet(item: FeedItem, terms: list[german.Term]) -> Markup:

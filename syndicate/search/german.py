@@ -2,9 +2,16 @@
 
 One pipeline for documents and queries, so that they meet: lower case; the umlaut spellings folded
 (ae → ä, oe → ö, ue → ü except after q: "Buergerbuero" is "Bürgerbüro"); the Snowball German stemmer
-("Schulen" and "Schule" are "schul"); umlauts and ß dropped from the stem as Snowball does. A query
-word matches its stem, or as a prefix of a stored stem ("Digitalisierung" finds
-"Digitalisierungsstrategie"): a compound is one word in German, and its head comes first.
+("Schulen" and "Schule" are "schul"); umlauts and ß dropped from the stem as Snowball does.
+
+A query word matches its stem (every inflection), and the compounds it begins: a compound is one
+word in German, and its first part comes first. A compound begins with a word when a stored stem
+starts with the word as typed ("Digitalisierung" → "Digitalisierungsstrategie"), or, for a word that
+is its stem plus an inflectional ending, with the stem plus a linking element ("Schule", "Schulen" →
+"Schul-e-ingang", "Schul-s-port"; "Hilfe" → "Hilf-s-angebot"; "Kind" → "Kind-er-garten"). The bare
+stem is never a prefix: "schul" also begins "Schulden" and "Schulter", and no rule without a
+dictionary of words tells "Schul|weg" from "Schul|d|en". So every inflection of a word finds the
+same compounds, and the word's near misses stay out.
 """
 
 from __future__ import annotations
@@ -20,6 +27,12 @@ _STRIP = str.maketrans({"ä": "a", "ö": "o", "ü": "u", "ß": "ss"})
 MAX_WORDS = 8  # words of a query that count; the rest is ignored (a pasted paragraph is not a search)
 MAX_WORD = 40  # characters of a word that count
 MIN_PREFIX = 4  # shorter words match whole stems only: "Bus*" would match every "Busch…"
+# What a noun adds to its stem in the plural or the genitive ("Schul-en", "Markt-e", "Amt-s"); a word
+# that is its stem plus one of these is a plain form of the word, so its compound forms are stem + link.
+INFLECTIONS = ("", "e", "en", "n", "s", "es")
+# The linking elements (Fugenelemente) between a compound's first part and the next: "e" also covers
+# "-en-", "-es-" and "-ens-" as a prefix; "s" is the Fugen-s, "er" the plural link ("Kind-er-garten").
+LINKS = ("e", "s", "er")
 
 # The same folding as the PostgreSQL column (migration 0016), in SQL.
 FOLD_SQL = (
@@ -162,36 +175,48 @@ def terms(text: str) -> str:
 
 @dataclass(frozen=True)
 class Term:
-    """One query word: its folded form (for PostgreSQL's own stemmer), its stem, and the prefix of compounds it begins."""
+    """One query word: its folded form (for PostgreSQL's own stemmer), its stem, and the beginnings of
+    the compounds it begins (stored stems that start with one of them match)."""
 
     word: str
     stem: str
-    prefix: str | None
+    prefixes: tuple[str, ...] = ()
+
+    def stem_is_prefixed(self) -> bool:
+        """Does a prefix already match the stem itself (then the stem needs no term of its own)?"""
+        return any(self.stem.startswith(p) for p in self.prefixes)
+
+
+def compound_prefixes(word: str, stem: str) -> tuple[str, ...]:
+    """The beginnings of the compounds a (folded) word begins, shortest first, none covering another."""
+    surface = word.translate(_STRIP)
+    found = {surface} if len(surface) >= MIN_PREFIX else set()
+    if len(stem) >= MIN_PREFIX and surface.startswith(stem) and surface[len(stem) :] in INFLECTIONS:
+        found |= {stem + link for link in LINKS if not (link == "s" and stem.endswith("s"))}
+    return tuple(sorted(p for p in found if not any(p != q and p.startswith(q) for q in found)))
 
 
 def parse(query: str) -> list[Term]:
     """The words of a user's query as terms. Everything that is not a letter or digit is a separator,
     so quotes, operators, ``*``, NEAR and parentheses are plain text and never query syntax."""
     found = list(dict.fromkeys(w[:MAX_WORD] for w in words(query[:2000])))[:MAX_WORDS]
-    return [
-        Term(word, stem, prefix if len(prefix) >= MIN_PREFIX else None)
-        for word, stem, prefix in zip(found, stems(found), (w.translate(_STRIP) for w in found))
-    ]
+    return [Term(word, stem, compound_prefixes(word, stem)) for word, stem in zip(found, stems(found))]
 
 
 def fts5_expression(terms_: list[Term]) -> str:
     """FTS5 MATCH text: every term must match, by its stem or as the beginning of a stem. Terms hold
     letters and digits only, and are quoted, so no FTS5 keyword or operator can come from a user."""
-    parts = [
-        f'"{t.stem}"' if t.prefix is None else f'"{t.stem}"*' if t.prefix == t.stem else f'("{t.stem}" OR "{t.prefix}"*)' for t in terms_
-    ]
+    parts = []
+    for t in terms_:
+        options = ([] if t.stem_is_prefixed() else [f'"{t.stem}"']) + [f'"{p}"*' for p in t.prefixes]
+        parts.append(options[0] if len(options) == 1 else f"({' OR '.join(options)})")
     return " AND ".join(parts)
 
 
 def highlights(terms_: list[Term]):
     """A predicate on a folded word: does a query term match it (the same rule as the index)?"""
     wanted = {t.stem for t in terms_}
-    prefixes = tuple(t.prefix for t in terms_ if t.prefix)
+    prefixes = tuple(p for t in terms_ for p in t.prefixes)
 
     def matches(word: str) -> bool:
         if word in STOPWORDS:

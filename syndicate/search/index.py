@@ -18,7 +18,11 @@ from syndicate.models import Article
 from syndicate.search import german
 
 BATCH = 2000
-MOST = 2000  # matching articles a search ranks (the newest): a common word costs no more than a rare one
+# Matching articles a search ranks (the newest): a common word costs no more than a rare one. The
+# portal shows at most 50 pages of 20 stories, so ranking more matches than that reads and ranks rows
+# no page can show; on PostgreSQL each one is a tsvector tested and ranked, and for two words that
+# are each common but rarely together, finding them means testing many rows per match.
+MOST = 1000
 
 
 def is_sqlite(session: Session) -> bool:
@@ -67,15 +71,18 @@ def ranked(session: Session, terms: list[german.Term]):
 
 def _postgres_ranked(terms: list[german.Term]):
     """The words are bound parameters: to_tsquery sees one word of letters and digits each, folded as the
-    column is, and a prefix lexeme that is built here from letters and digits only."""
+    column is, and prefix lexemes that are built here from letters and digits only. A stem that one of
+    the prefixes already matches gets no term of its own (each alternative costs a test on every row read)."""
     parts, params = [], {}
     for i, term in enumerate(terms):
-        stem = f"to_tsquery('german'::regconfig, {german.FOLD_SQL.format(f':w{i}')})"
-        params[f"w{i}"] = term.word
-        if term.prefix:
-            params[f"p{i}"] = f"{term.prefix}:*"
-            stem = f"({stem} || to_tsquery('simple'::regconfig, :p{i}))"
-        parts.append(stem)
+        alternatives = []
+        if not term.stem_is_prefixed():
+            alternatives.append(f"to_tsquery('german'::regconfig, {german.FOLD_SQL.format(f':w{i}')})")
+            params[f"w{i}"] = term.word
+        if term.prefixes:
+            alternatives.append(f"to_tsquery('simple'::regconfig, :p{i})")
+            params[f"p{i}"] = " | ".join(f"{p}:*" for p in term.prefixes)
+        parts.append(f"({' || '.join(alternatives)})")
     query = " && ".join(parts)
     # as on SQLite, the newest MOST matches are ranked: ts_rank reads each match's whole tsvector
     statement = text(

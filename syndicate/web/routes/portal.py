@@ -11,9 +11,10 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from syndicate.models import City, Topic
 from syndicate.publish import index as feedindex
 from syndicate.publish import stories
 from syndicate.publish.feeds import FeedQuery, InvalidCursor
@@ -217,30 +218,51 @@ def search_page(
     )
 
 
+KommuneParam = Annotated[list[str], Query(max_length=64)]
+ThemaParam = Annotated[str, Query(max_length=64)]
+SuchParam = Annotated[str, Query(max_length=200)]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the feed builder was asked for, unknown cities and topics dropped (never an error)."""
+
+    cities: list[City]
+    topic: Topic | None
+    q: str | None
+
+
+def _choice(session, kommune: list[str], thema: str, q: str) -> Choice:
+    by_slug = {c.slug: c for _, cities in stories.places(session) for c in cities}
+    topic = next((t for t in stories.all_topics(session) if t.slug == thema), None) if thema else None
+    return Choice([by_slug[s] for s in sorted(set(kommune)) if s in by_slug], topic, q.strip() or None)
+
+
 @router.get("/abonnieren")
 def subscribe(
     request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
-    kommune: Annotated[list[str], Query(max_length=64)] = [],  # noqa: B006 - FastAPI copies defaults
-    thema: Annotated[str, Query(max_length=64)] = "",
-    q: Annotated[str, Query(max_length=200)] = "",
+    kommune: KommuneParam = [],  # noqa: B006 - FastAPI copies defaults
+    thema: ThemaParam = "",
+    q: SuchParam = "",
 ):
     """All feeds, and the feed builder: a GET form, so the chosen feed has an address of its own and works without JavaScript."""
     refs = feedindex.feeds(session)
-    places = stories.places(session)
-    known_cities = {c.slug for _, cities in places for c in cities}
-    topics = stories.all_topics(session)
-    chosen_cities = tuple(sorted({c for c in kommune if c in known_cities}))
-    chosen_topic = thema if thema in {t.slug for t in topics} else None
-    built = preview = widget = None
+    choice = _choice(session, kommune, thema, q)
+    built = preview = opml_href = widget = None
     base = runtime.settings.public_url.rstrip("/")
     if "kommune" in request.query_params or "thema" in request.query_params or "q" in request.query_params:
-        path, query = feedindex.address(chosen_cities, chosen_topic, q.strip() or None)
-        built = alternates("Ihr Feed", path, query)
-        preview = stories.preview(session, feedindex.builder_query(chosen_cities, chosen_topic, q.strip() or None))
-        title = stories.feed_title(session, _address_query(path, chosen_cities, chosen_topic, q.strip() or None))
-        widget = widget_code(base, path, query, title)
+        ref = feedindex.built(choice.cities, choice.topic, choice.q)
+        built = [Alternate("Ihr Feed", ref.href(fmt), fmt) for fmt in FORMATS]
+        preview = stories.preview(session, ref.query)
+        # the builder's own parameters, as the form sent them: the OPML holds the same feed
+        opml_params = [("kommune", c.slug) for c in choice.cities] + [("thema", choice.topic.slug if choice.topic else ""), ("q", q)]
+        opml_href = "/abonnieren/opml?" + urlencode([(k, v) for k, v in opml_params if v])
+        slugs = tuple(c.slug for c in choice.cities)
+        topic_slug = choice.topic.slug if choice.topic else None
+        title = stories.feed_title(session, _address_query(ref.path, slugs, topic_slug, choice.q))
+        widget = widget_code(base, ref.path, ref.params, title)
     return render(
         request,
         runtime,
@@ -250,14 +272,33 @@ def subscribe(
         mail_enabled=runtime.settings.mail_enabled,
         feeds=[(f.title, f.description, f.path) for f in refs],
         formats=FORMATS,
-        places=places,
-        topics=topics,
-        chosen_cities=chosen_cities,
-        chosen_topic=chosen_topic,
+        places=stories.places(session),
+        topics=stories.all_topics(session),
+        chosen_cities=tuple(c.slug for c in choice.cities),
+        chosen_topic=choice.topic.slug if choice.topic else None,
         feed_q=q,
         built=built,
+        opml_href=opml_href,
         preview=preview,
         widget=widget,
         widget_all=widget_code(base, "/feeds/all", "", "Alle Meldungen"),
         alternates=(built or []) + [a for f in refs for a in alternates(f.title, f.path)],
+    )
+
+
+@router.get("/abonnieren/opml", response_class=Response)
+def subscribe_opml(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    kommune: KommuneParam = [],  # noqa: B006 - FastAPI copies defaults
+    thema: ThemaParam = "",
+    q: SuchParam = "",
+    fmt: Annotated[str, Query(alias="format", pattern="^(rss|atom|json)$")] = "atom",
+):
+    """The feed builder's feed alone as an OPML file, for readers that import subscriptions from a file."""
+    choice = _choice(session, kommune, thema, q)
+    ref = feedindex.built(choice.cities, choice.topic, choice.q)
+    body = feedindex.opml([ref], runtime.settings.public_url, fmt, title=ref.title)
+    return Response(
+        body, media_type="text/x-opml; charset=utf-8", headers={"Content-Disposition": 'attachment; filename="syndicate-eigener-feed.opml"'}
     )

@@ -7,6 +7,8 @@ LINT_STAMP := $(VENV)/.lint-stamp
 PYTEST_ARGS ?=
 INGEST_ARGS ?=
 FAULTS_ARGS ?=
+# test-fast runs its tests in this many processes (pytest-xdist), each on a database of its own
+FAST_WORKERS ?= 2
 
 .PHONY: install up demo test test-fast lint bench clean
 
@@ -43,9 +45,10 @@ lint: $(LINT_STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## the quick part of the suite: no child processes, no browser, no corpus sweep, no Celery workers
+## the quick part of the suite: no child processes, no browser, no corpus sweep, no Celery workers;
+## on FAST_WORKERS processes (FAST_WORKERS=0: in this one)
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" -n $(FAST_WORKERS) $(PYTEST_ARGS)
 
 ## benchmarks of issue 9 with real worker processes, as tables: ingest vs reader, unchanged re-polls,
 ## worker memory (bench/ingest.py), then kill -9 / Redis / PostgreSQL faults (bench/faults.py)

@@ -7,17 +7,20 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
 import struct
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from syndicate import db as migrate
-from syndicate.db import make_engine
+from syndicate.db import is_sqlite, make_engine
 from syndicate.models import Base, City, Source
 from syndicate.reader.normalise import canonical_url
 from syndicate.runtime import Runtime
@@ -35,6 +38,13 @@ pytest_plugins = [
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
 CORPUS = Path(os.environ.get("SYNDICATE_TEST_CORPUS") or ROOT.parent / "shared" / "corpus")  # the shared corpus beside the checkout
+
+
+@pytest.fixture(scope="session")
+def worker_id(request) -> str:
+    """The pytest-xdist worker running this session ("gw0", …), or "master" without xdist: the
+    same answer as xdist's fixture of this name, also where xdist is not installed."""
+    return getattr(request.config, "workerinput", {}).get("workerid", "master")
 
 
 def pytest_collection_modifyitems(items) -> None:
@@ -220,16 +230,44 @@ def feed_server():
 # ---------------------------------------------------------------- database
 
 
+def _database_of_worker(url: str, worker: str) -> str:
+    """Under pytest-xdist (``make test-fast``) each worker needs a database of its own: the given
+    server database with the worker's name appended, created when it does not exist yet."""
+    if worker in ("", "master") or is_sqlite(url):
+        return url
+    base = make_url(url)
+    own = base.set(database=f"{base.database}_{worker}")
+    server = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            if connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own.database}) is None:
+                connection.execute(text(f'CREATE DATABASE "{own.database}"'))
+    finally:
+        server.dispose()
+    return own.render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
+def database_url(tmp_path_factory, worker_id) -> Iterator[str]:
+    # tmp_path_factory gives every xdist worker a directory of its own, so a SQLite file is per worker already
     url = get_settings().test_database_url or f"sqlite:///{tmp_path_factory.mktemp('db')}/test.db"
+    url = _database_of_worker(url, worker_id)
     engine = make_engine(url)
     with engine.begin() as connection:
         Base.metadata.drop_all(connection)
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
     migrate.upgrade(url)
-    return url
+    if not is_sqlite(url):
+        yield url
+        return
+    # One connection held open for the whole session: while it is open, a test's engine closing the
+    # last of its own connections does not checkpoint the WAL into the file and delete it again.
+    keeper = sqlite3.connect(make_url(url).database)
+    try:
+        yield url
+    finally:
+        keeper.close()
 
 
 @pytest.fixture(scope="session")
@@ -257,9 +295,16 @@ def settings(database_url, broker_url, tmp_path) -> Settings:
 
 
 def _wipe(runtime: Runtime) -> None:
+    """Empty every table, children first; one statement finds the tables that hold rows, so that
+    only those get a DELETE (most tests touch a few of the many tables)."""
+    tables = list(reversed(Base.metadata.sorted_tables))
     with runtime.engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(table.delete())
+        quote = connection.dialect.identifier_preparer.quote
+        probe = " UNION ALL ".join(f"SELECT {n} WHERE EXISTS (SELECT 1 FROM {quote(table.name)})" for n, table in enumerate(tables))
+        filled = {row[0] for row in connection.execute(text(probe))}
+        for n, table in enumerate(tables):
+            if n in filled:
+                connection.execute(table.delete())
 
 
 @pytest.fixture

@@ -172,6 +172,7 @@ class RawRequest:
         return int(head.split(b" ", 2)[1]), body
 
 
+@pytest.mark.slow  # starts child processes
 def test_a_real_api_process_stays_small_under_a_200_mb_body_without_a_token(settings, runtime, tmp_path):
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "syndicate.web.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)]

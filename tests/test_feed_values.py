@@ -400,6 +400,7 @@ ADVERTISING_PAGE = """<!DOCTYPE html><html lang="de"><head><meta charset="utf-8"
 </head><body><h1>Pressemitteilungen</h1><p>Willkommen</p></body></html>"""
 
 
+@pytest.mark.slow  # starts child processes
 def test_a_page_that_advertises_feeds_gets_one_message_from_parse_polling_and_the_api(api, runtime, settings, session, feed_server):
     from tests.support.cli import json_lines, syndicate
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import ssl
 import time
 import zlib
 from datetime import UTC, datetime
@@ -424,3 +425,14 @@ def test_no_connection_is_kept_open_after_a_fetch(client, feed_server):
         while feed_server.active and time.monotonic() < deadline:
             time.sleep(0.005)
         assert feed_server.active == 0  # a kept-alive connection would stay open until the client closes
+
+
+def test_clients_share_one_verifying_tls_context():
+    """Every client of a process uses the same TLS context (the certificate bundle is parsed once),
+    and that context still checks certificates and host names."""
+    policy = AddressPolicy(["127.0.0.1/32"])
+    with make_client(policy, timeout=5, user_agent="a") as first, make_client(policy, timeout=1, user_agent="b") as second:
+        contexts = [c._transport._pool._ssl_context for c in (first, second)]  # type: ignore[attr-defined]
+    assert contexts[0] is contexts[1]
+    assert contexts[0].verify_mode == ssl.CERT_REQUIRED and contexts[0].check_hostname
+    assert contexts[0].cert_store_stats()["x509_ca"] > 0

@@ -61,6 +61,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow  # starts child processes
 def test_the_token_limit_holds_across_two_api_processes(settings, runtime, session, tmp_path):
     """Two uvicorn processes on loopback, one database: a token's fifth request is refused whichever
     process answers it (each process alone has seen at most three)."""

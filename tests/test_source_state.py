@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from syndicate.clock import utcnow
@@ -16,6 +17,7 @@ from tests.support.cli import json_lines, syndicate
 from tests.support.ops_fixtures import client, poll, rows
 
 
+@pytest.mark.slow  # starts child processes
 def test_every_surface_shows_the_same_state(api, settings, runtime, session, feed_server):
     feed_server.add("/ok.xml", rss("Pressemitteilungen", ["Eine Meldung"]), headers=RSS_TYPE)
     feed_server.add("/weg.xml", b"nicht gefunden", status=404)

@@ -162,6 +162,7 @@ def nginx(tmp_path, app_server):
     process.wait(timeout=10)
 
 
+@pytest.mark.slow  # starts child processes
 def test_nginx_serves_the_static_files_and_passes_the_rest_to_the_app(session, fuerth, nginx):
     base, static_dir = nginx
     static.write_all(session, static_dir, PUBLIC, limit=50)

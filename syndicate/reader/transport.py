@@ -8,10 +8,12 @@ cannot outlast the deadline: the read that would cross it times out instead.
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import cache
 
 import httpcore
 import httpx
@@ -78,6 +80,18 @@ class _Backend(GuardedBackend):
         return _DeadlineStream(super().connect_tcp(host, port, timeout, local_address, socket_options))
 
 
+@cache
+def _tls_context() -> ssl.SSLContext:
+    """The one TLS context of this process, shared by every client it builds.
+
+    Building a context parses the whole certificate bundle, and a worker builds a client per
+    runtime: sharing one context pays for that once. A context is safe to use from many threads
+    and connections at once; it is the same as httpx's default (certifi's bundle, or
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set).
+    """
+    return httpx.create_ssl_context()
+
+
 def make_client(policy: AddressPolicy, *, timeout: float, user_agent: str, connect_timeout: float | None = None) -> httpx.Client:
     """An httpx client whose every connection is checked by ``policy`` and bounded by ``deadline``.
 
@@ -85,7 +99,7 @@ def make_client(policy: AddressPolicy, *, timeout: float, user_agent: str, conne
     server closes its side as soon as it has answered: a feed host is polled minutes apart, and
     an idle connection would count against the host's concurrency budget on the server's side.
     """
-    transport = httpx.HTTPTransport(retries=0, limits=httpx.Limits(max_keepalive_connections=0))
+    transport = httpx.HTTPTransport(verify=_tls_context(), retries=0, limits=httpx.Limits(max_keepalive_connections=0))
     transport._pool._network_backend = _Backend(policy)  # httpx exposes no public hook for this
     return httpx.Client(
         transport=transport,

@@ -47,10 +47,17 @@ def worker_id(request) -> str:
     return getattr(request.config, "workerinput", {}).get("workerid", "master")
 
 
+# modules whose every test drives a browser or runs the documented commands as child processes
+SLOW_MODULES = {"test_container", "test_deploy", "test_monitoring", "test_production_docs", "test_production_path"}
+
+
 def pytest_collection_modifyitems(items) -> None:
-    """A test that starts Celery workers is slow too: ``make test-fast`` (``-m "not slow"``) leaves it out."""
+    """A test that starts Celery workers, drives a browser or runs commands as child processes is slow too:
+    ``make test-fast`` (``-m "not slow"``) leaves it out."""
     for item in items:
-        if item.get_closest_marker("celery") and not item.get_closest_marker("slow"):
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module is not None else ""
+        browser = module.endswith("_browser")
+        if (item.get_closest_marker("celery") or browser or module in SLOW_MODULES) and not item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.slow)
 
 

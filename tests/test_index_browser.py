@@ -6,7 +6,6 @@ A phone-sized screenshot is kept in pytest's tmp dir."""
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import threading
@@ -20,25 +19,15 @@ import pytest
 import uvicorn
 
 from syndicate.web.app import create_app
+from tests.support.browser import CHROMIUM
+from tests.support.browser import HEADLESS_FLAGS as FLAGS
 from tests.support.stories import poll_all
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install -y chromium); the index page browser test needs it"
     ),
-]
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-    "--hide-scrollbars",
 ]
 SLUGS = (
     ["all"]

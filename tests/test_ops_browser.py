@@ -18,23 +18,13 @@ import uvicorn
 
 from syndicate.web.app import create_app
 from tests.conftest import ROOT
+from tests.support.browser import CHROMIUM
+from tests.support.browser import HEADLESS_FLAGS as FLAGS
 from tests.support.ops_fixtures import NEWS, healthy_and_failing
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install -y chromium; .ci/run does this)"),
-]
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-    "--hide-scrollbars",
 ]
 
 

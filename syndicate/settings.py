@@ -10,6 +10,7 @@ import ipaddress
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -103,6 +104,13 @@ class Settings(BaseSettings):
     ops_failing_alert_after: int = 6 * 3600  # a source failing this long (s) counts as broken and raises an alert
     ops_queue_alert_minutes: int = 10  # alert when a queue has grown for this long
     ops_inspect_timeout: float = 1.0  # seconds to wait for workers to answer Celery's inspect
+    # every API process looks this often (s) for a worker lost or back, beat stopped or ticking again, a source that
+    # starts failing or recovers, an alert raised or resolved, and logs each change once for the installation (0: off)
+    ops_watch_interval: NonNegativeFloat = 30.0
+
+    # logs of every process (API, workers, beat, CLI, `syndicate up`'s children): syndicate/logs.py
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per line, a refresh's fields as keys
 
     # maintenance (syndicate.ops.maintenance task, `syndicate maintenance run`); 0 turns a limit off
     retention_days: NonNegativeInt = 365  # articles published longer ago are deleted, with tombstones
@@ -126,6 +134,11 @@ class Settings(BaseSettings):
     def _check_embed_origins(cls, value: str) -> str:
         frame_ancestors(value)
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("run_lease")
     @classmethod

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from syndicate import db, demo
+from syndicate import db, demo, logs
 from syndicate.cli import up as runner
 from syndicate.ingest.refresh import refresh_in_groups
 from syndicate.models import City, Source
@@ -69,6 +69,7 @@ def options(
     if demo_mode:
         os.environ.update(demo.environment(get_settings().var_dir))
         get_settings.cache_clear()
+    logs.configure(get_settings(), force=False)  # log lines on stderr, as every process writes them
 
 
 @db_app.command("upgrade")

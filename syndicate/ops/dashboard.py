@@ -187,9 +187,7 @@ def dashboard(
         lines=select_lines(lines, query),
         total=len(lines),
         cities=cities(lines),
-        alerts=alert_state.check(
-            overview.summary, overview.queues, settings, now, None if overview.broker_error else overview.workers.workers
-        ),
+        alerts=alert_state.check(overview.summary, overview.queues, settings, now),
         audit=audit_tail(session),
         days=spark_days(now),
     )

@@ -113,6 +113,7 @@ def dashboard(
             "self_url": _self_url(query),
             "sort_url": lambda key: _sort_url(query, key),
             "broker": _broker_kind(runtime.settings.broker_url),
+            "public_url": request.app.state.public_url_check,
         },
     )
 

@@ -206,7 +206,7 @@ def _city_slugs(session: Session, city_ids: set[int]) -> dict[int, str]:
     """City id → slug for the outcomes (one small query per group)."""
     if not city_ids:
         return {}
-    return dict(session.execute(select(City.id, City.slug).where(City.id.in_(city_ids))))
+    return dict(session.execute(select(City.id, City.slug).where(City.id.in_(city_ids))).all())
 
 
 def refresh_in_groups(

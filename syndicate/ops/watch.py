@@ -201,7 +201,7 @@ def _sources(session: Session, marks: _Marks, seen: Observation) -> list[Change]
                 changes.append(Change(logging.WARNING, message, fields))
     ended = {key: mark for key, mark in known.items() if key not in seen.failing}
     ids = [int(key.removeprefix("source:")) for key in ended]
-    enabled = dict(session.execute(select(Source.id, Source.url).where(Source.id.in_(ids), Source.enabled))) if ids else {}
+    enabled = dict(session.execute(select(Source.id, Source.url).where(Source.id.in_(ids), Source.enabled)).all()) if ids else {}
     for key, mark in ended.items():
         source_id = int(key.removeprefix("source:"))
         if marks.drop(key, "failing") and source_id in enabled:  # a source switched off or deleted did not recover: no line

@@ -18,6 +18,7 @@ import logging
 import sys
 from typing import TextIO
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 from syndicate.settings import Settings, get_settings
@@ -52,6 +53,7 @@ def formatter(log_format: str) -> logging.Formatter:
             rename_fields={"levelname": "level", "name": "logger", "processName": "process"},
             timestamp="time",
             json_ensure_ascii=False,
+            reserved_attrs=[*RESERVED_ATTRS, "color_message"],  # uvicorn's copy of a message with terminal colours
         )
     return logging.Formatter(TEXT_FORMAT)
 

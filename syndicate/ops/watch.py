@@ -102,7 +102,8 @@ class _Marks:
     def insert(self, key: str, state: str, since: datetime, seen_at: datetime | None = None, detail: str | None = None) -> bool:
         insert = _INSERT[self.session.get_bind().dialect.name]
         values = {"key": key, "state": state, "since": since, "seen_at": seen_at, "detail": detail}
-        return rowcount(self.session.execute(insert(WatchMark).values(values).on_conflict_do_nothing(index_elements=["key"]))) == 1
+        statement = insert(WatchMark.__table__).values(values).on_conflict_do_nothing(index_elements=["key"])
+        return self.session.execute(statement.returning(WatchMark.__table__.c.key)).first() is not None  # (rowcount: -1 on psycopg)
 
     def move(self, key: str, old: str, new: str, **values) -> bool:
         statement = update(WatchMark).where(WatchMark.key == key, WatchMark.state == old).values(state=new, **values)
@@ -187,7 +188,7 @@ def _sources(session: Session, marks: _Marks, seen: Observation) -> list[Change]
     changes, known = [], marks.kind("source:")
     for key, problem in seen.failing.items():
         if key not in known:
-            detail = f"{problem['reason']} ({problem['errors']} Fehler)"
+            detail = f"{problem['reason']} ({problem['errors']} error(s))"
             if marks.insert(key, "failing", seen.now, detail=detail):
                 fields = {
                     "event": "source_failing",

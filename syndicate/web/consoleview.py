@@ -3,20 +3,22 @@ one state model (ops.states), and the fetch log with each reason explained for a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from syndicate.access.tokens import Principal
-from syndicate.errors import german, reason_message
+from syndicate.errors import Invalid, german, reason_message
 from syndicate.ingest.refresh import RefreshConfig
 from syndicate.models import Article, City, FetchLog, Source, Topic
 from syndicate.ops.states import LABELS, source_state
 from syndicate.reader.discover import FeedLink
-from syndicate.reader.errors import NotAFeed, SyndicateError
+from syndicate.reader.errors import InvalidSelector, NotAFeed, SelectorsMatchedNothing, SyndicateError
+from syndicate.reader.fetch import FetchResult
+from syndicate.reader.parse import RawEntry
 from syndicate.sources import service
 
 # What a city can do about a failed check, by reason code; reasons not listed get GENERIC_ADVICE.
@@ -128,6 +130,74 @@ REFUSED_ADVICE = {
 }
 
 
+# The selector fields of the forms: (name, label, hint); each field is ``sel-<name>`` in the form.
+SELECTOR_FIELDS = [
+    ("item", "Meldungsblock", "Ein Element je Meldung, zum Beispiel article.teaser oder li.news."),
+    ("title", "Titel", "Innerhalb des Blocks; leer: die erste Überschrift."),
+    ("link", "Link", "Innerhalb des Blocks, zum Beispiel a@href; leer: der Link der Überschrift."),
+    ("date", "Datum", "Innerhalb des Blocks, zum Beispiel time@datetime; leer: ein Datum im Text."),
+    ("summary", "Anrisstext", "Innerhalb des Blocks; leer: kein Anrisstext."),
+    ("image", "Bild", "Innerhalb des Blocks, zum Beispiel img@src; leer: kein Bild."),
+    ("categories", "Kategorien", "Innerhalb des Blocks; leer: keine Kategorien."),
+    ("next", "Nächste Seite", "Auf der Seite, zum Beispiel a.weiter@href; leer: ein Link mit rel=next."),
+]
+SHOWN_ITEMS = 10  # items of the preview listed with their link and date
+LoadPage = Callable[[str], FetchResult]
+
+
+def selector_values(form: dict[str, str], checked: set[str] | frozenset[str] = frozenset()) -> dict:
+    """The selectors of a form (fields ``sel-<name>``, the checkbox ``sel-article_pages``), as typed."""
+    values: dict = {name: form.get(f"sel-{name}", "").strip()[:500] for name, _label, _hint in SELECTOR_FIELDS}
+    values["article_pages"] = "sel-article_pages" in checked
+    return values
+
+
+def sentence(message: str) -> str:
+    """A message written to follow a colon, as a sentence of its own."""
+    text = message[:1].upper() + message[1:]
+    return text if text.endswith((".", "!", "?", ")")) else text + "."
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What selectors yield on an HTML newsroom page: the preview and its items, or why not (by field, or for the page)."""
+
+    values: dict  # the selectors as typed (shown in the form again)
+    checked: dict | None = None  # as they would be stored (None: the article blocks are detected on each poll)
+    preview: service.Preview | None = None
+    items: list[RawEntry] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # selector field → German message
+    message: str | None = None  # the page could not be fetched or read
+    advice: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.preview is not None and not self.errors and self.message is None
+
+    @property
+    def shown(self) -> list[RawEntry]:
+        return self.items[:SHOWN_ITEMS]
+
+
+def try_selectors(load: LoadPage, url: str, config: RefreshConfig, values: dict) -> Extraction:
+    """Check ``values`` as the service stores them and extract the page's items with them, changing nothing."""
+    try:
+        checked = service.check_extraction(values)
+    except Invalid as exc:
+        return Extraction(values, errors={exc.extra.get("field", "item"): sentence(exc.message)})
+    try:
+        shown, items = service.preview_html(load(url), config, checked)
+    except SelectorsMatchedNothing:
+        text = "Mit diesen Selektoren finden wir auf der Seite keine Meldung mit Link. Bitte prüfen Sie die Selektoren für den Meldungsblock und den Link."
+        return Extraction(values, checked, errors={"item": text})
+    except InvalidSelector as exc:  # refused while evaluating: the field whose selector the message names
+        name = next((name for name, value in (checked or {}).items() if isinstance(value, str) and value in exc.message), "item")
+        return Extraction(values, checked, errors={name: sentence(exc.message)})
+    except SyndicateError as exc:
+        return Extraction(values, checked, message=sentence(german(exc)), advice=ADVICE.get(exc.reason, GENERIC_ADVICE))
+    return Extraction(values, checked, shown, items)
+
+
 @dataclass(frozen=True)
 class Finding:
     """What the test fetch found: ``kind`` is feed, html (a newsroom page with article blocks), advertises, or refused."""
@@ -136,24 +206,31 @@ class Finding:
     url: str
     preview: service.Preview | None = None
     feeds: list[FeedLink] = field(default_factory=list)
-    selectors: dict | None = None
+    extraction: Extraction | None = None  # html: the selectors and what they yield
     reason: str | None = None
     message: str | None = None
     advice: str | None = None
 
 
-def examine(client: httpx.Client, url: str, config: RefreshConfig) -> Finding:
-    """Look at ``url`` as registering it would (the service's detection and test fetch), changing nothing."""
+def refused(url: str, exc: SyndicateError) -> Finding:
+    advice = REFUSED_ADVICE.get(exc.reason) or ADVICE.get(exc.reason, GENERIC_ADVICE)
+    return Finding("refused", url, reason=exc.reason, message=german(exc), advice=advice)
+
+
+def examine(load: LoadPage, url: str, config: RefreshConfig) -> Finding:
+    """Look at ``url`` as registering it would (the service's detection and test fetch), changing nothing;
+    ``load`` fetches the page once (syndicate.web.pagecache keeps it for the next preview)."""
     try:
-        found = service.detect_source(client, url, config)
+        page = load(url)
+        found = service.detect_page(page)
         if found.is_feed:
-            return Finding("feed", found.url, preview=service.preview(client, found.url, config))
+            return Finding("feed", found.url, preview=service.preview_page(page, config))
         if found.feeds:
             return Finding("advertises", found.url, feeds=found.feeds)
-        if found.selectors is not None:
-            selectors = found.selectors.as_dict()
-            return Finding("html", found.url, preview=service.preview(client, url, config, selectors, html=True), selectors=selectors)
-        raise NotAFeed("no feed and no article blocks")
+        if found.selectors is None:
+            raise NotAFeed("no feed and no article blocks")
     except SyndicateError as exc:
-        advice = REFUSED_ADVICE.get(exc.reason) or ADVICE.get(exc.reason, GENERIC_ADVICE)
-        return Finding("refused", url, reason=exc.reason, message=german(exc), advice=advice)
+        return refused(url, exc)
+    values = {name: value for name, value in found.selectors.as_dict().items() if name != "max_pages"}
+    extraction = try_selectors(load, url, config, values)
+    return Finding("html", url, preview=extraction.preview, extraction=extraction)

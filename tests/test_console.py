@@ -3,6 +3,7 @@ the real app, the test database and a loopback feed server."""
 
 from __future__ import annotations
 
+import ast
 import html
 import re
 from datetime import timedelta
@@ -13,8 +14,12 @@ from sqlalchemy import func, select, update
 
 from syndicate.access import tokens
 from syndicate.clock import utcnow
+from syndicate.errors import MESSAGES, ServiceError, reason_message
 from syndicate.models import ApiToken, Article, AuditEntry, City, ConsoleSession, FetchLog, Source
+from syndicate.reader.errors import HTTPStatusError, SyndicateError
+from syndicate.web import consoleview
 from syndicate.web.app import create_app
+from tests.conftest import ROOT
 from tests.support.api_fixtures import RSS_TYPE, add_source, make_city, rss
 from tests.test_html_source import FIXTURES
 
@@ -301,6 +306,48 @@ def test_detail_shows_the_fetch_log_explained_and_disable_enable_refresh_work(ap
     with runtime.sessions() as s:
         actions = s.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
     assert actions[-3:] == ["source.update", "source.update", "source.refresh"]
+
+
+def reader_reasons() -> set[str]:
+    """Every reason code a fetch can end with: those of the reader's exception tree (syndicate/reader/errors.py), the
+    HTTP statuses' and those given by name where such an error is raised (``HostBusy(..., reason="host_rate")``)."""
+
+    def tree(cls):
+        yield cls
+        for sub in cls.__subclasses__():
+            yield from tree(sub)
+
+    classes = {cls.__name__: cls for cls in tree(SyndicateError) if not issubclass(cls, ServiceError)}
+    codes = {cls.reason for cls in classes.values()} | {HTTPStatusError(status).reason for status in range(400, 600)}
+    for path in (ROOT / "syndicate").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) in classes:
+                codes |= {k.value.value for k in node.keywords if k.arg == "reason" and isinstance(k.value, ast.Constant)}
+    return codes
+
+
+def test_every_reason_code_of_a_fetch_is_explained_with_what_the_city_can_do():
+    codes = reader_reasons()
+    assert {"http_404", "selectors_matched_nothing", "rate_limited", "tls", "host_rate", "http_5xx", "redirect_loop"} <= codes
+    assert sorted(codes - set(consoleview.ADVICE)) == []
+    assert sorted(codes - set(MESSAGES)) == []  # and what happened, in German
+    for code in codes:
+        text = consoleview.ADVICE[code]
+        assert text.endswith(".") and "Sie" in text, code  # a sentence addressed to the city
+
+
+@pytest.mark.parametrize("code", sorted(reader_reasons()))
+def test_the_fetch_log_shows_each_reason_in_german_with_advice(api, runtime, code):
+    with runtime.sessions() as s:
+        city = make_city(s, "muenchen")
+        source = add_source(s, city, "https://m.example/presse/", kind="html")
+        status = {"http_5xx": 502, "http_4xx": 418, "http_error": 599, "rate_limited": 429}.get(code)
+        s.add(FetchLog(source_id=source.id, status="error", http_status=status, reason=code, started_at=utcnow()))
+        s.commit()
+    text = html.unescape(signed_in(api, "muenchen").get(f"/verwaltung/quellen/{source.id}").text)
+    explained = reason_message(code, status)
+    assert explained[:1].upper() + explained[1:] in text
+    assert consoleview.ADVICE[code] in text and f"(Code {code})" in re.sub(r"<[^>]+>", "", text)
 
 
 def test_a_file_managed_source_is_read_only(api, runtime):

@@ -339,7 +339,7 @@ def _detail_page(request: Request, session, runtime, current: Current, source: S
     if context["extraction"] is None and source.kind == "html":
         context["extraction"] = consoleview.Extraction(dict(source.extraction or {}), source.extraction)
     context["selector_fields"] = consoleview.SELECTOR_FIELDS
-    entries = consoleview.explain(service.fetch_log(session, source, 20))
+    entries = consoleview.explain(service.fetch_log(session, source, 20), source.registry_file if source.origin == "file" else None)
     row = consoleview.row(source, utcnow(), runtime.settings.ops_failing_alert_after)
     title = source.title or source.feed_title or source.url
     return render(

@@ -64,7 +64,14 @@ def zeit(value: datetime | None) -> str:
     return f"{local.day}.{local.month}.{local.year}, {local:%H:%M} Uhr"
 
 
+def tag(value: datetime) -> str:
+    """A published date as Germans read it: with the time, unless it is midnight (a date without a time)."""
+    local = value.astimezone(BERLIN)
+    return f"{local.day}.{local.month}.{local.year}" if (local.hour, local.minute) == (0, 0) else zeit(value)
+
+
 templates.env.filters["zeit"] = zeit
+templates.env.filters["tag"] = tag
 
 
 class Form(dict[str, str]):

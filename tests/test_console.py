@@ -359,6 +359,31 @@ def test_a_file_managed_source_is_read_only(api, runtime):
     assert "feeds/muenchen.toml" in detail.text and "Abschalten" not in detail.text
     refused = client.post(f"/verwaltung/quellen/{source.id}/abschalten", data={"csrf": csrf_of(detail)})
     assert refused.status_code == 409 and "Merge-Request" in refused.text
+    listed = client.get("/verwaltung/quellen")
+    assert "aus <code>feeds/muenchen.toml</code>, hier nur lesbar" in listed.text
+
+
+def test_a_file_managed_newsroom_shows_its_selectors_read_only(api, runtime):
+    with runtime.sessions() as s:
+        city = make_city(s, "muenchen")
+        source = add_source(
+            s,
+            city,
+            "https://m.example/presse/",
+            origin="file",
+            registry_file="feeds/muenchen.toml",
+            kind="html",
+            extraction={"item": "li.pm"},
+        )
+    client = signed_in(api, "muenchen")
+    detail = client.get(f"/verwaltung/quellen/{source.id}")
+    assert "<code>li.pm</code>" in detail.text and 'name="sel-item"' not in detail.text
+    refused = client.post(
+        f"/verwaltung/quellen/{source.id}/selektoren", data={"csrf": csrf_of(detail), "sel-item": "li", "aktion": "speichern"}
+    )
+    assert refused.status_code == 409
+    with runtime.sessions() as s:
+        assert s.get(Source, source.id).extraction == {"item": "li.pm"}
 
 
 def test_a_city_cannot_see_or_change_another_citys_source(api, runtime, feed_server):

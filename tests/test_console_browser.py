@@ -267,7 +267,8 @@ def test_acceptance_cities_and_operators_work_in_the_console_with_a_real_worker(
         submit(browser, f"/verwaltung/quellen/{feed.id}/bearbeiten")
         assert "Quelle nicht gefunden" in main_text(browser)
         check_address(browser, base, feed_server.url("/presse.xml"))  # the same address, for another city: refused
-        assert "bereits von einem anderen Teilnehmer registriert" in main_text(browser)
+        submit(browser, "/verwaltung/quellen/neu")
+        assert "bereits von einem anderen Teilnehmer registriert" in browser.find_element("id", "adresse-fehler").text
         browser.get(f"{base}/verwaltung/quellen/neu")
         browser.execute_script("document.querySelector('input[name=stadt]').value = 'augsburg'")
         browser.find_element("id", "adresse").send_keys("https://augsburg.example/neu.xml")

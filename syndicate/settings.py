@@ -100,6 +100,7 @@ class Settings(BaseSettings):
     ops_allow_networks: str = "127.0.0.1/32,::1/128"  # clients that see /ops and /metrics without a token (CIDRs or hosts)
     console_idle_timeout: int = 30 * 60  # a console session unused this long (s) ends
     console_max_age: int = 8 * 3600  # a console session ends this long (s) after sign-in, used or not
+    console_page_cache: int = 15 * 60  # a page fetched for the console's preview is kept this long (s) per session, for the next preview
     console_signin_failures: int = 10  # failed console sign-ins a minute, per client address and per token prefix
     ops_failing_alert_after: int = 6 * 3600  # a source failing this long (s) counts as broken and raises an alert
     ops_queue_alert_minutes: int = 10  # alert when a queue has grown for this long

@@ -3,6 +3,8 @@ the real app, the test database and a loopback feed server."""
 
 from __future__ import annotations
 
+import ast
+import html
 import re
 from datetime import timedelta
 
@@ -12,8 +14,12 @@ from sqlalchemy import func, select, update
 
 from syndicate.access import tokens
 from syndicate.clock import utcnow
+from syndicate.errors import MESSAGES, ServiceError, reason_message
 from syndicate.models import ApiToken, Article, AuditEntry, City, ConsoleSession, FetchLog, Source
+from syndicate.reader.errors import HTTPStatusError, SyndicateError
+from syndicate.web import consoleview
 from syndicate.web.app import create_app
+from tests.conftest import ROOT
 from tests.support.api_fixtures import RSS_TYPE, add_source, make_city, rss
 from tests.test_html_source import FIXTURES
 
@@ -302,6 +308,48 @@ def test_detail_shows_the_fetch_log_explained_and_disable_enable_refresh_work(ap
     assert actions[-3:] == ["source.update", "source.update", "source.refresh"]
 
 
+def reader_reasons() -> set[str]:
+    """Every reason code a fetch can end with: those of the reader's exception tree (syndicate/reader/errors.py), the
+    HTTP statuses' and those given by name where such an error is raised (``HostBusy(..., reason="host_rate")``)."""
+
+    def tree(cls):
+        yield cls
+        for sub in cls.__subclasses__():
+            yield from tree(sub)
+
+    classes = {cls.__name__: cls for cls in tree(SyndicateError) if not issubclass(cls, ServiceError)}
+    codes = {cls.reason for cls in classes.values()} | {HTTPStatusError(status).reason for status in range(400, 600)}
+    for path in (ROOT / "syndicate").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) in classes:
+                codes |= {k.value.value for k in node.keywords if k.arg == "reason" and isinstance(k.value, ast.Constant)}
+    return codes
+
+
+def test_every_reason_code_of_a_fetch_is_explained_with_what_the_city_can_do():
+    codes = reader_reasons()
+    assert {"http_404", "selectors_matched_nothing", "rate_limited", "tls", "host_rate", "http_5xx", "redirect_loop"} <= codes
+    assert sorted(codes - set(consoleview.ADVICE)) == []
+    assert sorted(codes - set(MESSAGES)) == []  # and what happened, in German
+    for code in codes:
+        text = consoleview.ADVICE[code]
+        assert text.endswith(".") and "Sie" in text, code  # a sentence addressed to the city
+
+
+@pytest.mark.parametrize("code", sorted(reader_reasons()))
+def test_the_fetch_log_shows_each_reason_in_german_with_advice(api, runtime, code):
+    with runtime.sessions() as s:
+        city = make_city(s, "muenchen")
+        source = add_source(s, city, "https://m.example/presse/", kind="html")
+        status = {"http_5xx": 502, "http_4xx": 418, "http_error": 599, "rate_limited": 429}.get(code)
+        s.add(FetchLog(source_id=source.id, status="error", http_status=status, reason=code, started_at=utcnow()))
+        s.commit()
+    text = html.unescape(signed_in(api, "muenchen").get(f"/verwaltung/quellen/{source.id}").text)
+    explained = reason_message(code, status)
+    assert explained[:1].upper() + explained[1:] in text
+    assert consoleview.ADVICE[code] in text and f"(Code {code})" in re.sub(r"<[^>]+>", "", text)
+
+
 def test_a_file_managed_source_is_read_only(api, runtime):
     with runtime.sessions() as s:
         city = make_city(s, "muenchen")
@@ -311,6 +359,31 @@ def test_a_file_managed_source_is_read_only(api, runtime):
     assert "feeds/muenchen.toml" in detail.text and "Abschalten" not in detail.text
     refused = client.post(f"/verwaltung/quellen/{source.id}/abschalten", data={"csrf": csrf_of(detail)})
     assert refused.status_code == 409 and "Merge-Request" in refused.text
+    listed = client.get("/verwaltung/quellen")
+    assert "aus <code>feeds/muenchen.toml</code>, hier nur lesbar" in listed.text
+
+
+def test_a_file_managed_newsroom_shows_its_selectors_read_only(api, runtime):
+    with runtime.sessions() as s:
+        city = make_city(s, "muenchen")
+        source = add_source(
+            s,
+            city,
+            "https://m.example/presse/",
+            origin="file",
+            registry_file="feeds/muenchen.toml",
+            kind="html",
+            extraction={"item": "li.pm"},
+        )
+    client = signed_in(api, "muenchen")
+    detail = client.get(f"/verwaltung/quellen/{source.id}")
+    assert "<code>li.pm</code>" in detail.text and 'name="sel-item"' not in detail.text
+    refused = client.post(
+        f"/verwaltung/quellen/{source.id}/selektoren", data={"csrf": csrf_of(detail), "sel-item": "li", "aktion": "speichern"}
+    )
+    assert refused.status_code == 409
+    with runtime.sessions() as s:
+        assert s.get(Source, source.id).extraction == {"item": "li.pm"}
 
 
 def test_a_city_cannot_see_or_change_another_citys_source(api, runtime, feed_server):
@@ -342,23 +415,169 @@ def test_pages_need_a_session(api):
     assert client.post("/verwaltung/quellen/1/abschalten", data={}, follow_redirects=False).status_code == 303
 
 
+HTML_TYPE = {"Content-Type": "text/html; charset=utf-8"}
+SELECTOR_INPUT = re.compile(r'name="sel-(\w+)"[^>]* value="([^"]*)"')
+
+
+def selectors_of(response) -> dict[str, str]:
+    """The selector fields of a console page as the form would send them."""
+    return {f"sel-{name}": html.unescape(value) for name, value in SELECTOR_INPUT.findall(response.text)}
+
+
 def test_check_then_register_an_html_newsroom_by_its_detected_article_blocks(api, runtime, feed_server):
-    feed_server.add("/archiv/", (FIXTURES / "augsburg_archiv.html").read_bytes(), headers={"Content-Type": "text/html; charset=utf-8"})
+    route = feed_server.add("/archiv/", (FIXTURES / "augsburg_archiv.html").read_bytes(), headers=HTML_TYPE)
     client = signed_in(api, "augsburg")
     form = client.get("/verwaltung/quellen/neu")
     url = feed_server.url("/archiv/")
     checked = client.post("/verwaltung/quellen/neu/pruefen", data={"csrf": csrf_of(form), "stadt": "augsburg", "adresse": url})
-    assert "eine Newsroom-Seite" in checked.text and "auf der wir 3 Meldungen erkennen" in checked.text
-    assert "Neue Ladesäulen in der Innenstadt" in checked.text and "Erkannte Selektoren" in checked.text
+    assert "eine Newsroom-Seite" in checked.text and "Vorschau: 3 Meldungen" in checked.text
+    # the blocks with the items they yield (title, link, date) and the selectors, editable
+    assert "Neue Ladesäulen in der Innenstadt" in checked.text and "13.10.2026<" in checked.text
+    assert (
+        feed_server.url("/buergerservice-rathaus/buergerservice/newsletter/newsletter-pressemitteilungen/presse-archiv/detail/")
+        in checked.text
+    )
+    detected = selectors_of(checked)
+    assert detected["sel-item"] == "div.article.articletype-0" and detected["sel-date"] == "time"
+    assert route.hits == 1
     done = client.post(
-        "/verwaltung/quellen/neu", data={"csrf": csrf_of(checked), "stadt": "augsburg", "adresse": url}, follow_redirects=False
+        "/verwaltung/quellen/neu",
+        data={"csrf": csrf_of(checked), "stadt": "augsburg", "adresse": url, "art": "html", "aktion": "registrieren", **detected},
+        follow_redirects=False,
     )
     assert done.status_code == 303
     with runtime.sessions() as s:
         source = s.scalar(select(Source))
-        assert (source.kind, source.city.slug) == ("html", "augsburg") and source.extraction
+        assert (source.kind, source.city.slug) == ("html", "augsburg")
+        assert source.extraction["item"] == "div.article.articletype-0" and source.extraction["date"] == "time"
+        assert s.scalar(select(AuditEntry.actor).where(AuditEntry.action == "source.create")).endswith("console")
+    assert api.queue.sent == [source.id]
     detail = client.get(f"/verwaltung/quellen/{source.id}")
-    assert "Newsroom-Seite" in detail.text
+    assert "Newsroom-Seite" in detail.text and selectors_of(detail)["sel-item"] == "div.article.articletype-0"
+
+
+def test_preview_with_edited_selectors_uses_the_page_fetched_for_the_check(api, runtime, feed_server):
+    route = feed_server.add("/archiv/", (FIXTURES / "augsburg_archiv.html").read_bytes(), headers=HTML_TYPE)
+    client = signed_in(api, "augsburg")
+    url = feed_server.url("/archiv/")
+    checked = client.post(
+        "/verwaltung/quellen/neu/pruefen",
+        data={"csrf": csrf_of(client.get("/verwaltung/quellen/neu")), "stadt": "augsburg", "adresse": url},
+    )
+    fields = {**selectors_of(checked), "sel-title": "span.news-list-category"}  # a wrong title on purpose: the categories
+    base = {"csrf": csrf_of(checked), "stadt": "augsburg", "adresse": url, "art": "html"}
+    preview = client.post("/verwaltung/quellen/neu", data={**base, "aktion": "vorschau", **fields})
+    assert preview.status_code == 200
+    assert "Vorschau: 3 Meldungen" in preview.text and ">Mobilität</a>" in preview.text  # the titles are now the categories
+    assert selectors_of(preview)["sel-title"] == "span.news-list-category"  # the edited value stays in the field
+    assert route.hits == 1  # the page fetched for the check, kept for this session
+    with runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Source)) == 0  # a preview registers nothing
+
+    narrower = client.post("/verwaltung/quellen/neu", data={**base, "aktion": "vorschau", **fields, "sel-item": "div.article:first-child"})
+    assert "Vorschau: 1 Meldung<" in narrower.text and route.hits == 1
+
+    # another session does not get this session's page
+    other = signed_in(api, "augsburg")
+    other_form = other.get("/verwaltung/quellen/neu")
+    other.post("/verwaltung/quellen/neu", data={**base, "csrf": csrf_of(other_form), "aktion": "vorschau", **fields})
+    assert route.hits == 2
+
+    client.post("/verwaltung/quellen/neu", data={**base, "aktion": "registrieren", **fields}, follow_redirects=False)
+    with runtime.sessions() as s:
+        assert s.scalar(select(Source.extraction))["title"] == "span.news-list-category"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("item", "div.article[", "kein gültiger CSS-Selektor"),
+        ("date", "xpath://time/following::span", "nicht erlaubter XPath-Ausdruck"),
+        ("item", "", "Selektor für die Meldungsblöcke"),
+        ("item", "div.gibt-es-nicht", "keine Meldung mit Link"),
+    ],
+)
+def test_bad_selectors_are_refused_next_to_their_field_and_nothing_is_stored(api, runtime, feed_server, name, value, says):
+    feed_server.add("/archiv/", (FIXTURES / "augsburg_archiv.html").read_bytes(), headers=HTML_TYPE)
+    client = signed_in(api, "augsburg")
+    url = feed_server.url("/archiv/")
+    checked = client.post(
+        "/verwaltung/quellen/neu/pruefen",
+        data={"csrf": csrf_of(client.get("/verwaltung/quellen/neu")), "stadt": "augsburg", "adresse": url},
+    )
+    fields = {**selectors_of(checked), f"sel-{name}": value}
+    for aktion in ("vorschau", "registrieren"):
+        answer = client.post(
+            "/verwaltung/quellen/neu",
+            data={"csrf": csrf_of(checked), "stadt": "augsburg", "adresse": url, "art": "html", "aktion": aktion, **fields},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 422, answer.text
+        error = re.search(rf'<p id="sel-{name}-fehler" class="notice" role="alert">([^<]+)</p>', answer.text)
+        assert error and says in html.unescape(error.group(1)), answer.text
+        assert f'aria-describedby="sel-{name}-hinweis sel-{name}-fehler" aria-invalid="true"' in answer.text
+    with runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Source)) == 0
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action.like("source.%"))) == 0
+
+
+def test_the_source_page_edits_an_html_sources_selectors_with_a_preview(api, runtime, feed_server):
+    route = feed_server.add("/archiv/", (FIXTURES / "augsburg_archiv.html").read_bytes(), headers=HTML_TYPE)
+    with runtime.sessions() as s:
+        city = s.scalar(select(City).where(City.slug == "augsburg"))
+        source = add_source(s, city, feed_server.url("/archiv/"), kind="html", extraction={"item": "div.article", "max_pages": 5})
+    client = signed_in(api, "augsburg")
+    detail = client.get(f"/verwaltung/quellen/{source.id}")
+    assert selectors_of(detail)["sel-item"] == "div.article" and route.hits == 0  # showing the page fetches nothing
+    path = f"/verwaltung/quellen/{source.id}/selektoren"
+    fields = {**selectors_of(detail), "sel-date": "time@datetime", "sel-summary": "div.teaser-text"}
+    preview = client.post(path, data={"csrf": csrf_of(detail), "aktion": "vorschau", **fields})
+    assert preview.status_code == 200 and "Vorschau: 3 Meldungen" in preview.text and "14.10.2026<" in preview.text
+    client.post(path, data={"csrf": csrf_of(detail), "aktion": "vorschau", **fields})
+    assert route.hits == 1
+    with runtime.sessions() as s:
+        assert s.get(Source, source.id).extraction == {"item": "div.article", "max_pages": 5}  # a preview changes nothing
+
+    bad = client.post(path, data={"csrf": csrf_of(detail), "aktion": "speichern", **fields, "sel-link": "a[href"}, follow_redirects=False)
+    assert bad.status_code == 422 and 'id="sel-link-fehler"' in bad.text
+    with runtime.sessions() as s:
+        assert s.get(Source, source.id).extraction == {"item": "div.article", "max_pages": 5}
+
+    saved = client.post(path, data={"csrf": csrf_of(detail), "aktion": "speichern", **fields}, follow_redirects=False)
+    assert saved.status_code == 303 and saved.headers["location"].endswith("?hinweis=selektoren")
+    with runtime.sessions() as s:
+        stored = s.get(Source, source.id).extraction
+        assert (stored["item"], stored["date"], stored["summary"]) == ("div.article", "time@datetime", "div.teaser-text")
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "source.update"))
+        assert entry.actor.endswith("console") and entry.after["extraction"]["date"] == "time@datetime"
+    assert "Die Selektoren sind gespeichert" in client.get(saved.headers["location"]).text
+
+    # all fields empty: the article blocks are detected on each poll again
+    cleared = client.post(path, data={"csrf": csrf_of(detail), "aktion": "speichern"}, follow_redirects=False)
+    assert cleared.status_code == 303
+    with runtime.sessions() as s:
+        assert s.get(Source, source.id).extraction is None
+
+
+def test_the_api_patch_takes_the_same_extraction_through_the_same_service(api, runtime, feed_server):
+    with runtime.sessions() as s:
+        city = s.scalar(select(City).where(City.slug == "augsburg"))
+        page = add_source(s, city, "https://augsburg.example/presse/", kind="html")
+        feed = add_source(s, city, "https://augsburg.example/rss.xml")
+    answer = api.call("PATCH", f"/api/v1/sources/{page.id}", "augsburg", json={"extraction": {"item": "div.article", "date": "time"}})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["extraction"] == {"item": "div.article", "date": "time", "max_pages": 5, "article_pages": False}
+    refused = api.call("PATCH", f"/api/v1/sources/{page.id}", "augsburg", json={"extraction": {"item": "div["}})
+    assert refused.status_code == 422 and "kein gültiger CSS-Selektor" in refused.text
+    not_html = api.call("PATCH", f"/api/v1/sources/{feed.id}", "augsburg", json={"extraction": {"item": "div.article"}})
+    assert not_html.status_code == 422 and not_html.json()["reason"] == "not_html"
+    other = api.call("PATCH", f"/api/v1/sources/{page.id}", "muenchen", json={"extraction": {"item": "div.x"}})
+    assert other.status_code == 404
+    cleared = api.call("PATCH", f"/api/v1/sources/{page.id}", "augsburg", json={"extraction": None})
+    assert cleared.status_code == 200 and cleared.json()["extraction"] is None
+    with runtime.sessions() as s:
+        assert s.get(Source, page.id).extraction is None and s.get(Source, feed.id).extraction is None
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "source.update")) == 2
 
 
 def test_edit_title_topics_and_intervals_then_retire(api, runtime):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from syndicate.models import AuditEntry, City, Source
 
-SOURCE_FIELDS = ("url", "title", "enabled", "default_topics", "min_interval", "max_interval", "origin")
+SOURCE_FIELDS = ("url", "title", "enabled", "default_topics", "min_interval", "max_interval", "origin", "extraction")
 
 
 def record(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from pydantic import ValidationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, undefer_group
@@ -32,14 +33,16 @@ from syndicate.reader.discover import FeedLink, find_feed_links, parse_feed
 from syndicate.reader.errors import NotAFeed, ParseError, SyndicateError
 from syndicate.reader.normalise import canonical_url, http_url
 from syndicate.reader.normalise import feed_title as plain_title
-from syndicate.reader.parse import parse
+from syndicate.reader.parse import RawEntry, parse
+from syndicate.sources.registry import HtmlExtraction
 
 log = logging.getLogger("syndicate.sources")
 
 Enqueue = Callable[[int], None]
 REFRESH_EVERY = timedelta(minutes=5)  # at most one manual refresh per source in this time
 ALWAYS_REFUSED = {"invalid_url", "blocked_address"}  # ``force`` never gets past these
-EDITABLE = ("title", "enabled", "default_topics", "min_interval", "max_interval")
+EDITABLE = ("title", "enabled", "default_topics", "min_interval", "max_interval", "extraction")
+SELECTOR_FIELDS = ("item", "title", "link", "date", "summary", "image", "categories", "next")
 _OLDEST = datetime.min.replace(tzinfo=UTC)
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -105,17 +108,20 @@ def fetch_log(session: Session, source: Source, limit: int) -> list[FetchLog]:
 # ---------------------------------------------------------------- test fetch, preview, discovery
 
 
-def _get(client: httpx.Client, url: str, config: RefreshConfig) -> fetching.FetchResult:
+def fetch_page(client: httpx.Client, url: str, config: RefreshConfig) -> fetching.FetchResult:
+    """One document as polling fetches it (same limits and address policy); raises the reader's errors."""
     return fetching.fetch_ok(client, url, limits=config.fetch_limits)
 
 
 def preview(client: httpx.Client, url: str, config: RefreshConfig, selectors: dict | None = None, html: bool = False) -> Preview:
     """Fetch and parse (or, ``html``, extract with ``selectors``) ``url`` as polling would; raises the reader's errors."""
-    result = _get(client, url, config)
+    return preview_page(fetch_page(client, url, config), config, selectors, html)
+
+
+def preview_page(result: fetching.FetchResult, config: RefreshConfig, selectors: dict | None = None, html: bool = False) -> Preview:
+    """``preview`` of a page fetched already."""
     if html:
-        feed = html_source.extract(result.content, result.final_url, html_source.Selectors.from_dict(selectors), config.selector_budget)
-        titles = [title for title in (_line(plain_title(e.title), 300) for e in feed.entries) if title][:3]
-        return Preview(_line(plain_title(feed.title), 300) or "", "html", len(feed.entries), titles, result.final_url, None)
+        return preview_html(result, config, selectors)[0]
     feed = parse_feed(result.content, url=result.final_url, content_type=result.content_type, page=result.text)
     newest = sorted(feed.entries, key=lambda e: e.published or e.updated or _OLDEST, reverse=True)
     titles = [title for title in (_line(plain_title(e.title), 300) for e in newest) if title][:3]
@@ -123,10 +129,38 @@ def preview(client: httpx.Client, url: str, config: RefreshConfig, selectors: di
     return Preview(_line(plain_title(feed.title), 300) or "", feed.format, len(feed.entries), titles, result.final_url, site)
 
 
+def preview_html(result: fetching.FetchResult, config: RefreshConfig, selectors: dict | None) -> tuple[Preview, list[RawEntry]]:
+    """The items an HTML newsroom page yields with ``selectors`` (None: the detected article blocks), as polling
+    extracts them; raises SelectorsMatchedNothing, InvalidSelector or SelectorTooExpensive."""
+    feed = html_source.extract(result.content, result.final_url, html_source.Selectors.from_dict(selectors), config.selector_budget)
+    titles = [title for title in (_line(plain_title(e.title), 300) for e in feed.entries) if title][:3]
+    shown = Preview(_line(plain_title(feed.title), 300) or "", "html", len(feed.entries), titles, result.final_url, None)
+    return shown, feed.entries
+
+
+def check_extraction(values: dict | None) -> dict | None:
+    """Selectors as an HTML source stores them, checked by the rules of feeds/*.toml (``HtmlExtraction``): a selector a
+    city may not use is Invalid with reason ``invalid_selector`` and the ``field`` it is in. Empty fields are dropped;
+    no selector at all is None (the article blocks are detected on each poll)."""
+    given = {name: value for name, value in (values or {}).items() if value not in (None, "")}
+    if not any(name in SELECTOR_FIELDS for name in given):
+        return None
+    if "item" not in given:
+        raise Invalid("bitte einen Selektor für die Meldungsblöcke (item) angeben", reason="invalid_selector", field="item")
+    try:
+        checked = HtmlExtraction.model_validate(given)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "item"
+        text = error["msg"] if error["type"] == "invalid_selector" else "dieser Wert ist nicht erlaubt"
+        raise Invalid(f"Selektor {name}: {text}", reason="invalid_selector", field=name) from None
+    return checked.model_dump(exclude_none=True)
+
+
 def discover(client: httpx.Client, url: str, config: RefreshConfig) -> tuple[str, list[FeedLink]]:
     """The feeds a page advertises; a URL that is itself a feed is its own answer."""
     try:
-        result = _get(client, url, config)
+        result = fetch_page(client, url, config)
     except SyndicateError as exc:
         raise Invalid(f"{url}: {german(exc)}", reason=exc.reason) from exc
     try:
@@ -139,7 +173,11 @@ def discover(client: httpx.Client, url: str, config: RefreshConfig) -> tuple[str
 
 def detect_source(client: httpx.Client, url: str, config: RefreshConfig) -> html_source.Detection:
     """What ``url`` is: a feed, a page that advertises feeds, or a newsroom page with article blocks."""
-    result = _get(client, url, config)
+    return detect_page(fetch_page(client, url, config))
+
+
+def detect_page(result: fetching.FetchResult) -> html_source.Detection:
+    """``detect_source`` of a page fetched already."""
     try:
         feed = parse(result.content, url=result.final_url, content_type=result.content_type)
         link = FeedLink(result.final_url, _line(plain_title(feed.title), 300), _kind(feed.format))
@@ -244,6 +282,8 @@ def create_source(
     key = canonical_url(spec.url) if len(spec.url) <= 2000 and not CONTROL.search(spec.url) else None
     if key is None:
         raise Invalid(f"{spec.url[:200]!r} ist keine absolute http(s)-URL", reason="invalid_url")
+    if spec.extraction is not None:
+        spec.kind, spec.extraction = "html", check_extraction(spec.extraction)
     if (existing := _existing(session, key)) is not None:
         raise _already_registered(existing, city, operator)
     _check_topics(session, spec.default_topics)
@@ -309,8 +349,14 @@ def create_city(session: Session, slug: str, name: str, *, actor: str) -> City:
 
 
 def update_source(session: Session, source: Source, changes: dict, *, actor: str) -> Source:
+    """Change the EDITABLE fields given (the API's PATCH and the console's forms); ``extraction`` only for an HTML
+    source, checked by ``check_extraction`` (None: the article blocks are detected on each poll)."""
     _check_editable(source)
     changes = {name: value for name, value in changes.items() if name in EDITABLE}
+    if "extraction" in changes:
+        if source.kind != "html" and changes["extraction"] is not None:
+            raise Invalid("Selektoren gibt es nur für Newsroom-Seiten (kind html), nicht für Feeds", reason="not_html")
+        changes["extraction"] = check_extraction(changes["extraction"])
     if "default_topics" in changes:
         _check_topics(session, changes["default_topics"])
     _check_interval(changes.get("min_interval", source.min_interval), changes.get("max_interval", source.max_interval))

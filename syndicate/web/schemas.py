@@ -76,6 +76,9 @@ class SourceUpdate(_Input):
     enabled: bool = Field(default=None, json_schema_extra=_drop_default)  # type: ignore[assignment]
     min_interval: Interval | None = None
     max_interval: Interval | None = None
+    extraction: HtmlExtraction | None = Field(
+        default=None, description="Selektoren einer Newsroom-Seite (kind html); null: die Artikelblöcke bei jedem Abruf erkennen"
+    )
 
 
 class SourceHealth(BaseModel):

@@ -98,3 +98,112 @@ def check_page(driver, url: str, name: str) -> None:
            return {href: a.getAttribute('href'), outline: s.outlineStyle, width: parseFloat(s.outlineWidth), left: r.left};"""
     )
     assert focused["href"] == "#inhalt" and focused["outline"] != "none" and focused["width"] >= 2 and focused["left"] >= 0, (name, focused)
+
+
+# ---------------------------------------------------------------- the console: pages checked at two widths, apps served, more browsers
+
+CONSOLE_ARTIFACTS = ROOT / "var" / "test-artifacts" / "console"
+WIDTHS = ((375, 812), (1280, 900))
+
+
+def start_browser(profile: Path):
+    """One more Chromium like the ``browser`` fixture's (a second person at another desk); the caller quits it."""
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile}")
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(30)
+    driver.set_script_timeout(60)
+    return driver
+
+
+def check_here(driver, name: str, folder: Path = CONSOLE_ARTIFACTS) -> None:
+    """``check_page``'s checks on the page the browser shows now (the answer to a POST cannot be loaded again), at
+    375 px and at 1280 px, with a screenshot of each in ``folder``/<name>-<width>.png; the skip link is the first
+    thing to focus and shows a focus ring."""
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        for width, height in WIDTHS:
+            driver.set_window_size(width, height)
+            result = driver.execute_script(
+                AXE.read_text() + "\nreturn axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}});", RULES
+            )
+            violations = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]]
+            assert violations == [], (name, width, violations)
+            assert result["passes"], name
+            facts = driver.execute_script(
+                """const first = document.querySelector('a[href], button, input:not([type=hidden]), select, textarea');
+                   return {lang: document.documentElement.lang, h1: document.querySelectorAll('h1').length,
+                     first: first && first.getAttribute('href'), main: !!document.querySelector('main#inhalt'),
+                     nav: !!document.querySelector('nav'), header: !!document.querySelector('header'),
+                     footer: !!document.querySelector('footer'),
+                     unlabelled: [...document.querySelectorAll('input:not([type=hidden]), select')].filter(f => !f.labels.length).length,
+                     wide: document.documentElement.scrollWidth > window.innerWidth};"""
+            )
+            expected = {"lang": "de", "h1": 1, "first": "#inhalt", "main": True, "nav": True, "header": True, "footer": True}
+            assert facts == {**expected, "unlabelled": 0, "wide": False}, (name, width, facts)
+            save_full_page(driver, folder / f"{name}-{width}.png")
+        focused = driver.execute_script(
+            """const a = document.querySelector('a[href="#inhalt"]'); a.focus();
+               const s = getComputedStyle(a), r = a.getBoundingClientRect(); const shown = {outline: s.outlineStyle,
+               width: parseFloat(s.outlineWidth), left: r.left, top: r.top}; a.blur(); return shown;"""
+        )
+        assert focused["outline"] != "none" and focused["width"] >= 2 and focused["left"] >= 0 and focused["top"] >= 0, (name, focused)
+    finally:
+        driver.set_window_size(*WIDTHS[0])
+
+
+def save_full_page(driver, path: Path, max_height: int = 8000) -> None:
+    """A screenshot of the whole page at the window's width, not only of what the window shows."""
+    import base64
+
+    height = min(max_height, driver.execute_script("return document.documentElement.scrollHeight"))
+    width = driver.execute_script("return document.documentElement.clientWidth")
+    clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip})
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
+def click_and_wait(driver, css: str) -> None:
+    """Press the button ``css`` names and wait for the next page (a click may return before the browser has left this one)."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = driver.find_element("tag name", "html")
+    driver.find_element("css selector", css).click()
+    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(page))
+
+
+def serve(make_app):
+    """Serve ``make_app(base_url)`` with uvicorn on a free loopback port in a thread; a context manager that yields the base URL."""
+    import contextlib
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    @contextlib.contextmanager
+    def served():
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        server = uvicorn.Server(uvicorn.Config(make_app(base), log_level="warning", lifespan="off"))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.started
+        try:
+            yield base
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+            sock.close()
+
+    return served()

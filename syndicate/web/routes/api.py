@@ -94,8 +94,12 @@ def get_source(source: OwnedSource, session: SessionDep, runtime: RuntimeDep) ->
 
 @router.patch("/sources/{source_id}", responses=documented(400, 404, 409))
 def update_source(body: SourceUpdate, source: OwnedSource, principal: TokenDep, session: SessionDep, runtime: RuntimeDep) -> SourcePublic:
-    """Titel, Intervallgrenzen, Standardthemen oder ``enabled`` ändern (nicht für Quellen aus feeds/: 409)."""
-    changed = sources_service.update_source(session, source, body.model_dump(exclude_unset=True), actor=principal.actor)
+    """Titel, Intervallgrenzen, Standardthemen, ``enabled`` oder die Selektoren (``extraction``, nur kind html) ändern
+    (nicht für Quellen aus feeds/: 409)."""
+    changes = body.model_dump(exclude_unset=True, exclude={"extraction"})
+    if "extraction" in body.model_fields_set:
+        changes["extraction"] = body.extraction.model_dump(exclude_none=True) if body.extraction else None
+    changed = sources_service.update_source(session, source, changes, actor=principal.actor)
     return _public(changed, session, runtime)
 
 

@@ -28,7 +28,9 @@ from syndicate.errors import Conflict, Invalid, NotFound, TooSoon
 from syndicate.models import City, Source
 from syndicate.sources import opml, service
 from syndicate.web import consoleview
+from syndicate.web.consoleview import sentence as _sentence
 from syndicate.web.deps import RuntimeDep, SessionDep, TaskQueueDep
+from syndicate.web.pagecache import PageCache
 
 router = APIRouter(prefix="/verwaltung", tags=["console"], default_response_class=HTMLResponse, include_in_schema=False)
 templates = Jinja2Templates(directory=str(FilePath(__file__).parent.parent / "templates"))
@@ -45,6 +47,7 @@ NOTICES = {
     "abgeschaltet": "Die Quelle ist abgeschaltet und wird nicht mehr abgerufen.",
     "eingeschaltet": "Die Quelle ist wieder eingeschaltet und wird mit der nächsten Runde abgerufen.",
     "gespeichert": "Die Änderungen sind gespeichert.",
+    "selektoren": "Die Selektoren sind gespeichert und gelten ab dem nächsten Abruf.",
     "stillgelegt": "Die Quelle ist stillgelegt. Ihre bisherigen Meldungen bleiben in den Feeds.",
     "abruf": "Die Quelle wird jetzt abgerufen. Das Ergebnis erscheint in wenigen Minuten im Abrufprotokoll.",
     "abgemeldet": "Sie sind abgemeldet.",
@@ -61,7 +64,14 @@ def zeit(value: datetime | None) -> str:
     return f"{local.day}.{local.month}.{local.year}, {local:%H:%M} Uhr"
 
 
+def tag(value: datetime) -> str:
+    """A published date as Germans read it: with the time, unless it is midnight (a date without a time)."""
+    local = value.astimezone(BERLIN)
+    return f"{local.day}.{local.month}.{local.year}" if (local.hour, local.minute) == (0, 0) else zeit(value)
+
+
 templates.env.filters["zeit"] = zeit
+templates.env.filters["tag"] = tag
 
 
 class Form(dict[str, str]):
@@ -139,6 +149,15 @@ def signin_limiters(request: Request) -> tuple[SharedRateLimiter, SharedRateLimi
         engine, limit = state.runtime.engine, state.runtime.settings.console_signin_failures
         state.console_limiters = (SharedRateLimiter(engine, "console-client", limit), SharedRateLimiter(engine, "console-prefix", limit))
     return state.console_limiters
+
+
+def page_loader(request: Request, runtime, current: Current) -> consoleview.LoadPage:
+    """Fetch a page for this console session's preview, or take the one it fetched within ``console_page_cache``."""
+    state = request.app.state
+    if getattr(state, "console_pages", None) is None:
+        state.console_pages = PageCache(runtime.settings.console_page_cache)
+    cache: PageCache = state.console_pages
+    return lambda url: cache.fetch(current.csrf, url, lambda address: service.fetch_page(runtime.client, address, runtime.refresh_config))
 
 
 # ---------------------------------------------------------------- sign-in, sign-out
@@ -234,8 +253,10 @@ def _new_page(request: Request, session, current: Current, status_code: int = 20
     context.setdefault("finding", None)
     context.setdefault("error", None)
     context.setdefault("address", "")
+    context.setdefault("title_value", "")
     context.setdefault("city", None if current.principal.is_operator else current.principal.city_slug)
     cities = consoleview.cities(session, current.principal)
+    context["selector_fields"] = consoleview.SELECTOR_FIELDS
     return render(request, "console_new.html", status_code, title="Quelle hinzufügen", nav="neu", current=current, cities=cities, **context)
 
 
@@ -267,12 +288,14 @@ def check_source(request: Request, session: SessionDep, runtime: RuntimeDep, for
     if not address:
         return _new_page(request, session, current, 422, error="Bitte geben Sie eine Adresse ein.", city=city.slug)
     session.commit()  # end the read transaction: the test fetch may take a while
-    finding = consoleview.examine(runtime.client, address, runtime.refresh_config)
+    finding = consoleview.examine(page_loader(request, runtime, current), address, runtime.refresh_config)
     return _new_page(request, session, current, address=address, city=city.slug, finding=finding)
 
 
 @router.post("/quellen/neu")
 def register_source(request: Request, session: SessionDep, runtime: RuntimeDep, queue: TaskQueueDep, form: FormDep):
+    """Register the checked address; for an HTML newsroom (``art=html``) with the selectors of the form, which
+    "Vorschau" (``aktion=vorschau``) tries on the page first, registering nothing."""
     current = authorised(request, session, runtime, form)
     if not isinstance(current, Current):
         return current
@@ -283,7 +306,19 @@ def register_source(request: Request, session: SessionDep, runtime: RuntimeDep, 
         return page(
             request, current, 404, "Stadt nicht gefunden", "Diese Stadt gibt es nicht, oder Sie dürfen für sie keine Quellen anlegen."
         )
-    spec = service.SourceSpec(url=address, title=form.get("titel", "").strip()[:300] or None)
+    html = form.get("art") == "html"
+    title = form.get("titel", "").strip()[:300]
+    if html:
+        values = consoleview.selector_values(form, set(form))
+        session.commit()  # end the read transaction: the preview may fetch the page
+        extraction = consoleview.try_selectors(page_loader(request, runtime, current), address, runtime.refresh_config, values)
+        if form.get("aktion") == "vorschau" or not extraction.ok:
+            finding = consoleview.Finding("html", address, preview=extraction.preview, extraction=extraction)
+            status_code = 200 if extraction.ok else 422
+            return _new_page(request, session, current, status_code, address=address, city=city.slug, finding=finding, title_value=title)
+        spec = service.SourceSpec(url=address, title=title or None, kind="html", extraction=extraction.checked)
+    else:
+        spec = service.SourceSpec(url=address, title=title or None)
     try:
         service.create_source(
             session,
@@ -301,18 +336,17 @@ def register_source(request: Request, session: SessionDep, runtime: RuntimeDep, 
     return redirect("/verwaltung/quellen?hinweis=registriert")
 
 
-def _sentence(message: str) -> str:
-    """A service message (written to follow a colon) as a sentence of its own."""
-    text = message[:1].upper() + message[1:]
-    return text if text.endswith((".", "!", "?", ")")) else text + "."
-
-
 def _detail_page(request: Request, session, runtime, current: Current, source: Source, status_code: int = 200, **context) -> HTMLResponse:
     context.setdefault("error", None)
     context.setdefault("notice", None)
     context.setdefault("field_errors", {})
     context.setdefault("topics", consoleview.topics(session))
-    entries = consoleview.explain(service.fetch_log(session, source, 20))
+    context.setdefault("extraction", None)
+    context.setdefault("previewed", False)
+    if context["extraction"] is None and source.kind == "html":
+        context["extraction"] = consoleview.Extraction(dict(source.extraction or {}), source.extraction)
+    context["selector_fields"] = consoleview.SELECTOR_FIELDS
+    entries = consoleview.explain(service.fetch_log(session, source, 20), source.registry_file if source.origin == "file" else None)
     row = consoleview.row(source, utcnow(), runtime.settings.ops_failing_alert_after)
     title = source.title or source.feed_title or source.url
     return render(
@@ -429,6 +463,37 @@ def edit_source(source_id: SourceId, request: Request, session: SessionDep, runt
             request, session, runtime, current, source, 409 if isinstance(exc, Conflict) else 422, error=_sentence(exc.message)
         )
     return redirect(f"/verwaltung/quellen/{source.id}?hinweis=gespeichert")
+
+
+@router.post("/quellen/{source_id}/selektoren")
+def edit_selectors(source_id: SourceId, request: Request, session: SessionDep, runtime: RuntimeDep, form: FormDep):
+    """An HTML source's selectors: "Vorschau" (``aktion=vorschau``) shows what they yield on the page, changing
+    nothing; "Speichern" stores them through the API's service function when they yield items."""
+    current = authorised(request, session, runtime, form)
+    if not isinstance(current, Current):
+        return current
+    source = _owned(session, current, source_id)
+    if source is None:
+        return _source_missing(request, current)
+    if source.kind != "html" or source.origin == "file":
+        return _detail_page(
+            request, session, runtime, current, source, 409, error="Die Selektoren dieser Quelle lassen sich hier nicht ändern."
+        )
+    values = consoleview.selector_values(form, set(form))
+    url = source.url
+    session.commit()  # end the read transaction: the preview may fetch the page
+    extraction = consoleview.try_selectors(page_loader(request, runtime, current), url, runtime.refresh_config, values)
+    if form.get("aktion") == "vorschau" or not extraction.ok:
+        status_code = 200 if extraction.ok else 422
+        return _detail_page(request, session, runtime, current, source, status_code, extraction=extraction, previewed=True)
+    try:
+        service.update_source(session, source, {"extraction": extraction.checked}, actor=actor(current))
+    except (Invalid, Conflict) as exc:
+        session.rollback()
+        session.refresh(source)
+        status_code = 409 if isinstance(exc, Conflict) else 422
+        return _detail_page(request, session, runtime, current, source, status_code, extraction=extraction, error=_sentence(exc.message))
+    return redirect(f"/verwaltung/quellen/{source.id}?hinweis=selektoren")
 
 
 @router.post("/quellen/{source_id}/stilllegen")

@@ -1,0 +1,54 @@
+"""Pages the console fetched for a preview, kept per console session for a while (``console_page_cache``),
+so that "Vorschau" with edited selectors extracts again from the same bytes instead of fetching the
+newsroom page once more.
+
+In memory of one process, bounded in entries: a request that lands in another process, or after the
+time, simply fetches the page again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from syndicate.reader.fetch import FetchResult
+
+MAX_ENTRIES = 64  # pages kept at once, over all sessions (each at most the fetch limit's size)
+
+
+class PageCache:
+    def __init__(self, seconds: float, max_entries: int = MAX_ENTRIES, clock: Callable[[], float] = time.monotonic):
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self.clock = clock
+        self._pages: OrderedDict[tuple[str, str], tuple[float, FetchResult]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, owner: str, url: str) -> FetchResult | None:
+        """The page ``owner`` (a console session) fetched from ``url`` within the time, or None."""
+        with self._lock:
+            found = self._pages.get((owner, url))
+            if found is None:
+                return None
+            if self.clock() - found[0] > self.seconds:
+                del self._pages[(owner, url)]
+                return None
+            self._pages.move_to_end((owner, url))
+            return found[1]
+
+    def put(self, owner: str, url: str, page: FetchResult) -> None:
+        with self._lock:
+            self._pages[(owner, url)] = (self.clock(), page)
+            self._pages.move_to_end((owner, url))
+            while len(self._pages) > self.max_entries:
+                self._pages.popitem(last=False)
+
+    def fetch(self, owner: str, url: str, load: Callable[[str], FetchResult]) -> FetchResult:
+        """The kept page, or ``load(url)`` kept for next time (errors are not kept)."""
+        page = self.get(owner, url)
+        if page is None:
+            page = load(url)
+            self.put(owner, url, page)
+        return page

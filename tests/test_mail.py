@@ -228,13 +228,14 @@ def test_a_crashed_run_is_completed_once_after_the_lease_and_a_running_one_is_le
     sub_id = subscribe_and_confirm(client, smtp, "ida@beispiel.de")
     add_story(session, "Wahlergebnisse veröffentlicht")
     now = utcnow()
-    sub = session.get(MailSubscription, sub_id)
-    message_id, clusters = delivery._claim(session, sub, now, mail_settings)  # a worker claimed the batch …
-    session.commit()  # … and was killed before it sent anything
+    batch = delivery.Batch(mail_settings, now)
+    [mail], _ = delivery.plan(session, batch, [session.get(MailSubscription, sub_id)])
+    assert delivery.claim(session, mail, now, mail_settings)  # a worker claimed the mail …
+    session.commit()  # … and was killed before the server accepted it
     assert delivery.deliver(session, sub_id, now + timedelta(minutes=1), mail_settings).status == "busy"
     assert len(smtp.to("ida@beispiel.de")) == 1
-    later = delivery.deliver(session, sub_id, now + delivery.CLAIM_LEASE + timedelta(minutes=1), mail_settings)
-    assert later.status == "sent" and later.message_id == message_id and later.stories == len(clusters) == 1
+    later = delivery.deliver(session, sub_id, now + delivery.claim_lease(mail_settings) + timedelta(minutes=1), mail_settings)
+    assert later.status == "sent" and later.message_id == mail.message_id and later.stories == len(mail.cluster_ids) == 1
     assert delivery.deliver(session, sub_id, now + timedelta(hours=2), mail_settings).status == "nothing"
     assert len(smtp.to("ida@beispiel.de")) == 2
 

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse
 
 from syndicate.access.limits import SharedRateLimiter
 from syndicate.clock import utcnow
-from syndicate.mail import delivery, messages, subscriptions
+from syndicate.mail import delivery, messages, subscriptions, transport
 from syndicate.runtime import Runtime
 from syndicate.settings import Settings
 from syndicate.web.deps import RuntimeDep, SessionDep, TaskQueueDep
@@ -49,11 +49,11 @@ def page(request: Request, runtime: Runtime, title: str, message: str, status: i
 def _send_confirmation(settings: Settings, queue: TaskQueue, subscription_id: int, message: EmailMessage) -> None:
     """After the answer: straight to the SMTP server; when it is down or busy, to a worker that retries with backoff."""
     try:
-        delivery.send(settings, message)
-    except delivery.TemporaryMailError as exc:
+        transport.send(settings, message)
+    except transport.TemporaryMailError as exc:
         log.warning("confirmation mail for subscription %d queued for retries: %s", subscription_id, exc)
         queue.mail_confirmation(subscription_id, message.as_string())
-    except delivery.PermanentMailError as exc:
+    except transport.PermanentMailError as exc:
         # the sign-up stays pending and is deleted after 48 h, like any unconfirmed one
         log.warning("confirmation mail for subscription %d refused: %s", subscription_id, exc)
 

@@ -81,13 +81,13 @@ def claim_lease(settings: Settings) -> timedelta:
 
 
 def due(session: Session, now: datetime, settings: Settings) -> list[int]:
-    """Active subscriptions to deliver to in this tick: every ``sofort`` one; ``taeglich`` ones in the digest hour
+    """Active subscriptions to deliver to in this tick, grouped by feed: every ``sofort`` one; ``taeglich`` ones in the digest hour
     (Europe/Berlin) when nothing went out today; ``woechentlich`` ones on the digest weekday in that hour likewise."""
     local = now.astimezone(BERLIN)
     rows = session.execute(
         select(MailSubscription.id, MailSubscription.rhythm, MailSubscription.last_sent_at, MailSubscription.confirmed_at)
         .where(MailSubscription.state == "active")
-        .order_by(MailSubscription.id)
+        .order_by(MailSubscription.feed, MailSubscription.id)  # batches cut from this list hold few feeds each
     ).all()
     start_of_day = local.replace(hour=0, minute=0, second=0, microsecond=0)
     # a ``sofort`` subscriber is due only when some story was stored after their last mail (or confirmation):

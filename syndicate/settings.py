@@ -100,6 +100,7 @@ class Settings(BaseSettings):
     # a mail claimed by a run that died before it recorded the mail as sent is sent again (same Message-ID) after this many
     # seconds; it must exceed the longest SMTP conversation of one mail (a few times mail_timeout)
     mail_claim_lease: PositiveFloat = 1800.0
+    demo_mail_dir: str = ""  # set by `syndicate up --demo` only: the captured mails (.eml) shown at /demo/post
 
     # operations: /ops, /metrics, alerts
     ops_allow_networks: str = "127.0.0.1/32,::1/128"  # clients that see /ops and /metrics without a token (CIDRs or hosts)

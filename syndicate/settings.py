@@ -86,7 +86,9 @@ class Settings(BaseSettings):
     api_rate_limit: int = 60  # requests per token and minute (per API process); 0 turns the limit off
 
     # e-mail subscriptions (syndicate.mail): without an SMTP URL and a sender, the form is hidden and nothing is queued
-    smtp_url: str = ""  # smtp://[user:password@]host[:port] (STARTTLS when offered) or smtps://… (TLS from the start)
+    # smtp://[user:password@]host[:port] (STARTTLS required, except to a loopback host) or smtps://… (TLS from the start)
+    smtp_url: str = ""
+    smtp_ca_file: str = ""  # PEM file of the CA that signed the SMTP server's certificate (a private CA); empty: the system's CAs
     mail_from: str = ""  # the sender, e.g. "Kommunaler Feed-Verbund <nachrichten@example.de>"
     mail_secret: str = ""  # key of the unsubscribe links (HMAC); empty: derived from database_url — set it in production
     mail_digest_hour: int = 7  # daily and weekly digests go out in this hour (Europe/Berlin)
@@ -94,7 +96,12 @@ class Settings(BaseSettings):
     mail_signup_per_address: NonNegativeInt = 3  # sign-ups per address and minute; 0: no limit
     mail_signup_per_client: NonNegativeInt = 10  # sign-ups per client address and minute; 0: no limit
     mail_batch: PositiveInt = 50  # stories in one mail at most
-    mail_timeout: PositiveFloat = 30.0  # one SMTP conversation
+    mail_timeout: PositiveFloat = 30.0  # seconds one SMTP command may take
+    mail_task_batch: PositiveInt = 200  # subscriptions per delivery task: one SMTP connection, each feed's digest rendered once
+    # a mail claimed by a run that died before it recorded the mail as sent is sent again (same Message-ID) after this many
+    # seconds; it must exceed the longest SMTP conversation of one mail (a few times mail_timeout)
+    mail_claim_lease: PositiveFloat = 1800.0
+    demo_mail_dir: str = ""  # set by `syndicate up --demo` only: the captured mails (.eml) shown at /demo/post
 
     # operations: /ops, /metrics, alerts
     ops_allow_networks: str = "127.0.0.1/32,::1/128"  # clients that see /ops and /metrics without a token (CIDRs or hosts)

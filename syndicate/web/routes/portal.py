@@ -79,6 +79,7 @@ def _address_query(path: str, cities: tuple[str, ...], topic: str | None, q: str
 def render(request: Request, runtime, template: str, status_code: int = 200, **context) -> HTMLResponse:
     context.setdefault("alternates", [])
     context.setdefault("nav", None)
+    context.setdefault("mail_enabled", runtime.settings.mail_enabled)  # the e-mail form at the foot of every page
     context.update(base=runtime.settings.public_url.rstrip("/"), types=feedindex.FORMAT_TYPES)
     return templates.TemplateResponse(request, template, context, status_code=status_code)
 

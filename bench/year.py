@@ -236,7 +236,7 @@ def one_database(name: str, url: str, args) -> dict:
 
 
 LINES = [
-    ("articles", "articles (after the delta's load)", "{:,.0f}", None),
+    ("articles", "articles", "{:,.0f}", None),
     ("sources", "sources", "{:,.0f}", None),
     ("load s", "bulk load (s)", "{:.0f}", None),
     ("size MB", "database size (MB)", "{:.0f}", None),

@@ -309,17 +309,17 @@ def test_cached_probe_answers_at_once_and_refreshes_in_the_background(settings, 
 
     def slow_probe(_settings):
         calls.append(1)
-        time.sleep(0.3)
+        time.sleep(1.0)
         return workerinfo.WorkerReport([workerinfo.WorkerInfo(f"w{len(calls)}@host", 0, 0)])
 
     monkeypatch.setattr(workerinfo, "probe", slow_probe)
-    cached = workerinfo.CachedProbe(settings, ttl=0.2)
+    cached = workerinfo.CachedProbe(settings, ttl=1.0)
     assert cached().workers[0].hostname == "w1@host" and len(calls) == 1  # the first call waits
     assert cached().workers[0].hostname == "w1@host" and len(calls) == 1  # fresh: cached
-    time.sleep(0.25)
+    time.sleep(1.1)
     started = time.monotonic()
     assert cached().workers[0].hostname == "w1@host"  # stale: the old answer at once …
-    assert time.monotonic() - started < 0.1
+    assert time.monotonic() - started < 0.5  # … well before a probe (1 s) could have answered
     assert processes.wait_for(lambda: len(calls) == 2, timeout=2, interval=0.01)  # … and a refresh behind it
     assert cached().workers[0].hostname == "w1@host" and len(calls) == 2  # one refresh at a time
     assert processes.wait_for(lambda: cached().workers[0].hostname == "w2@host", timeout=5, interval=0.05)

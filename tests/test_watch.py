@@ -13,7 +13,7 @@ import pytest
 from syndicate.clock import utcnow
 from syndicate.ingest.due import record_tick
 from syndicate.models import Source, WatchMark
-from syndicate.ops import alerts, watch
+from syndicate.ops import alerts, status, watch
 from syndicate.ops import workers as workerinfo
 from tests.support import processes
 from tests.support.api_fixtures import rss
@@ -101,6 +101,8 @@ def test_a_failing_source_and_its_alert_are_logged_once_and_so_is_their_end(sett
     with caplog.at_level(logging.INFO, logger="syndicate.watch"):
         for _ in range(3):
             watch.look(runtime.sessions, settings, trend, probe=no_workers)
+        now = utcnow()  # the watcher reads only the failing sources, the same the summary lists
+        assert status.failing_sources(session, now) == status.summarise(session, now).failing != []
         failing = session.get(Source, polled.failing_id)
         failing.first_error_at = utcnow() - timedelta(hours=7)  # failing longer than ops_failing_alert_after: an alert
         session.commit()

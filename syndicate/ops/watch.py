@@ -82,7 +82,9 @@ def observe(
     """``trend``: the queue depths this process sampled at its earlier looks; None where the looks are too
     sparse to tell a growing queue (the ``check_alerts`` task, spread over a pool's processes)."""
     now = now or utcnow()
-    summary = status.summarise(session, now, settings.ops_failing_alert_after)
+    # what the alerts need, not the whole summary: counting a year's articles every look would cost more than all the rest
+    summary = status.Summary(failing=status.failing_sources(session, now, settings.ops_failing_alert_after))
+    summary.last_beat_tick, summary.beat_age_seconds = status.beat_age(session, now)
     broker_error, depths, report = status.broker_view(settings, probe)
     if trend is not None:
         trend.add(now, depths)

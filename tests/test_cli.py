@@ -24,7 +24,7 @@ from tests.support.stories import fixture
 
 pytestmark = pytest.mark.slow  # every test runs the command as a child process
 
-POLL_KEYS = {"id", "url", "status", "http_status", "new", "updated", "duplicates", "reason", "duration_ms"}
+POLL_KEYS = {"id", "url", "city", "status", "http_status", "new", "updated", "duplicates", "reason", "duration_ms"}
 OPTIONAL_POLL_KEYS = {"message"}
 
 

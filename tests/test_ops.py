@@ -435,7 +435,6 @@ def test_check_alerts_task_logs_a_source_failing_too_long_once(runtime, session,
     from workers import tasks
 
     monkeypatch.setattr(tasks, "_runtime", runtime)
-    monkeypatch.setattr(tasks, "_alert_state", alerts.AlertState())
     assert tasks.check_alerts.run() == []
     failing = session.get(Source, polled.failing_id)
     failing.first_error_at = utcnow() - timedelta(hours=7)

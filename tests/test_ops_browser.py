@@ -135,6 +135,13 @@ def test_ops_pages_have_no_axe_violations(settings, runtime, session, feed_serve
     driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
     driver.set_script_timeout(60)
     try:
+        driver.get(served_app + "/")  # a reader's page on a port other than SYNDICATE_PUBLIC_URL's: /ops shows that box too
+        driver.get(served_app + "/ops")
+        assert 'id="public-url"' in driver.page_source
+        artifacts = ROOT / "var" / "test-artifacts"
+        artifacts.mkdir(parents=True, exist_ok=True)
+        driver.set_window_size(1400, 700)
+        driver.save_screenshot(str(artifacts / "ops-public-url.png"))
         for url in ("/ops", f"/ops/sources/{polled.failing_id}", f"/ops/sources/{polled.ok_id}"):
             for width in (1400, 375):
                 driver.set_window_size(width, 900)

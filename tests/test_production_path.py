@@ -170,7 +170,9 @@ def test_the_documented_production_path_polls_a_source_and_both_api_processes_se
                     assert report["problems"] == ["1 source(s) failing"], report
 
         def api_events(text: str) -> list[dict]:
-            return [line for port in ports for line in json_lines(tmp_path / f"api{port}.log") if line["message"].startswith(text)]
+            """The lines of both API processes that start with ``text``, in the order they were written."""
+            found = [line for port in ports for line in json_lines(tmp_path / f"api{port}.log") if line["message"].startswith(text)]
+            return sorted(found, key=lambda line: line["time"])
 
         # logged once by the two watching API processes together
         assert processes.wait_for(lambda: api_events("SOURCE FAILING"), timeout=30), logs()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -85,6 +86,8 @@ def test_demo_fills_topic_feed_and_stops_cleanly(demo):
     assert len(sources) == 6 and all(s["url"].startswith("http://127.0.0.1:") for s in sources)
     banner = log.read_text(errors="replace")
     assert "--demo status" in banner
+    # up's children log as every process does (syndicate/logs.py): at the default level, one line per refresh
+    assert re.search(r" INFO syndicate\.worker: refresh source=\d+ status=new new=\d+ city=\w+ duration_ms=\d+", banner), banner[-4000:]
 
     kids = processes.children_of(process.pid)
     assert len(kids) == 3  # api, worker, beat

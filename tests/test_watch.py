@@ -13,7 +13,7 @@ import pytest
 from syndicate.clock import utcnow
 from syndicate.ingest.due import record_tick
 from syndicate.models import Source, WatchMark
-from syndicate.ops import alerts, watch
+from syndicate.ops import alerts, status, watch
 from syndicate.ops import workers as workerinfo
 from tests.support import processes
 from tests.support.api_fixtures import rss
@@ -57,6 +57,27 @@ def test_a_lost_worker_is_logged_once_and_when_it_is_back(runtime):
     assert len(back) == 1 and back[0].startswith("WORKER ONLINE two@host: back, lost since"), back
 
 
+def test_a_worker_missing_from_one_look_is_not_lost_yet(runtime):
+    """An inspect answer missed once (a busy broker) is no lost worker: only ``lost_after`` without a sign of life is."""
+    t0 = utcnow()
+    assert record_in_two_processes(runtime, seen(t0, {"one@host": t0})) == ["WORKER ONLINE one@host"]
+    assert record_in_two_processes(runtime, seen(t0 + timedelta(seconds=5), {})) == []
+    assert record_in_two_processes(runtime, seen(t0 + timedelta(seconds=10), {"one@host": t0 + timedelta(seconds=10)})) == []
+    assert record_in_two_processes(runtime, seen(t0 + timedelta(seconds=20), {})) == []
+    lost = record_in_two_processes(runtime, seen(t0 + timedelta(seconds=26), {}))
+    assert lost == [f"WORKER LOST one@host: last seen {(t0 + timedelta(seconds=10)).isoformat(timespec='seconds')}"]
+
+
+def test_a_queue_alert_is_left_alone_by_a_look_without_a_queue_trend(runtime):
+    now = utcnow()
+    growing = alerts.Alert("queue_growing", "queue:refresh", "Warteschlange refresh wächst seit 12 min")
+    assert record_in_two_processes(runtime, seen(now, alert_list=[growing])) == [f"ALERT queue_growing queue:refresh: {growing.message}"]
+    sparse = seen(now + timedelta(minutes=1))
+    sparse.queues_judged = False  # the check_alerts task: no trend of its own
+    assert record_in_two_processes(runtime, sparse) == []
+    assert record_in_two_processes(runtime, seen(now + timedelta(minutes=2)))[0].startswith("RESOLVED queue_growing queue:refresh")
+
+
 def test_a_stopped_beat_is_logged_once_and_its_recovery_once(runtime):
     now = utcnow()
     assert record_in_two_processes(runtime, seen(now)) == []  # never ticked: a new installation
@@ -80,6 +101,8 @@ def test_a_failing_source_and_its_alert_are_logged_once_and_so_is_their_end(sett
     with caplog.at_level(logging.INFO, logger="syndicate.watch"):
         for _ in range(3):
             watch.look(runtime.sessions, settings, trend, probe=no_workers)
+        now = utcnow()  # the watcher reads only the failing sources, the same the summary lists
+        assert status.failing_sources(session, now) == status.summarise(session, now).failing != []
         failing = session.get(Source, polled.failing_id)
         failing.first_error_at = utcnow() - timedelta(hours=7)  # failing longer than ops_failing_alert_after: an alert
         session.commit()

@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 import celeryconfig
 from syndicate.clock import utcnow
 from syndicate.ingest import due, push, refresh
-from syndicate.ops import alerts, queues, watch
+from syndicate.ops import queues, watch
 from syndicate.ops import workers as workerinfo
 from syndicate.publish import static, websub
 from syndicate.reader import german
@@ -29,7 +29,6 @@ from workers.app import app
 log = logging.getLogger("syndicate.worker")
 _runtime: Runtime | None = None
 _heartbeat: workerinfo.Heartbeat | None = None
-_alert_state = alerts.AlertState()  # per process: the queue trend
 _topic_versions = websub.TopicVersions()  # per process: which WebSub topics' feeds changed since the last fan-out
 
 
@@ -284,7 +283,7 @@ def check_alerts() -> list[str]:
     """The ops watcher's look (syndicate/ops/watch.py): workers, beat, failing sources and alerts, each change
     logged once for the installation; returns the active alerts."""
     rt = runtime()
-    seen, _changes = watch.look(rt.sessions, rt.settings, _alert_state.trend)
+    seen, _changes = watch.look(rt.sessions, rt.settings, None)  # queue trends: the API processes' watchers sample them
     return [alert.key for alert in seen.alerts.values()]
 
 

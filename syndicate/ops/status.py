@@ -99,6 +99,18 @@ def summarise(session: Session, now: datetime | None = None, broken_after: float
     return summary
 
 
+def failing_sources(session: Session, now: datetime | None = None, broken_after: float = 6 * 3600) -> list[dict]:
+    """``Summary.failing`` alone: the sources in a problem state, read without counting anything else
+    (every problem state has errors, so only rows with ``error_count`` > 0 are read)."""
+    now = now or utcnow()
+    found = []
+    for row in source_rows(session, Source.enabled.is_(True), Source.error_count > 0):
+        state = source_state(row, now, broken_after)
+        if state in PROBLEM_STATES:
+            found.append(_problem(row, state))
+    return found
+
+
 def _problem(row, state: str) -> dict:
     since = row.first_error_at or row.last_checked_at
     return {

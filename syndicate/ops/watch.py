@@ -54,6 +54,8 @@ class Observation:
     beat_limit: float
     failing: dict[str, dict] = field(default_factory=dict)  # "source:<id>" → status.Summary.failing entry
     alerts: dict[str, alerts.Alert] = field(default_factory=dict)  # "alert:<name> <subject>" → alert
+    lost_after: float = workerinfo.HEARTBEAT_STALE  # seconds without a sign of life before a worker counts as lost
+    queues_judged: bool = True  # False: no queue trend here, queue_growing alerts are left as they are
 
     @property
     def beat_stopped(self) -> bool:
@@ -73,14 +75,19 @@ class Change:
 def observe(
     session: Session,
     settings: Settings,
-    trend: alerts.QueueTrend,
+    trend: alerts.QueueTrend | None,
     now: datetime | None = None,
     probe: Callable[[], workerinfo.WorkerReport] | None = None,
 ) -> Observation:
+    """``trend``: the queue depths this process sampled at its earlier looks; None where the looks are too
+    sparse to tell a growing queue (the ``check_alerts`` task, spread over a pool's processes)."""
     now = now or utcnow()
-    summary = status.summarise(session, now, settings.ops_failing_alert_after)
+    # what the alerts need, not the whole summary: counting a year's articles every look would cost more than all the rest
+    summary = status.Summary(failing=status.failing_sources(session, now, settings.ops_failing_alert_after))
+    summary.last_beat_tick, summary.beat_age_seconds = status.beat_age(session, now)
     broker_error, depths, report = status.broker_view(settings, probe)
-    trend.add(now, depths)
+    if trend is not None:
+        trend.add(now, depths)
     return Observation(
         now=now,
         workers=None if broker_error else {w.hostname: w.seen_at for w in report.workers},
@@ -88,7 +95,10 @@ def observe(
         beat_age=summary.beat_age_seconds,
         beat_limit=3 * settings.beat_interval,
         failing={f"source:{problem['id']}": problem for problem in summary.failing},
-        alerts={f"alert:{alert.key}": alert for alert in alerts.evaluate(summary, trend, settings, now)},
+        alerts={f"alert:{alert.key}": alert for alert in alerts.evaluate(summary, trend or alerts.QueueTrend(), settings, now)},
+        # a worker whose inspect answer one look missed (a busy broker) is not lost yet: two looks' grace
+        lost_after=workerinfo.HEARTBEAT_STALE + 2 * (settings.ops_watch_interval or 60.0),
+        queues_judged=trend is not None,
     )
 
 
@@ -152,7 +162,8 @@ def _workers(marks: _Marks, seen: Observation) -> list[Change]:
             changes.append(Change(logging.INFO, f"WORKER ONLINE {hostname}: back, lost since {_iso(mark.since)}", fields))
     for key, mark in known.items():
         hostname = key.removeprefix("worker:")
-        if mark.state == "online" and hostname not in seen.workers:
+        silent = (now - mark.seen_at).total_seconds() if mark.seen_at else float("inf")
+        if mark.state == "online" and hostname not in seen.workers and silent > seen.lost_after:
             if marks.move(key, "online", "lost", since=now):
                 last = _iso(mark.seen_at) or "never"
                 fields = {"event": "worker_lost", "worker": hostname, "last_seen": _iso(mark.seen_at)}
@@ -219,8 +230,10 @@ def _alerts(marks: _Marks, seen: Observation) -> list[Change]:
             fields: dict = {"event": "alert", "alert": alert.name, "subject": alert.subject}
             changes.append(Change(logging.WARNING, f"ALERT {alert.name} {alert.subject}: {alert.message}", fields))
     for key, mark in known.items():
+        name, _, subject = key.removeprefix("alert:").partition(" ")
+        if name == "queue_growing" and not seen.queues_judged:
+            continue
         if key not in seen.alerts and marks.drop(key, "active"):
-            name, _, subject = key.removeprefix("alert:").partition(" ")
             fields = {"event": "resolved", "alert": name, "subject": subject, "since": _iso(mark.since)}
             changes.append(Change(logging.INFO, f"RESOLVED {name} {subject} (active since {_iso(mark.since)})", fields))
     return changes
@@ -229,7 +242,7 @@ def _alerts(marks: _Marks, seen: Observation) -> list[Change]:
 def look(
     sessions: sessionmaker[Session],
     settings: Settings,
-    trend: alerts.QueueTrend,
+    trend: alerts.QueueTrend | None,
     probe: Callable[[], workerinfo.WorkerReport] | None = None,
 ) -> tuple[Observation, list[Change]]:
     """One look: observe in one transaction, record in another (short: SQLite locks the file while it writes);

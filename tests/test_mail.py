@@ -422,7 +422,8 @@ def test_smtp_url_user_and_password_log_in(session, mail_settings):
     inbox = Inbox()
 
     def authenticator(server, session_, envelope, mechanism, auth_data):
-        return AuthResult(success=auth_data.login == b"verbund" and auth_data.password == b"geheim:1")
+        good = auth_data.login == b"verbund" and auth_data.password == b"geheim:1"
+        return AuthResult(success=good, handled=False)  # handled=False: aiosmtpd answers 535 itself
 
     controller = Controller(
         inbox, hostname="127.0.0.1", port=free_port(), authenticator=authenticator, auth_required=True, auth_require_tls=False

@@ -44,9 +44,8 @@ from sqlalchemy.orm import Session
 from syndicate.mail import messages
 from syndicate.mail.subscriptions import SignupError, feed_query, unsubscribe_token
 from syndicate.mail.transport import (
-    ConnectionLost,
-    InsecureSmtp,
     PermanentMailError,
+    ServerUnavailable,
     SmtpConnection,
     TemporaryMailError,
     send,
@@ -337,7 +336,7 @@ def deliver_batch(session: Session, subscription_ids: list[int], now: datetime, 
                 session.commit()
                 outcomes[mail.subscription_id] = Outcome("suspended", len(mail.cluster_ids), mail.message_id)
                 continue
-            except (ConnectionLost, InsecureSmtp):  # the rest of the batch cannot go out either: retry it all later
+            except ServerUnavailable:  # the rest of the batch cannot go out either: retry it all later
                 _release(session, mail)
                 raise
             except TemporaryMailError as exc:  # this recipient or message, for the moment: the others go on

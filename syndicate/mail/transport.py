@@ -24,11 +24,15 @@ class TemporaryMailError(RuntimeError):
     """The SMTP server is unreachable, answered 4xx or cannot be used safely: retry later, nothing lost."""
 
 
-class ConnectionLost(TemporaryMailError):
+class ServerUnavailable(TemporaryMailError):
+    """No mail can go over this server now (a failed connection, TLS or login): the whole batch retries."""
+
+
+class ConnectionLost(ServerUnavailable):
     """The conversation broke off (down, disconnected, timed out): the connection is gone, the batch retries."""
 
 
-class InsecureSmtp(TemporaryMailError):
+class InsecureSmtp(ServerUnavailable):
     """``smtp://`` to a host elsewhere that offers no STARTTLS: nothing is sent in clear."""
 
 
@@ -89,9 +93,9 @@ class SmtpConnection:
         except TemporaryMailError:
             raise
         except smtplib.SMTPResponseException as exc:  # a refused login or EHLO: the operator's to fix
-            raise TemporaryMailError(f"SMTP {exc.smtp_code} at {host}: {exc.smtp_error!r}") from exc
+            raise ServerUnavailable(f"SMTP {exc.smtp_code} at {host}: {exc.smtp_error!r}") from exc
         except ssl.SSLError as exc:
-            raise TemporaryMailError(f"TLS with {host} failed: {exc}") from exc
+            raise ServerUnavailable(f"TLS with {host} failed: {exc}") from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise ConnectionLost(f"SMTP {host}: {str(exc) or type(exc).__name__}") from exc
         self.client = client

@@ -33,7 +33,6 @@ import email.policy
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from email.utils import parseaddr
 from zoneinfo import ZoneInfo
 
@@ -208,7 +207,7 @@ def plan(session: Session, batch: Batch, subs: list[MailSubscription]) -> tuple[
     return mails, outcomes
 
 
-def compose(session: Session, batch: Batch, mail: Mail) -> EmailMessage | None:
+def compose(session: Session, batch: Batch, mail: Mail) -> bytes | None:
     """The mail; None when none of its stories exists any more (a claim left behind past the stories' retention)."""
     settings = batch.settings
     view = batch.feed(session, mail.feed)
@@ -235,7 +234,7 @@ def compose(session: Session, batch: Batch, mail: Mail) -> EmailMessage | None:
         ]
         part = batch.digests[key] = messages.digest(view.meta.title, stories)
     domain = sender_domain(settings)
-    return messages.delivery_of(
+    return messages.delivery_bytes(
         part,
         settings.mail_from,
         mail.address,
@@ -312,6 +311,7 @@ def deliver_batch(session: Session, subscription_ids: list[int], now: datetime, 
     deferred: list[str] = []
     accepted: Mail | None = None  # accepted by the server, recorded with the next commit
     connection = SmtpConnection(settings)
+    envelope_sender = parseaddr(settings.mail_from)[1]
     try:
         for mail in mails:
             message = compose(session, batch, mail)
@@ -326,7 +326,7 @@ def deliver_batch(session: Session, subscription_ids: list[int], now: datetime, 
                 outcomes[mail.subscription_id] = Outcome("busy")
                 continue
             try:
-                connection.send(message)  # step 2
+                connection.send_bytes(envelope_sender, mail.address, message)  # step 2
             except PermanentMailError:
                 session.execute(delete(MailSent).where(*_open_claim(mail)))
                 session.execute(

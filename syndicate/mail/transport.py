@@ -13,6 +13,8 @@ from __future__ import annotations
 import ipaddress
 import smtplib
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from functools import lru_cache
 from urllib.parse import unquote, urlsplit
@@ -102,9 +104,19 @@ class SmtpConnection:
         return client
 
     def send(self, message: EmailMessage) -> None:
-        client = self.client or self.open()
+        with self._answers():
+            (self.client or self.open()).send_message(message)
+
+    def send_bytes(self, sender: str, recipient: str, data: bytes) -> None:
+        """A mail already written out (CRLF line ends) from and to these envelope addresses."""
+        options = [] if sender.isascii() and recipient.isascii() else ["SMTPUTF8", "BODY=8BITMIME"]
+        with self._answers():
+            (self.client or self.open()).sendmail(sender, [recipient], data, mail_options=options)
+
+    @contextmanager
+    def _answers(self) -> Iterator[None]:
         try:
-            client.send_message(message)
+            yield
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             if codes and all(code >= 500 for code in codes):
@@ -117,6 +129,8 @@ class SmtpConnection:
             # only a refused recipient says something about the subscription; a refused sender or message is the
             # operator's to fix, and the mail waits for it in the retries
             raise TemporaryMailError(f"SMTP {exc.smtp_code}") from exc
+        except TemporaryMailError:
+            raise
         except (OSError, smtplib.SMTPException) as exc:
             self.drop()
             raise ConnectionLost(str(exc) or type(exc).__name__) from exc

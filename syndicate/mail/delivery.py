@@ -22,8 +22,9 @@ delivers them at once.
 Nothing is lost and nothing is doubled, except in the one window SMTP cannot close: a worker killed (or the
 database lost) after the server accepted a mail — its 250 answer to the data — and before the commit that
 records it, a few milliseconds per mail. Then that one mail is sent again after the lease, with the same
-Message-ID, so mail programs that de-duplicate show it once. A permanent refusal of the recipient (5xx)
-suspends the subscription and drops its claim.
+Message-ID, so mail programs that de-duplicate show it once. (A crash of the database server itself may
+also forget the records of its last ~0.6 s: see ``_without_fsync``.) A permanent refusal of the recipient
+(5xx) suspends the subscription and drops its claim.
 """
 
 from __future__ import annotations

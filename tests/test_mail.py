@@ -531,7 +531,7 @@ def test_every_portal_page_offers_the_form_for_its_own_feed_and_it_signs_up(clie
     with TestClient(create_app(settings)) as plain:  # no SMTP configured: no form anywhere
         for path in ("/", "/themen/it-sicherheit", f"/meldungen/{story}", "/abonnieren", "/abonnieren?q=Radwege"):
             text = plain.get(path).text
-            assert 'action="/abo"' not in text and "Per E-Mail abonnieren" not in text, path
+            assert 'action="/abo"' not in text and "Per E-Mail abonnieren" not in text and "Diesen Feed per E-Mail" not in text, path
 
 
 @pytest.mark.parametrize(

@@ -193,7 +193,7 @@ def peak_rss_mib(pid: int) -> float:
     return 0.0
 
 
-def with_worker(settings: Settings, due: list[int], counter: Counter, broker_url: str, tmp: Path) -> None:
+def with_worker(settings: Settings, due: list[int], counter: Counter, broker_url: str, tmp: Path, concurrency: int) -> None:
     from kombu import Connection
 
     from syndicate.ops.queues import QUEUES
@@ -215,7 +215,22 @@ def with_worker(settings: Settings, due: list[int], counter: Counter, broker_url
         SYNDICATE_MAIL_SECRET="bench",
     )
     log = (tmp / "worker.log").open("w")
-    cmd = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "mail", "--pool", "threads", "-c", "1", "-n", "mailbench@%h"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers",
+        "worker",
+        "-Q",
+        "mail",
+        "--pool",
+        "threads",
+        "-c",
+        str(concurrency),
+        "-n",
+        "mailbench@%h",
+    ]
     worker = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         from celery import Celery
@@ -233,7 +248,7 @@ def with_worker(settings: Settings, due: list[int], counter: Counter, broker_url
         peak = peak_rss_mib(worker.pid)
         doubled = sum(1 for n in counter.recipients.values() if n > 1)
         report(
-            f"worker (1 Celery worker process, threads pool, batches of {size})",
+            f"worker (1 Celery worker process, {concurrency} threads, batches of {size})",
             counter.count - start_count,
             elapsed,
             f", peak worker RSS {peak:.0f} MiB, recipients with two mails: {doubled}",
@@ -249,6 +264,7 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=10000)
     parser.add_argument("--before", type=int, default=1000, help="subscribers sent on the old per-subscriber path (0: skip)")
     parser.add_argument("--worker", action="store_true", help="measure a real Celery worker process instead of this one")
+    parser.add_argument("--concurrency", type=int, default=1, help="the worker's threads (--worker)")
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--database-url", default="", help="an empty database (default: a new SQLite file)")
     args = parser.parse_args()
@@ -269,7 +285,7 @@ def main() -> None:
     print(f"{len(due)} subscribers due over {FEEDS} feeds ({STORIES} new stories each), {database}, SMTP aiosmtpd on 127.0.0.1", flush=True)
     try:
         if args.worker:
-            with_worker(settings, due, counter, args.broker_url, tmp)
+            with_worker(settings, due, counter, args.broker_url, tmp, args.concurrency)
         else:
             in_process(sessions, settings, due, hour, counter, args.before)
     finally:

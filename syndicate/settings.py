@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     # a mail claimed by a run that died before it recorded the mail as sent is sent again (same Message-ID) after this many
     # seconds; it must exceed the longest SMTP conversation of one mail (a few times mail_timeout)
     mail_claim_lease: PositiveFloat = 1800.0
+    # PostgreSQL: wait for the disk (fsync) at each mail's record; off, a crash of the DATABASE SERVER (not of a
+    # worker) within ~0.6 s of a record may send that mail again (same Message-ID) — see docs/mail.md
+    mail_sync_commit: bool = False
     demo_mail_dir: str = ""  # set by `syndicate up --demo` only: the captured mails (.eml) shown at /demo/post
 
     # operations: /ops, /metrics, alerts

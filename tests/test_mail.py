@@ -422,7 +422,8 @@ def test_smtp_url_user_and_password_log_in(session, mail_settings):
     inbox = Inbox()
 
     def authenticator(server, session_, envelope, mechanism, auth_data):
-        return AuthResult(success=auth_data.login == b"verbund" and auth_data.password == b"geheim:1")
+        good = auth_data.login == b"verbund" and auth_data.password == b"geheim:1"
+        return AuthResult(success=good, handled=False)  # handled=False: aiosmtpd answers 535 itself
 
     controller = Controller(
         inbox, hostname="127.0.0.1", port=free_port(), authenticator=authenticator, auth_required=True, auth_require_tls=False
@@ -530,4 +531,40 @@ def test_every_portal_page_offers_the_form_for_its_own_feed_and_it_signs_up(clie
     with TestClient(create_app(settings)) as plain:  # no SMTP configured: no form anywhere
         for path in ("/", "/themen/it-sicherheit", f"/meldungen/{story}", "/abonnieren", "/abonnieren?q=Radwege"):
             text = plain.get(path).text
-            assert 'action="/abo"' not in text and "Per E-Mail abonnieren" not in text, path
+            assert 'action="/abo"' not in text and "Per E-Mail abonnieren" not in text and "Diesen Feed per E-Mail" not in text, path
+
+
+@pytest.mark.parametrize(
+    ("title", "to"),
+    [
+        ("Alle Meldungen", "anna@beispiel.de"),
+        ("Thema: Bürgerservice & Ämter <Straßenbau>", "anna@beispiel.de"),
+        ("Suche: " + "Radwegeförderung und Verkehrsberuhigung in der Innenstadt " * 3, "anna@beispiel.de"),
+        ("Stadt Fürth", "jürgen@beispiel.de"),  # an international address: built by EmailMessage, sent with SMTPUTF8
+    ],
+)
+def test_the_fast_delivery_bytes_read_back_as_the_email_package_would_write_them(title, to):
+    from syndicate.mail import messages
+
+    stories = [messages.Story("Sperrung der Ludwigsbrücke", "https://v.example/stories/1", "Fürth", utcnow(), "Die Brücke ist gesperrt.")]
+    part = messages.digest(title, stories)
+    args = (
+        part,
+        "Kommunaler Feed-Verbund <nachrichten@verbund.example>",
+        to,
+        utcnow(),
+        "<abo.1@verbund.example>",
+        f"{title} <feeds.all.verbund.example>",
+        "https://v.example/abo/abmelden/1-abc",
+        "https://v.example/feeds/all.atom",
+    )
+    fast = email.message_from_bytes(messages.delivery_bytes(*args), policy=email.policy.default)
+    slow = messages.delivery_of(*args)
+    for header in ("From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted", "List-Id", "List-Unsubscribe", "List-Unsubscribe-Post"):
+        assert str(fast[header]) == str(slow[header]), header
+    for kind in ("plain", "html"):
+        # (an 8bit part sent over SMTP has CRLF line ends in it, as send_message would send it)
+        assert fast.get_body((kind,)).get_content().replace("\r\n", "\n") == slow.get_body((kind,)).get_content(), kind
+    assert fast.get_content_type() == "multipart/alternative" and not fast.defects
+    raw = messages.delivery_bytes(*args)
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n")) and b"\n" not in raw.replace(b"\r\n", b"")

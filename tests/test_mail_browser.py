@@ -1,6 +1,6 @@
 """The e-mail subscription pages in a real browser (chromium via Selenium, as tests/test_portal_browser.py):
 the form on /abonnieren filled in and sent, the answer page, the confirmation page, the unsubscribe page
-with its button and its answer, and the form at the foot of portal pages — each with axe-core's WCAG 2.0
+with its button and its answer, the form at the foot of portal pages and the demo's /demo/post — each with axe-core's WCAG 2.0
 A/AA and 2.1 AA rules and no violation. After a click the test waits for the next page (the old document
 stale, the new one loaded, its heading), never reads the page the click left."""
 
@@ -26,7 +26,7 @@ pytestmark = needs_browser
 
 
 @pytest.fixture
-def served_mail(settings, runtime, topics):
+def served_mail(settings, runtime, topics, tmp_path):
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
@@ -39,6 +39,7 @@ def served_mail(settings, runtime, topics):
             "smtp_url": f"smtp://127.0.0.1:{controller.port}",
             "mail_from": "Feed-Verbund <nachrichten@verbund.example>",
             "mail_secret": "test-secret",
+            "demo_mail_dir": str(tmp_path / "post"),  # as in the demo: /demo/post shows what lies there
         }
     )
     server = uvicorn.Server(uvicorn.Config(create_app(mail_settings), log_level="warning", lifespan="off"))
@@ -91,7 +92,7 @@ def test_subscription_pages_pass_axe_and_work_in_the_browser(served_mail, browse
     check_page(browser, base + "/abo/bestaetigen/ungueltig", "abo-link-ungueltig")
 
 
-def test_the_form_at_the_foot_of_portal_pages_passes_axe_and_signs_up(served_mail, browser, session):
+def test_the_form_at_the_foot_of_portal_pages_passes_axe_and_signs_up(served_mail, browser, session, tmp_path):
     """With e-mail configured every portal page ends with a sign-up form for its own feed."""
     base, inbox, _ = served_mail
     check_page(browser, base + "/", "abo-fuss-startseite")
@@ -104,3 +105,8 @@ def test_the_form_at_the_foot_of_portal_pages_passes_axe_and_signs_up(served_mai
         time.sleep(0.1)
     assert [m["To"] for m in inbox.messages] == ["yvonne@beispiel.de"]
     assert session.scalar(select(MailSubscription.feed)) == "/feeds/search.atom?q=Radweg"
+    post = tmp_path / "post"
+    post.mkdir()
+    (post / "20300101-070000-00001.eml").write_bytes(inbox.messages[0].as_bytes())
+    check_page(browser, base + "/demo/post", "demo-post")
+    assert browser.find_element("css selector", "main pre a").get_attribute("href").startswith(base + "/abo/bestaetigen/")

@@ -19,7 +19,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from syndicate.clock import utcnow
-from syndicate.mail import delivery
+from syndicate.mail import delivery, transport
 from syndicate.models import MailSent, MailSubscription
 from tests.test_mail import FEED, Inbox, add_story, free_port
 
@@ -191,3 +191,36 @@ def test_a_worker_killed_in_the_middle_of_a_batch_sends_no_mail_twice(settings, 
     assert open_claims(session) == 0
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(MailSubscription).where(MailSubscription.last_sent_at.is_(None))) == 0
+
+
+def test_a_refused_login_fails_the_whole_batch_at_once_and_claims_nothing(settings, runtime, topics, session):
+    from aiosmtpd.smtp import AuthResult
+
+    attempts = []
+
+    def authenticator(server, session_, envelope, mechanism, auth_data):
+        attempts.append(auth_data.login)
+        return AuthResult(success=False, handled=False)  # handled=False: aiosmtpd answers 535 itself
+
+    inbox = Inbox()
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=free_port(),
+        authenticator=authenticator,
+        auth_required=True,
+        auth_require_tls=False,
+        auth_exclude_mechanism=["LOGIN"],  # one mechanism: smtplib tries each one offered
+    )
+    controller.start()
+    try:
+        mail_settings = settings_for(settings, controller, smtp_url=f"smtp://verbund:falsch@127.0.0.1:{controller.port}")
+        ids = subscribers(session, 3)
+        with pytest.raises(transport.ServerUnavailable, match="535"):
+            delivery.deliver_batch(session, ids, utcnow(), mail_settings)
+    finally:
+        controller.stop()
+    assert attempts == [b"verbund"]  # one try for the batch, not one per mail
+    assert inbox.messages == []
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(MailSent).where(MailSent.claimed_at > utcnow() - timedelta(hours=1))) == 0

@@ -43,7 +43,7 @@ class Logins:
 
     def __call__(self, server, session, envelope, mechanism, auth_data):
         self.attempts.append((auth_data.login, server.transport.get_extra_info("ssl_object") is not None))
-        return AuthResult(success=auth_data.login == b"verbund" and auth_data.password == b"geheim")
+        return AuthResult(success=auth_data.login == b"verbund" and auth_data.password == b"geheim", handled=False)
 
 
 def serve(inbox: Inbox, **kwargs) -> Controller:

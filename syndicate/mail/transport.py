@@ -13,6 +13,8 @@ from __future__ import annotations
 import ipaddress
 import smtplib
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from functools import lru_cache
 from urllib.parse import unquote, urlsplit
@@ -24,11 +26,15 @@ class TemporaryMailError(RuntimeError):
     """The SMTP server is unreachable, answered 4xx or cannot be used safely: retry later, nothing lost."""
 
 
-class ConnectionLost(TemporaryMailError):
+class ServerUnavailable(TemporaryMailError):
+    """No mail can go over this server now (a failed connection, TLS or login): the whole batch retries."""
+
+
+class ConnectionLost(ServerUnavailable):
     """The conversation broke off (down, disconnected, timed out): the connection is gone, the batch retries."""
 
 
-class InsecureSmtp(TemporaryMailError):
+class InsecureSmtp(ServerUnavailable):
     """``smtp://`` to a host elsewhere that offers no STARTTLS: nothing is sent in clear."""
 
 
@@ -89,18 +95,28 @@ class SmtpConnection:
         except TemporaryMailError:
             raise
         except smtplib.SMTPResponseException as exc:  # a refused login or EHLO: the operator's to fix
-            raise TemporaryMailError(f"SMTP {exc.smtp_code} at {host}: {exc.smtp_error!r}") from exc
+            raise ServerUnavailable(f"SMTP {exc.smtp_code} at {host}: {exc.smtp_error!r}") from exc
         except ssl.SSLError as exc:
-            raise TemporaryMailError(f"TLS with {host} failed: {exc}") from exc
+            raise ServerUnavailable(f"TLS with {host} failed: {exc}") from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise ConnectionLost(f"SMTP {host}: {str(exc) or type(exc).__name__}") from exc
         self.client = client
         return client
 
     def send(self, message: EmailMessage) -> None:
-        client = self.client or self.open()
+        with self._answers():
+            (self.client or self.open()).send_message(message)
+
+    def send_bytes(self, sender: str, recipient: str, data: bytes) -> None:
+        """A mail already written out (CRLF line ends) from and to these envelope addresses."""
+        options = [] if sender.isascii() and recipient.isascii() else ["SMTPUTF8", "BODY=8BITMIME"]
+        with self._answers():
+            (self.client or self.open()).sendmail(sender, [recipient], data, mail_options=options)
+
+    @contextmanager
+    def _answers(self) -> Iterator[None]:
         try:
-            client.send_message(message)
+            yield
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             if codes and all(code >= 500 for code in codes):
@@ -113,6 +129,8 @@ class SmtpConnection:
             # only a refused recipient says something about the subscription; a refused sender or message is the
             # operator's to fix, and the mail waits for it in the retries
             raise TemporaryMailError(f"SMTP {exc.smtp_code}") from exc
+        except TemporaryMailError:
+            raise
         except (OSError, smtplib.SMTPException) as exc:
             self.drop()
             raise ConnectionLost(str(exc) or type(exc).__name__) from exc

@@ -395,12 +395,18 @@ def test_a_city_cannot_see_or_change_another_citys_source(api, runtime, feed_ser
     page = client.get(f"/verwaltung/quellen/{source_id}")
     assert page.status_code == 404 and "Rathaus Augsburg" not in page.text and "gehört nicht zu Ihrer Stadt" in page.text
     csrf = csrf_of(client.get("/verwaltung/quellen"))
-    for action in ("abschalten", "abrufen"):
-        assert client.post(f"/verwaltung/quellen/{source_id}/{action}", data={"csrf": csrf}).status_code == 404
+    for action in ("abschalten", "einschalten", "abrufen", "bearbeiten", "selektoren", "stilllegen"):
+        assert client.post(f"/verwaltung/quellen/{source_id}/{action}", data={"csrf": csrf, "aktion": "vorschau"}).status_code == 404
     form = client.get("/verwaltung/quellen/neu")
     assert 'name="stadt" value="muenchen"' in form.text and "augsburg" not in form.text
     forged = client.post("/verwaltung/quellen/neu", data={"csrf": csrf, "stadt": "augsburg", "adresse": feed_server.url("/rss.xml")})
     assert forged.status_code == 404
+    for path in ("/verwaltung/quellen/neu/pruefen", "/verwaltung/opml"):
+        assert client.post(path, data={"csrf": csrf, "stadt": "augsburg", "adresse": feed_server.url("/rss.xml")}).status_code == 404
+    preview = client.post(
+        "/verwaltung/quellen/neu", data={"csrf": csrf, "stadt": "augsburg", "adresse": feed_server.url("/rss.xml"), "art": "html"}
+    )
+    assert preview.status_code == 404
     with runtime.sessions() as s:
         assert s.get(Source, source_id).enabled is True
         assert s.scalar(select(func.count()).select_from(Source)) == 1
@@ -519,6 +525,33 @@ def test_bad_selectors_are_refused_next_to_their_field_and_nothing_is_stored(api
     with runtime.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Source)) == 0
         assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action.like("source.%"))) == 0
+
+
+def test_a_refused_registration_keeps_the_edited_selectors_on_the_page(api, runtime, feed_server):
+    feed_server.add("/archiv/", (FIXTURES / "augsburg_archiv.html").read_bytes(), headers=HTML_TYPE)
+    url = feed_server.url("/archiv/")
+    with runtime.sessions() as s:
+        add_source(s, make_city(s, "muenchen"), url)
+    client = signed_in(api, "augsburg")
+    checked = client.post(
+        "/verwaltung/quellen/neu/pruefen",
+        data={"csrf": csrf_of(client.get("/verwaltung/quellen/neu")), "stadt": "augsburg", "adresse": url},
+    )
+    fields = {**selectors_of(checked), "sel-summary": "div.teaser-text"}
+    data = {
+        "csrf": csrf_of(checked),
+        "stadt": "augsburg",
+        "adresse": url,
+        "art": "html",
+        "aktion": "registrieren",
+        "titel": "Archiv",
+        **fields,
+    }
+    refused = client.post("/verwaltung/quellen/neu", data=data, follow_redirects=False)
+    assert refused.status_code == 409 and "bereits von einem anderen Teilnehmer registriert" in refused.text
+    assert selectors_of(refused)["sel-summary"] == "div.teaser-text" and 'value="Archiv"' in refused.text
+    with runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Source)) == 1
 
 
 def test_the_source_page_edits_an_html_sources_selectors_with_a_preview(api, runtime, feed_server):

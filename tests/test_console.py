@@ -210,7 +210,7 @@ def test_the_list_shows_the_citys_sources_with_their_state_and_the_operator_sees
     page = signed_in(api, "muenchen").get("/verwaltung/quellen").text
     assert "Rathaus München" in page and "in Ordnung" in page and "Adresse gibt es nicht mehr" in page
     assert "Rathaus Augsburg" not in page
-    assert '<th scope="col">Meldungen in 7 Tagen</th>' in page and "<td>2</td>" in page
+    assert '<th scope="col">Meldungen in 7 Tagen</th>' in page and '<td data-label="Meldungen in 7 Tagen">2</td>' in page
     everything = signed_in(api, "operator").get("/verwaltung/quellen").text
     assert "Rathaus München" in everything and "Rathaus Augsburg" in everything
     assert everything.index('<h2 id="stadt-augsburg">') < everything.index('<h2 id="stadt-muenchen">')
@@ -284,13 +284,17 @@ def test_detail_shows_the_fetch_log_explained_and_disable_enable_refresh_work(ap
     with runtime.sessions() as s:
         city = make_city(s, "muenchen")
         source = add_source(s, city, "https://m.example/rss", title="Rathaus", error_count=1, last_error_reason="http_404")
-        s.add(FetchLog(source_id=source.id, status="error", http_status=404, reason="http_404", started_at=utcnow()))
+        s.add(FetchLog(source_id=source.id, status="error", http_status=404, reason="http_404", started_at=utcnow() - timedelta(hours=1)))
+        s.add(FetchLog(source_id=source.id, status="deferred", http_status=429, reason="rate_limited", started_at=utcnow()))
         s.commit()
         source_id = source.id
     client = signed_in(api, "muenchen")
     detail = client.get(f"/verwaltung/quellen/{source_id}")
     assert detail.status_code == 200 and detail.text.count("<h1>") == 1
     assert "Diese Adresse gibt es auf dem Server nicht (HTTP 404)" in detail.text and "Prüfen Sie, ob der Feed umgezogen ist" in detail.text
+    # the last error is the source's own, not the later deferral; the deferral is no error in the log
+    assert "<dt>Letzter Fehler</dt><dd>Diese Adresse gibt es auf dem Server nicht (HTTP 404)." in detail.text
+    assert '<td data-label="Ergebnis">verschoben (HTTP 429)</td>' in detail.text
     off = client.post(f"/verwaltung/quellen/{source_id}/abschalten", data={"csrf": csrf_of(detail)}, follow_redirects=False)
     assert off.status_code == 303
     page = client.get(off.headers["location"])
@@ -693,7 +697,7 @@ def test_the_operator_reads_the_audit_log_filtered_by_city_and_action(api, runti
     everything = operator.get("/verwaltung/protokoll").text
     assert "Quelle geändert" in everything and "Token angelegt" in everything and "city:muenchen console" in everything
     only = operator.get("/verwaltung/protokoll", params={"stadt": "muenchen", "aktion": "source.update"}).text
-    assert "Quelle geändert" in only and "<td>Token angelegt</td>" not in only
+    assert "Quelle geändert" in only and '<td data-label="Aktion">Token angelegt</td>' not in only
     assert f'href="/verwaltung/quellen/{source_id}"' in only
     none = operator.get("/verwaltung/protokoll", params={"stadt": "augsburg", "aktion": "source.update"}).text
     assert "Keine Einträge für diese Auswahl" in none

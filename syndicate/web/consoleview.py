@@ -147,6 +147,15 @@ def advice(reason: str, registry_file: str | None = None) -> str:
     return ADVICE.get(reason, GENERIC_ADVICE)
 
 
+def last_error(source: Source) -> tuple[str, str] | None:
+    """Why the source's checks fail (its last error, not a later deferral), in German, and what the city can do."""
+    if not source.error_count or not source.last_error_reason:
+        return None
+    registry_file = source.registry_file if source.origin == "file" else None
+    text = reason_message(source.last_error_reason, source.last_http_status)
+    return text[:1].upper() + text[1:] + ".", advice(source.last_error_reason, registry_file)
+
+
 def explain(entries: list[FetchLog], registry_file: str | None = None) -> list[FetchRow]:
     """The fetch log with each failure or deferral explained in German, with what the city can do."""
     rows = []

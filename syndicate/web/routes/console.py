@@ -368,6 +368,7 @@ def _detail_page(request: Request, session, runtime, current: Current, source: S
         row=row,
         source=source,
         entries=entries,
+        last_error=consoleview.last_error(source),
         **context,
     )
 

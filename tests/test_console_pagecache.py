@@ -44,6 +44,16 @@ def test_the_cache_holds_a_bounded_number_of_pages_the_least_recently_used_go_fi
     assert cache.get("s", "https://a.example/1") is not None and cache.get("s", "https://a.example/2") is not None
 
 
+def test_the_cache_holds_a_bounded_number_of_bytes():
+    cache = PageCache(900, max_bytes=30, clock=Clock())
+    for n in range(3):  # 13 bytes each
+        cache.put("s", f"https://a.example/{n}", page(f"https://a.example/{n}"))
+    assert cache.get("s", "https://a.example/0") is None and cache.get("s", "https://a.example/2") is not None
+    big = FetchResult(url="https://a.example/gross", final_url="https://a.example/gross", status=200, content=b"x" * 31)
+    cache.put("s", big.url, big)
+    assert cache.get("s", big.url) is None and cache.get("s", "https://a.example/2") is not None
+
+
 def test_a_failed_fetch_is_not_kept():
     cache, calls = PageCache(900, clock=Clock()), []
 

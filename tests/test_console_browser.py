@@ -121,6 +121,12 @@ def test_every_console_page_in_each_state_passes_axe_at_375_and_1280(settings, r
         check_here(browser, "quelle-newsroom")
         browser.get(f"{base}/verwaltung/opml")
         check_here(browser, "opml")
+        outline = f'<outline type="rss" text="Augsburg" xmlUrl="{feed_server.url("/rss.xml")}"/>'
+        document = f'<?xml version="1.0"?><opml version="2.0"><head><title>A</title></head><body>{outline}</body></opml>'
+        browser.execute_script("document.getElementById('dokument').value = arguments[0]", document)
+        submit(browser, "/verwaltung/opml")
+        assert "1 registriert, 0 abgelehnt" in main_text(browser)
+        check_here(browser, "opml-import")
         browser.get(f"{base}/verwaltung/quellen/999999")
         check_here(browser, "fehler-404")
         browser.get(f"{base}/verwaltung/quellen/{old.id}")

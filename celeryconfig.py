@@ -32,9 +32,10 @@ MAINTENANCE_BUDGET = 300
 MAINTENANCE_SOFT_TIME_LIMIT = 1800
 MAINTENANCE_TIME_LIMIT = MAINTENANCE_SOFT_TIME_LIMIT + 60
 
-# E-mail delivery (workers/mail.py): a batch claimed by a run is re-sent by another only after
-# syndicate.mail.delivery.CLAIM_LEASE (30 min), which must stay above the hard limit here. SMTP servers
-# that are down for a while get the retries spread over about an hour and a half.
+# E-mail delivery (workers/mail.py): a batch of SYNDICATE_MAIL_TASK_BATCH subscriptions over one SMTP
+# connection; only the mail in flight is claimed, and a claim left by a killed run is re-sent after
+# SYNDICATE_MAIL_CLAIM_LEASE. SMTP servers that are down for a while get the retries spread over about
+# an hour and a half.
 MAIL_SOFT_TIME_LIMIT = 300
 MAIL_TIME_LIMIT = MAIL_SOFT_TIME_LIMIT + 30
 MAIL_RETRY_MAX = 50
@@ -87,6 +88,7 @@ task_routes = {
     "syndicate.maintenance": {"queue": "maintenance"},
     "syndicate.mail_tick": {"queue": "mail"},
     "syndicate.mail_deliver": {"queue": "mail"},
+    "syndicate.mail_deliver_batch": {"queue": "mail"},
     "syndicate.mail_confirmation": {"queue": "mail"},
 }
 

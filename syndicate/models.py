@@ -216,6 +216,23 @@ class BeatTick(Base):
     enqueued: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class WatchMark(Base):
+    """What the ops watcher (syndicate/ops/watch.py) last logged about one thing, shared by every process
+    and kept over restarts, so that each change is logged once for the installation (migration 0021).
+
+    ``key``: ``worker:<hostname>`` (online | lost), ``beat`` (running | stopped), ``source:<id>`` (failing),
+    ``alert:<name> <subject>`` (active). ``since``: when the state began; ``seen_at``:
+    a worker's last sign of life, a beat's last tick; ``detail``: what the line said."""
+
+    __tablename__ = "watch_marks"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
 class HostRequest(Base):
     """One request slot on a host, shared by all workers through the database.
 

@@ -10,6 +10,7 @@ import ipaddress
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -85,7 +86,9 @@ class Settings(BaseSettings):
     api_rate_limit: int = 60  # requests per token and minute (per API process); 0 turns the limit off
 
     # e-mail subscriptions (syndicate.mail): without an SMTP URL and a sender, the form is hidden and nothing is queued
-    smtp_url: str = ""  # smtp://[user:password@]host[:port] (STARTTLS when offered) or smtps://… (TLS from the start)
+    # smtp://[user:password@]host[:port] (STARTTLS required, except to a loopback host) or smtps://… (TLS from the start)
+    smtp_url: str = ""
+    smtp_ca_file: str = ""  # PEM file of the CA that signed the SMTP server's certificate (a private CA); empty: the system's CAs
     mail_from: str = ""  # the sender, e.g. "Kommunaler Feed-Verbund <nachrichten@example.de>"
     mail_secret: str = ""  # key of the unsubscribe links (HMAC); empty: derived from database_url — set it in production
     mail_digest_hour: int = 7  # daily and weekly digests go out in this hour (Europe/Berlin)
@@ -93,7 +96,12 @@ class Settings(BaseSettings):
     mail_signup_per_address: NonNegativeInt = 3  # sign-ups per address and minute; 0: no limit
     mail_signup_per_client: NonNegativeInt = 10  # sign-ups per client address and minute; 0: no limit
     mail_batch: PositiveInt = 50  # stories in one mail at most
-    mail_timeout: PositiveFloat = 30.0  # one SMTP conversation
+    mail_timeout: PositiveFloat = 30.0  # seconds one SMTP command may take
+    mail_task_batch: PositiveInt = 200  # subscriptions per delivery task: one SMTP connection, each feed's digest rendered once
+    # a mail claimed by a run that died before it recorded the mail as sent is sent again (same Message-ID) after this many
+    # seconds; it must exceed the longest SMTP conversation of one mail (a few times mail_timeout)
+    mail_claim_lease: PositiveFloat = 1800.0
+    demo_mail_dir: str = ""  # set by `syndicate up --demo` only: the captured mails (.eml) shown at /demo/post
 
     # operations: /ops, /metrics, alerts
     ops_allow_networks: str = "127.0.0.1/32,::1/128"  # clients that see /ops and /metrics without a token (CIDRs or hosts)
@@ -104,6 +112,13 @@ class Settings(BaseSettings):
     ops_failing_alert_after: int = 6 * 3600  # a source failing this long (s) counts as broken and raises an alert
     ops_queue_alert_minutes: int = 10  # alert when a queue has grown for this long
     ops_inspect_timeout: float = 1.0  # seconds to wait for workers to answer Celery's inspect
+    # every API process looks this often (s) for a worker lost or back, beat stopped or ticking again, a source that
+    # starts failing or recovers, an alert raised or resolved, and logs each change once for the installation (0: off)
+    ops_watch_interval: NonNegativeFloat = 30.0
+
+    # logs of every process (API, workers, beat, CLI, `syndicate up`'s children): syndicate/logs.py
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per line, a refresh's fields as keys
 
     # maintenance (syndicate.ops.maintenance task, `syndicate maintenance run`); 0 turns a limit off
     retention_days: NonNegativeInt = 365  # articles published longer ago are deleted, with tombstones
@@ -127,6 +142,11 @@ class Settings(BaseSettings):
     def _check_embed_origins(cls, value: str) -> str:
         frame_ancestors(value)
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("run_lease")
     @classmethod

@@ -298,6 +298,7 @@ def settings(database_url, broker_url, tmp_path) -> Settings:
         default_interval=600,
         fetch_timeout=5.0,
         feed_cache_seconds=0.0,  # tests look at a feed right after changing it
+        ops_watch_interval=0.0,  # no watcher thread in a test's app: tests call syndicate.ops.watch themselves
     )
 
 

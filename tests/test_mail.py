@@ -228,13 +228,14 @@ def test_a_crashed_run_is_completed_once_after_the_lease_and_a_running_one_is_le
     sub_id = subscribe_and_confirm(client, smtp, "ida@beispiel.de")
     add_story(session, "Wahlergebnisse veröffentlicht")
     now = utcnow()
-    sub = session.get(MailSubscription, sub_id)
-    message_id, clusters = delivery._claim(session, sub, now, mail_settings)  # a worker claimed the batch …
-    session.commit()  # … and was killed before it sent anything
+    batch = delivery.Batch(mail_settings, now)
+    [mail], _ = delivery.plan(session, batch, [session.get(MailSubscription, sub_id)])
+    assert delivery.claim(session, mail, now, mail_settings)  # a worker claimed the mail …
+    session.commit()  # … and was killed before the server accepted it
     assert delivery.deliver(session, sub_id, now + timedelta(minutes=1), mail_settings).status == "busy"
     assert len(smtp.to("ida@beispiel.de")) == 1
-    later = delivery.deliver(session, sub_id, now + delivery.CLAIM_LEASE + timedelta(minutes=1), mail_settings)
-    assert later.status == "sent" and later.message_id == message_id and later.stories == len(clusters) == 1
+    later = delivery.deliver(session, sub_id, now + delivery.claim_lease(mail_settings) + timedelta(minutes=1), mail_settings)
+    assert later.status == "sent" and later.message_id == mail.message_id and later.stories == len(mail.cluster_ids) == 1
     assert delivery.deliver(session, sub_id, now + timedelta(hours=2), mail_settings).status == "nothing"
     assert len(smtp.to("ida@beispiel.de")) == 2
 
@@ -494,3 +495,39 @@ def test_a_daily_digest_at_its_hour_holds_every_new_story_in_one_mail(client, sm
     text = mails[0].get_body(("plain",)).get_content()
     assert "Ludwigsbrücke" in text and "Bürgerbüro" in text
     assert delivery.due(session, seven + timedelta(days=1), mail_settings) == [daily]  # tomorrow's digest
+
+
+def test_every_portal_page_offers_the_form_for_its_own_feed_and_it_signs_up(client, smtp, session, settings, runtime, topics):
+    from syndicate.models import Cluster
+
+    add_story(session, "Neue Radwege in der Innenstadt")
+    story = session.scalar(select(Cluster.id))
+    pages = {
+        "/": "/feeds/all.atom",
+        "/themen/it-sicherheit": "/feeds/topics/it-sicherheit.atom",
+        "/kommunen/muenchen": "/feeds/cities/muenchen.atom",
+        f"/meldungen/{story}": "/feeds/all.atom",
+        "/suche?q=Radwege&kommune=muenchen": "/feeds/search.atom?q=Radwege&city=muenchen",
+        "/suche": "/feeds/all.atom",
+        "/gibt-es-nicht": None,  # the app's 404 is not a portal page
+        "/themen/gibt-es-nicht": "/feeds/all.atom",
+        "/abo/bestaetigen/ungueltig": "/feeds/all.atom",
+    }
+    for number, (path, feed) in enumerate(pages.items()):
+        page = client.get(path)
+        forms = re.findall(
+            r'<form class="mailform" action="/abo" method="post">\s*<input type="hidden" name="feed" value="([^"]+)">', page.text
+        )
+        if feed is None:
+            assert forms == [], path
+            continue
+        assert [f.replace("&amp;", "&") for f in forms] == [feed], path
+        assert 'id="abo-email-fuss"' in page.text and 'for="abo-email-fuss"' in page.text, path
+        sign_up(client, f"leser{number}@beispiel.de", feed)
+    assert len(smtp.messages) == len([f for f in pages.values() if f])  # each form's feed is one we deliver
+    subscribe_page = client.get("/abonnieren").text
+    assert subscribe_page.count('class="mailform"') == 1 and "abo-email-fuss" not in subscribe_page  # its own form, not a second
+    with TestClient(create_app(settings)) as plain:  # no SMTP configured: no form anywhere
+        for path in ("/", "/themen/it-sicherheit", f"/meldungen/{story}", "/abonnieren", "/abonnieren?q=Radwege"):
+            text = plain.get(path).text
+            assert 'action="/abo"' not in text and "Per E-Mail abonnieren" not in text, path

@@ -1,6 +1,8 @@
 """The e-mail subscription pages in a real browser (chromium via Selenium, as tests/test_portal_browser.py):
 the form on /abonnieren filled in and sent, the answer page, the confirmation page, the unsubscribe page
-with its button and its answer — each with axe-core's WCAG 2.0 A/AA and 2.1 AA rules and no violation."""
+with its button and its answer, and the form at the foot of portal pages — each with axe-core's WCAG 2.0
+A/AA and 2.1 AA rules and no violation. After a click the test waits for the next page (the old document
+stale, the new one loaded, its heading), never reads the page the click left."""
 
 from __future__ import annotations
 
@@ -53,27 +55,27 @@ def served_mail(settings, runtime, topics):
     controller.stop()
 
 
-def heading_becomes(browser, text: str, timeout: float = 10) -> bool:
-    """After a click the old page may still be there for a moment: wait for the new page's heading."""
-    from selenium.common.exceptions import StaleElementReferenceException
+def click_and_wait(browser, element, heading: str, timeout: float = 20) -> None:
+    """Click, then wait for the NEXT page: the old document gone (stale), the new one loaded, its h1 as expected.
+    Reading the h1 right after a click may still see the old page, or no h1 at all while the new one parses."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if browser.find_element("tag name", "h1").text == text:
-                return True
-        except StaleElementReferenceException:
-            pass
-        time.sleep(0.1)
-    return False
+    old = browser.find_element("tag name", "html")
+    element.click()
+    WebDriverWait(browser, timeout).until(expected_conditions.staleness_of(old))
+    WebDriverWait(browser, timeout).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    WebDriverWait(browser, timeout, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
+        lambda d: d.find_element("tag name", "h1").text == heading
+    )
 
 
 def test_subscription_pages_pass_axe_and_work_in_the_browser(served_mail, browser, session):
     base, inbox, mail_settings = served_mail
     check_page(browser, base + "/abonnieren", "abo-formular")
     browser.find_element("id", "abo-email-alle").send_keys("xaver@beispiel.de")
-    browser.find_element("css selector", "form.mailform button[type=submit]").click()
-    assert heading_becomes(browser, "Fast geschafft")
+    click_and_wait(browser, browser.find_element("css selector", "main form.mailform button[type=submit]"), "Fast geschafft")
     # the answer of the POST is mail_page.html, the template of every page checked below
     deadline = time.monotonic() + 10
     while not inbox.messages and time.monotonic() < deadline:
@@ -83,8 +85,22 @@ def test_subscription_pages_pass_axe_and_work_in_the_browser(served_mail, browse
     assert browser.find_element("tag name", "h1").text == "Abo bestätigt"
     sub_id = session.scalar(select(MailSubscription.id).where(MailSubscription.address == "xaver@beispiel.de"))
     check_page(browser, base + "/abo/abmelden/" + unsubscribe_token(mail_settings, session.get(MailSubscription, sub_id)), "abo-abmelden")
-    browser.find_element("css selector", "main form button").click()
-    assert heading_becomes(browser, "Abo abbestellt")
+    click_and_wait(browser, browser.find_element("css selector", "main form button"), "Abo abbestellt")
     session.expire_all()
     assert session.get(MailSubscription, sub_id) is None
     check_page(browser, base + "/abo/bestaetigen/ungueltig", "abo-link-ungueltig")
+
+
+def test_the_form_at_the_foot_of_portal_pages_passes_axe_and_signs_up(served_mail, browser, session):
+    """With e-mail configured every portal page ends with a sign-up form for its own feed."""
+    base, inbox, _ = served_mail
+    check_page(browser, base + "/", "abo-fuss-startseite")
+    check_page(browser, base + "/themen/it-sicherheit", "abo-fuss-thema")
+    check_page(browser, base + "/suche?q=Radweg", "abo-fuss-suche")
+    browser.find_element("id", "abo-email-fuss").send_keys("yvonne@beispiel.de")
+    click_and_wait(browser, browser.find_element("css selector", "footer form.mailform button[type=submit]"), "Fast geschafft")
+    deadline = time.monotonic() + 10
+    while not inbox.messages and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [m["To"] for m in inbox.messages] == ["yvonne@beispiel.de"]
+    assert session.scalar(select(MailSubscription.feed)) == "/feeds/search.atom?q=Radweg"

@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 import celeryconfig
 from syndicate.clock import utcnow
 from syndicate.ingest import due, push, refresh
-from syndicate.ops import alerts, queues, status
+from syndicate.ops import alerts, queues, watch
 from syndicate.ops import workers as workerinfo
 from syndicate.publish import static, websub
 from syndicate.reader import german
@@ -29,7 +29,7 @@ from workers.app import app
 log = logging.getLogger("syndicate.worker")
 _runtime: Runtime | None = None
 _heartbeat: workerinfo.Heartbeat | None = None
-_alert_state = alerts.AlertState()  # per process: the queue trend and which alerts were logged
+_alert_state = alerts.AlertState()  # per process: the queue trend
 _topic_versions = websub.TopicVersions()  # per process: which WebSub topics' feeds changed since the last fan-out
 
 
@@ -198,12 +198,35 @@ def _lease(source_id: int, token: str | None) -> due.RunLease:
 
 
 def _skipped(source_id: int, token: str | None) -> refresh.RefreshOutcome:
-    log.info("refresh source=%s status=skipped reason=lease_held token=%s", source_id, token)
+    log.info(
+        "refresh source=%s status=skipped reason=lease_held token=%s",
+        source_id,
+        token,
+        extra={"source_id": source_id, "outcome": "skipped", "reason": "lease_held"},
+    )
     return refresh.RefreshOutcome(id=source_id, url="", status="skipped", reason="lease_held")
 
 
 def _logged(outcome: refresh.RefreshOutcome) -> refresh.RefreshOutcome:
-    log.info("refresh source=%s status=%s new=%s reason=%s", outcome.id, outcome.status, outcome.new, outcome.reason)
+    """One line per refresh: in JSON lines (SYNDICATE_LOG_FORMAT=json) its values are fields."""
+    fields = {
+        "source_id": outcome.id,
+        "city": outcome.city,
+        "outcome": outcome.status,
+        "new_items": outcome.new,
+        "duration_ms": outcome.duration_ms,
+        **({"reason": outcome.reason} if outcome.reason else {}),
+    }
+    log.info(
+        "refresh source=%s status=%s new=%s city=%s duration_ms=%s%s",
+        outcome.id,
+        outcome.status,
+        outcome.new,
+        outcome.city,
+        outcome.duration_ms,
+        f" reason={outcome.reason}" if outcome.reason else "",
+        extra=fields,
+    )
     return outcome
 
 
@@ -258,16 +281,11 @@ def _refresh_queue_empty_since(broker_url: str) -> datetime | None:
 
 @app.task(name="syndicate.check_alerts")
 def check_alerts() -> list[str]:
-    """Evaluate the alerts and log them (see syndicate.ops.alerts); returns the active ones."""
+    """The ops watcher's look (syndicate/ops/watch.py): workers, beat, failing sources and alerts, each change
+    logged once for the installation; returns the active alerts."""
     rt = runtime()
-    with rt.sessions() as session:
-        summary = status.summarise(session, broken_after=rt.settings.ops_failing_alert_after)
-    try:
-        depths = queues.depth(rt.settings.broker_url)
-    except queues.QueueError as exc:
-        log.warning("queue depth unknown: %s", exc)
-        depths = {}
-    return [alert.key for alert in _alert_state.check(summary, depths, rt.settings)]
+    seen, _changes = watch.look(rt.sessions, rt.settings, _alert_state.trend)
+    return [alert.key for alert in seen.alerts.values()]
 
 
 @app.task(name="syndicate.websub_verify", acks_late=True)

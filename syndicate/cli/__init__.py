@@ -14,8 +14,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from syndicate import db, demo
+from syndicate import db, demo, logs
 from syndicate.cli import up as runner
+from syndicate.demo import mailbox as demo_mailbox
 from syndicate.ingest.refresh import refresh_in_groups
 from syndicate.models import City, Source
 from syndicate.ops import status
@@ -69,6 +70,7 @@ def options(
     if demo_mode:
         os.environ.update(demo.environment(get_settings().var_dir))
         get_settings.cache_clear()
+    logs.configure(get_settings(), force=False)  # log lines on stderr, as every process writes them
 
 
 @db_app.command("upgrade")
@@ -650,7 +652,7 @@ def up(
     """Run API, Celery worker and beat together on the embedded default."""
     settings = get_settings()
     overrides: dict[str, str] = {}
-    server = None
+    server = mailbox = None
     if demo_mode:
         server = demo.serve_samples("127.0.0.1", 0)
         base = f"http://127.0.0.1:{server.server_address[1]}"
@@ -663,6 +665,15 @@ def up(
         }
         for stale in ("demo.db", "demo.db-wal", "demo.db-shm", "demo-broker.db", "celerybeat-schedule"):
             (settings.var_dir / stale).unlink(missing_ok=True)
+        mail_dir = demo_mailbox.directory(settings.var_dir)
+        try:
+            mailbox = demo_mailbox.start(mail_dir) if not settings.smtp_url else None  # a configured server is used as it is
+        except ImportError:
+            err.print("the demo runs without e-mail: its capturing SMTP server needs aiosmtpd (pip install -e '.[test]')")
+        if mailbox is not None:
+            overrides |= {"SYNDICATE_SMTP_URL": f"smtp://127.0.0.1:{mailbox.port}", "SYNDICATE_DEMO_MAIL_DIR": str(mail_dir)}
+            if not settings.mail_from:
+                overrides["SYNDICATE_MAIL_FROM"] = demo_mailbox.SENDER
     env = {**os.environ, **overrides, "SYNDICATE_PUBLIC_URL": f"http://{host}:{port}"}
     fields: dict[str, Any] = {k.removeprefix("SYNDICATE_").lower(): v for k, v in overrides.items()}  # as the environment gives them: text
     effective = Settings(**fields)
@@ -676,12 +687,23 @@ def up(
         console.print(f"demo feeds served at {base}/ (muenchen.xml, augsburg.atom, nuernberg.xml, akdb.atom, bsi.xml)", soft_wrap=True)
         command = os.path.relpath(Path(sys.executable).parent / "syndicate")
         console.print(f"the CLI against this demo, from this directory: {command} --demo status", soft_wrap=True, highlight=False)
+        if mailbox is not None:
+            console.print(
+                f"demo e-mails: caught by an SMTP server on 127.0.0.1:{mailbox.port}, saved in {mail_dir}/, "
+                f"to read at http://{host}:{port}/demo/post",
+                soft_wrap=True,
+                highlight=False,
+            )
+        elif settings.smtp_url:
+            console.print(f"demo e-mails go to the configured SMTP server ({settings.smtp_url.rpartition('@')[2]})", soft_wrap=True)
     console.print(f"syndicate läuft: http://{host}:{port}/  (Ctrl-C beendet API, Worker und Beat)")
     runner.declare_queues(effective.broker_url)
     children = runner.start(runner.commands(host, port, str(effective.var_dir), concurrency), env)
     code = runner.supervise(children)
     if server is not None:
         server.shutdown()
+    if mailbox is not None:
+        mailbox.stop()
     raise typer.Exit(code)
 
 

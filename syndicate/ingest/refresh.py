@@ -34,7 +34,7 @@ from syndicate.db import engine_of
 from syndicate.dedupe.batch import StaleRead
 from syndicate.dedupe.store import StoreCounts, store_documents
 from syndicate.ingest import freshness, moves, politeness, push, schedule
-from syndicate.models import Article, FetchLog, Source
+from syndicate.models import Article, City, FetchLog, Source
 from syndicate.reader import errors, html_source
 from syndicate.reader import fetch as fetching
 from syndicate.reader.discover import parse_feed
@@ -108,6 +108,7 @@ class RefreshOutcome:
     reason: str | None = None
     message: str | None = None
     duration_ms: int = 0
+    city: str | None = None  # the source's city slug, for the worker's log line
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -186,14 +187,26 @@ def refresh_sources(
         for poll in polls.values():
             if poll is not None:
                 _finish(session, poll, now, hooks.get(poll.source.id))
+        cities = {poll.outcome.id: poll.source.city_id for poll in polls.values() if poll is not None}
+        slugs = _city_slugs(session, set(cities.values()))  # for the worker's log line, in the same transaction
         session.commit()
     except BaseException:
         session.rollback()  # nothing of the group is kept: the caller runs its sources again one by one
         raise
+    for poll in polls.values():
+        if poll is not None:
+            poll.outcome.city = slugs.get(cities[poll.outcome.id])
     return [
         poll.outcome if poll is not None else RefreshOutcome(id=i, url="", status="skipped", reason="disabled_or_missing")
         for i, poll in polls.items()
     ]
+
+
+def _city_slugs(session: Session, city_ids: set[int]) -> dict[int, str]:
+    """City id → slug for the outcomes (one small query per group)."""
+    if not city_ids:
+        return {}
+    return dict(session.execute(select(City.id, City.slug).where(City.id.in_(city_ids))).all())
 
 
 def refresh_in_groups(

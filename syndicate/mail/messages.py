@@ -69,6 +69,56 @@ def _datum(value: datetime) -> str:
     return value.strftime("%d.%m.%Y")
 
 
+@dataclass(frozen=True)
+class Digest:
+    """What every subscriber of one feed gets for the same stories: rendered once per batch, then only the
+    recipient, the Message-ID and the unsubscribe link differ."""
+
+    feed_title: str
+    count: str  # "eine neue Meldung" | "N neue Meldungen"
+    text: str  # the stories as plain text
+    html: str  # the stories as HTML list items
+
+
+def digest(feed_title: str, stories: list[Story]) -> Digest:
+    count = "eine neue Meldung" if len(stories) == 1 else f"{len(stories)} neue Meldungen"
+    lines = []
+    items = []
+    for story in stories:
+        summary = shorten(" ".join(story.summary.split()), 280)
+        lines += [story.title, f"{story.city}, {_datum(story.published_at)}", summary, story.url, ""]
+        items.append(
+            f'<li><h2 style="font-size:1.1em;margin-bottom:0"><a href="{escape(story.url)}">{escape(story.title)}</a></h2>'
+            f'<p style="margin-top:0">{escape(story.city)}, {_datum(story.published_at)}</p><p>{escape(summary)}</p></li>'
+        )
+    return Digest(feed_title, count, "\n".join(lines), "".join(items))
+
+
+def delivery_of(
+    part: Digest, sender: str, to: str, now: datetime, message_id: str, list_id: str, unsubscribe_url: str, feed_url: str
+) -> EmailMessage:
+    """The mail of a batch or digest, with List-Id and one-click unsubscribe (RFC 2369, RFC 8058)."""
+    feed_title, count = part.feed_title, part.count
+    message = _base(sender, to, f"{feed_title}: {count}", now, message_id)
+    message["List-Id"] = list_id
+    message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    text = (
+        f"{feed_title}: {count}\n\n{part.text}\n--\n"
+        f"Sie bekommen diese E-Mail, weil Sie „{feed_title}“ abonniert haben ({feed_url}).\n"
+        f"Abbestellen: {unsubscribe_url}\n{SIGNATURE}\n"
+    )
+    html = (
+        f'<!DOCTYPE html><html lang="de"><head><meta charset="utf-8"><title>{escape(feed_title)}</title></head><body>'
+        f'<h1 style="font-size:1.3em">{escape(feed_title)}: {count}</h1><ul style="list-style:none;padding:0">{part.html}</ul>'
+        f'<hr><p>Sie bekommen diese E-Mail, weil Sie <a href="{escape(feed_url)}">„{escape(feed_title)}“</a> abonniert haben. '
+        f'<a href="{escape(unsubscribe_url)}">Abo abbestellen</a></p><p>{SIGNATURE}</p></body></html>'
+    )
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
 def delivery(
     sender: str,
     to: str,
@@ -80,33 +130,5 @@ def delivery(
     unsubscribe_url: str,
     feed_url: str,
 ) -> EmailMessage:
-    """The mail of a batch or digest, with List-Id and one-click unsubscribe (RFC 2369, RFC 8058)."""
-    count = "eine neue Meldung" if len(stories) == 1 else f"{len(stories)} neue Meldungen"
-    message = _base(sender, to, f"{feed_title}: {count}", now, message_id)
-    message["List-Id"] = list_id
-    message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    lines = [f"{feed_title}: {count}", ""]
-    items = []
-    for story in stories:
-        summary = shorten(" ".join(story.summary.split()), 280)
-        lines += [story.title, f"{story.city}, {_datum(story.published_at)}", summary, story.url, ""]
-        items.append(
-            f'<li><h2 style="font-size:1.1em;margin-bottom:0"><a href="{escape(story.url)}">{escape(story.title)}</a></h2>'
-            f'<p style="margin-top:0">{escape(story.city)}, {_datum(story.published_at)}</p><p>{escape(summary)}</p></li>'
-        )
-    lines += [
-        "--",
-        f"Sie bekommen diese E-Mail, weil Sie „{feed_title}“ abonniert haben ({feed_url}).",
-        f"Abbestellen: {unsubscribe_url}",
-        SIGNATURE,
-    ]
-    html = (
-        f'<!DOCTYPE html><html lang="de"><head><meta charset="utf-8"><title>{escape(feed_title)}</title></head><body>'
-        f'<h1 style="font-size:1.3em">{escape(feed_title)}: {count}</h1><ul style="list-style:none;padding:0">{"".join(items)}</ul>'
-        f'<hr><p>Sie bekommen diese E-Mail, weil Sie <a href="{escape(feed_url)}">„{escape(feed_title)}“</a> abonniert haben. '
-        f'<a href="{escape(unsubscribe_url)}">Abo abbestellen</a></p><p>{SIGNATURE}</p></body></html>'
-    )
-    message.set_content("\n".join(lines) + "\n")
-    message.add_alternative(html, subtype="html")
-    return message
+    """The mail of a batch or digest for one subscriber (see ``digest`` and ``delivery_of``)."""
+    return delivery_of(digest(feed_title, stories), sender, to, now, message_id, list_id, unsubscribe_url, feed_url)

@@ -4,16 +4,15 @@
     beat_lag         the last beat tick is older than three beat intervals
     queue_growing    a queue has grown without shrinking for ``ops_queue_alert_minutes``
 
-``evaluate`` is a pure function of the summary, the queue trend and the thresholds. The Celery
-task ``syndicate.check_alerts`` (beat, every minute) and each ``/metrics`` scrape evaluate them;
-``AlertLog`` writes a WARNING line when an alert starts, repeats it every few minutes while it
-lasts and writes an INFO line when it ends. ``/metrics`` exposes ``syndicate_alert_active``.
-The queue trend lives in the evaluating process, sampled at each evaluation.
+``evaluate`` is a pure function of the summary, the queue trend and the thresholds. ``/ops`` and
+each ``/metrics`` scrape evaluate them to show them; ``/metrics`` exposes ``syndicate_alert_active``.
+They are logged by the ops watcher (syndicate/ops/watch.py): ``ALERT …`` when one is raised and
+``RESOLVED …`` when it ends, once for the installation. The queue trend lives in the evaluating
+process, sampled at each evaluation.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -23,7 +22,6 @@ from syndicate.clock import utcnow
 from syndicate.ops.status import Summary
 from syndicate.settings import Settings
 
-log = logging.getLogger("syndicate.alerts")
 NAMES = ("source_failing", "beat_lag", "queue_growing")
 
 
@@ -97,54 +95,12 @@ def evaluate(summary: Summary, trend: QueueTrend, settings: Settings, now: datet
 
 
 @dataclass
-class AlertLog:
-    """Log lines for alerts: when one starts, every ``repeat`` seconds while it lasts, when it ends."""
-
-    repeat: float = 300.0
-    _last: dict[str, tuple[datetime, Alert]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def emit(self, alerts: list[Alert], now: datetime | None = None) -> None:
-        now = now or utcnow()
-        with self._lock:
-            current = {alert.key: alert for alert in alerts}
-            for key, alert in current.items():
-                logged = self._last.get(key)
-                if logged is None or (now - logged[0]).total_seconds() >= self.repeat:
-                    log.warning("ALERT %s %s: %s", alert.name, alert.subject, alert.message)
-                    self._last[key] = (now, alert)
-            for key in [k for k in self._last if k not in current]:
-                alert = self._last.pop(key)[1]
-                log.info("RESOLVED %s %s", alert.name, alert.subject)
-
-
-@dataclass
 class AlertState:
-    """What one process remembers between evaluations."""
+    """What one process remembers between evaluations: the queue trend."""
 
     trend: QueueTrend = field(default_factory=QueueTrend)
-    log: AlertLog = field(default_factory=AlertLog)
-    workers: dict[str, datetime | None] = field(default_factory=dict)  # hostname → last seen, as of the last check
 
-    def check(
-        self, summary: Summary, depths: dict[str, int], settings: Settings, now: datetime | None = None, workers: list | None = None
-    ) -> list[Alert]:
+    def check(self, summary: Summary, depths: dict[str, int], settings: Settings, now: datetime | None = None) -> list[Alert]:
         now = now or utcnow()
         self.trend.add(now, depths)
-        alerts = evaluate(summary, self.trend, settings, now)
-        self.log.emit(alerts, now)
-        if workers is not None:
-            self.watch_workers(workers)
-        return alerts
-
-    def watch_workers(self, workers: list) -> None:
-        """One line when a worker seen at the last check is gone (killed, lost, stopped), one when a worker
-        comes: not one on every check while it stays away."""
-        current = {worker.hostname: worker.seen_at for worker in workers}
-        for hostname, seen_at in self.workers.items():
-            if hostname not in current:
-                log.warning("WORKER LOST %s: last seen %s", hostname, seen_at.isoformat() if seen_at else "never")
-        for hostname in current:
-            if hostname not in self.workers:
-                log.info("WORKER ONLINE %s", hostname)
-        self.workers = current
+        return evaluate(summary, self.trend, settings, now)

@@ -19,6 +19,7 @@ from syndicate.ops import alerts, status
 from syndicate.settings import Settings
 
 SPARK_DAYS = 14
+PAGE_SIZE = 250  # source rows per page of the table (``?seite=N``): 6,000 rows were 5 MB of HTML and most of /ops' time
 # problems first: the order of the default sort
 STATE_ORDER = {state: i for i, state in enumerate(("broken", "gone", "failing", "deferred", "new", "ok", "disabled"))}
 
@@ -52,6 +53,7 @@ class TableQuery:
     q: str | None = None
     sort: str = "state"
     desc: bool = False
+    page: int = 1
 
 
 def _stamp(value: datetime | None) -> float:
@@ -99,9 +101,10 @@ def items_per_day(session: Session, now: datetime, days: int = SPARK_DAYS, *filt
     return series
 
 
-def source_lines(session: Session, rows: list, now: datetime, broken_after: float) -> list[SourceLine]:
+def source_lines(session: Session, rows: list, now: datetime, broken_after: float, *, with_days: bool = True) -> list[SourceLine]:
+    """``with_days=False``: the sparklines are left empty (``add_days`` fills those of the lines shown)."""
     only = (Article.source_id == rows[0].id,) if len(rows) == 1 else ()
-    per_day = items_per_day(session, now, SPARK_DAYS, *only)
+    per_day = items_per_day(session, now, SPARK_DAYS, *only) if with_days else {}
     empty = [0] * SPARK_DAYS
     return [
         SourceLine(
@@ -135,6 +138,16 @@ def select_lines(lines: list[SourceLine], query: TableQuery) -> list[SourceLine]
     return sorted(chosen, key=SORTS.get(query.sort, SORTS["state"]), reverse=query.desc)
 
 
+def add_days(session: Session, lines: list[SourceLine], now: datetime) -> None:
+    """The sparklines of these lines: articles per day of their sources only (bound ids, in bounded lists)."""
+    ids = [line.id for line in lines]
+    per_day: dict[int, list[int]] = {}
+    for start in range(0, len(ids), 500):
+        per_day.update(items_per_day(session, now, SPARK_DAYS, Article.source_id.in_(ids[start : start + 500])))
+    for line in lines:
+        line.per_day = per_day.get(line.id, [0] * SPARK_DAYS)
+
+
 def cities(lines: list[SourceLine]) -> list[tuple[str, str]]:
     return sorted({(line.city, line.city_name) for line in lines}, key=lambda pair: pair[1].casefold())
 
@@ -166,12 +179,15 @@ def audit_tail(session: Session, limit: int = 20) -> list[tuple[AuditEntry, str 
 class Dashboard:
     now: datetime
     overview: status.Overview
-    lines: list[SourceLine]  # filtered and sorted
+    lines: list[SourceLine]  # filtered and sorted: the page's
     total: int  # sources before filtering
     cities: list[tuple[str, str]]
     alerts: list[alerts.Alert]
     audit: list[tuple[AuditEntry, str | None]]
     days: list[str] = field(default_factory=list)  # sparkline labels, oldest first
+    matched: int = 0  # sources the filter leaves, on all pages
+    page: int = 1
+    pages: int = 1
 
 
 def dashboard(
@@ -180,16 +196,25 @@ def dashboard(
     now = now or utcnow()
     rows = status.source_rows(session)
     overview = status.overview(session, settings, now, probe, rows)
-    lines = source_lines(session, rows, now, settings.ops_failing_alert_after)
+    # the sparklines of the page's sources only, unless the table is sorted by them
+    by_items = query.sort == "items"
+    lines = source_lines(session, rows, now, settings.ops_failing_alert_after, with_days=by_items)
+    chosen = select_lines(lines, query)
+    pages = max(1, -(-len(chosen) // PAGE_SIZE))
+    page = min(max(query.page, 1), pages)
+    shown = chosen[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    if not by_items:
+        add_days(session, shown, now)
     return Dashboard(
         now=now,
         overview=overview,
-        lines=select_lines(lines, query),
+        lines=shown,
         total=len(lines),
         cities=cities(lines),
-        alerts=alert_state.check(
-            overview.summary, overview.queues, settings, now, None if overview.broker_error else overview.workers.workers
-        ),
+        alerts=alert_state.check(overview.summary, overview.queues, settings, now),
         audit=audit_tail(session),
         days=spark_days(now),
+        matched=len(chosen),
+        page=page,
+        pages=pages,
     )

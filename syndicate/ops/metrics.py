@@ -224,5 +224,5 @@ def scrape(session: Session, settings: Settings, probe, alert_state: alerts.Aler
         log.warning("metrics without the database: %s", exc)
         rows, summary = [], None
     broker_error, depths, workers = status.broker_view(settings, probe)
-    alert_list = alert_state.check(summary, depths, settings, now, None if broker_error else workers.workers) if summary is not None else []
+    alert_list = alert_state.check(summary, depths, settings, now) if summary is not None else []
     return render(session, Scrape(now, depths, broker_error, workers, alert_list), summary, rows, settings.ops_failing_alert_after)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlencode
 
 from sqlalchemy import select
@@ -85,7 +87,17 @@ def builder_query(cities: tuple[str, ...] = (), topic: str | None = None, q: str
     return FeedQuery("search" if q else "all", cities=tuple(sorted(set(cities))), topic=topic, q=q or None, limit=limit)
 
 
-def built(cities: list[City], topic: Topic | None, q: str | None) -> FeedRef:
+class Named(Protocol):
+    """A city or a portal place (``stories.Place``): what a feed's address and title are made of."""
+
+    @property
+    def slug(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+def built(cities: Sequence[Named], topic: Topic | None, q: str | None) -> FeedRef:
     """The feed builder's feed for a choice of cities, one topic and search words, named after the choice."""
     slugs = tuple(sorted(c.slug for c in cities))
     path, params = address(slugs, topic.slug if topic else None, q)

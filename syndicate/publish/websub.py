@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from syndicate.clock import utcnow
 from syndicate.db import rowcount
 from syndicate.models import WebSubSubscription
-from syndicate.publish.feeds import FORMATS, FeedQuery, RenderedFeed, UnknownFeed, describe, render_feed, version_stamp
+from syndicate.publish.feeds import FORMATS, FeedQuery, RenderedFeed, UnknownFeed, describe, render_feed, scope_stamp, version_stamp
 from syndicate.reader import fetch as fetching
 from syndicate.reader.errors import SyndicateError
 from syndicate.settings import Settings
@@ -271,7 +271,7 @@ def changed(session: Session, public_url: str, versions: TopicVersions | None = 
     versions = versions or TopicVersions(recheck=0, restamp=0)
     columns = (WebSubSubscription.id, WebSubSubscription.topic, WebSubSubscription.last_etag)
     with versions.lock:
-        archive, now = version_stamp(session, FeedQuery()), versions.clock()
+        archive, now = scope_stamp(session, FeedQuery()), versions.clock()
         archive_moved = archive != versions.archive or now - versions.stamped_at >= versions.restamp
         if archive_moved:
             versions.archive, versions.stamped_at = archive, now

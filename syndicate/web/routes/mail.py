@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
@@ -20,11 +21,12 @@ from fastapi.responses import HTMLResponse
 
 from syndicate.access.limits import SharedRateLimiter
 from syndicate.clock import utcnow
-from syndicate.mail import delivery, messages, subscriptions
+from syndicate.demo import mailbox
+from syndicate.mail import delivery, messages, subscriptions, transport
 from syndicate.runtime import Runtime
 from syndicate.settings import Settings
 from syndicate.web.deps import RuntimeDep, SessionDep, TaskQueueDep
-from syndicate.web.routes.portal import render
+from syndicate.web.routes.portal import not_found, render
 from syndicate.web.tasks import TaskQueue
 
 router = APIRouter(tags=["mail"], default_response_class=HTMLResponse)
@@ -49,11 +51,11 @@ def page(request: Request, runtime: Runtime, title: str, message: str, status: i
 def _send_confirmation(settings: Settings, queue: TaskQueue, subscription_id: int, message: EmailMessage) -> None:
     """After the answer: straight to the SMTP server; when it is down or busy, to a worker that retries with backoff."""
     try:
-        delivery.send(settings, message)
-    except delivery.TemporaryMailError as exc:
+        transport.send(settings, message)
+    except transport.TemporaryMailError as exc:
         log.warning("confirmation mail for subscription %d queued for retries: %s", subscription_id, exc)
         queue.mail_confirmation(subscription_id, message.as_string())
-    except delivery.PermanentMailError as exc:
+    except transport.PermanentMailError as exc:
         # the sign-up stays pending and is deleted after 48 h, like any unconfirmed one
         log.warning("confirmation mail for subscription %d refused: %s", subscription_id, exc)
 
@@ -148,3 +150,12 @@ def unsubscribe(token: str, request: Request, session: SessionDep, runtime: Runt
         return page(request, runtime, "Abo nicht gefunden", "Dieses Abo gibt es nicht (mehr); Sie bekommen keine E-Mails dafür.", 404)
     session.commit()
     return page(request, runtime, "Abo abbestellt", "Sie bekommen keine E-Mails mehr; Ihre Adresse ist gelöscht.")
+
+
+@router.get("/demo/post")
+def demo_post(request: Request, runtime: RuntimeDep):
+    """Only in the demo (``syndicate up --demo``): the mails its capturing SMTP server saved."""
+    folder = runtime.settings.demo_mail_dir
+    if not folder:
+        return not_found(request, runtime, "Diese Seite gibt es nur in der Demo.")
+    return render(request, runtime, "demo_post.html", title="Demo: Postfach", mails=mailbox.captured(Path(folder)), folder=folder)

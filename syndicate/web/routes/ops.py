@@ -89,9 +89,11 @@ def dashboard(
     q: Annotated[str | None, Query(max_length=200)] = None,
     sort: SortKey = "state",
     order: Literal["asc", "desc"] = "asc",
+    seite: Annotated[str, Query(max_length=6)] = "1",
 ):
     ops = ops_state(request, runtime.settings)
-    query = opsview.TableQuery(state or None, city or None, q or None, sort, order == "desc")
+    page = int(seite) if seite.isdigit() else 1  # read leniently: a bad page number shows the first page
+    query = opsview.TableQuery(state or None, city or None, q or None, sort, order == "desc", page)
     try:
         view = opsview.dashboard(session, runtime.settings, query, ops.probe, ops.alerts)
     except SQLAlchemyError as exc:
@@ -110,9 +112,12 @@ def dashboard(
             "states": status.STATES,
             "problem_states": status.PROBLEM_STATES,
             "sparkline": opsui.sparkline,
-            "self_url": _self_url(query),
+            "self_url": _self_url(query, view.page),
             "sort_url": lambda key: _sort_url(query, key),
+            "page_url": lambda number: _self_url(query, number),
             "broker": _broker_kind(runtime.settings.broker_url),
+            "public_url": request.app.state.public_url_check,
+            "page_size": opsview.PAGE_SIZE,
         },
     )
 
@@ -143,11 +148,18 @@ def source_page(request: Request, source_id: Annotated[int, Path(ge=1, le=2**31 
     )
 
 
-def _self_url(query: opsview.TableQuery) -> str:
-    """This view again, with its filter and order: the "Aktualisieren" link. The pages do not reload
-    themselves (no meta refresh): a reload every few seconds moves a keyboard or screen reader user back
-    to the top (WCAG 2.2.1)."""
-    params = {"state": query.state, "city": query.city, "q": query.q, "sort": query.sort, "order": "desc" if query.desc else "asc"}
+def _self_url(query: opsview.TableQuery, page: int = 1) -> str:
+    """This view again, with its filter, order and page of the table: the "Aktualisieren" link (and the
+    page links). The pages do not reload themselves (no meta refresh): a reload every few seconds moves a
+    keyboard or screen reader user back to the top (WCAG 2.2.1)."""
+    params = {
+        "state": query.state,
+        "city": query.city,
+        "q": query.q,
+        "sort": query.sort,
+        "order": "desc" if query.desc else "asc",
+        "seite": page if page > 1 else None,
+    }
     return "/ops?" + urlencode({k: v for k, v in params.items() if v})
 
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from syndicate.models import City, Topic
+from syndicate.models import Topic
 from syndicate.publish import index as feedindex
 from syndicate.publish import stories
 from syndicate.publish.feeds import FeedQuery, InvalidCursor
@@ -79,6 +79,7 @@ def _address_query(path: str, cities: tuple[str, ...], topic: str | None, q: str
 def render(request: Request, runtime, template: str, status_code: int = 200, **context) -> HTMLResponse:
     context.setdefault("alternates", [])
     context.setdefault("nav", None)
+    context.setdefault("mail_enabled", runtime.settings.mail_enabled)  # the e-mail form at the foot of every page
     context.update(base=runtime.settings.public_url.rstrip("/"), types=feedindex.FORMAT_TYPES)
     return templates.TemplateResponse(request, template, context, status_code=status_code)
 
@@ -209,7 +210,7 @@ def search_page(
         bis=bis,
         notice=notice,
         results=results,
-        places=stories.places(session),
+        place_options=stories.place_options(stories.places(session), cities),
         topics=stories.all_topics(session),
         selected_cities=cities,
         selected_topic=thema,
@@ -227,7 +228,7 @@ SuchParam = Annotated[str, Query(max_length=200)]
 class Choice:
     """What the feed builder was asked for, unknown cities and topics dropped (never an error)."""
 
-    cities: list[City]
+    cities: list[stories.Place]
     topic: Topic | None
     q: str | None
 

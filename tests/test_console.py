@@ -501,8 +501,8 @@ def test_preview_with_edited_selectors_uses_the_page_fetched_for_the_check(api, 
 @pytest.mark.parametrize(
     ("name", "value", "says"),
     [
-        ("item", "div.article[", "kein gültiger CSS-Selektor"),
-        ("date", "xpath://time/following::span", "nicht erlaubter XPath-Ausdruck"),
+        ("item", "div.article[", "Kein gültiger CSS-Selektor 'div.article['; bitte prüfen Sie Klammern"),
+        ("date", "xpath://time/following::span", "Nicht erlaubter XPath-Ausdruck"),
         ("item", "", "Selektor für die Meldungsblöcke"),
         ("item", "div.gibt-es-nicht", "keine Meldung mit Link"),
     ],

@@ -110,7 +110,7 @@ def test_every_console_page_in_each_state_passes_axe_at_375_and_1280(settings, r
         browser.find_element("id", "sel-item").clear()
         browser.find_element("id", "sel-item").send_keys("div.article[")
         submit(browser, "/verwaltung/quellen/neu", "vorschau")
-        assert "kein gültiger CSS-Selektor" in browser.find_element("id", "sel-item-fehler").text
+        assert "Kein gültiger CSS-Selektor" in browser.find_element("id", "sel-item-fehler").text
         check_here(browser, "neu-newsroom-selektorfehler")
 
         browser.get(f"{base}/verwaltung/quellen/{old.id}")

@@ -152,6 +152,10 @@ def test_every_console_page_in_each_state_passes_axe_at_375_and_1280(settings, r
         assert browser.find_element("id", "token-neu").get_attribute("value").startswith("syn_")
         assert browser.find_element("id", "token-kopieren").is_displayed()  # the copy button, with JavaScript
         check_here(browser, "tokens-neu")
+        browser.find_element("id", "token-kopieren").click()
+        assert processes.wait_for(lambda: browser.find_element("id", "token-kopiert").text, timeout=10) == (
+            "Das Token ist in der Zwischenablage."
+        )
         browser.get(f"{base}/verwaltung/protokoll?aktion=token.create")
         check_here(browser, "protokoll")
         browser.get(f"{base}/verwaltung/quellen")

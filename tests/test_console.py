@@ -210,7 +210,7 @@ def test_the_list_shows_the_citys_sources_with_their_state_and_the_operator_sees
     page = signed_in(api, "muenchen").get("/verwaltung/quellen").text
     assert "Rathaus München" in page and "in Ordnung" in page and "Adresse gibt es nicht mehr" in page
     assert "Rathaus Augsburg" not in page
-    assert '<th scope="col">Meldungen in 7 Tagen</th>' in page and "<td>2</td>" in page
+    assert '<th scope="col">Meldungen in 7 Tagen</th>' in page and '<td data-label="Meldungen in 7 Tagen">2</td>' in page
     everything = signed_in(api, "operator").get("/verwaltung/quellen").text
     assert "Rathaus München" in everything and "Rathaus Augsburg" in everything
     assert everything.index('<h2 id="stadt-augsburg">') < everything.index('<h2 id="stadt-muenchen">')
@@ -284,13 +284,17 @@ def test_detail_shows_the_fetch_log_explained_and_disable_enable_refresh_work(ap
     with runtime.sessions() as s:
         city = make_city(s, "muenchen")
         source = add_source(s, city, "https://m.example/rss", title="Rathaus", error_count=1, last_error_reason="http_404")
-        s.add(FetchLog(source_id=source.id, status="error", http_status=404, reason="http_404", started_at=utcnow()))
+        s.add(FetchLog(source_id=source.id, status="error", http_status=404, reason="http_404", started_at=utcnow() - timedelta(hours=1)))
+        s.add(FetchLog(source_id=source.id, status="deferred", http_status=429, reason="rate_limited", started_at=utcnow()))
         s.commit()
         source_id = source.id
     client = signed_in(api, "muenchen")
     detail = client.get(f"/verwaltung/quellen/{source_id}")
     assert detail.status_code == 200 and detail.text.count("<h1>") == 1
     assert "Diese Adresse gibt es auf dem Server nicht (HTTP 404)" in detail.text and "Prüfen Sie, ob der Feed umgezogen ist" in detail.text
+    # the last error is the source's own, not the later deferral; the deferral is no error in the log
+    assert "<dt>Letzter Fehler</dt><dd>Diese Adresse gibt es auf dem Server nicht (HTTP 404)." in detail.text
+    assert '<td data-label="Ergebnis">verschoben (HTTP 429)</td>' in detail.text
     off = client.post(f"/verwaltung/quellen/{source_id}/abschalten", data={"csrf": csrf_of(detail)}, follow_redirects=False)
     assert off.status_code == 303
     page = client.get(off.headers["location"])
@@ -395,12 +399,18 @@ def test_a_city_cannot_see_or_change_another_citys_source(api, runtime, feed_ser
     page = client.get(f"/verwaltung/quellen/{source_id}")
     assert page.status_code == 404 and "Rathaus Augsburg" not in page.text and "gehört nicht zu Ihrer Stadt" in page.text
     csrf = csrf_of(client.get("/verwaltung/quellen"))
-    for action in ("abschalten", "abrufen"):
-        assert client.post(f"/verwaltung/quellen/{source_id}/{action}", data={"csrf": csrf}).status_code == 404
+    for action in ("abschalten", "einschalten", "abrufen", "bearbeiten", "selektoren", "stilllegen"):
+        assert client.post(f"/verwaltung/quellen/{source_id}/{action}", data={"csrf": csrf, "aktion": "vorschau"}).status_code == 404
     form = client.get("/verwaltung/quellen/neu")
     assert 'name="stadt" value="muenchen"' in form.text and "augsburg" not in form.text
     forged = client.post("/verwaltung/quellen/neu", data={"csrf": csrf, "stadt": "augsburg", "adresse": feed_server.url("/rss.xml")})
     assert forged.status_code == 404
+    for path in ("/verwaltung/quellen/neu/pruefen", "/verwaltung/opml"):
+        assert client.post(path, data={"csrf": csrf, "stadt": "augsburg", "adresse": feed_server.url("/rss.xml")}).status_code == 404
+    preview = client.post(
+        "/verwaltung/quellen/neu", data={"csrf": csrf, "stadt": "augsburg", "adresse": feed_server.url("/rss.xml"), "art": "html"}
+    )
+    assert preview.status_code == 404
     with runtime.sessions() as s:
         assert s.get(Source, source_id).enabled is True
         assert s.scalar(select(func.count()).select_from(Source)) == 1
@@ -491,8 +501,8 @@ def test_preview_with_edited_selectors_uses_the_page_fetched_for_the_check(api, 
 @pytest.mark.parametrize(
     ("name", "value", "says"),
     [
-        ("item", "div.article[", "kein gültiger CSS-Selektor"),
-        ("date", "xpath://time/following::span", "nicht erlaubter XPath-Ausdruck"),
+        ("item", "div.article[", "Kein gültiger CSS-Selektor 'div.article['; bitte prüfen Sie Klammern"),
+        ("date", "xpath://time/following::span", "Nicht erlaubter XPath-Ausdruck"),
         ("item", "", "Selektor für die Meldungsblöcke"),
         ("item", "div.gibt-es-nicht", "keine Meldung mit Link"),
     ],
@@ -519,6 +529,33 @@ def test_bad_selectors_are_refused_next_to_their_field_and_nothing_is_stored(api
     with runtime.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Source)) == 0
         assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action.like("source.%"))) == 0
+
+
+def test_a_refused_registration_keeps_the_edited_selectors_on_the_page(api, runtime, feed_server):
+    feed_server.add("/archiv/", (FIXTURES / "augsburg_archiv.html").read_bytes(), headers=HTML_TYPE)
+    url = feed_server.url("/archiv/")
+    with runtime.sessions() as s:
+        add_source(s, make_city(s, "muenchen"), url)
+    client = signed_in(api, "augsburg")
+    checked = client.post(
+        "/verwaltung/quellen/neu/pruefen",
+        data={"csrf": csrf_of(client.get("/verwaltung/quellen/neu")), "stadt": "augsburg", "adresse": url},
+    )
+    fields = {**selectors_of(checked), "sel-summary": "div.teaser-text"}
+    data = {
+        "csrf": csrf_of(checked),
+        "stadt": "augsburg",
+        "adresse": url,
+        "art": "html",
+        "aktion": "registrieren",
+        "titel": "Archiv",
+        **fields,
+    }
+    refused = client.post("/verwaltung/quellen/neu", data=data, follow_redirects=False)
+    assert refused.status_code == 409 and "bereits von einem anderen Teilnehmer registriert" in refused.text
+    assert selectors_of(refused)["sel-summary"] == "div.teaser-text" and 'value="Archiv"' in refused.text
+    with runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Source)) == 1
 
 
 def test_the_source_page_edits_an_html_sources_selectors_with_a_preview(api, runtime, feed_server):
@@ -660,7 +697,7 @@ def test_the_operator_reads_the_audit_log_filtered_by_city_and_action(api, runti
     everything = operator.get("/verwaltung/protokoll").text
     assert "Quelle geändert" in everything and "Token angelegt" in everything and "city:muenchen console" in everything
     only = operator.get("/verwaltung/protokoll", params={"stadt": "muenchen", "aktion": "source.update"}).text
-    assert "Quelle geändert" in only and "<td>Token angelegt</td>" not in only
+    assert "Quelle geändert" in only and '<td data-label="Aktion">Token angelegt</td>' not in only
     assert f'href="/verwaltung/quellen/{source_id}"' in only
     none = operator.get("/verwaltung/protokoll", params={"stadt": "augsburg", "aktion": "source.update"}).text
     assert "Keine Einträge für diese Auswahl" in none

@@ -110,7 +110,7 @@ def test_every_console_page_in_each_state_passes_axe_at_375_and_1280(settings, r
         browser.find_element("id", "sel-item").clear()
         browser.find_element("id", "sel-item").send_keys("div.article[")
         submit(browser, "/verwaltung/quellen/neu", "vorschau")
-        assert "kein gültiger CSS-Selektor" in browser.find_element("id", "sel-item-fehler").text
+        assert "Kein gültiger CSS-Selektor" in browser.find_element("id", "sel-item-fehler").text
         check_here(browser, "neu-newsroom-selektorfehler")
 
         browser.get(f"{base}/verwaltung/quellen/{old.id}")
@@ -121,6 +121,12 @@ def test_every_console_page_in_each_state_passes_axe_at_375_and_1280(settings, r
         check_here(browser, "quelle-newsroom")
         browser.get(f"{base}/verwaltung/opml")
         check_here(browser, "opml")
+        outline = f'<outline type="rss" text="Augsburg" xmlUrl="{feed_server.url("/rss.xml")}"/>'
+        document = f'<?xml version="1.0"?><opml version="2.0"><head><title>A</title></head><body>{outline}</body></opml>'
+        browser.execute_script("document.getElementById('dokument').value = arguments[0]", document)
+        submit(browser, "/verwaltung/opml")
+        assert "1 registriert, 0 abgelehnt" in main_text(browser)
+        check_here(browser, "opml-import")
         browser.get(f"{base}/verwaltung/quellen/999999")
         check_here(browser, "fehler-404")
         browser.get(f"{base}/verwaltung/quellen/{old.id}")
@@ -146,6 +152,10 @@ def test_every_console_page_in_each_state_passes_axe_at_375_and_1280(settings, r
         assert browser.find_element("id", "token-neu").get_attribute("value").startswith("syn_")
         assert browser.find_element("id", "token-kopieren").is_displayed()  # the copy button, with JavaScript
         check_here(browser, "tokens-neu")
+        browser.find_element("id", "token-kopieren").click()
+        assert processes.wait_for(lambda: browser.find_element("id", "token-kopiert").text, timeout=10) == (
+            "Das Token ist in der Zwischenablage."
+        )
         browser.get(f"{base}/verwaltung/protokoll?aktion=token.create")
         check_here(browser, "protokoll")
         browser.get(f"{base}/verwaltung/quellen")

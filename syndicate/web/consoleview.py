@@ -3,6 +3,7 @@ one state model (ops.states), and the fetch log with each reason explained for a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -147,6 +148,15 @@ def advice(reason: str, registry_file: str | None = None) -> str:
     return ADVICE.get(reason, GENERIC_ADVICE)
 
 
+def last_error(source: Source) -> tuple[str, str] | None:
+    """Why the source's checks fail (its last error, not a later deferral), in German, and what the city can do."""
+    if not source.error_count or not source.last_error_reason:
+        return None
+    registry_file = source.registry_file if source.origin == "file" else None
+    text = reason_message(source.last_error_reason, source.last_http_status)
+    return text[:1].upper() + text[1:] + ".", advice(source.last_error_reason, registry_file)
+
+
 def explain(entries: list[FetchLog], registry_file: str | None = None) -> list[FetchRow]:
     """The fetch log with each failure or deferral explained in German, with what the city can do."""
     rows = []
@@ -195,6 +205,17 @@ def sentence(message: str) -> str:
     return text if text.endswith((".", "!", "?", ")")) else text + "."
 
 
+SYNTAX = re.compile(r"(kein gültiger (?:CSS-Selektor|XPath-Ausdruck) (?:'[^']*'|\"[^\"]*\")): .*", re.S)
+FIELD_PREFIX = re.compile(r"^Selektor \w+: ")
+
+
+def field_message(message: str) -> str:
+    """A selector's refusal as shown next to its field: without the field's name, and without the parser's
+    own (English) account of a syntax error."""
+    text = SYNTAX.sub(r"\1; bitte prüfen Sie Klammern, Anführungszeichen und Schreibweise", FIELD_PREFIX.sub("", message))
+    return sentence(text)
+
+
 @dataclass(frozen=True)
 class Extraction:
     """What selectors yield on an HTML newsroom page: the preview and its items, or why not (by field, or for the page)."""
@@ -221,7 +242,7 @@ def try_selectors(load: LoadPage, url: str, config: RefreshConfig, values: dict)
     try:
         checked = service.check_extraction(values)
     except Invalid as exc:
-        return Extraction(values, errors={exc.extra.get("field", "item"): sentence(exc.message)})
+        return Extraction(values, errors={exc.extra.get("field", "item"): field_message(exc.message)})
     try:
         shown, items = service.preview_html(load(url), config, checked)
     except SelectorsMatchedNothing:
@@ -229,7 +250,7 @@ def try_selectors(load: LoadPage, url: str, config: RefreshConfig, values: dict)
         return Extraction(values, checked, errors={"item": text})
     except InvalidSelector as exc:  # refused while evaluating: the field whose selector the message names
         name = next((name for name, value in (checked or {}).items() if isinstance(value, str) and value in exc.message), "item")
-        return Extraction(values, checked, errors={name: sentence(exc.message)})
+        return Extraction(values, checked, errors={name: field_message(exc.message)})
     except SyndicateError as exc:
         return Extraction(values, checked, message=sentence(german(exc)), advice=ADVICE.get(exc.reason, GENERIC_ADVICE))
     return Extraction(values, checked, shown, items)

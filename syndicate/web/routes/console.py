@@ -312,13 +312,13 @@ def register_source(request: Request, session: SessionDep, runtime: RuntimeDep, 
         values = consoleview.selector_values(form, set(form))
         session.commit()  # end the read transaction: the preview may fetch the page
         extraction = consoleview.try_selectors(page_loader(request, runtime, current), address, runtime.refresh_config, values)
+        finding = consoleview.Finding("html", address, preview=extraction.preview, extraction=extraction)
         if form.get("aktion") == "vorschau" or not extraction.ok:
-            finding = consoleview.Finding("html", address, preview=extraction.preview, extraction=extraction)
             status_code = 200 if extraction.ok else 422
             return _new_page(request, session, current, status_code, address=address, city=city.slug, finding=finding, title_value=title)
         spec = service.SourceSpec(url=address, title=title or None, kind="html", extraction=extraction.checked)
     else:
-        spec = service.SourceSpec(url=address, title=title or None)
+        finding, spec = None, service.SourceSpec(url=address, title=title or None)
     try:
         service.create_source(
             session,
@@ -332,7 +332,17 @@ def register_source(request: Request, session: SessionDep, runtime: RuntimeDep, 
         )
     except (Invalid, Conflict) as exc:
         status_code = 409 if isinstance(exc, Conflict) else 422
-        return _new_page(request, session, current, status_code, error=_sentence(exc.message), address=address, city=city.slug)
+        return _new_page(
+            request,
+            session,
+            current,
+            status_code,
+            error=_sentence(exc.message),
+            address=address,
+            city=city.slug,
+            finding=finding,
+            title_value=title,
+        )
     return redirect("/verwaltung/quellen?hinweis=registriert")
 
 
@@ -358,6 +368,7 @@ def _detail_page(request: Request, session, runtime, current: Current, source: S
         row=row,
         source=source,
         entries=entries,
+        last_error=consoleview.last_error(source),
         **context,
     )
 

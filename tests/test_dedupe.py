@@ -178,4 +178,4 @@ def test_probes_of_a_document_are_the_probes_of_its_items():
                 alone.buckets,
             ), item[0]
             compared += 1
-    assert compared > 1000, compared
+    assert compared > (1000 if CORPUS.is_dir() else 30), compared  # the corpus beside the checkout, or the fixtures alone

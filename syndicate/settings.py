@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     ops_failing_alert_after: int = 6 * 3600  # a source failing this long (s) counts as broken and raises an alert
     ops_queue_alert_minutes: int = 10  # alert when a queue has grown for this long
     ops_inspect_timeout: float = 1.0  # seconds to wait for workers to answer Celery's inspect
+    ops_counts_seconds: float = 60.0  # /ops and /metrics reuse their whole-table counts this long while nothing was added
 
     # maintenance (syndicate.ops.maintenance task, `syndicate maintenance run`); 0 turns a limit off
     retention_days: NonNegativeInt = 365  # articles published longer ago are deleted, with tombstones

@@ -21,8 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from syndicate.clock import utcnow
-from syndicate.models import Article, Cluster, FetchLog, Source
-from syndicate.ops import alerts, status
+from syndicate.models import Article, FetchLog, Source
+from syndicate.ops import alerts, counts, status
 from syndicate.ops.workers import WorkerReport
 from syndicate.settings import Settings
 
@@ -86,17 +86,11 @@ def fetch_families(session: Session) -> list[Metric]:
     return [fetches, duration, new, updated, duplicates]
 
 
-def content_families(session: Session) -> list[Metric]:
-    articles = GaugeMetricFamily(
-        "syndicate_articles", "Articles in the database", value=session.scalar(select(func.count(Article.id))) or 0
-    )
-    clusters = GaugeMetricFamily(
-        "syndicate_clusters", "Stories (clusters of the same article)", value=session.scalar(select(func.count(Cluster.id))) or 0
-    )
-    joined = session.scalar(select(func.count(Article.id)).where(Article.cluster_id.is_not(None)))
-    distinct = session.scalar(select(func.count(func.distinct(Article.cluster_id))))
+def content_families(totals: counts.Counts) -> list[Metric]:
+    articles = GaugeMetricFamily("syndicate_articles", "Articles in the database", value=totals.articles)
+    clusters = GaugeMetricFamily("syndicate_clusters", "Stories (clusters of the same article)", value=totals.clusters)
     story = GaugeMetricFamily(
-        "syndicate_story_duplicates", "Articles that repeat a story another article already tells", value=(joined or 0) - (distinct or 0)
+        "syndicate_story_duplicates", "Articles that repeat a story another article already tells", value=totals.story_duplicates
     )
     return [articles, clusters, story]
 
@@ -196,11 +190,14 @@ class _Families:
         return iter(self.families)
 
 
-def render(session: Session, scrape: Scrape, summary: status.Summary | None, rows: list, broken_after: float) -> bytes:
+def render(
+    session: Session, scrape: Scrape, summary: status.Summary | None, rows: list, broken_after: float, totals: counts.Counts | None = None
+) -> bytes:
     """The exposition; ``summary`` is None when the database did not answer (then only runtime metrics)."""
     families: list[Metric] = [GaugeMetricFamily("syndicate_database_up", "Database reachable", value=0 if summary is None else 1)]
     if summary is not None:
-        families += fetch_families(session) + content_families(session) + source_families(summary, rows, scrape.now, broken_after)
+        totals = totals or counts.count(session)
+        families += fetch_families(session) + content_families(totals) + source_families(summary, rows, scrape.now, broken_after)
         families.append(delay_family(session, scrape.now))
         try:
             families += websub_families(session)
@@ -213,16 +210,26 @@ def render(session: Session, scrape: Scrape, summary: status.Summary | None, row
     return generate_latest(registry)
 
 
-def scrape(session: Session, settings: Settings, probe, alert_state: alerts.AlertState, now: datetime | None = None) -> bytes:
-    """One scrape: database numbers (if it answers), broker and workers, alerts (logged by ``alert_state``)."""
+def scrape(
+    session: Session,
+    settings: Settings,
+    probe,
+    alert_state: alerts.AlertState,
+    now: datetime | None = None,
+    cache: counts.CountCache | None = None,
+) -> bytes:
+    """One scrape: database numbers (if it answers), broker and workers, alerts (logged by ``alert_state``);
+    ``cache``: the web process's whole-table counts."""
     now = now or utcnow()
+    totals = None
     try:
         rows = status.source_rows(session)
-        summary = status.summarise(session, now, settings.ops_failing_alert_after, rows)
+        totals = cache.get(session) if cache else counts.count(session)
+        summary = status.summarise(session, now, settings.ops_failing_alert_after, rows, totals)
     except SQLAlchemyError as exc:
         session.rollback()
         log.warning("metrics without the database: %s", exc)
         rows, summary = [], None
     broker_error, depths, workers = status.broker_view(settings, probe)
     alert_list = alert_state.check(summary, depths, settings, now, None if broker_error else workers.workers) if summary is not None else []
-    return render(session, Scrape(now, depths, broker_error, workers, alert_list), summary, rows, settings.ops_failing_alert_after)
+    return render(session, Scrape(now, depths, broker_error, workers, alert_list), summary, rows, settings.ops_failing_alert_after, totals)

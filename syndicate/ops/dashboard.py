@@ -201,10 +201,11 @@ def dashboard(
 ) -> Dashboard:
     now = now or utcnow()
     rows = status.source_rows(session)
-    overview = status.overview(session, settings, now, probe, rows, totals.get(session) if totals else None)
     # the sparklines of the page's sources only, unless the table is sorted by them
     by_items = query.sort == "items"
     lines = source_lines(session, rows, now, settings.ops_failing_alert_after, with_days=by_items)
+    states = [line.state for line in lines]  # each source's state worked out once, for the summary too
+    overview = status.overview(session, settings, now, probe, rows, totals.get(session) if totals else None, states)
     chosen = select_lines(lines, query)
     pages = max(1, -(-len(chosen) // PAGE_SIZE))
     page = min(max(query.page, 1), pages)

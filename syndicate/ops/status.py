@@ -81,14 +81,20 @@ class Summary:
 
 
 def summarise(
-    session: Session, now: datetime | None = None, broken_after: float = 6 * 3600, rows: list | None = None, totals: Counts | None = None
+    session: Session,
+    now: datetime | None = None,
+    broken_after: float = 6 * 3600,
+    rows: list | None = None,
+    totals: Counts | None = None,
+    states: list[str] | None = None,
 ) -> Summary:
-    """``rows``: ``source_rows(session)`` when the caller has them already; ``totals``: the whole-table counts
-    when the caller holds them (``counts.CountCache``), else they are counted here."""
+    """``rows``: ``source_rows(session)`` when the caller has them already (with ``states``, their states in
+    the same order, when it has those too); ``totals``: the whole-table counts when the caller holds them
+    (``counts.CountCache``), else they are counted here."""
     now = now or utcnow()
     summary = Summary()
-    for row in source_rows(session) if rows is None else rows:
-        state = source_state(row, now, broken_after)
+    rows = source_rows(session) if rows is None else rows
+    for row, state in zip(rows, states if states is not None else (source_state(row, now, broken_after) for row in rows)):
         summary.sources[state] = summary.sources.get(state, 0) + 1
         if state in PROBLEM_STATES:
             summary.failing.append(_problem(row, state))
@@ -218,9 +224,10 @@ def overview(
     probe: Callable[[], workerinfo.WorkerReport] | None = None,
     rows: list | None = None,
     totals: Counts | None = None,
+    states: list[str] | None = None,
 ) -> Overview:
     """Everything ``syndicate status`` and ``/ops`` show; ``probe`` may be a cached worker probe."""
-    summary = summarise(session, now, settings.ops_failing_alert_after, rows, totals)
+    summary = summarise(session, now, settings.ops_failing_alert_after, rows, totals, states)
     return Overview(summary, *broker_view(settings, probe), beat_limit=3 * settings.beat_interval)
 
 

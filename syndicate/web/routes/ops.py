@@ -113,6 +113,7 @@ def dashboard(
             "states": status.STATES,
             "problem_states": status.PROBLEM_STATES,
             "sparkline": opsui.sparkline,
+            "city_options": opsui.city_options,
             "self_url": _self_url(query, view.page),
             "sort_url": lambda key: _sort_url(query, key),
             "page_url": lambda number: _self_url(query, number),

@@ -7,10 +7,13 @@ LINT_STAMP := $(VENV)/.lint-stamp
 PYTEST_ARGS ?=
 INGEST_ARGS ?=
 FAULTS_ARGS ?=
+SERVING_ARGS ?=
+POLL_ARGS ?=
+YEAR_ARGS ?= --scale 0.05 --db both
 # test-fast runs its tests in this many processes (pytest-xdist), each on a database of its own
 FAST_WORKERS ?= 2
 
-.PHONY: install up demo test test-fast lint bench clean
+.PHONY: install up demo test test-fast lint bench bench-workers clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,9 +53,19 @@ lint: $(LINT_STAMP)
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow" -n $(FAST_WORKERS) $(PYTEST_ARGS)
 
+## the three tables of issue 27: feed serving with wrk (nginx on the static directory, plain nginx, the app),
+## `syndicate poll --all` against the reader library, and a year of Bavaria on SQLite and PostgreSQL
+## (bench/year.py; YEAR_ARGS="--scale 1 --db postgresql" for the full year, about 15 minutes)
+bench: install
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python bench/feed_serving.py $(SERVING_ARGS); serving=$$?; \
+	$(BIN)/python bench/poll.py $(POLL_ARGS); poll=$$?; \
+	$(BIN)/python bench/year.py $(YEAR_ARGS); year=$$?; \
+	test $$serving = 0 -a $$poll = 0 -a $$year = 0
+
 ## benchmarks of issue 9 with real worker processes, as tables: ingest vs reader, unchanged re-polls,
 ## worker memory (bench/ingest.py), then kill -9 / Redis / PostgreSQL faults (bench/faults.py)
-bench: install
+bench-workers: install
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/ingest.py $(INGEST_ARGS); ingest=$$?; \
 	$(BIN)/python bench/faults.py $(FAULTS_ARGS); faults=$$?; \

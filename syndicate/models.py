@@ -125,7 +125,7 @@ class Cluster(Base):
     representative_id: Mapped[int | None] = mapped_column(Integer, index=True)  # an article id; no FK, to avoid a cycle
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)  # today's stories (0022)
 
 
 class Article(Base):
@@ -155,7 +155,7 @@ class Article(Base):
     language: Mapped[str | None] = mapped_column(String(20))  # the feed's language tag when the article was first stored
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)  # today's articles (0022)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     source: Mapped[Source] = relationship()

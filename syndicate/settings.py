@@ -115,6 +115,7 @@ class Settings(BaseSettings):
     ops_failing_alert_after: int = 6 * 3600  # a source failing this long (s) counts as broken and raises an alert
     ops_queue_alert_minutes: int = 10  # alert when a queue has grown for this long
     ops_inspect_timeout: float = 1.0  # seconds to wait for workers to answer Celery's inspect
+    ops_counts_seconds: float = 60.0  # /ops and /metrics reuse their whole-table counts this long while nothing was added
     # every API process looks this often (s) for a worker lost or back, beat stopped or ticking again, a source that
     # starts failing or recovers, an alert raised or resolved, and logs each change once for the installation (0: off)
     ops_watch_interval: NonNegativeFloat = 30.0

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import delete, func, select
 
 from syndicate.clock import utcnow
 from syndicate.ingest.due import record_tick
-from syndicate.models import FetchLog, Source
+from syndicate.models import Article, FetchLog, Source
 from tests.conftest import make_source
 from tests.support.ops_fixtures import NEWS, client, healthy_and_failing, poll, samples, value
 
@@ -172,3 +173,20 @@ def test_ingest_delay_histogram(settings, runtime, session):
         le: value(found, "syndicate_ingest_delay_seconds_bucket", le=le) for le in ("60.0", "120.0", "900.0", "1800.0", "21600.0", "+Inf")
     }
     assert buckets == {"60.0": 1, "120.0": 2, "900.0": 2, "1800.0": 3, "21600.0": 4, "+Inf": 4}
+
+
+def test_whole_table_counts_are_reused_until_an_article_is_added_or_they_age(session, runtime, feed_server, topics):
+    """/ops and /metrics hold their counts of articles and stories per process (syndicate.ops.counts)."""
+    from syndicate.ops import counts
+
+    clock = [0.0]
+    cache = counts.CountCache(60.0, clock=lambda: clock[0])
+    assert cache.get(session) == counts.Counts(0, 0, 0)
+    polled = healthy_and_failing(runtime, session, feed_server)  # stores NEWS: a larger article id
+    assert cache.get(session).articles == len(NEWS)
+    oldest = session.scalar(select(func.min(Article.id)).where(Article.source_id == polled.ok_id))
+    session.execute(delete(Article).where(Article.id == oldest))  # retention deletes the oldest: no new largest id
+    session.commit()
+    assert cache.get(session).articles == len(NEWS)  # held while young
+    clock[0] = 61.0
+    assert cache.get(session) == counts.count(session) and counts.count(session).articles == len(NEWS) - 1

@@ -80,6 +80,31 @@ def test_dashboard_filters_and_sorts(settings, runtime, session, polled, feed_se
     assert invalid.status_code == 422
 
 
+def test_the_source_table_comes_in_pages(settings, session):
+    """6,000 sources were one 5 MB table: it is shown 250 rows a page (?seite=N), filter and order kept."""
+    from syndicate.ops.dashboard import PAGE_SIZE
+
+    city = make_city(session, "bamberg")
+    session.add_all(
+        Source(city_id=city.id, url=f"https://bamberg.example/{n}.xml", canonical_url=f"https://bamberg.example/{n}.xml", origin="api")
+        for n in range(PAGE_SIZE + 7)
+    )
+    session.commit()
+    with client(settings) as c:
+        first = c.get("/ops", params={"sort": "source"}).text
+        second = c.get("/ops", params={"sort": "source", "seite": "2"}).text
+        beyond = rows(c.get("/ops", params={"sort": "source", "seite": "99"}).text)
+        lenient = rows(c.get("/ops", params={"seite": "zwei"}).text)
+
+    assert len(rows(first)) == PAGE_SIZE and len(rows(second)) == 7
+    assert not rows(first).keys() & rows(second).keys()
+    assert f"({PAGE_SIZE + 7} von {PAGE_SIZE + 7}, Seite 1 von 2)" in first
+    assert 'href="/ops?sort=source&amp;order=asc&amp;seite=2#quellen" rel="next">Nächste Seite<' in first
+    assert 'rel="prev">Vorherige Seite<' in second and "Nächste Seite" not in second
+    assert beyond == rows(second)  # past the last page: the last page
+    assert len(lenient) == PAGE_SIZE  # not a number: the first page
+
+
 def test_source_page_has_fetch_log_and_latency_chart(settings, runtime, session, polled):
     poll(runtime, session, polled.failing_id)  # a second failure
     with client(settings) as c:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from syndicate.access import audit
 from syndicate.clock import utcnow
 from syndicate.models import Article, AuditEntry, FetchLog, Source
-from syndicate.ops import alerts, status
+from syndicate.ops import alerts, counts, status
 from syndicate.settings import Settings
 
 SPARK_DAYS = 14
@@ -191,14 +191,21 @@ class Dashboard:
 
 
 def dashboard(
-    session: Session, settings: Settings, query: TableQuery, probe, alert_state: alerts.AlertState, now: datetime | None = None
+    session: Session,
+    settings: Settings,
+    query: TableQuery,
+    probe,
+    alert_state: alerts.AlertState,
+    now: datetime | None = None,
+    totals: counts.CountCache | None = None,
 ) -> Dashboard:
     now = now or utcnow()
     rows = status.source_rows(session)
-    overview = status.overview(session, settings, now, probe, rows)
     # the sparklines of the page's sources only, unless the table is sorted by them
     by_items = query.sort == "items"
     lines = source_lines(session, rows, now, settings.ops_failing_alert_after, with_days=by_items)
+    states = [line.state for line in lines]  # each source's state worked out once, for the summary too
+    overview = status.overview(session, settings, now, probe, rows, totals.get(session) if totals else None, states)
     chosen = select_lines(lines, query)
     pages = max(1, -(-len(chosen) // PAGE_SIZE))
     page = min(max(query.page, 1), pages)

@@ -16,13 +16,14 @@ from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeHistogramMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from syndicate.clock import utcnow
-from syndicate.models import Article, Cluster, FetchLog, Source
-from syndicate.ops import alerts, status
+from syndicate.models import Article, FetchLog, Source
+from syndicate.ops import alerts, counts, status
 from syndicate.ops.workers import WorkerReport
 from syndicate.settings import Settings
 
@@ -86,17 +87,11 @@ def fetch_families(session: Session) -> list[Metric]:
     return [fetches, duration, new, updated, duplicates]
 
 
-def content_families(session: Session) -> list[Metric]:
-    articles = GaugeMetricFamily(
-        "syndicate_articles", "Articles in the database", value=session.scalar(select(func.count(Article.id))) or 0
-    )
-    clusters = GaugeMetricFamily(
-        "syndicate_clusters", "Stories (clusters of the same article)", value=session.scalar(select(func.count(Cluster.id))) or 0
-    )
-    joined = session.scalar(select(func.count(Article.id)).where(Article.cluster_id.is_not(None)))
-    distinct = session.scalar(select(func.count(func.distinct(Article.cluster_id))))
+def content_families(totals: counts.Counts) -> list[Metric]:
+    articles = GaugeMetricFamily("syndicate_articles", "Articles in the database", value=totals.articles)
+    clusters = GaugeMetricFamily("syndicate_clusters", "Stories (clusters of the same article)", value=totals.clusters)
     story = GaugeMetricFamily(
-        "syndicate_story_duplicates", "Articles that repeat a story another article already tells", value=(joined or 0) - (distinct or 0)
+        "syndicate_story_duplicates", "Articles that repeat a story another article already tells", value=totals.story_duplicates
     )
     return [articles, clusters, story]
 
@@ -149,16 +144,34 @@ def source_families(summary: status.Summary, rows: list, now: datetime, broken_a
         "Sources failing longer than the alert threshold (broken or gone)",
         value=summary.count("broken") + summary.count("gone"),
     )
-    success = GaugeMetricFamily(
-        "syndicate_source_last_success_timestamp_seconds", "Last successful fetch per source", labels=["source_id", "city"]
-    )
-    errors = GaugeMetricFamily("syndicate_source_consecutive_errors", "Failed fetches since the last success", labels=["source_id", "city"])
-    for row in rows:
-        if row.last_success_at is not None:
-            success.add_metric([str(row.id), row.city], row.last_success_at.timestamp())
-        errors.add_metric([str(row.id), row.city], row.error_count)
     today = GaugeMetricFamily("syndicate_articles_today", "Articles first seen today (Europe/Berlin)", value=summary.articles_today)
-    return [by_state, broken, success, errors, today]
+    return [by_state, broken, today]
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def per_source_text(rows: list) -> bytes:
+    """The two series per source (last success, consecutive errors) in the text format, written here: with
+    Bavaria's ~6,000 sources prometheus_client's generic exposition of these 12,000 samples was most of a
+    scrape's time (bench/year.py). Same lines as ``generate_latest`` writes for a gauge family."""
+    success, errors = [], []
+    for row in rows:
+        labels = f'{{source_id="{row.id}",city="{_label(row.city)}"}}'
+        if row.last_success_at is not None:
+            success.append(f"syndicate_source_last_success_timestamp_seconds{labels} {floatToGoString(row.last_success_at.timestamp())}\n")
+        errors.append(f"syndicate_source_consecutive_errors{labels} {floatToGoString(row.error_count)}\n")
+    return "".join(
+        [
+            "# HELP syndicate_source_last_success_timestamp_seconds Last successful fetch per source\n",
+            "# TYPE syndicate_source_last_success_timestamp_seconds gauge\n",
+            *success,
+            "# HELP syndicate_source_consecutive_errors Failed fetches since the last success\n",
+            "# TYPE syndicate_source_consecutive_errors gauge\n",
+            *errors,
+        ]
+    ).encode()
 
 
 def runtime_families(summary: status.Summary | None, scrape: Scrape) -> list[Metric]:
@@ -196,11 +209,14 @@ class _Families:
         return iter(self.families)
 
 
-def render(session: Session, scrape: Scrape, summary: status.Summary | None, rows: list, broken_after: float) -> bytes:
+def render(
+    session: Session, scrape: Scrape, summary: status.Summary | None, rows: list, broken_after: float, totals: counts.Counts | None = None
+) -> bytes:
     """The exposition; ``summary`` is None when the database did not answer (then only runtime metrics)."""
     families: list[Metric] = [GaugeMetricFamily("syndicate_database_up", "Database reachable", value=0 if summary is None else 1)]
     if summary is not None:
-        families += fetch_families(session) + content_families(session) + source_families(summary, rows, scrape.now, broken_after)
+        totals = totals or counts.count(session)
+        families += fetch_families(session) + content_families(totals) + source_families(summary, rows, scrape.now, broken_after)
         families.append(delay_family(session, scrape.now))
         try:
             families += websub_families(session)
@@ -210,19 +226,29 @@ def render(session: Session, scrape: Scrape, summary: status.Summary | None, row
     families += runtime_families(summary, scrape)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Families(families))
-    return generate_latest(registry)
+    return generate_latest(registry) + (per_source_text(rows) if summary is not None else b"")
 
 
-def scrape(session: Session, settings: Settings, probe, alert_state: alerts.AlertState, now: datetime | None = None) -> bytes:
-    """One scrape: database numbers (if it answers), broker and workers, alerts (logged by ``alert_state``)."""
+def scrape(
+    session: Session,
+    settings: Settings,
+    probe,
+    alert_state: alerts.AlertState,
+    now: datetime | None = None,
+    cache: counts.CountCache | None = None,
+) -> bytes:
+    """One scrape: database numbers (if it answers), broker and workers, alerts (logged by ``alert_state``);
+    ``cache``: the web process's whole-table counts."""
     now = now or utcnow()
+    totals = None
     try:
         rows = status.source_rows(session)
-        summary = status.summarise(session, now, settings.ops_failing_alert_after, rows)
+        totals = cache.get(session) if cache else counts.count(session)
+        summary = status.summarise(session, now, settings.ops_failing_alert_after, rows, totals)
     except SQLAlchemyError as exc:
         session.rollback()
         log.warning("metrics without the database: %s", exc)
         rows, summary = [], None
     broker_error, depths, workers = status.broker_view(settings, probe)
     alert_list = alert_state.check(summary, depths, settings, now) if summary is not None else []
-    return render(session, Scrape(now, depths, broker_error, workers, alert_list), summary, rows, settings.ops_failing_alert_after)
+    return render(session, Scrape(now, depths, broker_error, workers, alert_list), summary, rows, settings.ops_failing_alert_after, totals)

@@ -22,6 +22,7 @@ from syndicate.clock import utcnow
 from syndicate.models import Article, BeatTick, City, Cluster, MailSubscription, Source
 from syndicate.ops import queues
 from syndicate.ops import workers as workerinfo
+from syndicate.ops.counts import Counts
 from syndicate.ops.states import PROBLEM_STATES, source_state
 from syndicate.ops.states import STATES as STATES  # the summary counts these; its callers list them from here
 from syndicate.settings import Settings
@@ -79,18 +80,30 @@ class Summary:
         return self.sources.get(state, 0)
 
 
-def summarise(session: Session, now: datetime | None = None, broken_after: float = 6 * 3600, rows: list | None = None) -> Summary:
-    """``rows``: ``source_rows(session)`` when the caller has them already."""
+def summarise(
+    session: Session,
+    now: datetime | None = None,
+    broken_after: float = 6 * 3600,
+    rows: list | None = None,
+    totals: Counts | None = None,
+    states: list[str] | None = None,
+) -> Summary:
+    """``rows``: ``source_rows(session)`` when the caller has them already (with ``states``, their states in
+    the same order, when it has those too); ``totals``: the whole-table counts when the caller holds them
+    (``counts.CountCache``), else they are counted here."""
     now = now or utcnow()
     summary = Summary()
-    for row in source_rows(session) if rows is None else rows:
-        state = source_state(row, now, broken_after)
+    rows = source_rows(session) if rows is None else rows
+    for row, state in zip(rows, states if states is not None else (source_state(row, now, broken_after) for row in rows)):
         summary.sources[state] = summary.sources.get(state, 0) + 1
         if state in PROBLEM_STATES:
             summary.failing.append(_problem(row, state))
     today = start_of_today(now)
-    summary.articles = session.scalar(select(func.count(Article.id))) or 0
-    summary.clusters = session.scalar(select(func.count(Cluster.id))) or 0
+    if totals is None:
+        summary.articles = session.scalar(select(func.count(Article.id))) or 0
+        summary.clusters = session.scalar(select(func.count(Cluster.id))) or 0
+    else:
+        summary.articles, summary.clusters = totals.articles, totals.clusters
     summary.articles_today = session.scalar(select(func.count(Article.id)).where(Article.first_seen_at >= today)) or 0
     summary.clusters_today = session.scalar(select(func.count(Cluster.id)).where(Cluster.created_at >= today)) or 0
     summary.last_beat_tick, summary.beat_age_seconds = beat_age(session, now)
@@ -222,9 +235,11 @@ def overview(
     now: datetime | None = None,
     probe: Callable[[], workerinfo.WorkerReport] | None = None,
     rows: list | None = None,
+    totals: Counts | None = None,
+    states: list[str] | None = None,
 ) -> Overview:
     """Everything ``syndicate status`` and ``/ops`` show; ``probe`` may be a cached worker probe."""
-    summary = summarise(session, now, settings.ops_failing_alert_after, rows)
+    summary = summarise(session, now, settings.ops_failing_alert_after, rows, totals, states)
     return Overview(summary, *broker_view(settings, probe), beat_limit=3 * settings.beat_interval)
 
 

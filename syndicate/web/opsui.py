@@ -8,6 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+
+from markupsafe import Markup, escape
 
 from syndicate.clock import utcnow
 from syndicate.ops.status import LOCAL_TIME
@@ -113,3 +116,16 @@ def latency_chart(fetches: list, width: float = 960, height: float = 180) -> Lin
     """Durations of fetch-log rows (given newest first, drawn oldest first), dots coloured by outcome."""
     series = [(when(f.started_at, seconds=True), f.duration_ms, FETCH_KINDS.get(f.status, "ok")) for f in reversed(fetches)]
     return line_chart(series, width, height)
+
+
+def city_options(cities: list[tuple[str, str]], selected: str | None) -> Markup:
+    """The <option>s of the table's city filter, made once per process for the same cities and choice:
+    with Bavaria's 2,140 publishers they were a sizeable part of each /ops render."""
+    return _city_options(tuple(cities), selected)
+
+
+@lru_cache(maxsize=16)
+def _city_options(cities: tuple[tuple[str, str], ...], selected: str | None) -> Markup:
+    return Markup(
+        "".join(f'<option value="{escape(slug)}"{" selected" if slug == selected else ""}>{escape(name)}</option>' for slug, name in cities)
+    )

@@ -21,7 +21,7 @@ from sqlalchemy.orm import undefer_group
 from syndicate.clock import utcnow
 from syndicate.ingest import freshness
 from syndicate.models import Source
-from syndicate.ops import alerts, metrics, status
+from syndicate.ops import alerts, counts, metrics, status
 from syndicate.ops import dashboard as opsview
 from syndicate.ops import workers as workerinfo
 from syndicate.settings import Settings
@@ -39,13 +39,14 @@ class OpsState:
     """Per web process: the cached worker probe and the alert memory (queue trend, logged alerts)."""
 
     probe: workerinfo.CachedProbe
+    counts: counts.CountCache
     alerts: alerts.AlertState = field(default_factory=alerts.AlertState)
 
 
 def ops_state(request: Request, settings: Settings) -> OpsState:
     state = request.app.state
     if getattr(state, "ops", None) is None:
-        state.ops = OpsState(workerinfo.CachedProbe(settings))
+        state.ops = OpsState(workerinfo.CachedProbe(settings), counts.CountCache(settings.ops_counts_seconds))
     return state.ops
 
 
@@ -72,7 +73,7 @@ def readyz(session: SessionDep, runtime: RuntimeDep, operator: OperatorView) -> 
 @router.get("/metrics", dependencies=[OpsAccess], response_class=Response)
 def prometheus_metrics(request: Request, session: SessionDep, runtime: RuntimeDep) -> Response:
     ops = ops_state(request, runtime.settings)
-    body = metrics.scrape(session, runtime.settings, ops.probe, ops.alerts)
+    body = metrics.scrape(session, runtime.settings, ops.probe, ops.alerts, cache=ops.counts)
     return Response(body, media_type=metrics.CONTENT_TYPE)
 
 
@@ -95,7 +96,7 @@ def dashboard(
     page = int(seite) if seite.isdigit() else 1  # read leniently: a bad page number shows the first page
     query = opsview.TableQuery(state or None, city or None, q or None, sort, order == "desc", page)
     try:
-        view = opsview.dashboard(session, runtime.settings, query, ops.probe, ops.alerts)
+        view = opsview.dashboard(session, runtime.settings, query, ops.probe, ops.alerts, totals=ops.counts)
     except SQLAlchemyError as exc:
         return HTMLResponse(
             f"<!doctype html><html lang=de><title>Betrieb</title><h1>Datenbank nicht erreichbar</h1>"
@@ -112,6 +113,7 @@ def dashboard(
             "states": status.STATES,
             "problem_states": status.PROBLEM_STATES,
             "sparkline": opsui.sparkline,
+            "city_options": opsui.city_options,
             "self_url": _self_url(query, view.page),
             "sort_url": lambda key: _sort_url(query, key),
             "page_url": lambda number: _self_url(query, number),

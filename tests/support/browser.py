@@ -169,13 +169,27 @@ def save_full_page(driver, path: Path, max_height: int = 8000) -> None:
 
 
 def click_and_wait(driver, css: str) -> None:
-    """Press the button ``css`` names and wait for the next page (a click may return before the browser has left this one)."""
+    """Press the button ``css`` names and wait for the next page, loaded in full (a click may return before the browser
+    has left this one, and the next page's document exists before it is parsed)."""
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def loaded(d) -> bool:
+        return d.execute_script("return document.readyState") == "complete"
+
+    WebDriverWait(driver, 60).until(loaded)  # this page whole, before its button is looked up
+    from selenium.common.exceptions import WebDriverException
+
     page = driver.find_element("tag name", "html")
-    driver.find_element("css selector", css).click()
+    try:
+        driver.find_element("css selector", css).click()
+    except WebDriverException as exc:
+        # chromedriver may report the page it was clicking on as gone when the click's navigation was quick;
+        # the click was delivered then, and the wait below sees the next page (or times out if there was none)
+        if "does not belong to the document" not in str(exc):
+            raise
     WebDriverWait(driver, 60).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 60).until(loaded)  # and the next one whole, before the test reads it
 
 
 def serve(make_app):

@@ -169,13 +169,36 @@ def save_full_page(driver, path: Path, max_height: int = 8000) -> None:
 
 
 def click_and_wait(driver, css: str) -> None:
-    """Press the button ``css`` names and wait for the next page (a click may return before the browser has left this one)."""
-    from selenium.webdriver.support import expected_conditions
+    """Press the button ``css`` names and wait for the next page, loaded in full (a click may return before the browser
+    has left this one, and the next page's document exists before it is parsed). The page is told from the next by a
+    mark on its window, not by an element reference: chromedriver may answer for a stale element with an inspector
+    error ("does not belong to the document") instead of StaleElementReferenceException."""
+    import uuid
+
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    page = driver.find_element("tag name", "html")
-    driver.find_element("css selector", css).click()
-    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(page))
+    def loaded(d) -> bool:
+        return d.execute_script("return document.readyState") == "complete"
+
+    mark = uuid.uuid4().hex
+
+    def left(d) -> bool:
+        try:
+            return d.execute_script("return window.clickAndWaitMark") != mark and loaded(d)
+        except WebDriverException:  # between two documents
+            return False
+
+    WebDriverWait(driver, 60).until(loaded)  # this page whole, before its button is looked up
+    driver.execute_script("window.clickAndWaitMark = arguments[0]", mark)
+    try:
+        driver.find_element("css selector", css).click()
+    except WebDriverException as exc:
+        # chromedriver may report the page it was clicking on as gone when the click's navigation was quick;
+        # the click was delivered then, and the wait below sees the next page (or times out if there was none)
+        if "does not belong to the document" not in str(exc):
+            raise
+    WebDriverWait(driver, 60).until(left)
 
 
 def serve(make_app):

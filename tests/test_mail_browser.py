@@ -56,17 +56,15 @@ def served_mail(settings, runtime, topics, tmp_path):
     controller.stop()
 
 
-def click_and_wait(browser, element, heading: str, timeout: float = 20) -> None:
-    """Click, then wait for the NEXT page: the old document gone (stale), the new one loaded, its h1 as expected.
-    Reading the h1 right after a click may still see the old page, or no h1 at all while the new one parses."""
+def click_and_wait(browser, css: str, heading: str, timeout: float = 20) -> None:
+    """Click, then wait for the NEXT page (tests.support.browser.click_and_wait: told by a mark on the window, as
+    chromedriver may answer a stale element with an inspector error) and its h1 as expected."""
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.wait import WebDriverWait
 
-    old = browser.find_element("tag name", "html")
-    element.click()
-    WebDriverWait(browser, timeout).until(expected_conditions.staleness_of(old))
-    WebDriverWait(browser, timeout).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    from tests.support.browser import click_and_wait as click_to_next_page
+
+    click_to_next_page(browser, css)
     WebDriverWait(browser, timeout, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
         lambda d: d.find_element("tag name", "h1").text == heading
     )
@@ -76,7 +74,7 @@ def test_subscription_pages_pass_axe_and_work_in_the_browser(served_mail, browse
     base, inbox, mail_settings = served_mail
     check_page(browser, base + "/abonnieren", "abo-formular")
     browser.find_element("id", "abo-email-alle").send_keys("xaver@beispiel.de")
-    click_and_wait(browser, browser.find_element("css selector", "main form.mailform button[type=submit]"), "Fast geschafft")
+    click_and_wait(browser, "main form.mailform button[type=submit]", "Fast geschafft")
     # the answer of the POST is mail_page.html, the template of every page checked below
     deadline = time.monotonic() + 10
     while not inbox.messages and time.monotonic() < deadline:
@@ -86,7 +84,7 @@ def test_subscription_pages_pass_axe_and_work_in_the_browser(served_mail, browse
     assert browser.find_element("tag name", "h1").text == "Abo bestätigt"
     sub_id = session.scalar(select(MailSubscription.id).where(MailSubscription.address == "xaver@beispiel.de"))
     check_page(browser, base + "/abo/abmelden/" + unsubscribe_token(mail_settings, session.get(MailSubscription, sub_id)), "abo-abmelden")
-    click_and_wait(browser, browser.find_element("css selector", "main form button"), "Abo abbestellt")
+    click_and_wait(browser, "main form button", "Abo abbestellt")
     session.expire_all()
     assert session.get(MailSubscription, sub_id) is None
     check_page(browser, base + "/abo/bestaetigen/ungueltig", "abo-link-ungueltig")
@@ -99,7 +97,7 @@ def test_the_form_at_the_foot_of_portal_pages_passes_axe_and_signs_up(served_mai
     check_page(browser, base + "/themen/it-sicherheit", "abo-fuss-thema")
     check_page(browser, base + "/suche?q=Radweg", "abo-fuss-suche")
     browser.find_element("id", "abo-email-fuss").send_keys("yvonne@beispiel.de")
-    click_and_wait(browser, browser.find_element("css selector", "footer form.mailform button[type=submit]"), "Fast geschafft")
+    click_and_wait(browser, "footer form.mailform button[type=submit]", "Fast geschafft")
     deadline = time.monotonic() + 10
     while not inbox.messages and time.monotonic() < deadline:
         time.sleep(0.1)

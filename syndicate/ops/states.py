@@ -44,15 +44,38 @@ LABELS: dict[str, str] = {
 
 def source_state(source, now: datetime, broken_after: float) -> State:
     """The state of a source: a ``Source``, or any row with the columns used here (``status.SOURCE_COLUMNS``)."""
-    if not source.enabled:
+    return state_of(
+        source.enabled,
+        source.error_count,
+        source.last_error_reason,
+        source.first_error_at or source.last_checked_at,
+        source.last_http_status,
+        source.last_success_at is not None,
+        now,
+        broken_after,
+    )
+
+
+def state_of(
+    enabled: bool,
+    error_count: int,
+    reason: str | None,
+    failing_since: datetime | None,
+    http_status: int | None,
+    succeeded: bool,
+    now: datetime,
+    broken_after: float,
+) -> State:
+    """``source_state`` from the values it needs (``failing_since``: the first error, else the last check),
+    for callers that read only those (``/ops`` reads its 5,928 rows without their timestamps)."""
+    if not enabled:
         return "disabled"
-    if source.error_count:
-        if source.last_error_reason in GONE_REASONS:
+    if error_count:
+        if reason in GONE_REASONS:
             return "gone"
-        since = source.first_error_at or source.last_checked_at
-        if since is not None and (now - since).total_seconds() >= broken_after:
+        if failing_since is not None and (now - failing_since).total_seconds() >= broken_after:
             return "broken"
         return "failing"
-    if source.last_http_status is not None and source.last_http_status >= 400:
+    if http_status is not None and http_status >= 400:
         return "deferred"
-    return "ok" if source.last_success_at is not None else "new"
+    return "ok" if succeeded else "new"

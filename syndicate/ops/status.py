@@ -87,17 +87,22 @@ def summarise(
     rows: list | None = None,
     totals: Counts | None = None,
     states: list[str] | None = None,
+    by_state: dict[str, int] | None = None,
 ) -> Summary:
     """``rows``: ``source_rows(session)`` when the caller has them already (with ``states``, their states in
     the same order, when it has those too); ``totals``: the whole-table counts when the caller holds them
-    (``counts.CountCache``), else they are counted here."""
+    (``counts.CountCache``), else they are counted here. ``by_state``: the sources per state when the
+    caller counted them; ``rows`` are then only those in a problem state, for ``failing``."""
     now = now or utcnow()
     summary = Summary()
     rows = source_rows(session) if rows is None else rows
     for row, state in zip(rows, states if states is not None else (source_state(row, now, broken_after) for row in rows)):
-        summary.sources[state] = summary.sources.get(state, 0) + 1
+        if by_state is None:
+            summary.sources[state] = summary.sources.get(state, 0) + 1
         if state in PROBLEM_STATES:
             summary.failing.append(_problem(row, state))
+    if by_state is not None:
+        summary.sources = {state: count for state, count in by_state.items() if count}
     today = start_of_today(now)
     if totals is None:
         summary.articles = session.scalar(select(func.count(Article.id))) or 0
@@ -237,9 +242,10 @@ def overview(
     rows: list | None = None,
     totals: Counts | None = None,
     states: list[str] | None = None,
+    by_state: dict[str, int] | None = None,
 ) -> Overview:
     """Everything ``syndicate status`` and ``/ops`` show; ``probe`` may be a cached worker probe."""
-    summary = summarise(session, now, settings.ops_failing_alert_after, rows, totals, states)
+    summary = summarise(session, now, settings.ops_failing_alert_after, rows, totals, states, by_state)
     return Overview(summary, *broker_view(settings, probe), beat_limit=3 * settings.beat_interval)
 
 

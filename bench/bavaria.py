@@ -614,6 +614,25 @@ def _pg_secondary_indexes(connection, tables: list[str]) -> list[tuple[str, str]
     ]
 
 
+def create_database(url: str) -> None:
+    """Create the PostgreSQL database of ``url`` when the server does not have it yet (a fresh machine)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    name = target.database
+    if not name:
+        return
+    server = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+            if exists is None:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        server.dispose()
+
+
 def reset(url: str) -> None:
     """An empty database at the newest revision."""
     from sqlalchemy import text
@@ -629,6 +648,7 @@ def reset(url: str) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
     else:
+        create_database(url)
         with engine.begin() as connection:
             Base.metadata.drop_all(connection)
             connection.execute(text("DROP TABLE IF EXISTS alembic_version"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -225,14 +224,6 @@ def table_rows(session: Session, sort: str) -> list:
     return list(session.execute(select(*columns).join(City, Source.city_id == City.id)))
 
 
-def _full_rows(session: Session, ids: list[int]) -> dict:
-    """``status.source_rows`` of these sources by id, read in bounded lists of bound ids."""
-    found: dict[int, Any] = {}
-    for start in range(0, len(ids), 500):
-        found.update((row.id, row) for row in status.source_rows(session, Source.id.in_(ids[start : start + 500])))
-    return found
-
-
 def dashboard(
     session: Session,
     settings: Settings,
@@ -253,7 +244,7 @@ def dashboard(
     for state in states:
         by_state[state] = by_state.get(state, 0) + 1
     problems = [row.id for row, state in zip(rows, states) if state in status.PROBLEM_STATES]
-    full = _full_rows(session, problems)
+    full = status.source_rows_by_id(session, problems)
     problem_rows = [full[i] for i in problems if i in full]
     problem_states: list[str] = [status.source_state(row, now, broken_after) for row in problem_rows]
     totals_now = totals.get(session) if totals else None
@@ -266,7 +257,7 @@ def dashboard(
     # the lines of the page only, from their whole rows: making a line for each of Bavaria's 5,928 sources,
     # and reading the timestamps of each, was most of /ops' CPU
     page_ids = [row.id for row, _ in chosen[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
-    full.update(_full_rows(session, [i for i in page_ids if i not in full]))
+    full.update(status.source_rows_by_id(session, [i for i in page_ids if i not in full]))
     shown = source_lines(session, [full[i] for i in page_ids if i in full], now, broken_after, with_days=False)
     add_days(session, shown, now)
     return Dashboard(

@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from kombu import Connection
@@ -51,6 +52,15 @@ SOURCE_COLUMNS = (
 
 def source_rows(session: Session, *filters) -> list:
     return list(session.execute(select(*SOURCE_COLUMNS).join(City, Source.city_id == City.id).where(*filters)))
+
+
+def source_rows_by_id(session: Session, ids: list[int]) -> dict:
+    """``source_rows`` of these sources by id, read in bounded lists of bound ids (for views that read every
+    source's few state columns first and whole rows only for those they show)."""
+    found: dict[int, Any] = {}
+    for start in range(0, len(ids), 500):
+        found.update((row.id, row) for row in source_rows(session, Source.id.in_(ids[start : start + 500])))
+    return found
 
 
 def start_of_today(now: datetime) -> datetime:

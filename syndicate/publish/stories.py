@@ -155,8 +155,13 @@ def search(
 
 def _best_snippet(item: FeedItem, terms: list[german.Term]) -> Markup:
     """The passage with hits from the shown article, or from another publisher's copy when only that one matches in its text."""
-    passages = [snippet(a.text or a.title, terms) for a in (item.article, *(a for _, a in item.also))]
-    return next((p for p in passages if "<mark>" in p), passages[0])
+    first = None
+    for article in (item.article, *(a for _, a in item.also)):  # the copies only while no passage has a hit
+        passage = snippet(article.text or article.title, terms)
+        if "<mark>" in passage:
+            return passage
+        first = first if first is not None else passage
+    return first or Markup("")
 
 
 def all_topics(session: Session) -> list[Topic]:

@@ -16,9 +16,22 @@ def snippet(text: str, terms: list[german.Term], window: int = WINDOW) -> Markup
     "…" where the passage is cut. Without a hit it is the text's beginning."""
     tokens = text.split()
     matches = german.highlights(terms)
-    hits = {i for i, token in enumerate(tokens) if any(matches(german.fold(w)) for w in german.WORD.findall(token))}
-    start = max(0, min(hits) - window // 4) if hits else 0
+    known: dict[str, bool] = {}  # a word's answer, once per word of this text
+
+    def hit(token: str) -> bool:
+        for word in german.WORD.findall(token):
+            found = known.get(word)
+            if found is None:
+                found = known[word] = matches(german.fold(word))
+            if found:
+                return True
+        return False
+
+    # the first hit decides the passage; only the passage's words are looked at after it
+    first = next((i for i, token in enumerate(tokens) if hit(token)), None)
+    start = max(0, first - window // 4) if first is not None else 0
     shown = tokens[start : start + window]
+    hits = {i for i, token in enumerate(shown, start) if first is not None and hit(token)}
     parts = []
     for i, token in enumerate(shown, start):
         escaped = html.escape(token)

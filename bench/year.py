@@ -169,9 +169,9 @@ def measure(url: str, requests: int) -> dict:
                 False,
             ),
             ("search", [f"/suche?q={words[i % len(words)]}" for i in range(requests)], False),
-            ("/ops", ["/ops"] * max(5, half // 2), False),
+            ("/ops", ["/ops"] * max(5, half), False),
             ("/ops/sources/{id}", [f"/ops/sources/{rng.choice(source_ids)}" for _ in range(max(5, half))], False),
-            ("/metrics", ["/metrics"] * max(5, half // 2), False),
+            ("/metrics", ["/metrics"] * max(5, half), False),
         ]
         for label, paths, cold in kinds:
             run(label, paths, cold)

@@ -151,7 +151,7 @@ def measure(url: str, requests: int) -> dict:
         topic_next = cursor_of(f"/feeds/topics/{topics[0]}.rss")
         city_next = cursor_of(f"/feeds/cities/{big_city}.json")
         page_next = cursor_of(f"/themen/{topics[1]}")
-        half = requests // 2
+        half = max(5, requests // 2)  # requests of /ops, a source page and /metrics
 
         def feeds(base: str, cursor: str) -> list[str]:
             return [base + (f"?before={cursor}" if i % 2 and cursor else "") for i in range(requests)]
@@ -169,9 +169,9 @@ def measure(url: str, requests: int) -> dict:
                 False,
             ),
             ("search", [f"/suche?q={words[i % len(words)]}" for i in range(requests)], False),
-            ("/ops", ["/ops"] * max(5, half), False),
-            ("/ops/sources/{id}", [f"/ops/sources/{rng.choice(source_ids)}" for _ in range(max(5, half))], False),
-            ("/metrics", ["/metrics"] * max(5, half), False),
+            ("/ops", ["/ops"] * half, False),
+            ("/ops/sources/{id}", [f"/ops/sources/{rng.choice(source_ids)}" for _ in range(half)], False),
+            ("/metrics", ["/metrics"] * half, False),
         ]
         for label, paths, cold in kinds:
             run(label, paths, cold)

@@ -240,15 +240,10 @@ def dashboard(
         state_of(r.enabled, r.error_count, r.last_error_reason, r.failing_since, r.last_http_status, r.succeeded, now, broken_after)
         for r in rows
     ]  # once, for the summary too
-    by_state: dict[str, int] = {}
-    for state in states:
-        by_state[state] = by_state.get(state, 0) + 1
-    problems = [row.id for row, state in zip(rows, states) if state in status.PROBLEM_STATES]
-    full = status.source_rows_by_id(session, problems)
-    problem_rows = [full[i] for i in problems if i in full]
-    problem_states: list[str] = [status.source_state(row, now, broken_after) for row in problem_rows]
+    counted = status.count_states(session, [row.id for row in rows], states, now, broken_after)
+    full = counted.rows
     totals_now = totals.get(session) if totals else None
-    overview = status.overview(session, settings, now, probe, problem_rows, totals_now, problem_states, by_state)
+    overview = status.overview(session, settings, now, probe, counted.problem_rows, totals_now, counted.problem_states, counted.by_state)
     # the sparklines of the page's sources only, unless the table is sorted by them
     items = {source_id: sum(days) for source_id, days in items_per_day(session, now).items()} if query.sort == "items" else None
     chosen = select_rows(rows, states, query, items)

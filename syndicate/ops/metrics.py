@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from syndicate.clock import utcnow
 from syndicate.models import Article, City, FetchLog, Source
 from syndicate.ops import alerts, counts, status
-from syndicate.ops.states import source_state, state_of
+from syndicate.ops.states import state_of
 from syndicate.ops.workers import WorkerReport
 from syndicate.settings import Settings
 
@@ -173,19 +173,13 @@ def metric_rows(session: Session) -> list[tuple]:
 
 
 def summarise(session: Session, rows: list[tuple], now: datetime, broken_after: float, totals: counts.Counts | None) -> status.Summary:
-    """``status.summarise`` from ``metric_rows``: the states counted from plain values, whole rows read
-    for the sources in a problem state only (the summary's list of them, which the alerts read)."""
-    by_state: dict[str, int] = {}
-    problems = []
-    for source_id, _, enabled, error_count, reason, since, http_status, success in rows:
-        state = state_of(enabled, error_count, reason, since, http_status, success is not None, now, broken_after)
-        by_state[state] = by_state.get(state, 0) + 1
-        if state in status.PROBLEM_STATES:
-            problems.append(source_id)
-    full = status.source_rows_by_id(session, problems)
-    problem_rows = [full[i] for i in problems if i in full]
-    problem_states: list[str] = [source_state(row, now, broken_after) for row in problem_rows]
-    return status.summarise(session, now, broken_after, problem_rows, totals, problem_states, by_state)
+    """``status.summarise`` from ``metric_rows``: the states worked out from plain values."""
+    states = [
+        state_of(enabled, error_count, reason, since, http_status, success is not None, now, broken_after)
+        for _, _, enabled, error_count, reason, since, http_status, success in rows
+    ]
+    counted = status.count_states(session, [row[0] for row in rows], states, now, broken_after)
+    return status.summarise(session, now, broken_after, counted.problem_rows, totals, counted.problem_states, counted.by_state)
 
 
 def per_source_text(rows: list[tuple]) -> bytes:

@@ -9,7 +9,7 @@ worker is online or beat has not ticked within three intervals (``Overview.probl
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time
 from typing import Any
@@ -61,6 +61,28 @@ def source_rows_by_id(session: Session, ids: list[int]) -> dict:
     for start in range(0, len(ids), 500):
         found.update((row.id, row) for row in source_rows(session, Source.id.in_(ids[start : start + 500])))
     return found
+
+
+@dataclass
+class Counted:
+    """Sources counted by state from plain values, with the whole rows of those in a problem state."""
+
+    by_state: dict[str, int]
+    rows: dict[int, Any]  # whole rows (``source_rows``) of the problem sources, by id
+    problem_rows: list
+    problem_states: list[str]
+
+
+def count_states(session: Session, ids: list[int], states: Sequence[str], now: datetime, broken_after: float) -> Counted:
+    """For views that work out every source's state from a few columns (``states.state_of``): the count per
+    state, and the whole rows of the sources in a problem state, which the summary lists (and the alerts read)."""
+    by_state: dict[str, int] = {}
+    for state in states:
+        by_state[state] = by_state.get(state, 0) + 1
+    problems = [source_id for source_id, state in zip(ids, states) if state in PROBLEM_STATES]
+    rows = source_rows_by_id(session, problems)
+    problem_rows = [rows[i] for i in problems if i in rows]
+    return Counted(by_state, rows, problem_rows, [source_state(row, now, broken_after) for row in problem_rows])
 
 
 def start_of_today(now: datetime) -> datetime:

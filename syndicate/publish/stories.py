@@ -155,13 +155,14 @@ def search(
 
 def _best_snippet(item: FeedItem, terms: list[german.Term]) -> Markup:
     """The passage with hits from the shown article, or from another publisher's copy when only that one matches in its text."""
-    first = None
-    for article in (item.article, *(a for _, a in item.also)):  # the copies only while no passage has a hit
-        passage = snippet(article.text or article.title, terms)
+    shown = snippet(item.article.text or item.article.title, terms)
+    if "<mark>" in shown:
+        return shown
+    for _, copy in item.also:  # the copies only while no passage has a hit
+        passage = snippet(copy.text or copy.title, terms)
         if "<mark>" in passage:
             return passage
-        first = first if first is not None else passage
-    return first or Markup("")
+    return shown
 
 
 def all_topics(session: Session) -> list[Topic]:

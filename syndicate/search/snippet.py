@@ -31,7 +31,7 @@ def snippet(text: str, terms: list[german.Term], window: int = WINDOW) -> Markup
     first = next((i for i, token in enumerate(tokens) if hit(token)), None)
     start = max(0, first - window // 4) if first is not None else 0
     shown = tokens[start : start + window]
-    hits = {i for i, token in enumerate(shown, start) if first is not None and hit(token)}
+    hits = {i for i, token in enumerate(shown, start) if hit(token)} if first is not None else set()
     parts = []
     for i, token in enumerate(shown, start):
         escaped = html.escape(token)
